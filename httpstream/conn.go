@@ -1,0 +1,220 @@
+package httpstream
+
+// Timeline gives the capture time of each byte of a chunk being fed.
+type Timeline interface {
+	// At returns the capture time, in Unix nanoseconds, of the byte at
+	// offset in the chunk.
+	At(offset int) int64
+}
+
+// FixedTime is a Timeline where every byte has the same time.
+type FixedTime int64
+
+// At implements Timeline.
+func (t FixedTime) At(int) int64 { return int64(t) }
+
+// Conn pairs the requests and responses of one TCP connection.
+type Conn struct {
+	// ID is the connection number given to NewConn.
+	ID int64
+	// Client and Server are the ip:port strings given to NewConn.
+	Client, Server string
+
+	s    *Streams
+	req  parser // client to server
+	resp parser // server to client
+
+	reqs  []*Message // request heads seen, not yet emitted, in order
+	resps []*Message // final responses complete, not yet paired
+
+	// desync is set when a parser lost its place and we do not know how
+	// many messages went with it: FIFO pairing would be off by that many.
+	// Until a pair is made by capture time, pairing uses time.
+	desync bool
+	// reqSeen is the capture time of the last byte fed to the request side.
+	reqSeen int64
+	closed  bool
+}
+
+// FeedClient gives the parser bytes sent by the client. skip is the number
+// of bytes lost just before data (0 none, -1 an unknown number).
+func (c *Conn) FeedClient(data []byte, tl Timeline, skip int) {
+	if c.closed {
+		return
+	}
+	if skip != 0 {
+		c.req.gap(skip)
+	}
+	if len(data) > 0 {
+		c.req.feed(data, tl)
+		c.reqSeen = tl.At(len(data) - 1)
+	}
+	c.match()
+	// A response waiting to learn its request's method may go on now.
+	if c.resp.blocked {
+		c.resp.unblock()
+		c.match()
+	}
+}
+
+// FeedServer gives the parser bytes sent by the server.
+func (c *Conn) FeedServer(data []byte, tl Timeline, skip int) {
+	if c.closed {
+		return
+	}
+	if skip != 0 {
+		c.resp.gap(skip)
+	}
+	if len(data) > 0 {
+		c.resp.feed(data, tl)
+	}
+	c.match()
+}
+
+// ServerClosed tells that the server's side ended (FIN): a response whose
+// body runs to the close is complete.
+func (c *Conn) ServerClosed() {
+	c.resp.finish()
+	c.match()
+}
+
+// Close ends the connection: close-delimited bodies end, requests still
+// waiting are emitted with no response, and nothing more is accepted.
+func (c *Conn) Close() {
+	if c.closed {
+		return
+	}
+	if c.resp.blocked {
+		c.resp.forceUnblock()
+	}
+	c.resp.finish()
+	c.req.finish()
+	c.closed = true
+	c.match()
+	st := &c.s.stats
+	if !c.desync {
+		// FIFO: the first len(resps) requests own those responses.
+		for len(c.reqs) > 0 && len(c.resps) > 0 {
+			c.emit(c.reqs[0], c.resps[0])
+			c.reqs, c.resps = c.reqs[1:], c.resps[1:]
+		}
+	}
+	for _, r := range c.reqs {
+		c.emit(r, nil)
+	}
+	st.Orphans += int64(len(c.resps))
+	c.reqs, c.resps = nil, nil
+}
+
+// onRequestHead queues a request as soon as its head is parsed, so the
+// response parser can learn its method (HEAD responses have no body).
+func (c *Conn) onRequestHead(m *Message) {
+	c.s.stats.Requests++
+	c.reqs = append(c.reqs, m)
+	if len(c.reqs) > c.s.opts.MaxPending {
+		// Too many unanswered requests: drop the oldest. FIFO order no
+		// longer holds, so pair by time from here.
+		c.s.stats.Incomplete++
+		c.reqs[0] = nil
+		c.reqs = c.reqs[1:]
+		c.desync = true
+	}
+}
+
+// onResponse queues a complete final response.
+func (c *Conn) onResponse(m *Message) {
+	c.resps = append(c.resps, m)
+}
+
+// onLoss is called when a parser lost its place.
+func (c *Conn) onLoss() { c.desync = true }
+
+// methodFor returns the method of the request the response being parsed
+// answers, and whether it is known yet.
+func (c *Conn) methodFor() (string, bool) {
+	if c.desync {
+		// Unknown pairing: assume the common case rather than stall.
+		return "", true
+	}
+	if i := len(c.resps); i < len(c.reqs) {
+		return c.reqs[i].Method, true
+	}
+	return "", false
+}
+
+// match pairs complete requests with complete responses and emits them.
+func (c *Conn) match() {
+	for len(c.resps) > 0 && len(c.reqs) > 0 {
+		if c.desync {
+			if !c.matchByTime() {
+				return
+			}
+			continue
+		}
+		req := c.reqs[0]
+		if !req.settled() && !c.closed {
+			return
+		}
+		c.emit(req, c.resps[0])
+		c.reqs[0], c.resps[0] = nil, nil
+		c.reqs, c.resps = c.reqs[1:], c.resps[1:]
+	}
+	if c.desync && len(c.resps) > 0 && len(c.reqs) == 0 && c.reqSeen >= c.resps[0].Start {
+		// The request side is past this response and has nothing for it:
+		// its request was lost.
+		c.s.stats.Orphans++
+		c.resps[0] = nil
+		c.resps = c.resps[1:]
+	}
+}
+
+// matchByTime pairs the first waiting response with the last request that
+// started before it; requests before that one lost their responses. This
+// is exact for clients that wait for each response (nearly all); with
+// pipelining across a loss it may drop a few more exchanges than needed.
+// It reports whether it made progress.
+func (c *Conn) matchByTime() bool {
+	r := c.resps[0]
+	k := -1
+	for i, q := range c.reqs {
+		if q.Start > r.Start {
+			break
+		}
+		k = i
+	}
+	switch {
+	case k < 0:
+		// Every request we have started after this response.
+		c.s.stats.Orphans++
+	case k == len(c.reqs)-1 && c.reqSeen < r.Start && !c.closed:
+		// A later request that this response answers may still come.
+		return false
+	case !c.reqs[k].settled() && !c.closed:
+		return false
+	default:
+		// Their responses were in the lost bytes.
+		c.s.stats.Incomplete += int64(k)
+		c.emit(c.reqs[k], r)
+		clear(c.reqs[:k+1])
+		c.reqs = c.reqs[k+1:]
+		c.desync = false
+	}
+	c.resps[0] = nil
+	c.resps = c.resps[1:]
+	return true
+}
+
+// emit hands an exchange to the sink, or counts why it cannot.
+func (c *Conn) emit(req, resp *Message) {
+	st := &c.s.stats
+	if !req.done || req.Damaged || (resp != nil && resp.Damaged) {
+		st.Incomplete++
+		return
+	}
+	if resp == nil {
+		st.Unanswered++
+	} else {
+		st.Exchanges++
+	}
+	c.s.sink.Exchange(c, req, resp)
+}

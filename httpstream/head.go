@@ -1,0 +1,214 @@
+package httpstream
+
+import (
+	"bytes"
+	"errors"
+
+	"github.com/replaykit/replaykit/trace"
+)
+
+// maxHead bounds a message head (start line and headers). Larger heads are
+// treated as garbage: Go's server allows 1 MB, nginx 8-32 KB.
+const maxHead = 64 << 10
+
+var (
+	errStartLine = errors.New("malformed start line")
+	errHeader    = errors.New("malformed header line")
+	errTooLarge  = errors.New("head too large")
+)
+
+// headEnd returns the length of the head at the start of b (through the
+// blank line), or -1 when b does not hold a whole head yet. from is where a
+// previous search stopped, so heads split over packets are scanned once.
+func headEnd(b []byte, from int) int {
+	if from < 0 {
+		from = 0
+	}
+	for i := from; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+		// A blank line: "\n\n" or "\n\r\n".
+		if i < len(b) && b[i] == '\n' {
+			return i + 1
+		}
+		if i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n' {
+			return i + 2
+		}
+	}
+	return -1
+}
+
+// nextLine splits the first line off b, dropping its CRLF or LF.
+func nextLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return b, nil
+	}
+	line, rest = b[:i], b[i+1:]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+// parseHead parses a whole head (start line, headers, blank line) into m.
+func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
+	line, rest := nextLine(b)
+	var err error
+	if request {
+		err = s.parseRequestLine(line, m)
+	} else {
+		err = s.parseStatusLine(line, m)
+	}
+	if err != nil {
+		return err
+	}
+	n := bytes.Count(rest, []byte{'\n'})
+	m.Headers = make([]trace.Header, 0, n)
+	for len(rest) > 0 {
+		line, rest = nextLine(rest)
+		if len(line) == 0 {
+			break
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			// obs-fold: a continuation of the previous value.
+			if len(m.Headers) == 0 {
+				return errHeader
+			}
+			h := &m.Headers[len(m.Headers)-1]
+			h.Value += " " + string(bytes.TrimSpace(line))
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 || !isToken(line[:colon]) {
+			return errHeader
+		}
+		m.Headers = append(m.Headers, trace.Header{
+			Name:  s.name(line[:colon]),
+			Value: s.value(bytes.TrimSpace(line[colon+1:])),
+		})
+	}
+	return nil
+}
+
+func (s *Streams) parseRequestLine(line []byte, m *Message) error {
+	sp1 := bytes.IndexByte(line, ' ')
+	if sp1 <= 0 {
+		return errStartLine
+	}
+	sp2 := bytes.LastIndexByte(line, ' ')
+	if sp2 <= sp1+1 {
+		return errStartLine
+	}
+	method, target, proto := line[:sp1], line[sp1+1:sp2], line[sp2+1:]
+	if !isToken(method) || !validTarget(target) {
+		return errStartLine
+	}
+	p, ok := protoString(proto)
+	if !ok {
+		return errStartLine
+	}
+	m.Method, m.Target, m.Proto = s.name(method), string(target), p
+	return nil
+}
+
+func (s *Streams) parseStatusLine(line []byte, m *Message) error {
+	if len(line) < 12 || line[8] != ' ' {
+		return errStartLine
+	}
+	p, ok := protoString(line[:8])
+	if !ok {
+		return errStartLine
+	}
+	code := 0
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return errStartLine
+		}
+		code = code*10 + int(c-'0')
+	}
+	if code < 100 || (len(line) > 12 && line[12] != ' ') {
+		return errStartLine
+	}
+	m.Status, m.Proto = code, p
+	return nil
+}
+
+func protoString(b []byte) (string, bool) {
+	switch string(b) {
+	case "HTTP/1.1":
+		return "HTTP/1.1", true
+	case "HTTP/1.0":
+		return "HTTP/1.0", true
+	}
+	return "", false
+}
+
+// validTarget rejects targets with controls or spaces; they cannot be sent
+// again and mean we are not looking at a request line.
+func validTarget(b []byte) bool {
+	for _, c := range b {
+		if c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// isToken reports whether b is an RFC 9110 token (method, header name).
+func isToken(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	for _, c := range b {
+		if !tokenChar[c] {
+			return false
+		}
+	}
+	return true
+}
+
+var tokenChar = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~" {
+		t[c] = true
+	}
+	return t
+}()
+
+// looksLikeStart says whether b can begin a message of the given direction:
+// yes, no, or not enough bytes to tell. It lets garbage be rejected at once
+// instead of after buffering maxHead bytes.
+func looksLikeStart(b []byte, request bool) (ok, needMore bool) {
+	if request {
+		// A method of at most 20 characters, then a space. Methods are
+		// case-sensitive tokens, but every real one is upper case: asking
+		// for that keeps lines of body text from passing for requests.
+		for i, c := range b {
+			if c == ' ' {
+				return i > 0, false
+			}
+			if !(('A' <= c && c <= 'Z') || c == '-' || c == '_') || i >= 20 {
+				return false, false
+			}
+		}
+		return true, true
+	}
+	const prefix = "HTTP/1."
+	n := min(len(b), len(prefix))
+	if string(b[:n]) != prefix[:n] {
+		return false, false
+	}
+	return true, n < len(prefix)
+}

@@ -1,0 +1,569 @@
+package httpstream
+
+import (
+	"bytes"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// state is where a parser is in its byte stream.
+type state uint8
+
+const (
+	stStart     state = iota // at a message boundary
+	stHead                   // head bytes buffered, blank line not seen yet
+	stBodyLen                // Content-Length body, remaining bytes to go
+	stChunkSize              // reading a chunk-size line
+	stChunkData              // inside a chunk
+	stChunkEnd               // the CRLF after a chunk
+	stTrailer                // trailer lines after the last chunk
+	stBodyEOF                // body runs until the connection closes
+	stTunnel                 // after 101 or CONNECT: no longer HTTP
+	stResync                 // lost: looking for the next message start
+)
+
+const (
+	maxChunkLine = 4096    // chunk-size and trailer lines
+	maxHeld      = 1 << 20 // bytes held while a response waits for its request
+)
+
+var errFraming = errors.New("conflicting or malformed body length")
+
+// parser reads one direction of a connection: requests from the client, or
+// responses from the server.
+type parser struct {
+	c         *Conn
+	request   bool
+	st        state
+	buf       []byte   // partial head, chunk line or start-line prefix
+	cur       *Message // message being read
+	remaining int64    // body or chunk bytes still to come
+
+	// atLineStart says the next byte follows a line end (or a gap), so a
+	// message may start there; used while resyncing.
+	atLineStart bool
+
+	// blocked: a response head is parsed, but whether it has a body depends
+	// on its request's method (HEAD), and that request has not been seen
+	// yet. Bytes wait in held until it is.
+	blocked bool
+	held    []byte
+	heldAt  heldTimeline
+}
+
+func (p *parser) init(c *Conn, request, midStream bool) {
+	p.c, p.request = c, request
+	if midStream {
+		p.st, p.atLineStart = stResync, true
+	}
+}
+
+func (p *parser) stats() *Stats { return &p.c.s.stats }
+
+// feed consumes a chunk of bytes in stream order.
+func (p *parser) feed(data []byte, tl Timeline) {
+	for off := 0; off < len(data); {
+		if p.blocked {
+			p.hold(data[off:], tl, off)
+			return
+		}
+		off += p.step(data[off:], tl, off)
+	}
+}
+
+// step consumes a prefix of b (the bytes from offset off of the chunk) and
+// returns its length. It may return 0 only after changing state.
+func (p *parser) step(b []byte, tl Timeline, off int) int {
+	switch p.st {
+	case stStart:
+		return p.stepStart(b, tl, off)
+	case stHead:
+		return p.stepHead(b, tl, off)
+	case stBodyLen, stChunkData:
+		n := int(min(int64(len(b)), p.remaining))
+		p.body(b[:n])
+		p.remaining -= int64(n)
+		if p.remaining == 0 {
+			if p.st == stChunkData {
+				p.st = stChunkEnd
+			} else {
+				p.complete(tl.At(off + n - 1))
+			}
+		}
+		return n
+	case stChunkSize, stTrailer:
+		return p.stepLine(b, tl, off)
+	case stChunkEnd:
+		switch b[0] {
+		case '\r':
+			return 1
+		case '\n':
+			p.st = stChunkSize
+			return 1
+		}
+		p.lose()
+		return 0
+	case stBodyEOF:
+		p.body(b)
+		p.cur.End = tl.At(off + len(b) - 1)
+		return len(b)
+	case stTunnel:
+		return len(b)
+	default:
+		return p.stepResync(b)
+	}
+}
+
+func (p *parser) stepStart(b []byte, tl Timeline, off int) int {
+	// Blank lines between messages are allowed (RFC 9112 section 2.2).
+	if i := skipCRLF(b); i > 0 {
+		p.atLineStart = true
+		return i
+	}
+	ok, more := looksLikeStart(b, p.request)
+	if !ok {
+		p.lose()
+		return 0
+	}
+	p.cur = &Message{Start: tl.At(off)}
+	if !more {
+		if n := headEnd(b, 0); n > 0 {
+			// The whole head is in this chunk: parse it in place.
+			if err := p.head(b[:n], tl.At(off+n-1)); err != nil {
+				p.lose()
+				p.atLineStart = true
+			}
+			return n
+		}
+	}
+	p.buf = append(p.buf[:0], b...)
+	p.st = stHead
+	if len(p.buf) > maxHead {
+		p.lose()
+	}
+	return len(b)
+}
+
+func (p *parser) stepHead(b []byte, tl Timeline, off int) int {
+	prev := len(p.buf)
+	p.buf = append(p.buf, b...)
+	if prev < 24 {
+		if ok, _ := looksLikeStart(p.buf, p.request); !ok {
+			p.lose()
+			return len(b)
+		}
+	}
+	n := headEnd(p.buf, prev-3)
+	if n < 0 {
+		if len(p.buf) > maxHead {
+			p.lose()
+		}
+		return len(b)
+	}
+	used := n - prev
+	err := p.head(p.buf[:n], tl.At(off+used-1))
+	p.releaseBuf()
+	if err != nil {
+		p.lose()
+		p.atLineStart = true
+	}
+	return used
+}
+
+// stepLine reads a chunk-size or trailer line.
+func (p *parser) stepLine(b []byte, tl Timeline, off int) int {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		p.buf = append(p.buf, b...)
+		if len(p.buf) > maxChunkLine {
+			p.lose()
+		}
+		return len(b)
+	}
+	line := b[:i]
+	if len(p.buf) > 0 {
+		p.buf = append(p.buf, line...)
+		line = p.buf
+	}
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	if p.st == stTrailer {
+		if len(line) == 0 {
+			p.buf = p.buf[:0]
+			p.complete(tl.At(off + i))
+		} else {
+			p.buf = p.buf[:0] // a trailer field: not kept
+		}
+		return i + 1
+	}
+	size, ok := parseChunkSize(line)
+	p.buf = p.buf[:0]
+	if !ok {
+		p.lose()
+		return i + 1
+	}
+	if size == 0 {
+		p.st = stTrailer
+	} else {
+		p.remaining, p.st = size, stChunkData
+	}
+	return i + 1
+}
+
+// stepResync looks for the start of a message at a line start. Bytes before
+// it are skipped and counted.
+func (p *parser) stepResync(b []byte) int {
+	if len(p.buf) > 0 {
+		// A short tail of the previous chunk might begin a start line.
+		p.buf = append(p.buf, b[:min(len(b), 32)]...)
+		ok, more := looksLikeStart(p.buf, p.request)
+		if ok && more && len(p.buf) < 32 {
+			return min(len(b), 32)
+		}
+		tail := len(p.buf) - min(len(b), 32)
+		if ok {
+			// Restart at the tail: it is kept as the head's first bytes.
+			p.buf = p.buf[:tail]
+			p.cur = &Message{} // start time unknown within the gap; set below
+			p.st = stHead
+			return 0
+		}
+		p.stats().SkippedBytes += int64(tail)
+		p.buf = p.buf[:0]
+		p.atLineStart = false
+	}
+	for i := 0; i < len(b); {
+		if i > 0 || p.atLineStart {
+			ok, more := looksLikeStart(b[i:], p.request)
+			if ok && !more {
+				p.stats().SkippedBytes += int64(i)
+				p.st = stStart
+				return i
+			}
+			if ok && more {
+				// Too few bytes left to tell: keep them for the next chunk.
+				p.stats().SkippedBytes += int64(i)
+				p.buf = append(p.buf[:0], b[i:]...)
+				return len(b)
+			}
+		}
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	p.stats().SkippedBytes += int64(len(b))
+	p.atLineStart = b[len(b)-1] == '\n'
+	return len(b)
+}
+
+// head parses a complete head and decides how the body is framed.
+func (p *parser) head(h []byte, end int64) error {
+	m := p.cur
+	if err := p.c.s.parseHead(h, p.request, m); err != nil {
+		return err
+	}
+	if m.Start == 0 {
+		m.Start = end
+	}
+	m.End = end
+	if p.request {
+		p.c.onRequestHead(m)
+		return p.frameRequest()
+	}
+	p.stats().Responses++
+	method, known := p.c.methodFor()
+	if !known && (m.Status < 100 || m.Status > 199) {
+		p.blocked = true
+		return nil
+	}
+	return p.frameResponse(method)
+}
+
+func (p *parser) frameRequest() error {
+	m := p.cur
+	if te, ok := m.Header("Transfer-Encoding"); ok {
+		if !lastCodingChunked(te) {
+			return errFraming // a request body must be chunked or sized
+		}
+		p.st = stChunkSize
+		return nil
+	}
+	n, ok, err := contentLength(m)
+	if err != nil {
+		return err
+	}
+	if ok && n > 0 {
+		p.remaining, p.st = n, stBodyLen
+		if room := int64(p.c.s.opts.MaxBody); room > 0 {
+			m.Body = make([]byte, 0, min(n, room))
+		}
+		return nil
+	}
+	p.complete(m.End)
+	return nil
+}
+
+func (p *parser) frameResponse(method string) error {
+	m := p.cur
+	switch {
+	case m.Status == 101 || (method == "CONNECT" && m.Status/100 == 2):
+		p.stats().Tunnels++
+		p.complete(m.End)
+		p.st = stTunnel
+		return nil
+	case m.Status/100 == 1:
+		// Interim (100 Continue, 103 Early Hints): the final response follows.
+		p.cur, p.st = nil, stStart
+		return nil
+	case method == "HEAD" || m.Status == 204 || m.Status == 304:
+		p.complete(m.End)
+		return nil
+	}
+	if te, ok := m.Header("Transfer-Encoding"); ok {
+		if lastCodingChunked(te) {
+			p.st = stChunkSize
+		} else {
+			p.st = stBodyEOF
+		}
+		return nil
+	}
+	n, ok, err := contentLength(m)
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		p.st = stBodyEOF
+	case n == 0:
+		p.complete(m.End)
+	default:
+		p.remaining, p.st = n, stBodyLen
+	}
+	return nil
+}
+
+func (p *parser) body(b []byte) {
+	m := p.cur
+	m.BodySize += int64(len(b))
+	if !p.request {
+		return
+	}
+	if room := p.c.s.opts.MaxBody - len(m.Body); room > 0 {
+		m.Body = append(m.Body, b[:min(room, len(b))]...)
+	}
+}
+
+// complete ends the current message at capture time end.
+func (p *parser) complete(end int64) {
+	m := p.cur
+	m.End, m.done = end, true
+	p.cur, p.st = nil, stStart
+	if !p.request {
+		p.c.onResponse(m)
+	}
+}
+
+// lose abandons the current message (its bytes are gone or unreadable) and
+// searches for the next start. How many messages went with it is unknown,
+// so the connection pairs by time until it is sure again.
+func (p *parser) lose() {
+	p.abandon()
+	p.cur, p.st, p.remaining = nil, stResync, 0
+	p.releaseBuf()
+	p.atLineStart = false
+	p.stats().Resyncs++
+	p.c.onLoss()
+}
+
+// abandon marks the current message damaged. A request whose head was
+// parsed is already queued; a response whose head was parsed is queued now:
+// both keep their place in the order, so the exchange is counted once, as
+// incomplete, when it is paired.
+func (p *parser) abandon() {
+	m := p.cur
+	if m == nil {
+		return
+	}
+	m.Damaged = true
+	if !p.request && m.Status != 0 && !p.blocked {
+		p.c.onResponse(m)
+	}
+}
+
+// gap handles skip bytes lost just before the next chunk (-1: unknown).
+func (p *parser) gap(skip int) {
+	if p.blocked {
+		p.forceUnblock()
+	}
+	st := p.stats()
+	st.Gaps++
+	if skip > 0 {
+		st.LostBytes += int64(skip)
+	}
+	switch p.st {
+	case stBodyLen, stChunkData:
+		if skip > 0 && int64(skip) < p.remaining {
+			// The hole is inside the body: the message is damaged, but we
+			// know exactly where the next one starts.
+			p.cur.Damaged = true
+			p.cur.BodySize += int64(skip)
+			p.remaining -= int64(skip)
+			return
+		}
+	case stBodyEOF:
+		p.cur.Damaged = true
+		return
+	case stTunnel:
+		return
+	case stResync:
+		p.releaseBuf()
+		p.atLineStart = true
+		return
+	case stHead:
+		if p.request {
+			p.stats().Incomplete++ // a request lost before its head ended
+		}
+	}
+	p.lose()
+	p.atLineStart = true
+}
+
+// finish ends the stream: a close-delimited body is complete; anything else
+// in progress is lost.
+func (p *parser) finish() {
+	switch p.st {
+	case stBodyEOF:
+		p.complete(p.cur.End)
+	case stStart, stResync, stTunnel:
+	default:
+		if p.st == stHead && p.request {
+			p.stats().Incomplete++
+		}
+		p.abandon()
+		p.cur, p.st = nil, stResync
+		p.releaseBuf()
+	}
+}
+
+func (p *parser) releaseBuf() {
+	if cap(p.buf) > 16<<10 {
+		p.buf = nil
+	} else {
+		p.buf = p.buf[:0]
+	}
+}
+
+// hold keeps bytes that arrive while blocked, with their capture times.
+func (p *parser) hold(b []byte, tl Timeline, off int) {
+	if len(b) == 0 {
+		return
+	}
+	p.heldAt = append(p.heldAt, mark{off: len(p.held), at: tl.At(off)})
+	p.held = append(p.held, b...)
+	if len(p.held) > maxHeld {
+		p.forceUnblock()
+	}
+}
+
+// unblock goes on once the request's method is known.
+func (p *parser) unblock() {
+	if method, known := p.c.methodFor(); known {
+		p.resume(method)
+	}
+}
+
+// forceUnblock goes on without the request: assume it was not HEAD.
+func (p *parser) forceUnblock() { p.resume("") }
+
+func (p *parser) resume(method string) {
+	p.blocked = false
+	held, at := p.held, p.heldAt
+	p.held, p.heldAt = nil, nil
+	if err := p.frameResponse(method); err != nil {
+		p.lose()
+	}
+	p.feed(held, at)
+}
+
+// mark is the capture time of held bytes from offset off on.
+type mark struct {
+	off int
+	at  int64
+}
+
+// heldTimeline is the Timeline of held bytes.
+type heldTimeline []mark
+
+func (h heldTimeline) At(off int) int64 {
+	i := sort.Search(len(h), func(i int) bool { return h[i].off > off })
+	if i == 0 {
+		return 0
+	}
+	return h[i-1].at
+}
+
+func skipCRLF(b []byte) int {
+	i := 0
+	for i < len(b) && (b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// parseChunkSize reads the hex size at the start of a chunk line, ignoring
+// chunk extensions.
+func parseChunkSize(line []byte) (int64, bool) {
+	if i := bytes.IndexByte(line, ';'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.TrimSpace(line)
+	if len(line) == 0 || len(line) > 15 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range line {
+		var d byte
+		switch {
+		case '0' <= c && c <= '9':
+			d = c - '0'
+		case 'a' <= c && c <= 'f':
+			d = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | int64(d)
+	}
+	return n, true
+}
+
+// contentLength returns the Content-Length, whether there was one, and an
+// error when values disagree or are not numbers (RFC 9112 section 6.3).
+func contentLength(m *Message) (int64, bool, error) {
+	var n int64 = -1
+	for _, h := range m.Headers {
+		if !strings.EqualFold(h.Name, "Content-Length") {
+			continue
+		}
+		for v := range strings.SplitSeq(h.Value, ",") {
+			v = strings.TrimSpace(v)
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || x < 0 || v[0] == '+' || (n >= 0 && x != n) {
+				return 0, false, errFraming
+			}
+			n = x
+		}
+	}
+	return n, n >= 0, nil
+}
+
+// lastCodingChunked reports whether chunked is the final transfer coding.
+func lastCodingChunked(te string) bool {
+	if i := strings.LastIndexByte(te, ','); i >= 0 {
+		te = te[i+1:]
+	}
+	return strings.EqualFold(strings.TrimSpace(te), "chunked")
+}

@@ -1,0 +1,103 @@
+package httpstream
+
+// Options configure parsing.
+type Options struct {
+	// MaxBody is how many request body bytes a Message keeps (the rest is
+	// counted in BodySize only). 0 keeps none.
+	MaxBody int
+	// MaxPending bounds the requests waiting for a response on one
+	// connection (default 4096), so a client that never gets answers cannot
+	// grow memory without end.
+	MaxPending int
+}
+
+// Sink receives what the parsers find.
+type Sink interface {
+	// Exchange is called once per complete, intact request, with its
+	// response, or with resp nil when none was seen. The messages are not
+	// reused; the sink may keep them.
+	Exchange(c *Conn, req, resp *Message)
+}
+
+// Stats count what happened to the bytes, for the record summary. Exchanges
+// + Unanswered are the rows written; the others are what was not.
+type Stats struct {
+	// Requests and Responses count message heads parsed (1xx included).
+	Requests, Responses int64
+	// Exchanges counts requests emitted with their response.
+	Exchanges int64
+	// Unanswered counts intact requests emitted with no response (status 0):
+	// the connection or the capture ended first.
+	Unanswered int64
+	// Incomplete counts exchanges dropped because bytes of the request or the
+	// response were lost.
+	Incomplete int64
+	// Orphans counts responses dropped because their request was not seen.
+	Orphans int64
+	// Gaps and LostBytes count holes reported by reassembly, and the bytes in
+	// them when known.
+	Gaps, LostBytes int64
+	// Resyncs counts the times a parser lost its place and searched for the
+	// next message start; SkippedBytes the bytes it discarded doing so
+	// (including non-HTTP traffic on a watched port).
+	Resyncs, SkippedBytes int64
+	// Tunnels counts connections that switched protocols (101, CONNECT).
+	Tunnels int64
+}
+
+// Streams is the shared state of all connections of one capture: options,
+// sink, stats and the table of interned header names. Not safe for
+// concurrent use: one capture goroutine owns it.
+type Streams struct {
+	opts  Options
+	sink  Sink
+	stats Stats
+	names map[string]string
+}
+
+// New makes a Streams that sends exchanges to sink.
+func New(opts Options, sink Sink) *Streams {
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 4096
+	}
+	if opts.MaxBody < 0 {
+		opts.MaxBody = 0
+	}
+	return &Streams{opts: opts, sink: sink, names: make(map[string]string, 256)}
+}
+
+// Stats returns the counters so far.
+func (s *Streams) Stats() Stats { return s.stats }
+
+// name interns a header name or method: the same few dozen strings repeat in
+// every message, and a map lookup keyed by string(b) does not allocate.
+func (s *Streams) name(b []byte) string {
+	if v, ok := s.names[string(b)]; ok {
+		return v
+	}
+	v := string(b)
+	if len(s.names) < 4096 {
+		s.names[v] = v
+	}
+	return v
+}
+
+// value interns short header values (content types, "keep-alive", "gzip")
+// through the same table; long values are unique and just copied.
+func (s *Streams) value(b []byte) string {
+	if len(b) <= 24 {
+		return s.name(b)
+	}
+	return string(b)
+}
+
+// NewConn starts a connection. client and server are ip:port strings kept
+// for the caller; midStream says the connection's start was not captured,
+// so its first bytes may be the middle of a message.
+func (s *Streams) NewConn(id int64, client, server string, midStream bool) *Conn {
+	c := &Conn{s: s, ID: id, Client: client, Server: server}
+	c.req.init(c, true, midStream)
+	c.resp.init(c, false, midStream)
+	c.desync = midStream
+	return c
+}

@@ -1,0 +1,189 @@
+package trace
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func TestRoute(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/", "/"},
+		{"", "/"},
+		{"/health", "/health"},
+		{"/api/tasks/123", "/api/tasks/{id}"},
+		{"/api/tasks/123?expand=1", "/api/tasks/{id}"},
+		{"/api/tasks/123/comments/9", "/api/tasks/{id}/comments/{id}"},
+		{"/api/docs/3f2a8c1e-1b2c-4d5e-8f90-0123456789ab", "/api/docs/{id}"},
+		{"/api/blobs/0123456789abcdef0123", "/api/blobs/{id}"},
+		{"/api/blobs/abc123", "/api/blobs/abc123"}, // short hex is a name
+		{"/api/v2/items", "/api/v2/items"},
+		{"/api/tasks/123/", "/api/tasks/{id}/"},
+		{"http://example.com/api/tasks/7?x", "/api/tasks/{id}"},
+		{"http://example.com", "/"},
+		{"/a#frag", "/a"},
+		{"//42", "//{id}"},
+	}
+	for _, tt := range tests {
+		if got := Route(tt.in); got != tt.want {
+			t.Errorf("Route(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	for m, want := range map[string]string{"GET": KindRead, "HEAD": KindRead, "OPTIONS": KindRead,
+		"POST": KindWrite, "PUT": KindWrite, "PATCH": KindWrite, "DELETE": KindWrite} {
+		if got := KindOf(m); got != want {
+			t.Errorf("KindOf(%s) = %s, want %s", m, got, want)
+		}
+	}
+}
+
+func sampleExchanges(n int) []Exchange {
+	base := time.Date(2026, 11, 28, 9, 0, 0, 123456789, time.UTC)
+	out := make([]Exchange, n)
+	for i := range out {
+		out[i] = Exchange{
+			TS:      base.Add(time.Duration(i) * time.Millisecond),
+			Session: "ip:127.0.0.1", Conn: int64(i / 3),
+			Client: "127.0.0.1:5000", Server: "127.0.0.1:8000",
+			Method: "POST", Host: "localhost:8000", Path: "/api/tasks/1?x=y", Route: "/api/tasks/{id}",
+			Proto:       "HTTP/1.1",
+			ReqHeaders:  []Header{{"Host", "localhost:8000"}, {"X-Dup", "a"}, {"X-Dup", "b"}},
+			RespHeaders: []Header{{"Content-Type", "application/json"}},
+			ReqBody:     []byte(`{"title":"t"}`), ReqSize: 13, RespSize: int64(i),
+			Status: 201, TTFBNanos: 1000, DurationNanos: 2000, Kind: KindWrite,
+		}
+	}
+	out[1].ReqBody, out[1].ReqSize, out[1].Method, out[1].Kind = nil, 0, "GET", KindRead
+	out[2].RespHeaders, out[2].Status = nil, 0
+	return out
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.parquet")
+	// Tiny row groups so the reader crosses group boundaries.
+	w, err := Create(path, WriterOptions{RowGroupRows: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sampleExchanges(1000)
+	for i := range in {
+		if err := w.Write(&in[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("final name exists before Close: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	got, err := ReadAll(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(in) {
+		t.Fatalf("read %d rows, want %d", len(got), len(in))
+	}
+	for i := range in {
+		in[i].ID = int64(i)
+		if len(in[i].RespHeaders) == 0 {
+			in[i].RespHeaders = nil
+		}
+		if len(got[i].RespHeaders) == 0 {
+			got[i].RespHeaders = nil
+		}
+		if !reflect.DeepEqual(got[i], in[i]) {
+			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got[i], in[i])
+		}
+	}
+}
+
+// A struct with three of the columns reads only those.
+type methodStatus struct {
+	Method string `parquet:"method"`
+	Status int32  `parquet:"status"`
+	Route  string `parquet:"route"`
+}
+
+func TestScanProjection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	w, err := Create(path, WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := sampleExchanges(10)
+	for i := range in {
+		w.Write(&in[i])
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var n int
+	err = Scan(f, func(r *methodStatus) error {
+		if r.Method != in[n].Method || r.Status != in[n].Status || r.Route != in[n].Route {
+			t.Errorf("row %d: %+v", n, *r)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 10 {
+		t.Fatalf("scan: %d rows, %v", n, err)
+	}
+}
+
+func TestOpenRejectsBadFiles(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.parquet")
+	w, _ := Create(good, WriterOptions{})
+	in := sampleExchanges(100)
+	for i := range in {
+		w.Write(&in[i])
+	}
+	w.Close()
+	data, _ := os.ReadFile(good)
+	cases := map[string][]byte{
+		"empty":     nil,
+		"text":      []byte("hello, not parquet"),
+		"truncated": data[:len(data)/2],
+		"no footer": data[:len(data)-8],
+	}
+	for name, b := range cases {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, b, 0o600)
+		if _, err := Open(p); err == nil {
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+	if _, err := Open(filepath.Join(dir, "missing")); err == nil {
+		t.Error("missing file: Open succeeded")
+	}
+}
+
+func TestAbortLeavesNothing(t *testing.T) {
+	dir := t.TempDir()
+	w, _ := Create(filepath.Join(dir, "a.parquet"), WriterOptions{})
+	in := sampleExchanges(3)
+	w.Write(&in[0])
+	w.Abort()
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("files left: %v", ents)
+	}
+}
