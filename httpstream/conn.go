@@ -33,7 +33,11 @@ type Conn struct {
 	desync bool
 	// reqSeen is the capture time of the last byte fed to the request side.
 	reqSeen int64
-	closed  bool
+	// respLostAt is the capture time by which the response side last lost
+	// bytes: requests from before it that end with no response had it in
+	// the hole, so they are incomplete, not unanswered.
+	respLostAt int64
+	closed     bool
 }
 
 // FeedClient gives the parser bytes sent by the client. skip is the number
@@ -64,11 +68,28 @@ func (c *Conn) FeedServer(data []byte, tl Timeline, skip int) {
 	}
 	if skip != 0 {
 		c.resp.gap(skip)
+		c.respLostAt = c.reqSeen
+		if len(data) > 0 {
+			c.respLostAt = max(c.reqSeen, tl.At(0))
+		}
 	}
 	if len(data) > 0 {
 		c.resp.feed(data, tl)
 	}
 	c.match()
+}
+
+// MidStream says the next bytes from the client (or the server) may begin
+// in the middle of a message: that side's start was not captured.
+func (c *Conn) MidStream(client bool) {
+	p := &c.resp
+	if client {
+		p = &c.req
+	}
+	if p.st == stStart && p.cur == nil {
+		p.st, p.atLineStart = stResync, true
+		c.desync = true
+	}
 }
 
 // ServerClosed tells that the server's side ended (FIN): a response whose
@@ -100,6 +121,10 @@ func (c *Conn) Close() {
 		}
 	}
 	for _, r := range c.reqs {
+		if r.Start <= c.respLostAt {
+			st.Incomplete++
+			continue
+		}
 		c.emit(r, nil)
 	}
 	st.Orphans += int64(len(c.resps))

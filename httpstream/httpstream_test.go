@@ -231,3 +231,13 @@ func TestNonHTTPIsSkippedAndCounted(t *testing.T) {
 		t.Errorf("got %q, skipped %d of %d", k.got, st.SkippedBytes, 2*len(junk))
 	}
 }
+
+// A response lost whole at the end of a connection (the hole is only known
+// from the FIN's sequence number) makes its request incomplete, not an
+// unanswered request: a response existed.
+func TestResponseLostAtClose(t *testing.T) {
+	_, st := run([]ev{c(1, get1), s(2, ok5), c(3, get2), {server: true, skip: -1, at: 4}}, false, 0)
+	if st.Exchanges != 1 || st.Unanswered != 0 || st.Incomplete != 1 {
+		t.Errorf("stats %+v, want 1 exchange, 1 incomplete", st)
+	}
+}

@@ -1,0 +1,285 @@
+package capture
+
+import (
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/reassembly"
+
+	"github.com/replaykit/replaykit/httpstream"
+)
+
+// Options configure an Extractor.
+type Options struct {
+	// Ports are the server ports to watch; empty watches every TCP port. A
+	// port also tells which side is the server when the handshake was not
+	// captured.
+	Ports []uint16
+	// HTTP configures the HTTP parsers.
+	HTTP httpstream.Options
+	// OutOfOrderWait is how long, in capture time, a hole in a stream is
+	// waited for before its bytes count as lost (default 3s: beyond the
+	// first retransmission timeouts).
+	OutOfOrderWait time.Duration
+	// IdleTimeout closes connections with no packet for this long, in capture
+	// time (default 2m: longer than common keep-alive timeouts).
+	IdleTimeout time.Duration
+	// MaxBufferedPages bounds the out-of-order bytes held (in 1900-byte
+	// pages) in total (default 65536, ~125 MB) and per connection (1/16th).
+	MaxBufferedPages int
+}
+
+// Stats count packets; Extractor.Stats adds httpstream's counters.
+type Stats struct {
+	// Packets and Bytes count every packet read and its length on the wire.
+	Packets, Bytes int64
+	// TCP counts TCP segments given to reassembly (after the port filter).
+	TCP int64
+	// Other counts packets that are not TCP over IP, or not on a watched port.
+	Other int64
+	// Fragments counts IP fragments (not reassembled).
+	Fragments int64
+	// Malformed counts packets whose headers could not be decoded.
+	Malformed int64
+	// Truncated counts packets cut by the capture's snap length.
+	Truncated int64
+	// Connections counts TCP connections seen.
+	Connections int64
+	// HTTP holds the HTTP parsers' counters.
+	HTTP httpstream.Stats
+}
+
+// Extractor turns packets into HTTP exchanges, delivered to a sink. It is
+// not safe for concurrent use: one goroutine feeds it packets in order.
+type Extractor struct {
+	opts    Options
+	ports   [65536 / 64]uint64 // bitset of watched ports
+	anyPort bool
+	streams *httpstream.Streams
+	asm     *reassembly.Assembler
+	dec     *decoder
+	stats   Stats
+
+	lastFlush time.Time
+	ctx       captureContext
+}
+
+// NewExtractor makes an Extractor that sends exchanges to sink.
+func NewExtractor(opts Options, sink httpstream.Sink) *Extractor {
+	if opts.OutOfOrderWait <= 0 {
+		opts.OutOfOrderWait = 3 * time.Second
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = 2 * time.Minute
+	}
+	if opts.MaxBufferedPages <= 0 {
+		opts.MaxBufferedPages = 65536
+	}
+	x := &Extractor{opts: opts, anyPort: len(opts.Ports) == 0, dec: newDecoder()}
+	for _, p := range opts.Ports {
+		x.ports[p/64] |= 1 << (p % 64)
+	}
+	x.streams = httpstream.New(opts.HTTP, sink)
+	x.asm = reassembly.NewAssembler(reassembly.NewStreamPool(&streamFactory{x: x}))
+	x.asm.MaxBufferedPagesTotal = opts.MaxBufferedPages
+	x.asm.MaxBufferedPagesPerConnection = max(opts.MaxBufferedPages/16, 64)
+	return x
+}
+
+func (x *Extractor) watched(p layers.TCPPort) bool {
+	return x.ports[p/64]&(1<<(p%64)) != 0
+}
+
+// Stats returns the counters so far.
+func (x *Extractor) Stats() Stats {
+	s := x.stats
+	s.HTTP = x.streams.Stats()
+	return s
+}
+
+// Packet decodes one packet of link type lt and feeds it to reassembly.
+// data may be reused by the caller after Packet returns.
+func (x *Extractor) Packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkType) {
+	x.stats.Packets++
+	x.stats.Bytes += int64(ci.Length)
+	if ci.CaptureLength < ci.Length {
+		x.stats.Truncated++
+	}
+	first, ok := firstLayer(lt)
+	if !ok {
+		x.stats.Other++
+		return
+	}
+	netFlow, r := x.dec.decode(data, first)
+	switch r {
+	case decodedOther:
+		x.stats.Other++
+		return
+	case decodedFragment:
+		x.stats.Fragments++
+		return
+	case decodedBad:
+		x.stats.Malformed++
+		return
+	}
+	tcp := &x.dec.tcp
+	if !x.anyPort && !x.watched(tcp.SrcPort) && !x.watched(tcp.DstPort) {
+		x.stats.Other++
+		return
+	}
+	x.stats.TCP++
+	x.ctx.ci = ci
+	x.asm.AssembleWithContext(netFlow, tcp, &x.ctx)
+	x.maybeFlush(ci.Timestamp)
+}
+
+// maybeFlush gives up on holes older than OutOfOrderWait and closes idle
+// connections, once per second of capture time, so memory stays flat on
+// long captures.
+func (x *Extractor) maybeFlush(now time.Time) {
+	if x.lastFlush.IsZero() {
+		x.lastFlush = now
+		return
+	}
+	if now.Sub(x.lastFlush) < time.Second {
+		return
+	}
+	x.lastFlush = now
+	x.asm.FlushWithOptions(reassembly.FlushOptions{
+		T:  now.Add(-x.opts.OutOfOrderWait),
+		TC: now.Add(-x.opts.IdleTimeout),
+	})
+}
+
+// Close flushes every connection: what is still buffered is delivered, and
+// requests without responses are emitted as unanswered.
+func (x *Extractor) Close() {
+	x.asm.FlushAll()
+}
+
+// captureContext carries a packet's CaptureInfo through reassembly. One is
+// reused for every packet: AssembleWithContext does not keep it.
+type captureContext struct{ ci gopacket.CaptureInfo }
+
+func (c *captureContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
+
+type streamFactory struct{ x *Extractor }
+
+// New decides which side is the client. The first packet's sender is not
+// enough: after both FINs a last ACK can create an entry the wrong way round
+// (see DEPENDENCIES.md). A SYN says it for sure; otherwise a watched port,
+// then an ephemeral port, then the lower port is the server.
+func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
+	x := f.x
+	x.stats.Connections++
+	var firstIsClient bool
+	switch {
+	case tcp.SYN && !tcp.ACK:
+		firstIsClient = true
+	case tcp.SYN && tcp.ACK:
+		firstIsClient = false
+	case !x.anyPort && x.watched(tcp.DstPort) != x.watched(tcp.SrcPort):
+		firstIsClient = x.watched(tcp.DstPort)
+	case (tcp.SrcPort >= 32768) != (tcp.DstPort >= 32768):
+		firstIsClient = tcp.SrcPort >= 32768
+	default:
+		firstIsClient = tcp.SrcPort > tcp.DstPort
+	}
+	src := hostPort(netFlow.Src().Raw(), uint16(tcp.SrcPort))
+	dst := hostPort(netFlow.Dst().Raw(), uint16(tcp.DstPort))
+	client, server := src, dst
+	if !firstIsClient {
+		client, server = dst, src
+	}
+	s := &tcpStream{firstIsClient: firstIsClient}
+	s.conn = x.streams.NewConn(x.stats.Connections-1, client, server, !tcp.SYN)
+	return s
+}
+
+func hostPort(ip []byte, port uint16) string {
+	return net.JoinHostPort(net.IP(ip).String(), strconv.Itoa(int(port)))
+}
+
+// tcpStream adapts one reassembled TCP connection to an httpstream.Conn.
+type tcpStream struct {
+	conn          *httpstream.Conn
+	firstIsClient bool
+	sg            reassembly.ScatterGather // valid during ReassembledSG
+	// finAhead is set per direction when a FIN or RST came with bytes still
+	// missing before it. gopacket closes such a half without telling the
+	// stream about the hole, so we tell it at the end unless the FIN was
+	// reached in order after all.
+	finAhead [2]bool
+}
+
+func dirIndex(d reassembly.TCPFlowDirection) int {
+	if d == reassembly.TCPDirClientToServer {
+		return 0
+	}
+	return 1
+}
+
+// Accept takes every segment. Data on a connection whose SYN was not seen
+// starts the stream at once ("mid-stream"); pure ACKs do not, or a stale
+// final ACK would start a stream with the wrong sequence numbers.
+func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassembly.TCPFlowDirection, nextSeq reassembly.Sequence, start *bool, ac reassembly.AssemblerContext) bool {
+	if !*start && len(tcp.Payload) > 0 {
+		*start = true
+	}
+	if (tcp.FIN || tcp.RST) && nextSeq >= 0 {
+		end := reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload))
+		if nextSeq.Difference(end) > 0 {
+			s.finAhead[dirIndex(dir)] = true
+		}
+	}
+	return true
+}
+
+func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
+	dir, start, end, skip := sg.Info()
+	fromClient := (dir == reassembly.TCPDirClientToServer) == s.firstIsClient
+	if end {
+		s.finAhead[dirIndex(dir)] = false
+	}
+	if start && skip < 0 {
+		// The first bytes of a side whose SYN we missed: not a loss, but
+		// they may start in the middle of a message.
+		skip = 0
+		s.conn.MidStream(fromClient)
+	}
+	n, _ := sg.Lengths()
+	data := sg.Fetch(n)
+	s.sg = sg
+	if fromClient {
+		s.conn.FeedClient(data, s, skip)
+	} else {
+		s.conn.FeedServer(data, s, skip)
+		if end {
+			s.conn.ServerClosed()
+		}
+	}
+	s.sg = nil
+}
+
+// At implements httpstream.Timeline with the capture time of each byte.
+func (s *tcpStream) At(offset int) int64 {
+	return s.sg.CaptureInfo(offset).Timestamp.UnixNano()
+}
+
+func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	for i, lost := range s.finAhead {
+		if !lost {
+			continue
+		}
+		if (i == 0) == s.firstIsClient {
+			s.conn.FeedClient(nil, httpstream.FixedTime(0), -1)
+		} else {
+			s.conn.FeedServer(nil, httpstream.FixedTime(0), -1)
+		}
+	}
+	s.conn.Close()
+	return true
+}

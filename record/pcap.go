@@ -1,0 +1,87 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/replaykit/replaykit/capture"
+	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/trace"
+)
+
+// FromPcap records the HTTP exchanges of a pcap or pcapng file. A file that
+// ends mid-packet or is damaged part way is read up to the damage: what was
+// read is written and the summary says what happened. Cancelling ctx stops
+// reading and still writes a complete trace of what was read.
+func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
+	start := time.Now()
+	in, err := capture.OpenFile(input)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	out, err := outputPath(cfg.Out, input)
+	if err != nil {
+		return nil, err
+	}
+	w, err := trace.Create(out, cfg.Writer)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Input: input, Output: out, InputFormat: in.Format, InputSize: in.Size()}
+	rec := newRecorder(&cfg, w, sum)
+	x := capture.NewExtractor(capture.Options{
+		Ports: cfg.Ports,
+		HTTP:  httpstream.Options{MaxBody: cfg.MaxBody},
+	}, rec)
+
+	lt := in.LinkType()
+	nextProgress := start.Add(time.Second)
+read:
+	for n := 0; ; n++ {
+		data, ci, err := in.ReadPacket()
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+			case capture.IsTruncation(err):
+				sum.Truncated = true
+			default:
+				sum.Damaged = fmt.Errorf("after packet %d: %w", x.Stats().Packets, err)
+			}
+			break read
+		}
+		x.Packet(data, ci, lt)
+		if rec.err != nil || rec.full {
+			break
+		}
+		if n&1023 == 0 {
+			if ctx.Err() != nil {
+				sum.Stopped = "interrupted"
+				break
+			}
+			if cfg.Progress != nil && time.Now().After(nextProgress) {
+				nextProgress = time.Now().Add(time.Second)
+				sum.Capture, sum.InputRead, sum.Elapsed = x.Stats(), in.Offset(), time.Since(start)
+				cfg.Progress(sum)
+			}
+		}
+	}
+	x.Close()
+	sum.Capture, sum.InputRead = x.Stats(), in.Offset()
+	if rec.err != nil {
+		w.Abort()
+		return sum, rec.err
+	}
+	if err := w.Close(); err != nil {
+		return sum, err
+	}
+	if st, err := os.Stat(out); err == nil {
+		sum.OutputBytes = st.Size()
+	}
+	sum.Elapsed = time.Since(start)
+	return sum, nil
+}

@@ -1,0 +1,168 @@
+// Package record turns captured traffic into trace files: it connects a
+// packet source to the HTTP extractor, derives sessions and routes, redacts
+// secrets and writes the rows.
+package record
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/replaykit/replaykit/capture"
+	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/redact"
+	"github.com/replaykit/replaykit/trace"
+)
+
+// Config says what to record and how.
+type Config struct {
+	// Out is the trace file to write, or a directory (ending in "/" or
+	// existing) to write into under a name derived from the input.
+	Out string
+	// Ports are the server ports to record; empty records every TCP port.
+	Ports []uint16
+	// SessionKey groups requests into sessions (see ParseSessionKey).
+	SessionKey SessionKey
+	// RedactHeaders names headers to redact beside the default secret ones.
+	RedactHeaders []string
+	// RedactKey keys the hashes of redacted values and sessions. Empty: a
+	// random key, so hashes match within this recording only.
+	RedactKey []byte
+	// MaxBody is how many request body bytes each row keeps.
+	MaxBody int
+	// Sample keeps this fraction of sessions (0 or 1: all).
+	Sample float64
+	// MaxExchanges stops after this many rows (0: no limit).
+	MaxExchanges int64
+	// Writer bounds the trace writer's memory.
+	Writer trace.WriterOptions
+	// Progress, when set, is called about once a second with the summary so
+	// far.
+	Progress func(*Summary)
+}
+
+// Summary is what a recording did.
+type Summary struct {
+	// Input and Output name the capture read and the trace written.
+	Input, Output string
+	// InputFormat is "pcap" or "pcapng".
+	InputFormat string
+	// InputSize and InputRead are the capture file's size and bytes read.
+	InputSize, InputRead int64
+	// Capture holds the packet and HTTP counters.
+	Capture capture.Stats
+	// Written is the number of rows in the trace; Unsampled the exchanges
+	// left out by --sample.
+	Written, Unsampled int64
+	// ReqBytes and RespBytes add up the body sizes of the rows written.
+	ReqBytes, RespBytes int64
+	// OutputBytes is the trace file's size.
+	OutputBytes int64
+	// Elapsed is the wall time spent.
+	Elapsed time.Duration
+	// Truncated says the capture file ended in the middle of a packet.
+	Truncated bool
+	// Damaged is set when the capture file could not be read to its end.
+	Damaged error
+	// Stopped says the recording stopped early: --max-exchanges or a signal.
+	Stopped string
+}
+
+// recorder is the httpstream.Sink that writes rows.
+type recorder struct {
+	cfg      *Config
+	redactor *redact.Redactor
+	w        *trace.Writer
+	sum      *Summary
+	err      error // the first write error; recording stops on it
+	full     bool  // MaxExchanges reached
+}
+
+func newRecorder(cfg *Config, w *trace.Writer, sum *Summary) *recorder {
+	return &recorder{cfg: cfg, redactor: redact.New(cfg.RedactKey, cfg.RedactHeaders), w: w, sum: sum}
+}
+
+func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
+	if r.err != nil || r.full {
+		return
+	}
+	// The session comes from the credentials before they are redacted.
+	session := r.cfg.SessionKey.Of(req.Headers, c.Client, r.redactor)
+	if r.cfg.Sample > 0 && !sampled(session, r.cfg.Sample) {
+		r.sum.Unsampled++
+		return
+	}
+	e := trace.Exchange{
+		TS:         time.Unix(0, req.Start).UTC(),
+		Session:    session,
+		Conn:       c.ID,
+		Client:     c.Client,
+		Server:     c.Server,
+		Method:     req.Method,
+		Host:       host(req),
+		Path:       req.Target,
+		Route:      trace.Route(req.Target),
+		Proto:      req.Proto,
+		ReqHeaders: r.redactor.Headers(req.Headers),
+		ReqSize:    req.BodySize,
+		Kind:       trace.KindOf(req.Method),
+	}
+	if req.BodySize > 0 {
+		e.ReqBody, e.ReqBodyTruncated = req.Body, req.BodyTruncated()
+		if e.ReqBody == nil {
+			e.ReqBody = []byte{} // a body was sent but none kept (--max-body 0)
+		}
+	}
+	if resp != nil {
+		e.RespHeaders = r.redactor.Headers(resp.Headers)
+		e.RespSize = resp.BodySize
+		e.Status = int32(resp.Status)
+		// A server may answer before the request ends (an early 401 or 413).
+		e.TTFBNanos = max(0, resp.Start-req.End)
+		e.DurationNanos = max(0, resp.End-req.Start)
+	}
+	if err := r.w.Write(&e); err != nil {
+		r.err = err
+		return
+	}
+	r.sum.Written++
+	r.sum.ReqBytes += e.ReqSize
+	r.sum.RespBytes += e.RespSize
+	if r.cfg.MaxExchanges > 0 && r.sum.Written >= r.cfg.MaxExchanges {
+		r.full = true
+		r.sum.Stopped = fmt.Sprintf("--max-exchanges %d reached", r.cfg.MaxExchanges)
+	}
+}
+
+// host is the Host header, or the authority of an absolute-form target.
+func host(req *httpstream.Message) string {
+	if h, ok := req.Header("Host"); ok {
+		return h
+	}
+	if _, rest, ok := strings.Cut(req.Target, "://"); ok {
+		h, _, _ := strings.Cut(rest, "/")
+		return h
+	}
+	return ""
+}
+
+// outputPath resolves Config.Out for an input file.
+func outputPath(out, input string) (string, error) {
+	if out == "" {
+		out = "traces/"
+	}
+	isDir := strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator))
+	if st, err := os.Stat(out); err == nil && st.IsDir() {
+		isDir = true
+	}
+	if isDir {
+		base := strings.TrimSuffix(filepath.Base(input), filepath.Ext(input))
+		out = filepath.Join(out, base+".parquet")
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return "", fmt.Errorf("create output directory: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,71 @@
+package record
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// Print writes the end-of-recording summary.
+func (s *Summary) Print(w io.Writer) {
+	c, h := s.Capture, s.Capture.HTTP
+	fmt.Fprintf(w, "record: %s (%s, %s) -> %s\n", s.Input, s.InputFormat, bytesIEC(s.InputSize), s.Output)
+	if s.Stopped != "" {
+		fmt.Fprintf(w, "  stopped      %s\n", s.Stopped)
+	}
+	if s.Truncated {
+		fmt.Fprintf(w, "  input        ends in the middle of a packet (capture cut short): read up to there\n")
+	}
+	if s.Damaged != nil {
+		fmt.Fprintf(w, "  input        damaged %v: the rest of the file was not read\n", s.Damaged)
+	}
+	fmt.Fprintf(w, "  packets      %d (%s on the wire), %d TCP, %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
+		c.Packets, bytesIEC(c.Bytes), c.TCP, c.Other, c.Malformed, c.Fragments, c.Truncated)
+	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
+	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
+	if s.Unsampled > 0 {
+		fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete, h.Orphans)
+	fmt.Fprintf(w, "  lost         %d gaps in TCP streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
+		h.Gaps, bytesIEC(h.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
+	if h.Tunnels > 0 {
+		fmt.Fprintf(w, "  upgraded     %d connections switched protocols (not recorded past the switch)\n", h.Tunnels)
+	}
+	fmt.Fprintf(w, "  bodies       %s in requests, %s in responses\n", bytesIEC(s.ReqBytes), bytesIEC(s.RespBytes))
+	perRow := "-"
+	if s.Written > 0 {
+		perRow = fmt.Sprintf("%d B/exchange", s.OutputBytes/s.Written)
+	}
+	fmt.Fprintf(w, "  trace        %s, %s\n", bytesIEC(s.OutputBytes), perRow)
+	secs := s.Elapsed.Seconds()
+	if secs > 0 {
+		fmt.Fprintf(w, "  time         %.2fs (%.0f packets/s, %.0f exchanges/s)\n", secs, float64(c.Packets)/secs, float64(s.Written)/secs)
+	}
+}
+
+// ProgressLine is the one-line live progress.
+func (s *Summary) ProgressLine() string {
+	var b strings.Builder
+	if s.InputSize > 0 {
+		fmt.Fprintf(&b, "%3.0f%% ", 100*float64(s.InputRead)/float64(s.InputSize))
+	}
+	fmt.Fprintf(&b, "%d packets, %d exchanges, %d incomplete, %d gaps, %.0f packets/s",
+		s.Capture.Packets, s.Written, s.Capture.HTTP.Incomplete, s.Capture.HTTP.Gaps,
+		float64(s.Capture.Packets)/max(s.Elapsed.Seconds(), 1e-9))
+	return b.String()
+}
+
+func bytesIEC(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

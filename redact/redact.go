@@ -1,0 +1,77 @@
+// Package redact keeps secrets out of traces: secret header values become
+// "redacted:" and a keyed hash, so requests with the same credential still
+// group into one session but the credential never reaches disk.
+package redact
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/replaykit/replaykit/trace"
+)
+
+// Prefix starts every redacted value.
+const Prefix = "redacted:"
+
+// DefaultHeaders are always redacted.
+var DefaultHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-API-Key", "X-Auth-Token"}
+
+// Redactor hashes secrets with a key. Without the key the hashes cannot be
+// checked against guessed credentials.
+type Redactor struct {
+	key    []byte
+	secret map[string]bool // lower-case header names
+}
+
+// New makes a Redactor. An empty key gets a random one: hashes then match
+// within one recording only. extra names more headers to redact.
+func New(key []byte, extra []string) *Redactor {
+	if len(key) == 0 {
+		key = make([]byte, 32)
+		rand.Read(key)
+	}
+	r := &Redactor{key: key, secret: map[string]bool{}}
+	for _, h := range append(append([]string{}, DefaultHeaders...), extra...) {
+		r.secret[strings.ToLower(h)] = true
+	}
+	return r
+}
+
+// Hash is the keyed hash of a value: 12 hex digits (48 bits) of HMAC-SHA256,
+// enough to keep a trace's sessions apart, too short to be a fingerprint.
+func (r *Redactor) Hash(v string) string {
+	m := hmac.New(sha256.New, r.key)
+	m.Write([]byte(v))
+	var sum [32]byte
+	return hex.EncodeToString(m.Sum(sum[:0])[:6])
+}
+
+// IsSecret says whether the named header is redacted.
+func (r *Redactor) IsSecret(name string) bool {
+	if len(name) > 32 {
+		return r.secret[strings.ToLower(name)]
+	}
+	var buf [32]byte
+	b := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	return r.secret[string(b)]
+}
+
+// Headers replaces secret values in hs, in place, and returns hs.
+func (r *Redactor) Headers(hs []trace.Header) []trace.Header {
+	for i := range hs {
+		if r.IsSecret(hs[i].Name) {
+			hs[i].Value = Prefix + r.Hash(hs[i].Value)
+		}
+	}
+	return hs
+}

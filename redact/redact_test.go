@@ -1,0 +1,36 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/replaykit/replaykit/trace"
+)
+
+func TestHeaders(t *testing.T) {
+	r := New([]byte("k"), []string{"X-Tenant-Secret"})
+	hs := []trace.Header{
+		hdr("Host", "a"), hdr("authorization", "Bearer s3cret"), hdr("X-API-KEY", "key-1"),
+		hdr("Cookie", "sid=abc"), hdr("x-tenant-secret", "t"), hdr("Accept", "*/*"),
+	}
+	r.Headers(hs)
+	for _, h := range hs {
+		secret := h.Name != "Host" && h.Name != "Accept"
+		if secret != strings.HasPrefix(h.Value, Prefix) {
+			t.Errorf("%s = %q", h.Name, h.Value)
+		}
+		for _, s := range []string{"s3cret", "key-1", "abc"} {
+			if strings.Contains(h.Value, s) {
+				t.Errorf("%s leaks %q", h.Name, s)
+			}
+		}
+	}
+	if New([]byte("k"), nil).Hash("key-1") != r.Hash("key-1") || r.Hash("key-1") == r.Hash("key-2") {
+		t.Error("hash must be stable for a key and differ between values")
+	}
+	if New([]byte("other"), nil).Hash("key-1") == r.Hash("key-1") {
+		t.Error("hash must depend on the key")
+	}
+}
+
+func hdr(n, v string) trace.Header { return trace.Header{Name: n, Value: v} }
