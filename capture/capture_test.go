@@ -67,7 +67,7 @@ func FuzzCapture(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		f.Add(b[:min(len(b), 16<<10)]) // small seeds mutate faster
+		f.Add(b[:min(len(b), 6<<10)]) // small seeds mutate and minimize faster
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, n, _ := extract(t, data, Options{HTTP: httpstream.Options{MaxBody: 1024}})

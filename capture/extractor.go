@@ -36,8 +36,11 @@ type Options struct {
 type Stats struct {
 	// Packets and Bytes count every packet read and its length on the wire.
 	Packets, Bytes int64
-	// TCP counts TCP segments given to reassembly (after the port filter).
+	// TCP counts TCP segments on watched ports.
 	TCP int64
+	// BareACKs counts the TCP segments among them with no data and no SYN,
+	// FIN or RST: not given to reassembly.
+	BareACKs int64
 	// Other counts packets that are not TCP over IP, or not on a watched port.
 	Other int64
 	// Fragments counts IP fragments (not reassembled).
@@ -108,12 +111,7 @@ func (x *Extractor) Packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	if ci.CaptureLength < ci.Length {
 		x.stats.Truncated++
 	}
-	first, ok := firstLayer(lt)
-	if !ok {
-		x.stats.Other++
-		return
-	}
-	netFlow, r := x.dec.decode(data, first)
+	netFlow, r := x.dec.decode(data, linkOf(lt))
 	switch r {
 	case decodedOther:
 		x.stats.Other++
@@ -131,6 +129,14 @@ func (x *Extractor) Packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 		return
 	}
 	x.stats.TCP++
+	if len(tcp.Payload) == 0 && !tcp.SYN && !tcp.FIN && !tcp.RST {
+		// A bare ACK carries no HTTP bytes. Given to reassembly, the last
+		// ACK after both FINs would open a stale connection that lives
+		// until IdleTimeout: one per closed connection.
+		x.stats.BareACKs++
+		x.maybeFlush(ci.Timestamp)
+		return
+	}
 	x.ctx.ci = ci
 	x.asm.AssembleWithContext(netFlow, tcp, &x.ctx)
 	x.maybeFlush(ci.Timestamp)

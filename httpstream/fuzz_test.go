@@ -38,6 +38,9 @@ func FuzzConn(f *testing.F) {
 				e := min(j+step+1, len(server))
 				conn.FeedServer(server[j:e], FixedTime(at), skip)
 				j = e
+				if j == len(server) && holes&2 == 2 {
+					conn.ServerClosed() // a FIN while the client may still send
+				}
 			}
 		}
 		conn.Close()

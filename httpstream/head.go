@@ -3,6 +3,7 @@ package httpstream
 import (
 	"bytes"
 	"errors"
+	"strings"
 
 	"github.com/replaykit/replaykit/trace"
 )
@@ -41,35 +42,25 @@ func headEnd(b []byte, from int) int {
 	return -1
 }
 
-// nextLine splits the first line off b, dropping its CRLF or LF.
-func nextLine(b []byte) (line, rest []byte) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return b, nil
-	}
-	line, rest = b[:i], b[i+1:]
-	if n := len(line); n > 0 && line[n-1] == '\r' {
-		line = line[:n-1]
-	}
-	return line, rest
-}
-
 // parseHead parses a whole head (start line, headers, blank line) into m.
+// The head is copied into one string and every field is a substring of it:
+// one allocation for all of a message's text instead of one per header.
 func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
-	line, rest := nextLine(b)
+	h := string(b)
+	line, rest := nextLineString(h)
 	var err error
 	if request {
-		err = s.parseRequestLine(line, m)
+		err = parseRequestLine(line, m)
 	} else {
-		err = s.parseStatusLine(line, m)
+		err = parseStatusLine(line, m)
 	}
 	if err != nil {
 		return err
 	}
-	n := bytes.Count(rest, []byte{'\n'})
-	m.Headers = make([]trace.Header, 0, n)
+	m.Headers = make([]trace.Header, 0, strings.Count(rest, "\n"))
+	m.te, m.cl = -1, -1
 	for len(rest) > 0 {
-		line, rest = nextLine(rest)
+		line, rest = nextLineString(rest)
 		if len(line) == 0 {
 			break
 		}
@@ -79,27 +70,60 @@ func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
 				return errHeader
 			}
 			h := &m.Headers[len(m.Headers)-1]
-			h.Value += " " + string(bytes.TrimSpace(line))
+			h.Value += " " + strings.TrimSpace(line)
 			continue
 		}
-		colon := bytes.IndexByte(line, ':')
+		colon := strings.IndexByte(line, ':')
 		if colon <= 0 || !isToken(line[:colon]) {
 			return errHeader
 		}
-		m.Headers = append(m.Headers, trace.Header{
-			Name:  s.name(line[:colon]),
-			Value: s.value(bytes.TrimSpace(line[colon+1:])),
-		})
+		name := line[:colon]
+		switch {
+		case len(name) == len("Content-Length") && strings.EqualFold(name, "Content-Length"):
+			if m.cl >= 0 {
+				m.multiCL = true
+			} else {
+				m.cl = len(m.Headers)
+			}
+		case len(name) == len("Transfer-Encoding") && strings.EqualFold(name, "Transfer-Encoding"):
+			// Several lines form one list: the last holds the final coding.
+			m.te = len(m.Headers)
+		}
+		m.Headers = append(m.Headers, trace.Header{Name: name, Value: trimOWS(line[colon+1:])})
 	}
 	return nil
 }
 
-func (s *Streams) parseRequestLine(line []byte, m *Message) error {
-	sp1 := bytes.IndexByte(line, ' ')
+// nextLineString splits the first line off s, dropping its CRLF or LF.
+func nextLineString(s string) (line, rest string) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		return s, ""
+	}
+	line, rest = s[:i], s[i+1:]
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, rest
+}
+
+// trimOWS drops the optional white space around a header value.
+func trimOWS(v string) string {
+	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
+		v = v[1:]
+	}
+	for len(v) > 0 && (v[len(v)-1] == ' ' || v[len(v)-1] == '\t') {
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+func parseRequestLine(line string, m *Message) error {
+	sp1 := strings.IndexByte(line, ' ')
 	if sp1 <= 0 {
 		return errStartLine
 	}
-	sp2 := bytes.LastIndexByte(line, ' ')
+	sp2 := strings.LastIndexByte(line, ' ')
 	if sp2 <= sp1+1 {
 		return errStartLine
 	}
@@ -111,11 +135,11 @@ func (s *Streams) parseRequestLine(line []byte, m *Message) error {
 	if !ok {
 		return errStartLine
 	}
-	m.Method, m.Target, m.Proto = s.name(method), string(target), p
+	m.Method, m.Target, m.Proto = method, target, p
 	return nil
 }
 
-func (s *Streams) parseStatusLine(line []byte, m *Message) error {
+func parseStatusLine(line string, m *Message) error {
 	if len(line) < 12 || line[8] != ' ' {
 		return errStartLine
 	}
@@ -124,7 +148,8 @@ func (s *Streams) parseStatusLine(line []byte, m *Message) error {
 		return errStartLine
 	}
 	code := 0
-	for _, c := range line[9:12] {
+	for i := 9; i < 12; i++ {
+		c := line[i]
 		if c < '0' || c > '9' {
 			return errStartLine
 		}
@@ -137,8 +162,8 @@ func (s *Streams) parseStatusLine(line []byte, m *Message) error {
 	return nil
 }
 
-func protoString(b []byte) (string, bool) {
-	switch string(b) {
+func protoString(b string) (string, bool) {
+	switch b {
 	case "HTTP/1.1":
 		return "HTTP/1.1", true
 	case "HTTP/1.0":
@@ -149,9 +174,9 @@ func protoString(b []byte) (string, bool) {
 
 // validTarget rejects targets with controls or spaces; they cannot be sent
 // again and mean we are not looking at a request line.
-func validTarget(b []byte) bool {
-	for _, c := range b {
-		if c <= ' ' || c == 0x7f {
+func validTarget(b string) bool {
+	for i := 0; i < len(b); i++ {
+		if c := b[i]; c <= ' ' || c == 0x7f {
 			return false
 		}
 	}
@@ -159,12 +184,12 @@ func validTarget(b []byte) bool {
 }
 
 // isToken reports whether b is an RFC 9110 token (method, header name).
-func isToken(b []byte) bool {
+func isToken(b string) bool {
 	if len(b) == 0 {
 		return false
 	}
-	for _, c := range b {
-		if !tokenChar[c] {
+	for i := 0; i < len(b); i++ {
+		if !tokenChar[b[i]] {
 			return false
 		}
 	}

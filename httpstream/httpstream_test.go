@@ -241,3 +241,23 @@ func TestResponseLostAtClose(t *testing.T) {
 		t.Errorf("stats %+v, want 1 exchange, 1 incomplete", st)
 	}
 }
+
+// The server closes while a response waits to learn its request's method:
+// the response is framed without it, and later client bytes are harmless.
+// (Found by FuzzCapture: a nil dereference.)
+func TestServerClosesWhileResponseWaits(t *testing.T) {
+	k, _ := run([]ev{sFin(2, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"), c(3, get1), c(4, get2)}, false, 0)
+	want := []string{"GET /a 200 req=0 resp=5", "GET /b?q=1 0 req=0 resp=0"}
+	if !reflect.DeepEqual(k.got, want) {
+		t.Errorf("got %q, want %q", k.got, want)
+	}
+}
+
+// Two waiting responses, then the server closes: the second must not be
+// left waiting when the first is forced on. (Found by FuzzCapture.)
+func TestServerClosesWithTwoWaitingResponses(t *testing.T) {
+	k, st := run([]ev{sFin(2, ok5+"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), c(3, get1), c(4, get2)}, false, 0)
+	if len(k.got) != 2 || st.Exchanges != 2 {
+		t.Errorf("got %q (stats %+v)", k.got, st)
+	}
+}

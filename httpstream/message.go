@@ -35,6 +35,11 @@ type Message struct {
 	Damaged bool
 
 	done bool // the last byte was seen
+	// Indexes into Headers of the framing headers, noted while parsing so
+	// framing needs no second pass: the last Transfer-Encoding line and the
+	// first Content-Length line (-1: absent).
+	te, cl  int
+	multiCL bool
 }
 
 // BodyTruncated says whether Body holds fewer bytes than the body had.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -51,6 +50,9 @@ type parser struct {
 	blocked bool
 	held    []byte
 	heldAt  heldTimeline
+	// noWait is set while held bytes are replayed because the request will
+	// not come: no response may block again then.
+	noWait bool
 }
 
 func (p *parser) init(c *Conn, request, midStream bool) {
@@ -275,7 +277,7 @@ func (p *parser) head(h []byte, end int64) error {
 	}
 	p.stats().Responses++
 	method, known := p.c.methodFor()
-	if !known && (m.Status < 100 || m.Status > 199) {
+	if !known && !p.noWait && (m.Status < 100 || m.Status > 199) {
 		p.blocked = true
 		return nil
 	}
@@ -284,8 +286,8 @@ func (p *parser) head(h []byte, end int64) error {
 
 func (p *parser) frameRequest() error {
 	m := p.cur
-	if te, ok := m.Header("Transfer-Encoding"); ok {
-		if !lastCodingChunked(te) {
+	if m.te >= 0 {
+		if !lastCodingChunked(m.Headers[m.te].Value) {
 			return errFraming // a request body must be chunked or sized
 		}
 		p.st = stChunkSize
@@ -322,8 +324,8 @@ func (p *parser) frameResponse(method string) error {
 		p.complete(m.End)
 		return nil
 	}
-	if te, ok := m.Header("Transfer-Encoding"); ok {
-		if lastCodingChunked(te) {
+	if m.te >= 0 {
+		if lastCodingChunked(m.Headers[m.te].Value) {
 			p.st = stChunkSize
 		} else {
 			p.st = stBodyEOF
@@ -433,6 +435,10 @@ func (p *parser) gap(skip int) {
 // finish ends the stream: a close-delimited body is complete; anything else
 // in progress is lost.
 func (p *parser) finish() {
+	if p.blocked {
+		// The request will not come in time: frame the response without it.
+		p.forceUnblock()
+	}
 	switch p.st {
 	case stBodyEOF:
 		p.complete(p.cur.End)
@@ -474,8 +480,13 @@ func (p *parser) unblock() {
 	}
 }
 
-// forceUnblock goes on without the request: assume it was not HEAD.
-func (p *parser) forceUnblock() { p.resume("") }
+// forceUnblock goes on without the request: assume it was not HEAD. It
+// returns unblocked.
+func (p *parser) forceUnblock() {
+	p.noWait = true
+	p.resume("")
+	p.noWait = false
+}
 
 func (p *parser) resume(method string) {
 	p.blocked = false
@@ -543,21 +554,44 @@ func parseChunkSize(line []byte) (int64, bool) {
 // contentLength returns the Content-Length, whether there was one, and an
 // error when values disagree or are not numbers (RFC 9112 section 6.3).
 func contentLength(m *Message) (int64, bool, error) {
+	if m.cl < 0 {
+		return 0, false, nil
+	}
+	if !m.multiCL {
+		if n, ok := parseDecimal(m.Headers[m.cl].Value); ok {
+			return n, true, nil
+		}
+	}
 	var n int64 = -1
-	for _, h := range m.Headers {
+	for _, h := range m.Headers[m.cl:] {
 		if !strings.EqualFold(h.Name, "Content-Length") {
 			continue
 		}
 		for v := range strings.SplitSeq(h.Value, ",") {
-			v = strings.TrimSpace(v)
-			x, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || x < 0 || v[0] == '+' || (n >= 0 && x != n) {
+			x, ok := parseDecimal(strings.TrimSpace(v))
+			if !ok || (n >= 0 && x != n) {
 				return 0, false, errFraming
 			}
 			n = x
 		}
 	}
-	return n, n >= 0, nil
+	return n, true, nil
+}
+
+// parseDecimal reads a Content-Length value: digits only, no sign.
+func parseDecimal(v string) (int64, bool) {
+	if v == "" || len(v) > 18 {
+		return 0, false
+	}
+	var n int64
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, true
 }
 
 // lastCodingChunked reports whether chunked is the final transfer coding.

@@ -46,13 +46,11 @@ type Stats struct {
 }
 
 // Streams is the shared state of all connections of one capture: options,
-// sink, stats and the table of interned header names. Not safe for
-// concurrent use: one capture goroutine owns it.
+// sink and stats. Not safe for concurrent use: one capture goroutine owns it.
 type Streams struct {
 	opts  Options
 	sink  Sink
 	stats Stats
-	names map[string]string
 }
 
 // New makes a Streams that sends exchanges to sink.
@@ -63,33 +61,11 @@ func New(opts Options, sink Sink) *Streams {
 	if opts.MaxBody < 0 {
 		opts.MaxBody = 0
 	}
-	return &Streams{opts: opts, sink: sink, names: make(map[string]string, 256)}
+	return &Streams{opts: opts, sink: sink}
 }
 
 // Stats returns the counters so far.
 func (s *Streams) Stats() Stats { return s.stats }
-
-// name interns a header name or method: the same few dozen strings repeat in
-// every message, and a map lookup keyed by string(b) does not allocate.
-func (s *Streams) name(b []byte) string {
-	if v, ok := s.names[string(b)]; ok {
-		return v
-	}
-	v := string(b)
-	if len(s.names) < 4096 {
-		s.names[v] = v
-	}
-	return v
-}
-
-// value interns short header values (content types, "keep-alive", "gzip")
-// through the same table; long values are unique and just copied.
-func (s *Streams) value(b []byte) string {
-	if len(b) <= 24 {
-		return s.name(b)
-	}
-	return string(b)
-}
 
 // NewConn starts a connection. client and server are ip:port strings kept
 // for the caller; midStream says the connection's start was not captured,

@@ -78,10 +78,14 @@ type recorder struct {
 	sum      *Summary
 	err      error // the first write error; recording stops on it
 	full     bool  // MaxExchanges reached
+	// ipSessions caches client-IP sessions by client address: keep-alive
+	// connections ask again and again.
+	ipSessions map[string]string
 }
 
 func newRecorder(cfg *Config, w *trace.Writer, sum *Summary) *recorder {
-	return &recorder{cfg: cfg, redactor: redact.New(cfg.RedactKey, cfg.RedactHeaders), w: w, sum: sum}
+	return &recorder{cfg: cfg, redactor: redact.New(cfg.RedactKey, cfg.RedactHeaders), w: w, sum: sum,
+		ipSessions: map[string]string{}}
 }
 
 func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
@@ -89,7 +93,7 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 		return
 	}
 	// The session comes from the credentials before they are redacted.
-	session := r.cfg.SessionKey.Of(req.Headers, c.Client, r.redactor)
+	session := r.session(c, req)
 	if r.cfg.Sample > 0 && !sampled(session, r.cfg.Sample) {
 		r.sum.Unsampled++
 		return
@@ -134,6 +138,21 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 		r.full = true
 		r.sum.Stopped = fmt.Sprintf("--max-exchanges %d reached", r.cfg.MaxExchanges)
 	}
+}
+
+func (r *recorder) session(c *httpstream.Conn, req *httpstream.Message) string {
+	if s, ok := r.cfg.SessionKey.credential(req.Headers, r.redactor); ok {
+		return s
+	}
+	s, ok := r.ipSessions[c.Client]
+	if !ok {
+		if len(r.ipSessions) >= 4096 {
+			clear(r.ipSessions) // bounded: a fresh start costs little
+		}
+		s = ipSession(c.Client)
+		r.ipSessions[c.Client] = s
+	}
+	return s
 }
 
 // host is the Host header, or the authority of an absolute-form target.

@@ -51,28 +51,87 @@ func (k SessionKey) String() string {
 // client address. Credentials appear only as keyed hashes, the same ones
 // the redacted header values carry.
 func (k SessionKey) Of(hs []trace.Header, client string, r *redact.Redactor) string {
+	if s, ok := k.credential(hs, r); ok {
+		return s
+	}
+	return ipSession(client)
+}
+
+// ipSession is the session of a client known by its address only.
+func ipSession(client string) string { return "ip:" + clientIP(client) }
+
+// credential returns the session named by a credential or cookie, or false
+// when the request has none and its client IP is the session.
+func (k SessionKey) credential(hs []trace.Header, r *redact.Redactor) (string, bool) {
 	switch k.kind {
 	case "header":
 		if v, ok := trace.HeaderValue(hs, k.name); ok {
-			return strings.ToLower(k.name) + ":" + r.Hash(v)
+			return strings.ToLower(k.name) + ":" + r.Hash(v), true
 		}
 	case "cookie":
 		if v, ok := cookie(hs, k.name); ok {
-			return "cookie:" + k.name + ":" + r.Hash(v)
+			return "cookie:" + k.name + ":" + r.Hash(v), true
 		}
 	case "auto", "": // the zero SessionKey is auto
-		for _, h := range credentialHeaders {
-			if v, ok := trace.HeaderValue(hs, h); ok && v != "" {
-				return strings.ToLower(h) + ":" + r.Hash(v)
+		// One pass: the first credential header in credentialHeaders'
+		// order wins, then the first session cookie in sessionCookies'.
+		best, bestRank, hasCookie := "", len(credentialHeaders), false
+		for _, h := range hs {
+			if h.Value == "" {
+				continue
+			}
+			if i := credentialRank(h.Name); i < bestRank {
+				best, bestRank = h.Value, i
+			} else if len(h.Name) == 6 && strings.EqualFold(h.Name, "Cookie") {
+				hasCookie = true
 			}
 		}
-		for _, c := range sessionCookies {
-			if v, ok := cookie(hs, c); ok && v != "" {
-				return "cookie:" + c + ":" + r.Hash(v)
+		if bestRank < len(credentialHeaders) {
+			return strings.ToLower(credentialHeaders[bestRank]) + ":" + r.Hash(best), true
+		}
+		if hasCookie {
+			if name, v, ok := sessionCookie(hs); ok {
+				return "cookie:" + name + ":" + r.Hash(v), true
 			}
 		}
 	}
-	return "ip:" + clientIP(client)
+	return "", false
+}
+
+// credentialRank is the index of name in credentialHeaders, or its length.
+func credentialRank(name string) int {
+	switch len(name) {
+	case 9, 12, 13, 19: // X-API-Key, X-Auth-Token, Authorization, Proxy-Authorization
+		for i, c := range credentialHeaders {
+			if strings.EqualFold(name, c) {
+				return i
+			}
+		}
+	}
+	return len(credentialHeaders)
+}
+
+// sessionCookie finds the first of sessionCookies present in the request.
+func sessionCookie(hs []trace.Header) (name, value string, ok bool) {
+	rank := len(sessionCookies)
+	for _, h := range hs {
+		if !strings.EqualFold(h.Name, "Cookie") {
+			continue
+		}
+		for part := range strings.SplitSeq(h.Value, ";") {
+			k, v, found := strings.Cut(strings.TrimSpace(part), "=")
+			if !found || v == "" {
+				continue
+			}
+			for i, c := range sessionCookies[:rank] {
+				if k == c {
+					name, value, rank, ok = c, v, i, true
+					break
+				}
+			}
+		}
+	}
+	return name, value, ok
 }
 
 // cookie finds a cookie's value in the Cookie headers.

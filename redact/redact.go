@@ -22,8 +22,11 @@ var DefaultHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", 
 // Redactor hashes secrets with a key. Without the key the hashes cannot be
 // checked against guessed credentials.
 type Redactor struct {
-	key    []byte
-	secret map[string]bool // lower-case header names
+	key []byte
+	// byLen lists the secret header names by length (the last slot holds
+	// all longer ones): a header is compared with the one or two names of
+	// its length, without lowercasing or hashing it.
+	byLen [65][]string
 }
 
 // New makes a Redactor. An empty key gets a random one: hashes then match
@@ -33,9 +36,10 @@ func New(key []byte, extra []string) *Redactor {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	r := &Redactor{key: key, secret: map[string]bool{}}
+	r := &Redactor{key: key}
 	for _, h := range append(append([]string{}, DefaultHeaders...), extra...) {
-		r.secret[strings.ToLower(h)] = true
+		i := min(len(h), len(r.byLen)-1)
+		r.byLen[i] = append(r.byLen[i], h)
 	}
 	return r
 }
@@ -51,19 +55,12 @@ func (r *Redactor) Hash(v string) string {
 
 // IsSecret says whether the named header is redacted.
 func (r *Redactor) IsSecret(name string) bool {
-	if len(name) > 32 {
-		return r.secret[strings.ToLower(name)]
-	}
-	var buf [32]byte
-	b := buf[:len(name)]
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
+	for _, s := range r.byLen[min(len(name), len(r.byLen)-1)] {
+		if strings.EqualFold(name, s) {
+			return true
 		}
-		b[i] = c
 	}
-	return r.secret[string(b)]
+	return false
 }
 
 // Headers replaces secret values in hs, in place, and returns hs.

@@ -18,7 +18,7 @@ type Exchange struct {
 	// connection share it.
 	Conn int64 `parquet:"conn"`
 	// Client is the client's ip:port.
-	Client string `parquet:"client,dict"`
+	Client string `parquet:"client"`
 	// Server is the server's ip:port.
 	Server string `parquet:"server,dict"`
 	// Method is the request method as sent ("GET", "POST", ...).

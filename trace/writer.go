@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 )
 
 // WriterOptions bound how much a Writer holds in memory before it writes a
 // row group out.
 type WriterOptions struct {
-	// RowGroupRows flushes a row group after this many rows (default 65536).
+	// RowGroupRows flushes a row group after this many rows (default 16384:
+	// a few MB held, and still large enough for fast scans).
 	RowGroupRows int
 	// RowGroupBytes flushes a row group once the rows buffered since the last
 	// flush hold about this many bytes of headers and bodies (default 64 MiB).
@@ -25,7 +25,7 @@ type WriterOptions struct {
 
 func (o *WriterOptions) defaults() {
 	if o.RowGroupRows <= 0 {
-		o.RowGroupRows = 65536
+		o.RowGroupRows = 16384
 	}
 	if o.RowGroupBytes <= 0 {
 		o.RowGroupBytes = 64 << 20
@@ -66,7 +66,7 @@ func Create(path string, opts WriterOptions) (*Writer, error) {
 		return nil, fmt.Errorf("create trace %s: %w", path, err)
 	}
 	pw := parquet.NewGenericWriter[Exchange](f,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}),
+		parquet.Compression(&zstdCodec{}),
 		parquet.CreatedBy("replaykit", "0.1", ""),
 		parquet.KeyValueMetadata("replaykit.format", "trace/1"),
 		// Min/max statistics of a body column would copy the largest and
@@ -75,8 +75,21 @@ func Create(path string, opts WriterOptions) (*Writer, error) {
 		// filters on them.
 		parquet.SkipPageBounds("req_body"),
 		parquet.SkipPageStatistics("req_body"),
+		// Bounds cost time on every page; keep them where a query filters
+		// by range (ts, id, status, sizes, timings), not on free text.
+		parquet.SkipPageStatistics("req_headers", "list", "element", "name"),
+		parquet.SkipPageStatistics("req_headers", "list", "element", "value"),
+		parquet.SkipPageStatistics("resp_headers", "list", "element", "name"),
+		parquet.SkipPageStatistics("resp_headers", "list", "element", "value"),
+		parquet.SkipPageBounds("req_headers", "list", "element", "name"),
 		parquet.SkipPageBounds("req_headers", "list", "element", "value"),
+		parquet.SkipPageBounds("resp_headers", "list", "element", "name"),
 		parquet.SkipPageBounds("resp_headers", "list", "element", "value"),
+		parquet.SkipPageBounds("session"),
+		parquet.SkipPageBounds("client"),
+		parquet.SkipPageBounds("server"),
+		parquet.SkipPageBounds("host"),
+		parquet.SkipPageBounds("path"),
 	)
 	return &Writer{
 		path: path, tmp: tmp, f: f, pw: pw, opts: opts,

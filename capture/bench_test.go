@@ -1,0 +1,72 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"testing"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+
+	"github.com/replaykit/replaykit/httpstream"
+)
+
+type packet struct {
+	data []byte
+	ci   gopacket.CaptureInfo
+}
+
+// loadPackets reads a whole capture into memory, so the benchmark measures
+// decoding, reassembly and HTTP, not the disk.
+func loadPackets(b *testing.B, path string) ([]packet, layers.LinkType) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	src, _, err := NewReader(bytes.NewReader(data))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var pkts []packet
+	for {
+		d, ci, err := src.ReadPacket()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				b.Fatal(err)
+			}
+			break
+		}
+		pkts = append(pkts, packet{append([]byte(nil), d...), ci})
+	}
+	return pkts, src.LinkType()
+}
+
+// BenchmarkExtract is packets to exchanges: decode, reassembly, HTTP
+// parsing and pairing, with a sink that only counts. Set
+// REPLAYKIT_BENCH_PCAP to measure another capture (bench/record-vs-tshark.sh
+// makes a large one).
+func BenchmarkExtract(b *testing.B) {
+	path := os.Getenv("REPLAYKIT_BENCH_PCAP")
+	if path == "" {
+		path = "../testdata/pcap/nginx-ab.pcap"
+	}
+	pkts, lt := loadPackets(b, path)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var n int
+	for i := 0; i < b.N; i++ {
+		sink := &countSink{}
+		x := NewExtractor(Options{HTTP: httpstream.Options{MaxBody: 1 << 20}}, sink)
+		for _, p := range pkts {
+			x.Packet(p.data, p.ci, lt)
+		}
+		x.Close()
+		n = sink.n
+	}
+	secs := b.Elapsed().Seconds()
+	b.ReportMetric(float64(len(pkts)*b.N)/secs, "packets/s")
+	b.ReportMetric(float64(n*b.N)/secs, "exchanges/s")
+	b.ReportMetric(0, "ns/op")
+}

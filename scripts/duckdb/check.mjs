@@ -1,0 +1,41 @@
+// Reads a replaykit trace with DuckDB (@duckdb/node-api) exactly as a user
+// would, and checks what it sees against what record wrote.
+//   node check.mjs TRACE.parquet EXPECTED_ROWS
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const [file, expectedRows] = process.argv.slice(2);
+const db = await DuckDBInstance.create(':memory:');
+const c = await db.connect();
+const rows = async (q) => (await c.runAndReadAll(q)).getRowObjectsJson();
+const src = `read_parquet('${file.replaceAll("'", "''")}')`;
+let failed = 0;
+const check = (ok, what) => {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${what}`);
+  if (!ok) failed++;
+};
+
+const types = Object.fromEntries((await rows(`DESCRIBE SELECT * FROM ${src}`)).map((r) => [r.column_name, r.column_type]));
+const want = {
+  id: 'BIGINT', ts: 'TIMESTAMP WITH TIME ZONE', session: 'VARCHAR', conn: 'BIGINT', client: 'VARCHAR',
+  server: 'VARCHAR', method: 'VARCHAR', host: 'VARCHAR', path: 'VARCHAR', route: 'VARCHAR', proto: 'VARCHAR',
+  req_headers: 'STRUCT("name" VARCHAR, "value" VARCHAR)[]', resp_headers: 'STRUCT("name" VARCHAR, "value" VARCHAR)[]',
+  req_body: 'BLOB', req_body_truncated: 'BOOLEAN', req_size: 'BIGINT', resp_size: 'BIGINT', status: 'INTEGER',
+  ttfb_ns: 'BIGINT', duration_ns: 'BIGINT', kind: 'VARCHAR',
+};
+for (const [col, t] of Object.entries(want)) check(types[col] === t, `column ${col} is ${t} (got ${types[col]})`);
+
+const [n] = await rows(`SELECT count(*) AS n, count(DISTINCT session) AS sessions, min(ts) AS first, max(ts) AS last FROM ${src}`);
+check(Number(n.n) === Number(expectedRows), `${n.n} rows, ${n.sessions} sessions, ${n.first} .. ${n.last}`);
+
+console.log('\nper route (what analyze will key on):');
+console.table(await rows(`SELECT route, method, count(*) AS n, round(avg(duration_ns) / 1e6, 2) AS avg_ms,
+  max(status) AS max_status FROM ${src} GROUP BY ALL ORDER BY n DESC, route LIMIT 8`));
+
+const secrets = await rows(`SELECT count(*) AS n FROM (SELECT unnest(req_headers) AS h FROM ${src})
+  WHERE lower(h.name) IN ('authorization', 'cookie', 'x-api-key') AND NOT starts_with(h.value, 'redacted:')`);
+check(Number(secrets[0].n) === 0, 'every credential header value is redacted');
+
+const bodies = await rows(`SELECT count(*) AS n FROM ${src} WHERE req_size > 0 AND req_body IS NULL`);
+check(Number(bodies[0].n) === 0, 'every request with a body has req_body');
+
+process.exit(failed ? 1 : 0);
