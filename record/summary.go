@@ -19,8 +19,8 @@ func (s *Summary) Print(w io.Writer) {
 	if s.Damaged != nil {
 		fmt.Fprintf(w, "  input        damaged %v: the rest of the file was not read\n", s.Damaged)
 	}
-	fmt.Fprintf(w, "  packets      %d (%s on the wire), %d TCP, %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
-		c.Packets, bytesIEC(c.Bytes), c.TCP, c.Other, c.Malformed, c.Fragments, c.Truncated)
+	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
+		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
 	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
 	if s.Unsampled > 0 {

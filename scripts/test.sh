@@ -11,7 +11,7 @@ command -v go >/dev/null || { echo "test: Go 1.26 is needed (https://go.dev/dl):
 command -v gcc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
 
 if [ "${1:-}" != fuzz ]; then
-	unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+	unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go'))
 	if [ -n "$unformatted" ]; then
 		echo "gofmt would change:"; echo "$unformatted"; exit 1
 	fi

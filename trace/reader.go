@@ -82,6 +82,9 @@ func joinPath(p []string) string {
 // Path is the file's name.
 func (t *File) Path() string { return t.path }
 
+// NumRowGroups is the number of row groups in the file.
+func (t *File) NumRowGroups() int { return len(t.pf.RowGroups()) }
+
 // NumRows is the number of exchanges in the file.
 func (t *File) NumRows() int64 { return t.pf.NumRows() }
 

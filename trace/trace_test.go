@@ -187,3 +187,55 @@ func TestAbortLeavesNothing(t *testing.T) {
 		t.Errorf("files left: %v", ents)
 	}
 }
+
+// Row groups are flushed by row count, by bytes, and by time while rows
+// come in, so a recording's memory stays flat. (The interval is wide so a
+// slow machine cannot make it flush early.)
+func TestWriterFlushes(t *testing.T) {
+	rows := sampleExchanges(512)
+	big := sampleExchanges(8)
+	for i := range big {
+		big[i].ReqBody = make([]byte, 1<<20)
+	}
+	tests := []struct {
+		name   string
+		opts   WriterOptions
+		rows   []Exchange
+		pause  time.Duration // after each half
+		groups int
+	}{
+		{"by rows", WriterOptions{RowGroupRows: 100, FlushInterval: -1}, rows, 0, 6},
+		{"by bytes", WriterOptions{RowGroupBytes: 2 << 20, FlushInterval: -1}, big, 0, 4},
+		{"by time", WriterOptions{FlushInterval: 500 * time.Millisecond}, rows, 700 * time.Millisecond, 2},
+		{"never early", WriterOptions{FlushInterval: -1}, rows, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "t.parquet")
+			w, err := Create(path, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			half := len(tt.rows) / 2
+			for i := range tt.rows {
+				if i == half {
+					time.Sleep(tt.pause)
+				}
+				if err := w.Write(&tt.rows[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Close(); err != nil {
+				t.Fatal(err)
+			}
+			f, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if got := f.NumRowGroups(); got != tt.groups || f.NumRows() != int64(len(tt.rows)) {
+				t.Errorf("%d row groups, %d rows; want %d groups, %d rows", got, f.NumRows(), tt.groups, len(tt.rows))
+			}
+		})
+	}
+}

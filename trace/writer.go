@@ -19,7 +19,8 @@ type WriterOptions struct {
 	// flush hold about this many bytes of headers and bodies (default 64 MiB).
 	RowGroupBytes int64
 	// FlushInterval flushes a row group when this much wall time has passed
-	// since the last flush and a row is written (default 5s; negative: never).
+	// since the last flush, checked every 64 rows written (default 5s;
+	// negative: never). With no rows coming, nothing is flushed.
 	FlushInterval time.Duration
 }
 
