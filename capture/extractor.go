@@ -142,6 +142,10 @@ func (x *Extractor) Packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 	x.maybeFlush(ci.Timestamp)
 }
 
+// Tick lets a live capture flush while no packet comes: now is the current
+// time on the capture's clock.
+func (x *Extractor) Tick(now time.Time) { x.maybeFlush(now) }
+
 // maybeFlush gives up on holes older than OutOfOrderWait and closes idle
 // connections, once per second of capture time, so memory stays flat on
 // long captures.

@@ -38,6 +38,18 @@ type Config struct {
 	MaxExchanges int64
 	// Writer bounds the trace writer's memory.
 	Writer trace.WriterOptions
+	// Duration stops a live recording after this long (0: until stopped).
+	Duration time.Duration
+	// Flush is how often a live recording closes the file it writes, so
+	// that a hard kill loses at most this much (default 5s).
+	Flush time.Duration
+	// RotateEvery and RotateBytes start a new trace file after this long or
+	// this many bytes (checked at each flush); 0: one file.
+	RotateEvery time.Duration
+	RotateBytes int64
+	// Ready, when set, is called once the recording can see traffic, with
+	// the address it listens on (proxy) or the interface (live capture).
+	Ready func(where string)
 	// Progress, when set, is called about once a second with the summary so
 	// far.
 	Progress func(*Summary)
@@ -68,13 +80,17 @@ type Summary struct {
 	Damaged error
 	// Stopped says the recording stopped early: --max-exchanges or a signal.
 	Stopped string
+	// Kernel holds the capture socket's counters (live capture only).
+	Kernel *capture.KernelStats
+	// Files are the trace files written (live capture and proxy).
+	Files []string
 }
 
 // recorder is the httpstream.Sink that writes rows.
 type recorder struct {
 	cfg      *Config
 	redactor *redact.Redactor
-	w        *trace.Writer
+	w        rowWriter
 	sum      *Summary
 	err      error // the first write error; recording stops on it
 	full     bool  // MaxExchanges reached
@@ -83,7 +99,7 @@ type recorder struct {
 	ipSessions map[string]string
 }
 
-func newRecorder(cfg *Config, w *trace.Writer, sum *Summary) *recorder {
+func newRecorder(cfg *Config, w rowWriter, sum *Summary) *recorder {
 	return &recorder{cfg: cfg, redactor: redact.New(cfg.RedactKey, cfg.RedactHeaders), w: w, sum: sum,
 		ipSessions: map[string]string{}}
 }

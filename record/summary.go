@@ -4,12 +4,17 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 )
 
 // Print writes the end-of-recording summary.
 func (s *Summary) Print(w io.Writer) {
 	c, h := s.Capture, s.Capture.HTTP
-	fmt.Fprintf(w, "record: %s (%s, %s) -> %s\n", s.Input, s.InputFormat, bytesIEC(s.InputSize), s.Output)
+	if s.InputFormat == "live" || s.InputFormat == "proxy" {
+		fmt.Fprintf(w, "record: %s -> %s\n", s.Input, s.Output)
+	} else {
+		fmt.Fprintf(w, "record: %s (%s, %s) -> %s\n", s.Input, s.InputFormat, bytesIEC(s.InputSize), s.Output)
+	}
 	if s.Stopped != "" {
 		fmt.Fprintf(w, "  stopped      %s\n", s.Stopped)
 	}
@@ -18,6 +23,9 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	if s.Damaged != nil {
 		fmt.Fprintf(w, "  input        damaged %v: the rest of the file was not read\n", s.Damaged)
+	}
+	if k := s.Kernel; k != nil {
+		fmt.Fprintf(w, "  kernel       %d packets passed the filter, %d dropped (ring full), %d ring freezes\n", k.Packets, k.Drops, k.QueueFreezes)
 	}
 	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
 		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
@@ -39,6 +47,9 @@ func (s *Summary) Print(w io.Writer) {
 		perRow = fmt.Sprintf("%d B/exchange", s.OutputBytes/s.Written)
 	}
 	fmt.Fprintf(w, "  trace        %s, %s\n", bytesIEC(s.OutputBytes), perRow)
+	for _, f := range s.Files {
+		fmt.Fprintf(w, "  file         %s\n", f)
+	}
 	secs := s.Elapsed.Seconds()
 	if secs > 0 {
 		fmt.Fprintf(w, "  time         %.2fs (%.0f packets/s, %.0f exchanges/s)\n", secs, float64(c.Packets)/secs, float64(s.Written)/secs)
@@ -50,10 +61,18 @@ func (s *Summary) ProgressLine() string {
 	var b strings.Builder
 	if s.InputSize > 0 {
 		fmt.Fprintf(&b, "%3.0f%% ", 100*float64(s.InputRead)/float64(s.InputSize))
+	} else {
+		fmt.Fprintf(&b, "%s ", s.Elapsed.Truncate(time.Second))
 	}
-	fmt.Fprintf(&b, "%d packets, %d exchanges, %d incomplete, %d gaps, %.0f packets/s",
-		s.Capture.Packets, s.Written, s.Capture.HTTP.Incomplete, s.Capture.HTTP.Gaps,
-		float64(s.Capture.Packets)/max(s.Elapsed.Seconds(), 1e-9))
+	fmt.Fprintf(&b, "%d packets (%.0f/s), %d exchanges, %d incomplete, %d gaps",
+		s.Capture.Packets, float64(s.Capture.Packets)/max(s.Elapsed.Seconds(), 1e-9),
+		s.Written, s.Capture.HTTP.Incomplete, s.Capture.HTTP.Gaps)
+	if s.Kernel != nil {
+		fmt.Fprintf(&b, ", %d kernel drops", s.Kernel.Drops)
+	}
+	if s.InputSize == 0 {
+		fmt.Fprintf(&b, ", %s written", bytesIEC(s.OutputBytes))
+	}
 	return b.String()
 }
 

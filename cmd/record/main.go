@@ -1,4 +1,5 @@
-// Command record turns captured HTTP traffic into replaykit trace files.
+// Command record turns HTTP traffic into replaykit trace files: from a
+// network interface, a capture file, or as a recording reverse proxy.
 package main
 
 import (
@@ -7,18 +8,24 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/replaykit/replaykit/capture"
 	"github.com/replaykit/replaykit/record"
 )
 
-const usage = `usage: record --pcap FILE [-o OUT] [flags]
+const usage = `usage:
+  record --iface IFACE [--port N]... [--filter EXPR] [-o traces/] [flags]   live capture (root or CAP_NET_RAW)
+  record --pcap FILE [-o traces/NAME.parquet] [flags]                       a pcap or pcapng file
+  record --proxy LISTEN --upstream URL [-o traces/] [flags]                 a recording reverse proxy
 
-Reads a pcap or pcapng capture (tcpdump -w) and writes every HTTP/1.x
-exchange in it to a parquet trace.
+Writes every HTTP/1.x exchange to parquet traces. SIGINT or SIGTERM stops
+and closes the files.
 
 flags:
 `
@@ -27,15 +34,23 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := pflag.NewFlagSet("record", pflag.ContinueOnError)
+	fs.SortFlags = false
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
+	iface := fs.String("iface", "", "network interface to capture on (AF_PACKET; no libpcap)")
 	pcap := fs.String("pcap", "", "capture file to read (pcap or pcapng)")
-	out := fs.StringP("out", "o", "traces/", "trace file, or directory to write NAME.parquet into")
+	proxy := fs.String("proxy", "", "address to listen on as a recording reverse proxy (:8080 is loopback only; 0.0.0.0:8080 for all)")
+	upstream := fs.String("upstream", "", "with --proxy: where to forward (http://127.0.0.1:8000)")
+	out := fs.StringP("out", "o", "traces/", "directory to write into (with --pcap also a .parquet file name)")
 	ports := fs.UintSlice("port", nil, "server port to record (repeatable; default: every TCP port)")
+	filter := fs.String("filter", "", "with --iface: a tcpdump filter expression, compiled by the tcpdump on PATH (replaces --port)")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
+	maxExchanges := fs.Int64("max-exchanges", 0, "stop after this many exchanges (0: no limit)")
+	rotate := fs.String("rotate", "", "start a new trace file after a time (15m) or a size (256MB)")
+	flush := fs.Duration("flush", 5*time.Second, "live and proxy: close the file being written this often; a kill -9 loses at most this much")
 	sessionKey := fs.String("session-key", "auto", "what makes a session: header:NAME, cookie:NAME, client-ip, or auto (credential header, then session cookie, then client IP)")
 	redactHeaders := fs.StringArray("redact-header", nil, "header to redact beside Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-API-Key, X-Auth-Token (repeatable)")
 	maxBody := fs.String("max-body", "1MiB", "request body bytes kept per exchange")
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
-	maxExchanges := fs.Int64("max-exchanges", 0, "stop after this many exchanges (0: no limit)")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
@@ -43,30 +58,58 @@ func run() int {
 		}
 		return 2
 	}
-	if *pcap == "" || fs.NArg() > 0 {
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "record: "+format+"\n", a...)
+		return 2
+	}
+	modes := 0
+	for _, m := range []string{*iface, *pcap, *proxy} {
+		if m != "" {
+			modes++
+		}
+	}
+	if modes != 1 || fs.NArg() > 0 {
 		fs.Usage()
 		return 2
 	}
-	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges, Sample: *sample}
+	if (*proxy == "") != (*upstream == "") {
+		return fail("--proxy and --upstream go together")
+	}
+	if *filter != "" && (*iface == "" || len(*ports) > 0) {
+		return fail("--filter is for --iface, and replaces --port")
+	}
+	if *pcap != "" && (*duration > 0 || *rotate != "") {
+		return fail("--duration and --rotate are for live capture and --proxy")
+	}
+	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
+		Sample: *sample, Duration: *duration, Flush: *flush}
 	var err error
 	if cfg.SessionKey, err = record.ParseSessionKey(*sessionKey); err != nil {
-		fmt.Fprintln(os.Stderr, "record:", err)
-		return 2
+		return fail("%v", err)
 	}
 	n, err := record.ParseSize(*maxBody)
 	if err != nil || n > 1<<30 {
-		fmt.Fprintf(os.Stderr, "record: --max-body: %v (at most 1GiB)\n", err)
-		return 2
+		return fail("--max-body: %v (at most 1GiB)", err)
 	}
 	cfg.MaxBody = int(n)
 	if *sample <= 0 || *sample > 1 {
-		fmt.Fprintln(os.Stderr, "record: --sample must be in (0, 1]")
-		return 2
+		return fail("--sample must be in (0, 1]")
+	}
+	if *flush < 100*time.Millisecond {
+		return fail("--flush must be at least 100ms")
+	}
+	if *rotate != "" {
+		if d, err := time.ParseDuration(*rotate); err == nil && d > 0 {
+			cfg.RotateEvery = d
+		} else if n, err := record.ParseSize(*rotate); err == nil && n > 0 {
+			cfg.RotateBytes = n
+		} else {
+			return fail("--rotate %q: want a duration (15m) or a size (256MB)", *rotate)
+		}
 	}
 	for _, p := range *ports {
 		if p == 0 || p > 65535 {
-			fmt.Fprintf(os.Stderr, "record: --port %d is not a TCP port\n", p)
-			return 2
+			return fail("--port %d is not a TCP port", p)
 		}
 		cfg.Ports = append(cfg.Ports, uint16(p))
 	}
@@ -81,11 +124,33 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	sum, err := record.FromPcap(ctx, *pcap, cfg)
+	var sum *record.Summary
+	switch {
+	case *pcap != "":
+		sum, err = record.FromPcap(ctx, *pcap, cfg)
+	case *proxy != "":
+		if !strings.HasSuffix(cfg.Out, "/") && !strings.HasSuffix(cfg.Out, ".parquet") {
+			cfg.Out += "/"
+		}
+		sum, err = record.Proxy(ctx, *proxy, *upstream, cfg)
+	default:
+		src := record.LiveSource{Iface: *iface}
+		if *filter != "" {
+			if src.Filter, err = capture.CompileFilter(*iface, *filter); err != nil {
+				return fail("%v", err)
+			}
+		}
+		if !*quiet {
+			cfg.Ready = func(string) {
+				fmt.Fprintf(os.Stderr, "record: capturing on %s; SIGINT or SIGTERM stops\n", *iface)
+			}
+		}
+		sum, err = record.Live(ctx, src, cfg)
+	}
 	if cfg.Progress != nil {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
-	if sum != nil && err == nil {
+	if sum != nil {
 		sum.Print(os.Stdout)
 	}
 	if err != nil {

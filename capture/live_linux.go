@@ -1,0 +1,143 @@
+//go:build linux
+
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+)
+
+// LiveOptions configure a live capture.
+type LiveOptions struct {
+	// Iface is the network interface to capture on.
+	Iface string
+	// Ports are the TCP ports to capture (compiled to BPF); empty: all TCP.
+	Ports []uint16
+	// Filter, when set, replaces the port filter: a compiled BPF program
+	// (see CompileFilter). Outgoing copies are still dropped on loopback.
+	Filter []bpf.RawInstruction
+	// RingBytes is the size of the kernel ring buffer (default 64 MiB): a
+	// burst larger than the ring while we are busy is dropped by the kernel.
+	RingBytes int
+	// PollTimeout bounds how long ReadPacket waits (default 100ms), so the
+	// caller can flush and notice a stop while traffic is idle.
+	PollTimeout time.Duration
+}
+
+// ErrNoPacket is returned by Live.ReadPacket when no packet came within
+// the poll timeout.
+var ErrNoPacket = errors.New("no packet within the poll timeout")
+
+// Live captures from a network interface with an AF_PACKET TPACKET_V3 ring
+// (gopacket/afpacket): no libpcap, no cgo, kernel timestamps.
+type Live struct {
+	tp       *afpacket.TPacket
+	lt       layers.LinkType
+	loopback bool
+	base     KernelStats // counters before the filter was set
+}
+
+// KernelStats are the kernel's counters for the capture socket.
+type KernelStats struct {
+	// Packets is what the filter passed; Drops what the ring had no room
+	// for; QueueFreezes how often the ring filled up.
+	Packets, Drops, QueueFreezes uint64
+}
+
+// OpenLive starts capturing.
+func OpenLive(opts LiveOptions) (*Live, error) {
+	ifi, err := net.InterfaceByName(opts.Iface)
+	if err != nil {
+		return nil, fmt.Errorf("capture on %q: %w (see ip link)", opts.Iface, err)
+	}
+	hwtype, err := os.ReadFile("/sys/class/net/" + opts.Iface + "/type")
+	if err != nil {
+		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
+	}
+	l := &Live{loopback: ifi.Flags&net.FlagLoopback != 0}
+	switch t, _ := strconv.Atoi(strings.TrimSpace(string(hwtype))); t {
+	case 1, 772: // Ethernet; Linux loopback has an Ethernet header too
+		l.lt = layers.LinkTypeEthernet
+	default:
+		return nil, fmt.Errorf("capture on %q: link type %d has no Ethernet header; capture on the host's Ethernet interface, or record a pcap with tcpdump and use --pcap", opts.Iface, t)
+	}
+	prog := opts.Filter
+	if prog == nil {
+		if prog, err = PortFilter(opts.Ports, l.loopback); err != nil {
+			return nil, err
+		}
+	} else if l.loopback {
+		if prog, err = DropOutgoing(prog); err != nil {
+			return nil, err
+		}
+	}
+	if opts.RingBytes <= 0 {
+		opts.RingBytes = 64 << 20
+	}
+	if opts.PollTimeout <= 0 {
+		opts.PollTimeout = 100 * time.Millisecond
+	}
+	const block = 1 << 20 // a block holds whole packets: 64 KiB offloaded segments fit
+	l.tp, err = afpacket.NewTPacket(
+		afpacket.OptInterface(opts.Iface),
+		afpacket.TPacketVersion3,
+		afpacket.OptFrameSize(1<<16),
+		afpacket.OptBlockSize(block),
+		afpacket.OptNumBlocks(max(opts.RingBytes/block, 8)),
+		afpacket.OptBlockTimeout(10*time.Millisecond),
+		afpacket.OptPollTimeout(opts.PollTimeout),
+	)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || strings.Contains(err.Error(), "operation not permitted") {
+			return nil, fmt.Errorf("capture on %q: %w: live capture needs root or CAP_NET_RAW (sudo setcap cap_net_raw+ep bin/record); without either, use --proxy or --pcap", opts.Iface, err)
+		}
+		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
+	}
+	if err := l.tp.SetBPF(prog); err != nil {
+		l.tp.Close()
+		return nil, fmt.Errorf("capture on %q: set filter: %w", opts.Iface, err)
+	}
+	// Counters start now: packets queued before the filter was set are
+	// read (and filtered again by the port check) but not counted here.
+	l.base, _ = l.Stats()
+	return l, nil
+}
+
+// ReadPacket returns the next packet; data is valid until the next call.
+func (l *Live) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
+	data, ci, err := l.tp.ZeroCopyReadPacketData()
+	if errors.Is(err, afpacket.ErrTimeout) {
+		return nil, ci, ErrNoPacket
+	}
+	return data, ci, err
+}
+
+// LinkType is the link layer of the packets.
+func (l *Live) LinkType() layers.LinkType { return l.lt }
+
+// Stats returns the kernel's counters since OpenLive.
+func (l *Live) Stats() (KernelStats, error) {
+	_, v3, err := l.tp.SocketStats()
+	if err != nil {
+		return KernelStats{}, err
+	}
+	// gopacket adds up the kernel's counters (reading them resets them).
+	return KernelStats{
+		Packets:      uint64(v3.Packets()) - l.base.Packets,
+		Drops:        uint64(v3.Drops()) - l.base.Drops,
+		QueueFreezes: uint64(v3.QueueFreezes()) - l.base.QueueFreezes,
+	}, nil
+}
+
+// Close stops the capture.
+func (l *Live) Close() { l.tp.Close() }

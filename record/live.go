@@ -1,0 +1,119 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/replaykit/replaykit/capture"
+	"github.com/replaykit/replaykit/httpstream"
+	"golang.org/x/net/bpf"
+)
+
+// LiveSource says where a live recording captures.
+type LiveSource struct {
+	// Iface is the network interface.
+	Iface string
+	// Filter, when set, replaces the port filter (see capture.CompileFilter).
+	Filter []bpf.RawInstruction
+}
+
+// Live records from a network interface until ctx ends, cfg.Duration
+// passes or cfg.MaxExchanges are written. Files go to the directory
+// cfg.Out as IFACE_YYYYMMDDTHHMMSSZ.parquet; see parts for what a hard kill
+// leaves.
+func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
+	start := time.Now()
+	if cfg.Flush <= 0 {
+		cfg.Flush = 5 * time.Second
+	}
+	dir := cfg.Out
+	if dir == "" {
+		dir = "traces/"
+	}
+	if strings.HasSuffix(dir, ".parquet") {
+		return nil, errors.New("live capture writes a directory of files (-o traces/), not one file: files are closed every --flush and at each --rotate")
+	}
+	live, err := capture.OpenLive(capture.LiveOptions{Iface: src.Iface, Ports: cfg.Ports, Filter: src.Filter})
+	if err != nil {
+		return nil, err
+	}
+	defer live.Close()
+	out, err := newParts(dir, src.Iface, cfg.Flush, cfg.RotateEvery, cfg.RotateBytes, cfg.Writer)
+	if err != nil {
+		return nil, err
+	}
+	sum := &Summary{Input: "interface " + src.Iface, InputFormat: "live", Output: filepath.Clean(dir) + "/"}
+	rec := newRecorder(&cfg, out, sum)
+	x := capture.NewExtractor(capture.Options{Ports: cfg.Ports, HTTP: httpstream.Options{MaxBody: cfg.MaxBody}}, rec)
+	if cfg.Ready != nil {
+		cfg.Ready(src.Iface)
+	}
+	var deadline time.Time
+	if cfg.Duration > 0 {
+		deadline = start.Add(cfg.Duration)
+	}
+	nextProgress := start.Add(time.Second)
+	lt := live.LinkType()
+	var loopErr error
+	for n := 0; ; n++ {
+		data, ci, err := live.ReadPacket()
+		switch {
+		case errors.Is(err, capture.ErrNoPacket):
+		case err != nil:
+			loopErr = err
+		default:
+			x.Packet(data, ci, lt)
+		}
+		if loopErr != nil || rec.err != nil || rec.full {
+			break
+		}
+		if err == nil && n&255 != 0 {
+			continue
+		}
+		// Every 256 packets, and whenever the line is quiet.
+		now := time.Now()
+		if ctx.Err() != nil {
+			sum.Stopped = "interrupted"
+			break
+		}
+		if !deadline.IsZero() && now.After(deadline) {
+			sum.Stopped = "--duration " + cfg.Duration.String() + " reached"
+			break
+		}
+		x.Tick(now)
+		if err := out.Tick(now); err != nil {
+			loopErr = err
+			break
+		}
+		if cfg.Progress != nil && now.After(nextProgress) {
+			nextProgress = now.Add(time.Second)
+			sum.fill(x, live, out, start)
+			cfg.Progress(sum)
+		}
+	}
+	x.Close() // what is still in flight is written: requests without responses too
+	closeErr := out.Close()
+	sum.fill(x, live, out, start)
+	sum.Files = out.Files()
+	switch {
+	case loopErr != nil:
+		return sum, loopErr
+	case rec.err != nil:
+		return sum, rec.err
+	case closeErr != nil:
+		return sum, closeErr
+	}
+	return sum, nil
+}
+
+func (s *Summary) fill(x *capture.Extractor, live *capture.Live, out *parts, start time.Time) {
+	s.Capture = x.Stats()
+	if k, err := live.Stats(); err == nil {
+		s.Kernel = &k
+	}
+	s.OutputBytes = out.Bytes()
+	s.Elapsed = time.Since(start)
+}

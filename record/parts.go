@@ -1,0 +1,182 @@
+package record
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/replaykit/replaykit/trace"
+)
+
+// rowWriter is where a recorder puts rows: one trace file (pcap), or parts
+// (live capture, proxy).
+type rowWriter interface {
+	Write(e *trace.Exchange) error
+}
+
+// parts writes a live recording so that a hard kill loses little: rows go
+// to a part file that is closed (footer written, renamed from .tmp) every
+// flush interval, so every part on disk is readable. At each rotation and
+// at the end, the parts of the period are merged into one file,
+// PREFIX_YYYYMMDDTHHMMSSZ.parquet. After a kill -9 the parts stay, named
+// PREFIX_...part-NNNN.parquet: readable, and matched by traces/*.parquet.
+type parts struct {
+	dir, prefix  string
+	opts         trace.WriterOptions
+	flush        time.Duration
+	rotateEvery  time.Duration
+	rotateBytes  int64
+	base         string // this period's path, without .parquet
+	periodStart  time.Time
+	cur          *trace.Writer
+	curOpened    time.Time
+	done         []string // closed parts of this period
+	periodBytes  int64    // their sizes
+	written      []string // merged files
+	writtenBytes int64
+	now          func() time.Time // the clock; tests set it
+}
+
+func newParts(dir, prefix string, flush, rotateEvery time.Duration, rotateBytes int64, opts trace.WriterOptions) (*parts, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create output directory: %w", err)
+	}
+	removeMergedParts(dir)
+	// Rows leave memory at least every flush: a part is closed then anyway.
+	opts.FlushInterval = -1
+	return &parts{dir: dir, prefix: prefix, flush: flush, rotateEvery: rotateEvery, rotateBytes: rotateBytes, opts: opts, now: time.Now}, nil
+}
+
+// removeMergedParts deletes parts whose merged file exists: a stop between
+// writing the merged file and deleting its parts left them.
+func removeMergedParts(dir string) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "*.part-*.parquet"))
+	for _, m := range matches {
+		base, _, _ := strings.Cut(m, ".part-")
+		if _, err := os.Stat(base + ".parquet"); err == nil {
+			os.Remove(m)
+		}
+	}
+}
+
+func (p *parts) Write(e *trace.Exchange) error {
+	if p.cur == nil {
+		now := p.now()
+		if p.base == "" {
+			p.base = p.periodName(now)
+			p.periodStart = now
+		}
+		name := fmt.Sprintf("%s.part-%04d.parquet", p.base, len(p.done)+1)
+		w, err := trace.Create(name, p.opts)
+		if err != nil {
+			return err
+		}
+		p.cur, p.curOpened = w, now
+	}
+	return p.cur.Write(e)
+}
+
+func (p *parts) periodName(now time.Time) string {
+	name := filepath.Join(p.dir, p.prefix+"_"+now.UTC().Format("20060102T150405Z"))
+	for i := 2; ; i++ { // two periods in one second
+		if _, err := os.Stat(name + ".parquet"); os.IsNotExist(err) {
+			return name
+		}
+		name = filepath.Join(p.dir, fmt.Sprintf("%s_%s-%d", p.prefix, now.UTC().Format("20060102T150405Z"), i))
+	}
+}
+
+// Tick closes the part when the flush interval is up, and rotates when the
+// period is long or large enough.
+func (p *parts) Tick(now time.Time) error {
+	if p.cur != nil && now.Sub(p.curOpened) >= p.flush {
+		if err := p.closePart(); err != nil {
+			return err
+		}
+	}
+	if p.base != "" && ((p.rotateEvery > 0 && now.Sub(p.periodStart) >= p.rotateEvery) ||
+		(p.rotateBytes > 0 && p.periodBytes >= p.rotateBytes)) {
+		return p.rotate()
+	}
+	return nil
+}
+
+func (p *parts) closePart() error {
+	if p.cur == nil {
+		return nil
+	}
+	w := p.cur
+	p.cur = nil
+	if err := w.Close(); err != nil {
+		return err
+	}
+	p.done = append(p.done, w.Path())
+	if st, err := os.Stat(w.Path()); err == nil {
+		p.periodBytes += st.Size()
+	}
+	return nil
+}
+
+// rotate ends the period: its parts become one file.
+func (p *parts) rotate() error {
+	if err := p.closePart(); err != nil {
+		return err
+	}
+	defer func() { p.base, p.done, p.periodBytes = "", nil, 0 }()
+	if len(p.done) == 0 {
+		return nil
+	}
+	final := p.base + ".parquet"
+	if len(p.done) == 1 {
+		if err := os.Rename(p.done[0], final); err != nil {
+			return fmt.Errorf("finish trace %s: %w", final, err)
+		}
+	} else if err := mergeTraces(final, p.done, p.opts); err != nil {
+		return err
+	}
+	p.written = append(p.written, final)
+	if st, err := os.Stat(final); err == nil {
+		p.writtenBytes += st.Size()
+	}
+	return nil
+}
+
+// Close ends the recording: the last period is merged.
+func (p *parts) Close() error { return p.rotate() }
+
+// Bytes is what is on disk so far.
+func (p *parts) Bytes() int64 { return p.writtenBytes + p.periodBytes }
+
+// Files are the merged trace files, in order.
+func (p *parts) Files() []string { return p.written }
+
+// mergeTraces streams the rows of files, in the order given, into out, then
+// deletes them. Memory holds one batch, not a file. The ids are renumbered.
+func mergeTraces(out string, files []string, opts trace.WriterOptions) error {
+	w, err := trace.Create(out, opts)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		t, err := trace.Open(f)
+		if err != nil {
+			w.Abort()
+			return err
+		}
+		err = trace.Scan(t, func(e *trace.Exchange) error { return w.Write(e) })
+		t.Close()
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("merge %s into %s: %w", f, out, err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	for _, f := range files {
+		os.Remove(f)
+	}
+	return nil
+}

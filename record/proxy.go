@@ -1,0 +1,266 @@
+package record
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/trace"
+)
+
+// Proxy records the traffic it forwards from listen to upstream until ctx
+// ends: for traffic passive capture cannot see (TLS terminated in front of
+// the app, no root, containers). Rows are the same as a capture's, written
+// to the directory cfg.Out as proxy_YYYYMMDDTHHMMSSZ.parquet with the same
+// flushing and rotation as Live. A listen address without a host binds to
+// loopback only: pass 0.0.0.0:PORT to accept other machines.
+//
+// Go's HTTP server does not keep header order, so in proxy mode headers
+// are recorded Host first, then by name; the values of a repeated header
+// keep their order.
+func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, error) {
+	start := time.Now()
+	u, err := url.Parse(upstream)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL", upstream)
+	}
+	if cfg.Flush <= 0 {
+		cfg.Flush = 5 * time.Second
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, fmt.Errorf("--proxy %q: want HOST:PORT or :PORT (%v)", listen, err)
+	}
+	if host == "" {
+		host = "127.0.0.1"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	dir := cfg.Out
+	if dir == "" {
+		dir = "traces/"
+	}
+	out, err := newParts(dir, "proxy", cfg.Flush, cfg.RotateEvery, cfg.RotateBytes, cfg.Writer)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	sum := &Summary{Input: fmt.Sprintf("proxy %s -> %s", ln.Addr(), u), InputFormat: "proxy", Output: dir}
+	rec := newRecorder(&cfg, out, sum)
+
+	p := &proxy{maxBody: cfg.MaxBody, server: u.Host, rows: make(chan proxied, 4096)}
+	p.rp = httputil.NewSingleHostReverseProxy(u)
+	p.rp.FlushInterval = -1 // stream: pass every byte on as it comes
+	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
+		http.Error(w, "replaykit proxy: upstream: "+err.Error(), http.StatusBadGateway)
+	}
+	srv := &http.Server{
+		Handler:           p,
+		ReadHeaderTimeout: 30 * time.Second,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, connKey{}, &httpstream.Conn{
+				ID: p.conns.Add(1) - 1, Client: c.RemoteAddr().String(), Server: u.Host,
+			})
+		},
+	}
+
+	// The writer goroutine owns the recorder and the files; it ends when
+	// rows is closed, after the server has stopped.
+	written := make(chan error, 1)
+	go func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		var werr error
+		for {
+			select {
+			case r, ok := <-p.rows:
+				if !ok {
+					if err := out.Close(); werr == nil {
+						werr = err
+					}
+					written <- werr
+					return
+				}
+				if werr == nil && !rec.full {
+					rec.Exchange(r.conn, r.req, r.resp)
+					sum.Capture.HTTP.Exchanges = sum.Written
+					werr = rec.err
+				}
+			case now := <-tick.C:
+				if werr == nil {
+					werr = out.Tick(now)
+				}
+				if cfg.Progress != nil {
+					sum.Elapsed, sum.OutputBytes = time.Since(start), out.Bytes()
+					cfg.Progress(sum)
+				}
+			}
+		}
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	var stop <-chan time.Time
+	if cfg.Duration > 0 {
+		stop = time.After(cfg.Duration)
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		sum.Stopped = "interrupted"
+	case <-stop:
+		sum.Stopped = "--duration " + cfg.Duration.String() + " reached"
+	case serveErr = <-served:
+	}
+	// Let requests in flight finish (and be recorded), for a while.
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	srv.Shutdown(shutdown)
+	cancel()
+	close(p.rows)
+	werr := <-written
+	sum.Elapsed, sum.OutputBytes, sum.Files = time.Since(start), out.Bytes(), out.Files()
+	sum.Capture.Connections = p.conns.Load()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return sum, serveErr
+	}
+	return sum, werr
+}
+
+type connKey struct{}
+
+// proxied is one forwarded exchange on its way to the writer goroutine.
+type proxied struct {
+	conn      *httpstream.Conn
+	req, resp *httpstream.Message
+}
+
+type proxy struct {
+	rp      *httputil.ReverseProxy
+	maxBody int
+	server  string
+	conns   atomic.Int64
+	rows    chan proxied
+}
+
+func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	conn, _ := r.Context().Value(connKey{}).(*httpstream.Conn)
+	if conn == nil {
+		conn = &httpstream.Conn{Client: r.RemoteAddr, Server: p.server}
+	}
+	req := &httpstream.Message{
+		Method: r.Method, Target: r.RequestURI, Proto: r.Proto,
+		Headers: headerList(r.Host, r.Header), Start: start.UnixNano(), End: start.UnixNano(),
+	}
+	var tap *bodyTap
+	if r.Body != nil && r.Body != http.NoBody {
+		tap = &bodyTap{rc: r.Body, max: p.maxBody, msg: req}
+		r.Body = tap
+	}
+	rw := &responseTap{ResponseWriter: w, msg: &httpstream.Message{Proto: r.Proto}}
+	p.rp.ServeHTTP(rw, r)
+	if tap != nil {
+		// The upstream may answer without reading the whole body.
+		io.Copy(io.Discard, io.LimitReader(tap, 1<<20))
+	}
+	resp := rw.msg
+	if resp.Status == 0 {
+		rw.WriteHeader(http.StatusOK) // a handler that wrote nothing
+	}
+	resp.End = time.Now().UnixNano()
+	p.rows <- proxied{conn, req, resp}
+}
+
+// headerList turns Go's header map into a list: Host, then by name.
+func headerList(host string, h http.Header) []trace.Header {
+	names := make([]string, 0, len(h))
+	n := 0
+	for k, vs := range h {
+		names = append(names, k)
+		n += len(vs)
+	}
+	slices.Sort(names)
+	out := make([]trace.Header, 0, n+1)
+	if host != "" {
+		out = append(out, trace.Header{Name: "Host", Value: host})
+	}
+	for _, k := range names {
+		for _, v := range h[k] {
+			out = append(out, trace.Header{Name: k, Value: v})
+		}
+	}
+	return out
+}
+
+// bodyTap passes a request body through, keeping its first max bytes.
+type bodyTap struct {
+	rc  io.ReadCloser
+	max int
+	msg *httpstream.Message
+}
+
+func (t *bodyTap) Read(b []byte) (int, error) {
+	n, err := t.rc.Read(b)
+	if n > 0 {
+		m := t.msg
+		m.BodySize += int64(n)
+		if room := t.max - len(m.Body); room > 0 {
+			m.Body = append(m.Body, b[:min(n, room)]...)
+		}
+	}
+	if err == io.EOF {
+		t.msg.End = time.Now().UnixNano()
+	}
+	return n, err
+}
+
+func (t *bodyTap) Close() error { return t.rc.Close() }
+
+// responseTap passes a response through, noting its status, headers, size
+// and the time of its first byte.
+type responseTap struct {
+	http.ResponseWriter
+	msg *httpstream.Message
+}
+
+func (t *responseTap) WriteHeader(code int) {
+	if t.msg.Status == 0 {
+		t.msg.Status = code
+		t.msg.Start = time.Now().UnixNano()
+		t.msg.Headers = headerList("", t.Header())
+	}
+	t.ResponseWriter.WriteHeader(code)
+}
+
+func (t *responseTap) Write(b []byte) (int, error) {
+	if t.msg.Status == 0 {
+		t.WriteHeader(http.StatusOK)
+	}
+	n, err := t.ResponseWriter.Write(b)
+	t.msg.BodySize += int64(n)
+	return n, err
+}
+
+// Flush lets the reverse proxy stream through the tap.
+func (t *responseTap) Flush() {
+	if f, ok := t.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the real writer.
+func (t *responseTap) Unwrap() http.ResponseWriter { return t.ResponseWriter }

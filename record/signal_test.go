@@ -1,0 +1,149 @@
+package record
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/redact"
+)
+
+// recordBinary builds the record command once for the tests that run it.
+var recordBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "replaykit-record-test")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "record")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/record").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build record: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// startRecord starts the record command capturing lo, and waits until it
+// captures.
+func startRecord(t *testing.T, port uint16, dir string, flush time.Duration) *exec.Cmd {
+	t.Helper()
+	bin, err := recordBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--iface", "lo", "--port", strconv.Itoa(int(port)), "-o", dir+"/", "--flush", flush.String())
+	cmd.Env = append(os.Environ(), "REPLAYKIT_REDACT_KEY=signal-test")
+	stderr, _ := cmd.StderrPipe()
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "capturing on") {
+				ready <- true
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("record did not start capturing")
+	}
+	return cmd
+}
+
+// SIGINT flushes and closes: one readable file with every exchange sent.
+func TestSIGINTWritesEverything(t *testing.T) {
+	needRoot(t)
+	srv := testServer(t)
+	dir := t.TempDir()
+	cmd := startRecord(t, serverPort(t, srv), dir, 5*time.Second)
+	want := traffic(t, srv.URL, redact.New([]byte("signal-test"), nil))
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := waitTimeout(cmd, 10*time.Second); err != nil {
+		t.Fatalf("record after SIGINT: %v", err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) != 1 || !strings.HasSuffix(files[0], ".parquet") || strings.Contains(files[0], ".part-") {
+		t.Fatalf("files after SIGINT: %v, want one merged trace", files)
+	}
+	compare(t, want, readTraces(t, dir))
+}
+
+// kill -9 in the middle of traffic: every file left is readable, and what
+// is lost is at most the last flush interval.
+func TestKill9LosesAtMostTheFlushInterval(t *testing.T) {
+	needRoot(t)
+	srv := testServer(t)
+	dir := t.TempDir()
+	const flush = time.Second
+	cmd := startRecord(t, serverPort(t, srv), dir, flush)
+	client := &http.Client{}
+	var done []time.Time // completion time of request i
+	stopAt := time.Now().Add(3500 * time.Millisecond)
+	for i := 0; time.Now().Before(stopAt) && i < 100000; i++ {
+		resp, err := client.Get(fmt.Sprintf("%s/k/%d", srv.URL, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		done = append(done, time.Now())
+		time.Sleep(2 * time.Millisecond)
+	}
+	killedAt := time.Now()
+	cmd.Process.Kill()
+	cmd.Wait()
+
+	rows := readTraces(t, dir) // fails on any unreadable .parquet
+	seen := map[string]int{}
+	for _, e := range rows {
+		seen[e.Path]++
+	}
+	// The row of a request done at d is in a part closed by d + flush; the
+	// tick that closes parts runs at least every 100ms.
+	margin := 300 * time.Millisecond
+	var mustHave, lost int
+	for i, d := range done {
+		p := fmt.Sprintf("/k/%d", i)
+		if seen[p] > 1 {
+			t.Errorf("%s recorded %d times", p, seen[p])
+		}
+		if d.Before(killedAt.Add(-flush - margin)) {
+			mustHave++
+			if seen[p] == 0 {
+				lost++
+			}
+		}
+	}
+	t.Logf("%d requests, %d rows on disk after kill -9; %d done more than %v before the kill, %d of them lost",
+		len(done), len(rows), mustHave, flush+margin, lost)
+	if lost > 0 || mustHave == 0 {
+		t.Errorf("%d of %d requests done before the last flush interval were lost", lost, mustHave)
+	}
+}
+
+func waitTimeout(cmd *exec.Cmd, d time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		return fmt.Errorf("still running after %v", d)
+	}
+}
