@@ -32,6 +32,9 @@ type LiveOptions struct {
 	// PollTimeout bounds how long ReadPacket waits (default 100ms), so the
 	// caller can flush and notice a stop while traffic is idle.
 	PollTimeout time.Duration
+	// KeepOutgoing keeps the outgoing copy of each packet on loopback
+	// (dropped by default: each packet would be seen twice). For tests.
+	KeepOutgoing bool
 }
 
 // ErrNoPacket is returned by Live.ReadPacket when no packet came within
@@ -64,7 +67,7 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
 	}
-	l := &Live{loopback: ifi.Flags&net.FlagLoopback != 0}
+	l := &Live{loopback: ifi.Flags&net.FlagLoopback != 0 && !opts.KeepOutgoing}
 	switch t, _ := strconv.Atoi(strings.TrimSpace(string(hwtype))); t {
 	case 1, 772: // Ethernet; Linux loopback has an Ethernet header too
 		l.lt = layers.LinkTypeEthernet

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/capture"
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
 )
@@ -149,7 +150,24 @@ func serverPort(t *testing.T, srv *httptest.Server) uint16 {
 // on lo), with the right methods, paths, statuses, sizes and sessions.
 func TestLiveCaptureOnLoopback(t *testing.T) {
 	needRoot(t)
-	srv := testServer(t)
+	for _, mode := range []string{"port", "filter"} {
+		t.Run(mode, func(t *testing.T) {
+			srv := testServer(t)
+			port := serverPort(t, srv)
+			src, cfg := LiveSource{Iface: "lo"}, Config{Ports: []uint16{port}}
+			if mode == "filter" {
+				prog, err := capture.CompileFilter("lo", fmt.Sprintf("tcp port %d", port))
+				if err != nil {
+					t.Fatal(err) // scripts/test.sh installs tcpdump
+				}
+				src.Filter, cfg.Ports = prog, nil
+			}
+			liveRun(t, srv, src, cfg)
+		})
+	}
+}
+
+func liveRun(t *testing.T, srv *httptest.Server, src LiveSource, cfg Config) {
 	dir := t.TempDir()
 	key := []byte("live-test")
 	ready := make(chan struct{})
@@ -159,11 +177,10 @@ func TestLiveCaptureOnLoopback(t *testing.T) {
 		err error
 	}
 	done := make(chan result, 1)
+	cfg.Out, cfg.RedactKey, cfg.MaxBody, cfg.Flush = dir+"/", key, 1<<20, time.Second
+	cfg.Ready = func(string) { close(ready) }
 	go func() {
-		sum, err := Live(ctx, LiveSource{Iface: "lo"}, Config{
-			Out: dir + "/", Ports: []uint16{serverPort(t, srv)}, RedactKey: key, MaxBody: 1 << 20,
-			Flush: time.Second, Ready: func(string) { close(ready) },
-		})
+		sum, err := Live(ctx, src, cfg)
 		done <- result{sum, err}
 	}()
 	select {

@@ -7,8 +7,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-10s}
 command -v go >/dev/null || { echo "test: Go 1.26 is needed (https://go.dev/dl): not found on PATH" >&2; exit 2; }
-# The race detector needs cgo and a C compiler.
-command -v gcc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev >/dev/null; }
+# The race detector needs cgo and a C compiler; the live capture tests use
+# curl as a client and tcpdump to compile a --filter expression. (They run
+# as root, as CI does; they skip with a message otherwise.)
+missing=()
+command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v curl >/dev/null || missing+=(curl)
+command -v tcpdump >/dev/null || missing+=(tcpdump)
+if ((${#missing[@]})) && [ "$(id -u)" = 0 ]; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
 
 if [ "${1:-}" != fuzz ]; then
 	unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go'))
