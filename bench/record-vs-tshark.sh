@@ -22,49 +22,15 @@ PORT=18091
 out=bench/out
 mkdir -p "$out"
 
-need() {
-	local missing=()
-	for cmd in "$@"; do command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}"); done
-	if ((${#missing[@]})); then
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-	fi
-}
+. scripts/lib.sh
 need tcpdump:tcpdump tshark:tshark nginx:nginx-light ab:apache2-utils /usr/bin/time:time taskset:util-linux
 go build -o bin/record ./cmd/record
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
 mkdir -p "$work/www"
 python3 -c 'print("<!doctype html><title>bench</title>" + "<p>a page of the benchmark</p>" * 60)' >"$work/www/index.html"
 printf '{"title":"a task created by the benchmark","tags":["a","b"]}' >"$work/post.json"
-cat >"$work/nginx.conf" <<EOF
-daemon off;
-master_process off;
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/error.log;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
-	keepalive_requests 100000;
-	server {
-		listen 127.0.0.1:$PORT;
-		root $work/www;
-		location /api/ { return 201 '{"id":1}'; }
-	}
-}
-EOF
-nginx -c "$work/nginx.conf" -e "$work/error.log" &
-pids+=($!)
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/index.html" >/dev/null && break; sleep 0.1; done
+start_nginx $PORT "$work/www"
 
 # capture NAME REQUESTS
 capture() {

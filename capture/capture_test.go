@@ -6,6 +6,9 @@ import (
 	"io"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket"
 
 	"github.com/replaykit/replaykit/httpstream"
 )
@@ -75,4 +78,62 @@ func FuzzCapture(f *testing.F) {
 			t.Fatalf("%d exchanges delivered, stats say %d+%d", n, st.HTTP.Exchanges, st.HTTP.Unanswered)
 		}
 	})
+}
+
+type startSink struct{ start map[string]int64 }
+
+func (s *startSink) Exchange(_ *httpstream.Conn, req, resp *httpstream.Message) {
+	s.start[req.Method+" "+req.Target] = req.Start
+}
+
+// Data that reassembly holds back for reordering keeps its own capture
+// time. (It once got the time of the latest packet: one context object was
+// reused for every packet, and reassembly keeps the context of held data.)
+func TestReorderedSegmentsKeepTheirTimes(t *testing.T) {
+	data, err := os.ReadFile("../testdata/pcap/go-curl.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _, _ := NewReader(bytes.NewReader(data))
+	type pkt struct {
+		data []byte
+		ci   gopacket.CaptureInfo
+	}
+	var pkts []pkt
+	for {
+		d, ci, err := src.ReadPacket()
+		if err != nil {
+			break
+		}
+		pkts = append(pkts, pkt{append([]byte(nil), d...), ci})
+	}
+	find := func(prefix string) int {
+		for i, p := range pkts {
+			if bytes.Contains(p.data, []byte(prefix)) {
+				return i
+			}
+		}
+		t.Fatalf("no packet with %q", prefix)
+		return -1
+	}
+	first, second := find("GET /api/tasks HTTP/1.1"), find("GET /api/tasks/1 HTTP/1.1")
+	want := pkts[second].ci.Timestamp.UnixNano()
+	// The first request now arrives after the second: the second waits in
+	// reassembly until the first fills the hole.
+	moved := pkts[first]
+	reordered := append(append(append([]pkt{}, pkts[:first]...), pkts[first+1:second+1]...), moved)
+	reordered = append(reordered, pkts[second+1:]...)
+	sink := &startSink{start: map[string]int64{}}
+	x := NewExtractor(Options{}, sink)
+	for _, p := range reordered {
+		x.Packet(p.data, p.ci, src.LinkType())
+	}
+	x.Close()
+	got, ok := sink.start["GET /api/tasks/1"]
+	if !ok {
+		t.Fatalf("exchange lost; got %v", sink.start)
+	}
+	if got != want {
+		t.Errorf("held request starts at %d, its packet was captured at %d (%v off)", got, want, time.Duration(got-want))
+	}
 }

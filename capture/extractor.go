@@ -67,7 +67,6 @@ type Extractor struct {
 	stats   Stats
 
 	lastFlush time.Time
-	ctx       captureContext
 }
 
 // NewExtractor makes an Extractor that sends exchanges to sink.
@@ -137,8 +136,10 @@ func (x *Extractor) Packet(data []byte, ci gopacket.CaptureInfo, lt layers.LinkT
 		x.maybeFlush(ci.Timestamp)
 		return
 	}
-	x.ctx.ci = ci
-	x.asm.AssembleWithContext(netFlow, tcp, &x.ctx)
+	// A new context per packet: reassembly keeps it in the pages of data
+	// that arrive out of order, and reads its time when they are delivered.
+	ctx := captureTime(ci.Timestamp.UnixNano())
+	x.asm.AssembleWithContext(netFlow, tcp, &ctx)
 	x.maybeFlush(ci.Timestamp)
 }
 
@@ -170,11 +171,14 @@ func (x *Extractor) Close() {
 	x.asm.FlushAll()
 }
 
-// captureContext carries a packet's CaptureInfo through reassembly. One is
-// reused for every packet: AssembleWithContext does not keep it.
-type captureContext struct{ ci gopacket.CaptureInfo }
+// captureTime carries a packet's capture time through reassembly, which
+// keeps it with data held for reordering. It has no pointers, so the small
+// allocation per packet is cheap; all reassembly and we read is the time.
+type captureTime int64
 
-func (c *captureContext) GetCaptureInfo() gopacket.CaptureInfo { return c.ci }
+func (c *captureTime) GetCaptureInfo() gopacket.CaptureInfo {
+	return gopacket.CaptureInfo{Timestamp: time.Unix(0, int64(*c))}
+}
 
 type streamFactory struct{ x *Extractor }
 

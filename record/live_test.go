@@ -262,3 +262,49 @@ func TestProxyRecords(t *testing.T) {
 		t.Errorf("summary says %d written", sum.Written)
 	}
 }
+
+// A streamed response passes through the proxy as it comes: the client gets
+// the first chunk while the upstream is still waiting to send the second.
+func TestProxyStreams(t *testing.T) {
+	gotFirst := make(chan struct{})
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "first\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-gotFirst:
+		case <-time.After(5 * time.Second):
+			return // the test fails below: the proxy held the chunk back
+		}
+		io.WriteString(w, "second\n")
+	}))
+	defer upstream.Close()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Proxy(ctx, "127.0.0.1:0", upstream.URL, Config{Out: t.TempDir() + "/", Ready: func(a string) { ready <- a }})
+		done <- err
+	}()
+	resp, err := http.Get("http://" + <-ready + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 6)
+	start := time.Now()
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "first\n" {
+		t.Fatalf("first chunk: %q %v", buf, err)
+	}
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("first chunk came after %v: the proxy buffered it", waited)
+	}
+	close(gotFirst)
+	rest, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(rest) != "second\n" {
+		t.Errorf("rest %q", rest)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

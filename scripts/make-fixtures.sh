@@ -17,25 +17,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-need() {
-	local missing=()
-	for cmd in "$@"; do command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}"); done
-	if ((${#missing[@]})); then
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-	fi
-}
+. scripts/lib.sh
 need tcpdump:tcpdump tshark:tshark editcap:wireshark-common nginx:nginx-light ab:apache2-utils curl:curl nft:nftables ip:iproute2 python3:python3
 
-work=$(mktemp -d)
-pids=()
 netns=rk-fixtures-$$
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	ip netns del "$netns" 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
+del_netns() { ip netns del "$netns" 2>/dev/null; }
+cleanup_hooks+=(del_netns)
 
 out=testdata/pcap
 golden=testdata/golden
@@ -58,10 +45,6 @@ stop_capture() {
 	kill -INT "$cap_pid"
 	wait "$cap_pid" || true
 }
-wait_port() {
-	for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return; sleep 0.1; done
-	echo "server did not come up: $*" >&2; exit 1
-}
 
 head -c 1048576 /dev/urandom >"$work/1mb.bin"
 head -c 262144 /dev/urandom >"$work/256k.bin"
@@ -72,7 +55,7 @@ printf '{"title":"a gzip request body"}' | gzip -c >"$work/body.json.gz"
 bin/fixtureserver -addr 127.0.0.1:18080 2>"$work/fixtureserver.log" &
 pids+=($!)
 U=http://127.0.0.1:18080
-wait_port curl -sf $U/health
+wait_for curl -sf $U/health
 start_capture go-curl 'tcp port 18080'
 c() { curl -s "$@" >/dev/null; }
 c $U/health
@@ -125,7 +108,7 @@ EOF
 nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
 pids+=($!)
 N=http://127.0.0.1:18081
-wait_port curl -sf $N/index.html
+wait_for curl -sf $N/index.html
 start_capture nginx-ab 'tcp port 18081'
 c $N/ $N/index.html $N/data.json
 c --compressed $N/data.json
@@ -147,7 +130,7 @@ ip netns exec "$netns" nft add table inet rkloss
 ip netns exec "$netns" nft 'add chain inet rkloss out { type filter hook output priority 0; }'
 ip netns exec "$netns" bin/fixtureserver -addr 127.0.0.1:18080 2>>"$work/fixtureserver.log" &
 pids+=($!)
-wait_port ip netns exec "$netns" curl -sf $U/health
+wait_for ip netns exec "$netns" curl -sf $U/health
 # Drop after the server is up; the capture tap is after the output hook, so
 # dropped packets are never captured and their retransmissions are.
 ip netns exec "$netns" nft add rule inet rkloss out meta l4proto tcp numgen random mod 25 == 0 drop

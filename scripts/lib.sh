@@ -1,0 +1,56 @@
+# Shared by the scripts under scripts/ and bench/: source it.
+
+# need CMD:PACKAGE...: installs the Debian packages of missing commands.
+need() {
+	local missing=()
+	for cmd in "$@"; do command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}"); done
+	if ((${#missing[@]})); then
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+}
+
+# A scratch directory, and the processes started in the background: both
+# are cleaned up on exit. Add a PID with: pids+=($!)
+work=$(mktemp -d)
+pids=()
+cleanup_hooks=()
+cleanup() {
+	local h
+	for h in "${cleanup_hooks[@]}"; do "$h" || true; done
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# wait_for CMD...: retries a command for up to 10 s.
+wait_for() {
+	for _ in $(seq 100); do "$@" >/dev/null 2>&1 && return; sleep 0.1; done
+	echo "gave up waiting for: $*" >&2
+	exit 1
+}
+
+# start_nginx PORT ROOT [EXTRA_HTTP_CONFIG]: nginx on 127.0.0.1:PORT serving
+# ROOT, in the foreground of a background job, logs in $work.
+start_nginx() {
+	local port=$1 root=$2 extra=${3:-}
+	cat >"$work/nginx-$port.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx-$port.pid;
+error_log $work/nginx-$port.log;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	types { text/html html; application/json json; application/octet-stream bin; }
+	client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+	keepalive_requests 1000000;
+	$extra
+	server { listen 127.0.0.1:$port; root $root; location /api/ { return 201 '{"id":1}'; } }
+}
+CONF
+	nginx -c "$work/nginx-$port.conf" -e "$work/nginx-$port.log" &
+	pids+=($!)
+	wait_for curl -sf "http://127.0.0.1:$port/index.html"
+}
