@@ -1,0 +1,61 @@
+// Command demoapi serves the demo API (package demoapi) on loopback: the
+// target of replaykit's demo and tests.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/replaykit/replaykit/demoapi"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	fs := pflag.NewFlagSet("demoapi", pflag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address (loopback unless told otherwise)")
+	keys := fs.String("keys", strings.Join(demoapi.DefaultKeys, ","), "accepted X-API-Key values, comma separated")
+	rate := fs.Float64("rate", 50, "requests per second allowed per key (beyond: 429)")
+	burst := fs.Int("burst", 100, "requests a key may send at once before the rate applies")
+	slow := fs.Float64("slow", 1, "scale of the simulated latency of every endpoint")
+	noDelay := fs.Bool("no-delay", false, "no simulated latency")
+	seed := fs.Uint64("seed", 0, "seed of the latency draws (0: random)")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
+		Slow: *slow, NoDelay: *noDelay, Seed: *seed})
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "demoapi:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "demoapi: listening on http://%s\n", ln.Addr())
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(shutdown)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "demoapi:", err)
+		return 1
+	}
+	return 0
+}
