@@ -9,7 +9,7 @@ import (
 
 // Print writes the end-of-recording summary.
 func (s *Summary) Print(w io.Writer) {
-	c, h := s.Capture, s.Capture.HTTP
+	c := s.Capture
 	if s.InputFormat == "live" || s.InputFormat == "proxy" {
 		fmt.Fprintf(w, "record: %s -> %s\n", s.Input, s.Output)
 	} else {
@@ -27,6 +27,38 @@ func (s *Summary) Print(w io.Writer) {
 	if k := s.Kernel; k != nil {
 		fmt.Fprintf(w, "  kernel       %d packets passed the filter, %d dropped (ring full), %d ring freezes\n", k.Packets, k.Drops, k.QueueFreezes)
 	}
+	if s.InputFormat != "proxy" {
+		s.printPackets(w)
+	} else {
+		fmt.Fprintf(w, "  connections  %d\n", c.Connections)
+		fmt.Fprintf(w, "  exchanges    %d written", s.Written)
+		if s.Unsampled > 0 {
+			fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  bodies       %s in requests, %s in responses\n", bytesIEC(s.ReqBytes), bytesIEC(s.RespBytes))
+	perRow := "-"
+	if s.Written > 0 {
+		perRow = fmt.Sprintf("%d B/exchange", s.OutputBytes/s.Written)
+	}
+	fmt.Fprintf(w, "  trace        %s, %s\n", bytesIEC(s.OutputBytes), perRow)
+	for _, f := range s.Files {
+		fmt.Fprintf(w, "  file         %s\n", f)
+	}
+	secs := s.Elapsed.Seconds()
+	if secs > 0 {
+		if s.InputFormat == "proxy" {
+			fmt.Fprintf(w, "  time         %.2fs (%.0f exchanges/s)\n", secs, float64(s.Written)/secs)
+		} else {
+			fmt.Fprintf(w, "  time         %.2fs (%.0f packets/s, %.0f exchanges/s)\n", secs, float64(c.Packets)/secs, float64(s.Written)/secs)
+		}
+	}
+}
+
+// printPackets writes the packet, TCP and HTTP parsing lines of a capture.
+func (s *Summary) printPackets(w io.Writer) {
+	c, h := s.Capture, s.Capture.HTTP
 	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
 		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
@@ -40,19 +72,6 @@ func (s *Summary) Print(w io.Writer) {
 		h.Gaps, bytesIEC(h.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
 	if h.Tunnels > 0 {
 		fmt.Fprintf(w, "  upgraded     %d connections switched protocols (not recorded past the switch)\n", h.Tunnels)
-	}
-	fmt.Fprintf(w, "  bodies       %s in requests, %s in responses\n", bytesIEC(s.ReqBytes), bytesIEC(s.RespBytes))
-	perRow := "-"
-	if s.Written > 0 {
-		perRow = fmt.Sprintf("%d B/exchange", s.OutputBytes/s.Written)
-	}
-	fmt.Fprintf(w, "  trace        %s, %s\n", bytesIEC(s.OutputBytes), perRow)
-	for _, f := range s.Files {
-		fmt.Fprintf(w, "  file         %s\n", f)
-	}
-	secs := s.Elapsed.Seconds()
-	if secs > 0 {
-		fmt.Fprintf(w, "  time         %.2fs (%.0f packets/s, %.0f exchanges/s)\n", secs, float64(c.Packets)/secs, float64(s.Written)/secs)
 	}
 }
 
