@@ -1,0 +1,304 @@
+// Package pqfile writes and reads the parquet files replaykit keeps rows
+// in (traces and results): written as NAME.tmp and renamed when complete,
+// mode 0600, zstd, row groups flushed by rows, bytes and time; read row
+// group by row group, only the columns asked for, with damage reported as
+// an error rather than a panic.
+package pqfile
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Options bound how much a Writer holds in memory before it writes a row
+// group out, and describe the file.
+type Options struct {
+	// RowGroupRows flushes a row group after this many rows (default 16384:
+	// a few MB held, and still large enough for fast scans).
+	RowGroupRows int
+	// RowGroupBytes flushes a row group once the rows buffered since the last
+	// flush hold about this many bytes (default 64 MiB).
+	RowGroupBytes int64
+	// FlushInterval flushes a row group when this much wall time has passed
+	// since the last flush, checked every 64 rows written (default 5s;
+	// negative: never). With no rows coming, nothing is flushed.
+	FlushInterval time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.RowGroupRows <= 0 {
+		o.RowGroupRows = 16384
+	}
+	if o.RowGroupBytes <= 0 {
+		o.RowGroupBytes = 64 << 20
+	}
+	if o.FlushInterval == 0 {
+		o.FlushInterval = 5 * time.Second
+	}
+}
+
+// batchRows is how many rows are handed to parquet at once: one call per row
+// costs more than the encoding itself.
+const batchRows = 256
+
+// Writer streams rows of type T into a parquet file. It writes NAME.tmp and
+// renames it to NAME on Close, so a file under its final name always has a
+// footer. Not safe for concurrent use.
+type Writer[T any] struct {
+	what      string // "trace", "results": for error messages
+	path, tmp string
+	f         *os.File
+	pw        *parquet.GenericWriter[T]
+	opts      Options
+
+	batch      []T
+	groupRows  int
+	groupBytes int64
+	lastFlush  time.Time
+	rows       int64
+	closed     bool
+}
+
+// Create opens a new file at path for rows of T. what names the kind of
+// file in errors; format is stored in the file's metadata; extra writer
+// options (such as skipped page statistics) are passed to parquet-go.
+func Create[T any](what, path, format string, opts Options, extra ...parquet.WriterOption) (*Writer[T], error) {
+	opts.defaults()
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s %s: %w", what, path, err)
+	}
+	wopts := append([]parquet.WriterOption{
+		parquet.Compression(&zstdCodec{}),
+		parquet.CreatedBy("replaykit", "0.1", ""),
+		parquet.KeyValueMetadata("replaykit.format", format),
+	}, extra...)
+	return &Writer[T]{
+		what: what, path: path, tmp: tmp, f: f, opts: opts,
+		pw:        parquet.NewGenericWriter[T](f, wopts...),
+		batch:     make([]T, 0, batchRows),
+		lastFlush: time.Now(),
+	}, nil
+}
+
+// Path is the final name of the file.
+func (w *Writer[T]) Path() string { return w.path }
+
+// Rows is how many rows were written so far.
+func (w *Writer[T]) Rows() int64 { return w.rows }
+
+// Write appends one row, copied; size is about how many bytes it holds.
+func (w *Writer[T]) Write(row *T, size int64) error {
+	if w.closed {
+		return fmt.Errorf("write %s %s: writer is closed", w.what, w.path)
+	}
+	w.rows++
+	w.batch = append(w.batch, *row)
+	w.groupRows++
+	w.groupBytes += size
+	if len(w.batch) == cap(w.batch) {
+		if err := w.writeBatch(); err != nil {
+			return err
+		}
+	}
+	if w.groupRows >= w.opts.RowGroupRows || w.groupBytes >= w.opts.RowGroupBytes ||
+		(w.opts.FlushInterval > 0 && w.groupRows%64 == 0 && time.Since(w.lastFlush) >= w.opts.FlushInterval) {
+		return w.Flush()
+	}
+	return nil
+}
+
+func (w *Writer[T]) writeBatch() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	if _, err := w.pw.Write(w.batch); err != nil {
+		return fmt.Errorf("write %s %s: %w", w.what, w.path, err)
+	}
+	clear(w.batch) // drop references to bodies and headers
+	w.batch = w.batch[:0]
+	return nil
+}
+
+// Flush writes the buffered rows out as a row group.
+func (w *Writer[T]) Flush() error {
+	if err := w.writeBatch(); err != nil {
+		return err
+	}
+	if w.groupRows > 0 {
+		if err := w.pw.Flush(); err != nil {
+			return fmt.Errorf("flush %s %s: %w", w.what, w.path, err)
+		}
+	}
+	w.groupRows, w.groupBytes, w.lastFlush = 0, 0, time.Now()
+	return nil
+}
+
+// Close writes the footer, syncs, and renames the file to its final name.
+func (w *Writer[T]) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	err := w.writeBatch()
+	if err == nil {
+		err = w.pw.Close()
+	}
+	if err == nil {
+		err = w.f.Sync()
+	}
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(w.tmp, w.path)
+	}
+	if err != nil {
+		return fmt.Errorf("close %s %s: %w", w.what, w.path, err)
+	}
+	return nil
+}
+
+// Abort closes and removes the unfinished file.
+func (w *Writer[T]) Abort() {
+	if w.closed {
+		return
+	}
+	w.closed = true
+	w.f.Close()
+	os.Remove(w.tmp)
+}
+
+// readBatch is how many rows Scan decodes at once.
+const readBatch = 1024
+
+// File is an open parquet file.
+type File struct {
+	what, path string
+	f          *os.File
+	pf         *parquet.File
+}
+
+// Open opens a parquet file and checks that it has the columns of T (with
+// their types). Extra columns are fine: a newer writer may add some.
+func Open[T any](what, path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s: %w", what, err)
+	}
+	pf, err := openParquet(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s %s: not a readable parquet file (%v); was it written to the end?", what, path, err)
+	}
+	if err := hasColumns(pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open %s %s: %w", what, path, err)
+	}
+	return &File{what: what, path: path, f: f, pf: pf}, nil
+}
+
+// openParquet opens a parquet file, turning a panic on damaged bytes into an
+// error: files come from other machines.
+func openParquet(r io.ReaderAt, size int64) (pf *parquet.File, err error) {
+	// parquet-go allocates the footer length the file claims (up to 4 GiB)
+	// before comparing it with the file's size: a 20 KB file could make us
+	// allocate gigabytes. Check it first.
+	if size < 12 {
+		return nil, errors.New("too short for a parquet file")
+	}
+	var tail [8]byte
+	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+		return nil, err
+	}
+	if footer := int64(binary.LittleEndian.Uint32(tail[:4])); footer > size-12 {
+		return nil, fmt.Errorf("footer length %d is larger than the file (%d bytes)", footer, size)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			pf, err = nil, fmt.Errorf("damaged file: %v", p)
+		}
+	}()
+	return parquet.OpenFile(r, size)
+}
+
+// hasColumns checks that every leaf of want is in got with the same type.
+func hasColumns(got, want *parquet.Schema) error {
+	for _, path := range want.Columns() {
+		g, ok := got.Lookup(path...)
+		if !ok {
+			return fmt.Errorf("column %q is missing: not a replaykit file of this kind, or an older format", strings.Join(path, "."))
+		}
+		w, _ := want.Lookup(path...)
+		if g.Node.Type().Kind() != w.Node.Type().Kind() {
+			return fmt.Errorf("column %q has type %s, want %s", strings.Join(path, "."), g.Node.Type(), w.Node.Type())
+		}
+	}
+	return nil
+}
+
+// Path is the file's name.
+func (t *File) Path() string { return t.path }
+
+// NumRows is the number of rows in the file.
+func (t *File) NumRows() int64 { return t.pf.NumRows() }
+
+// NumRowGroups is the number of row groups in the file.
+func (t *File) NumRowGroups() int { return len(t.pf.RowGroups()) }
+
+// Close closes the file.
+func (t *File) Close() error { return t.f.Close() }
+
+// Scan calls fn for every row of f, decoded into a T, in file order. T is
+// the file's row type, or a struct with a subset of its columns (same
+// parquet tags): only those columns are read. Rows are streamed row group
+// by row group, so memory holds one batch, not the file. fn must not keep
+// the pointer, but may keep the row's slices and strings.
+func Scan[T any](f *File, fn func(*T) error) (err error) {
+	if err := hasColumns(f.pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
+		return fmt.Errorf("read %s %s: %w", f.what, f.path, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read %s %s: damaged file: %v", f.what, f.path, p)
+		}
+	}()
+	rows := make([]T, readBatch)
+	for _, rg := range f.pf.RowGroups() {
+		r := parquet.NewGenericRowGroupReader[T](rg)
+		for {
+			// Zeroed rows make the reader allocate fresh slices, so a row
+			// kept by fn is not overwritten by the next batch.
+			clear(rows)
+			n, rerr := r.Read(rows)
+			for i := 0; i < n; i++ {
+				if err := fn(&rows[i]); err != nil {
+					r.Close()
+					return err
+				}
+			}
+			if errors.Is(rerr, io.EOF) {
+				break
+			}
+			if rerr != nil {
+				r.Close()
+				return fmt.Errorf("read %s %s: %w", f.what, f.path, rerr)
+			}
+		}
+		r.Close()
+	}
+	return nil
+}

@@ -1,0 +1,128 @@
+// Package results holds the results format: one row per replayed request,
+// zstd-compressed parquet, written by replay and read by analyze (and by
+// DuckDB or pandas as it is).
+package results
+
+import (
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/replaykit/replaykit/pqfile"
+)
+
+// Result is one replayed request and what came back. The parquet tags are
+// the public column names of the results format.
+type Result struct {
+	// Run is the run id, {scenario}_{timestamp}.
+	Run string `parquet:"run,dict"`
+	// Scenario is the scenario's name (light_load, spike_test, ...).
+	Scenario string `parquet:"scenario,dict"`
+	// Shard is the shard that sent the request (0 when not sharded).
+	Shard int32 `parquet:"shard"`
+	// VU is the virtual user that sent it.
+	VU int32 `parquet:"vu"`
+	// TraceID is the id of the trace row the request came from.
+	TraceID int64 `parquet:"trace_id"`
+	// Method is the request method.
+	Method string `parquet:"method,dict"`
+	// Name is the route template, the stats key (/api/tasks/{id}).
+	Name string `parquet:"name,dict"`
+	// URL is the URL requested.
+	URL string `parquet:"url"`
+	// Scheduled is when the request was meant to leave, UTC.
+	Scheduled time.Time `parquet:"scheduled,timestamp(nanosecond)"`
+	// Sent is when it left, UTC.
+	Sent time.Time `parquet:"sent,timestamp(nanosecond)"`
+	// LatencyNanos is the time in nanoseconds from Scheduled (open model)
+	// or Sent (closed model) to the response fully read.
+	LatencyNanos int64 `parquet:"latency_ns"`
+	// TTFBNanos is the time in nanoseconds from Sent to the first response
+	// byte.
+	TTFBNanos int64 `parquet:"ttfb_ns"`
+	// Status is the response status, 0 on a transport error.
+	Status int32 `parquet:"status"`
+	// Error is the transport error, or "" when a response came.
+	Error string `parquet:"error,dict"`
+	// ReqSize and RespSize are the body sizes in bytes.
+	ReqSize  int64 `parquet:"req_size"`
+	RespSize int64 `parquet:"resp_size"`
+	// RecordedStatus is the status the trace saw for this request.
+	RecordedStatus int32 `parquet:"recorded_status"`
+	// Users is the number of active virtual users when it was sent.
+	Users int32 `parquet:"users"`
+}
+
+// Failed says whether the request failed, by Locust's rule: a transport
+// error or a status of 400 or more.
+func (r *Result) Failed() bool { return r.Error != "" || r.Status >= 400 }
+
+// Unavailable says whether the request counts against availability: a
+// transport error or a 5xx.
+func (r *Result) Unavailable() bool { return r.Error != "" || r.Status >= 500 }
+
+// RateLimited says whether the server answered 429.
+func (r *Result) RateLimited() bool { return r.Status == 429 }
+
+// WriterOptions bound a Writer's memory (see pqfile.Options).
+type WriterOptions = pqfile.Options
+
+// Writer streams results into a file: NAME.tmp, renamed on Close, 0600.
+type Writer struct {
+	w *pqfile.Writer[Result]
+}
+
+// Create opens a new results file at path.
+func Create(path string, opts WriterOptions) (*Writer, error) {
+	w, err := pqfile.Create[Result]("results", path, "results/1", opts, parquet.SkipPageBounds("url"))
+	if err != nil {
+		return nil, err
+	}
+	return &Writer{w: w}, nil
+}
+
+// Write appends one result (copied).
+func (w *Writer) Write(r *Result) error {
+	return w.w.Write(r, int64(len(r.URL)+len(r.Name)+len(r.Error)+96))
+}
+
+// Path is the final name of the file.
+func (w *Writer) Path() string { return w.w.Path() }
+
+// Rows is how many results were written.
+func (w *Writer) Rows() int64 { return w.w.Rows() }
+
+// Flush writes the buffered rows as a row group.
+func (w *Writer) Flush() error { return w.w.Flush() }
+
+// Close completes the file.
+func (w *Writer) Close() error { return w.w.Close() }
+
+// Abort removes the unfinished file.
+func (w *Writer) Abort() { w.w.Abort() }
+
+// File is an open results file.
+type File = pqfile.File
+
+// Open opens a results file and checks its columns. A file from a newer
+// replaykit with extra columns opens; one missing a column does not.
+func Open(path string) (*File, error) { return pqfile.Open[Result]("results", path) }
+
+// Scan streams the rows of f into T: Result, or a struct with some of its
+// columns (only those are read). fn must not keep the pointer.
+func Scan[T any](f *File, fn func(*T) error) error { return pqfile.Scan(f, fn) }
+
+// ReadAll reads a whole results file. For tests and small files.
+func ReadAll(path string) ([]Result, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := make([]Result, 0, f.NumRows())
+	err = Scan(f, func(r *Result) error {
+		out = append(out, *r)
+		return nil
+	})
+	return out, err
+}
