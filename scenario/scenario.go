@@ -119,7 +119,7 @@ func NewSpike(users int, d time.Duration) Spike {
 	base := max(1, int(math.Round(float64(users)/10)))
 	edge, rise := time.Minute, 5*time.Second
 	if d < 3*time.Minute {
-		edge, rise = d/5, max(d/60, time.Second)
+		edge, rise = d/5, max(d/60, 10*time.Millisecond)
 	}
 	hold := max(0, d-2*edge-2*rise)
 	return Spike{Peak: users, Base: base, Before: edge, After: edge, Rise: rise, Fall: rise, Hold: hold}

@@ -1,0 +1,467 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/replaykit/replaykit/results"
+	"github.com/replaykit/replaykit/scenario"
+	"github.com/replaykit/replaykit/session"
+)
+
+// Plan is one run.
+type Plan struct {
+	// Run is the run id ({scenario}_{timestamp}); Scenario the scenario name.
+	Run, Scenario string
+	// Sessions are what virtual users replay; Order the seeded order in
+	// which they take them (session.Order).
+	Sessions []session.Session
+	Order    []int
+	// Users is the number of virtual users at full load.
+	Users int
+	// Shape says how many are active over time (closed model).
+	Shape scenario.Shape
+	// Pacing is the wait between a user's requests (closed model).
+	Pacing scenario.Pacing
+	// Mix names which requests are sent (scenario.NewMix).
+	Mix string
+	// Duration is how long requests are started.
+	Duration time.Duration
+	// Rate, when positive, runs the open model: this many requests a second
+	// whatever the server does.
+	Rate float64
+	// Timeout bounds each request, body included.
+	Timeout time.Duration
+	// Seed seeds the pacing draws.
+	Seed uint64
+	// Target is where requests go.
+	Target *Target
+}
+
+// maxInFlight bounds the open model's requests in flight: past it, a
+// scheduled request is recorded as failed at once instead of piling up
+// goroutines (the generator is the bottleneck then, and says so).
+const maxInFlight = 20000
+
+// Progress is a snapshot of a run, for the live line.
+type Progress struct {
+	// Elapsed is the time since the start.
+	Elapsed time.Duration
+	// Users is the number of active virtual users (in flight, open model).
+	Users int
+	// Requests and Failures count what completed; RPS is the rate over
+	// the last second.
+	Requests, Failures int64
+	RPS                float64
+	// P95 is the 95th percentile latency over the last second.
+	P95 time.Duration
+	// Late is the 99th percentile of how late requests left against their
+	// schedule over the last second (open model): when it grows, the
+	// generator cannot keep up and the figures are not the server's.
+	Late time.Duration
+}
+
+// Summary is a finished run.
+type Summary struct {
+	Progress
+	// Results is the file written.
+	Results string
+	// P50, P95, P99 are latency percentiles over the whole run.
+	P50, P95, P99 time.Duration
+	// RateLimited counts 429s.
+	RateLimited int64
+	// Stopped says why the run ended before its duration, if it did.
+	Stopped string
+}
+
+type engine struct {
+	p        Plan
+	client   *http.Client
+	reqCtx   context.Context // cancelled only on a hard stop
+	results  chan results.Result
+	start    time.Time
+	active   atomic.Int32
+	inflight atomic.Int32
+
+	mu                        sync.Mutex // guards the histograms and counters below
+	window, all, lateWindow   *hdrhistogram.Histogram
+	requests, failures, limit int64
+}
+
+// Run replays p, writing a row per request to out, until the duration is
+// over or stop is closed (then requests in flight finish, within the
+// timeout). Cancelling ctx abandons requests in flight. progress, if set,
+// is called every second.
+func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{}, progress func(Progress)) (*Summary, error) {
+	if len(p.Sessions) == 0 {
+		return nil, errors.New("replay: no sessions to replay")
+	}
+	if p.Timeout <= 0 {
+		p.Timeout = 30 * time.Second
+	}
+	e := &engine{
+		p:          p,
+		reqCtx:     ctx,
+		results:    make(chan results.Result, 4096),
+		window:     hdrhistogram.New(1, int64(time.Hour), 3),
+		all:        hdrhistogram.New(1, int64(time.Hour), 3),
+		lateWindow: hdrhistogram.New(1, int64(time.Hour), 3),
+	}
+	e.client = &http.Client{
+		Timeout: p.Timeout,
+		Transport: &http.Transport{
+			Proxy:               nil, // replay goes where --host says, never through a proxy from the environment
+			DialContext:         (&net.Dialer{Timeout: min(p.Timeout, 10*time.Second)}).DialContext,
+			MaxIdleConns:        0,
+			MaxIdleConnsPerHost: max(p.Users, 100),
+			IdleConnTimeout:     90 * time.Second,
+			DisableCompression:  true, // bodies are measured as they come
+			ForceAttemptHTTP2:   false,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	defer e.client.CloseIdleConnections()
+
+	// The writer goroutine owns out; it ends when results is closed.
+	var writeErr error
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for r := range e.results {
+			if writeErr == nil {
+				writeErr = out.Write(&r)
+			}
+		}
+	}()
+
+	e.start = time.Now()
+	end := e.start.Add(p.Duration)
+	done := make(chan struct{}) // closed when the run stops starting requests
+	stopped := ""
+	go func() {
+		select {
+		case <-stop:
+			stopped = "interrupted"
+		case <-ctx.Done():
+			stopped = "interrupted"
+		case <-time.After(time.Until(end)):
+		}
+		close(done)
+	}()
+
+	tickDone := make(chan struct{})
+	var tickers sync.WaitGroup
+	if progress != nil {
+		tickers.Add(1)
+		go func() {
+			defer tickers.Done()
+			t := time.NewTicker(time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					progress(e.snapshot(true))
+				case <-tickDone:
+					return
+				}
+			}
+		}()
+	}
+
+	var wg sync.WaitGroup
+	if p.Rate > 0 {
+		e.open(done, &wg)
+	} else {
+		e.closed(done, &wg)
+	}
+	wg.Wait()
+	close(tickDone)
+	tickers.Wait()
+	close(e.results)
+	<-written
+	s := &Summary{Progress: e.snapshot(false), Results: out.Path(), Stopped: stopped}
+	e.mu.Lock()
+	s.P50 = time.Duration(e.all.ValueAtQuantile(50))
+	s.P95 = time.Duration(e.all.ValueAtQuantile(95))
+	s.P99 = time.Duration(e.all.ValueAtQuantile(99))
+	s.RateLimited = e.limit
+	e.mu.Unlock()
+	return s, writeErr
+}
+
+// closed runs virtual users: every 100ms the shape says how many should be
+// active; slots start or stop to match. A stopped slot finishes its request
+// in flight; started again, it goes on with its own sequence of sessions.
+func (e *engine) closed(done <-chan struct{}, wg *sync.WaitGroup) {
+	type slot struct {
+		stop chan struct{}
+		next int // the slot's next session number
+	}
+	slots := make([]*slot, e.p.Users)
+	var slotsMu sync.Mutex
+	running := 0
+	adjust := func() {
+		want := min(e.p.Shape.Users(time.Since(e.start)), e.p.Users)
+		slotsMu.Lock()
+		defer slotsMu.Unlock()
+		for ; running < want; running++ {
+			v := running
+			if slots[v] == nil {
+				slots[v] = &slot{}
+			}
+			s := slots[v]
+			s.stop = make(chan struct{})
+			wg.Add(1)
+			e.active.Add(1)
+			go func(stop chan struct{}) {
+				defer wg.Done()
+				defer e.active.Add(-1)
+				e.user(v, &s.next, stop, done, &slotsMu)
+			}(s.stop)
+		}
+		for ; running > want; running-- {
+			close(slots[running-1].stop)
+		}
+	}
+	adjust()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			slotsMu.Lock()
+			for ; running > 0; running-- {
+				close(slots[running-1].stop)
+			}
+			slotsMu.Unlock()
+			return
+		case <-t.C:
+			adjust()
+		}
+	}
+}
+
+// user is one virtual user: it replays its sessions in order, each request
+// after the pacing's wait, until stopped.
+func (e *engine) user(v int, next *int, stop, done <-chan struct{}, mu *sync.Mutex) {
+	rng := rand.New(rand.NewPCG(e.p.Seed, uint64(v)+1))
+	for {
+		mu.Lock()
+		k := *next
+		*next++
+		mu.Unlock()
+		s := &e.p.Sessions[session.Nth(e.p.Order, e.p.Users, v, k)]
+		mix, _ := scenario.NewMix(e.p.Mix)
+		var prev time.Time
+		sent := 0
+		for i := range s.Requests {
+			r := &s.Requests[i]
+			if !mix.Keep(r.Kind) {
+				continue
+			}
+			var gap time.Duration
+			if !prev.IsZero() {
+				gap = r.TS.Sub(prev)
+			}
+			prev = r.TS
+			if !sleep(e.p.Pacing.Wait(gap, rng), stop, done) {
+				return
+			}
+			now := time.Now()
+			e.send(v, r, now, false)
+			sent++
+		}
+		if sent == 0 && !sleep(10*time.Millisecond, stop, done) {
+			// A session with nothing this mix sends: do not spin.
+			return
+		}
+	}
+}
+
+// sleep waits d unless stop or done comes first; it says whether to go on.
+func sleep(d time.Duration, stop, done <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return false
+	case <-done:
+		return false
+	default:
+	}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-done:
+		return false
+	}
+}
+
+// open sends requests on a fixed schedule: request i leaves at
+// start + i/Rate whatever became of the earlier ones, and its latency
+// counts from that moment, so a stalled server shows in the figures
+// (no coordinated omission). Requests are the sessions' in recorded
+// order, taken round the sessions in the seeded order.
+func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
+	var reqs []*session.Request
+	mix, _ := scenario.NewMix(e.p.Mix)
+	for _, i := range e.p.Order {
+		s := &e.p.Sessions[i]
+		for j := range s.Requests {
+			if mix.Keep(s.Requests[j].Kind) {
+				reqs = append(reqs, &s.Requests[j])
+			}
+		}
+	}
+	if len(reqs) == 0 {
+		return
+	}
+	interval := float64(time.Second) / e.p.Rate
+	for i := 0; ; i++ {
+		scheduled := e.start.Add(time.Duration(float64(i) * interval))
+		if !sleep(time.Until(scheduled), nil, done) {
+			return
+		}
+		r := reqs[i%len(reqs)]
+		if e.inflight.Load() >= maxInFlight {
+			e.record(results.Result{Scheduled: scheduled.UTC(), Sent: time.Now().UTC(), Error: "generator overloaded: too many requests in flight",
+				TraceID: r.ID, Method: r.Method, Name: r.Route, RecordedStatus: r.Status})
+			continue
+		}
+		e.inflight.Add(1)
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer e.inflight.Add(-1)
+			e.send(i%max(e.p.Users, 1), r, scheduled, true)
+		}(i)
+	}
+}
+
+// send sends one request and records its result.
+func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool) {
+	res := results.Result{
+		Run: e.p.Run, Scenario: e.p.Scenario, VU: int32(v), TraceID: r.ID, Method: r.Method, Name: r.Route,
+		Scheduled: scheduled.UTC(), ReqSize: int64(len(r.Body)), RecordedStatus: r.Status,
+		Users: e.active.Load(),
+	}
+	if open {
+		res.Users = e.inflight.Load()
+	}
+	req, err := e.p.Target.NewRequest(e.reqCtx, r)
+	if err != nil {
+		res.Sent, res.Error = time.Now().UTC(), err.Error()
+		e.record(res)
+		return
+	}
+	res.URL = req.URL.String()
+	var first atomic.Int64 // set on the transport's goroutine
+	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
+	}))
+	sent := time.Now()
+	resp, err := e.client.Do(req)
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		res.Status, res.RespSize = int32(resp.StatusCode), n
+	}
+	end := time.Now()
+	if err != nil {
+		res.Status, res.Error = 0, Classify(err)
+	}
+	res.Sent = sent.UTC()
+	from := sent
+	if open {
+		from = scheduled
+	}
+	res.LatencyNanos = int64(end.Sub(from))
+	if f := first.Load(); f != 0 {
+		res.TTFBNanos = f - sent.UnixNano()
+	}
+	e.record(res)
+}
+
+func (e *engine) record(res results.Result) {
+	e.mu.Lock()
+	e.requests++
+	if res.Failed() {
+		e.failures++
+	}
+	if res.RateLimited() {
+		e.limit++
+	}
+	lat := max(res.LatencyNanos, 1)
+	e.window.RecordValue(lat)
+	e.all.RecordValue(lat)
+	if late := res.Sent.Sub(res.Scheduled); late > 0 {
+		e.lateWindow.RecordValue(int64(late))
+	}
+	e.mu.Unlock()
+	e.results <- res
+}
+
+// snapshot reads the counters; reset starts a new one-second window.
+func (e *engine) snapshot(reset bool) Progress {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := Progress{Elapsed: time.Since(e.start), Users: int(e.active.Load()), Requests: e.requests, Failures: e.failures}
+	if e.p.Rate > 0 {
+		p.Users = int(e.inflight.Load())
+	}
+	if reset {
+		p.RPS = float64(e.window.TotalCount())
+		p.P95 = time.Duration(e.window.ValueAtQuantile(95))
+		p.Late = time.Duration(e.lateWindow.ValueAtQuantile(99))
+		e.window.Reset()
+		e.lateWindow.Reset()
+	} else if secs := p.Elapsed.Seconds(); secs > 0 {
+		p.RPS = float64(e.requests) / secs
+		p.P95 = time.Duration(e.all.ValueAtQuantile(95))
+	}
+	return p
+}
+
+// Classify turns a transport error into a short, stable label for the
+// results' error column and the failures report.
+func Classify(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()):
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return "connection closed before the response ended"
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	}
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 && len(msg)-i < 80 {
+		msg = msg[i+2:]
+	}
+	return msg
+}

@@ -1,0 +1,282 @@
+package replay
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/results"
+	"github.com/replaykit/replaykit/scenario"
+	"github.com/replaykit/replaykit/session"
+)
+
+func sampleSessions(t *testing.T) []session.Session {
+	t.Helper()
+	s, _, err := session.Load("../testdata/sample/*.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func demo(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// run replays a plan against url and returns its results.
+func run(t *testing.T, url string, p Plan) ([]results.Result, *Summary) {
+	t.Helper()
+	tgt, err := ParseTarget(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tgt.APIKey = "demo-key-alice"
+	if p.Target == nil {
+		p.Target = tgt
+	}
+	if p.Sessions == nil {
+		p.Sessions = sampleSessions(t)
+	}
+	if p.Order == nil {
+		p.Order = session.Order(len(p.Sessions), p.Seed)
+	}
+	if p.Shape == nil {
+		p.Shape = scenario.Ramp{Peak: p.Users}
+	}
+	if p.Pacing == nil {
+		p.Pacing = scenario.Uniform{Max: 5 * time.Millisecond}
+	}
+	if p.Mix == "" {
+		p.Mix = "recorded"
+	}
+	p.Run, p.Scenario = "test_run", "test"
+	path := filepath.Join(t.TempDir(), "r.parquet")
+	w, err := results.Create(path, results.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := Run(context.Background(), p, w, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := results.ReadAll(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(rows)) != sum.Requests {
+		t.Fatalf("%d rows, summary says %d", len(rows), sum.Requests)
+	}
+	return rows, sum
+}
+
+// perUser lists the trace rows each virtual user sent, in order.
+func perUser(rows []results.Result) map[int32][]int64 {
+	slices.SortStableFunc(rows, func(a, b results.Result) int { return a.Sent.Compare(b.Sent) })
+	m := map[int32][]int64{}
+	for _, r := range rows {
+		m[r.VU] = append(m[r.VU], r.TraceID)
+	}
+	return m
+}
+
+// Two runs with the same seed send the same requests: each virtual user
+// the same trace rows in the same order (as far as both runs got).
+func TestSameSeedSameRequests(t *testing.T) {
+	srv := demo(t)
+	p := Plan{Users: 4, Duration: 600 * time.Millisecond, Seed: 42}
+	a, _ := run(t, srv.URL, p)
+	b, _ := run(t, srv.URL, p)
+	p.Seed = 43
+	c, _ := run(t, srv.URL, p)
+	ua, ub, uc := perUser(a), perUser(b), perUser(c)
+	if len(ua) != 4 {
+		t.Fatalf("%d users sent requests", len(ua))
+	}
+	differs := false
+	for v, seq := range ua {
+		n := min(len(seq), len(ub[v]))
+		if n < 5 || !slices.Equal(seq[:n], ub[v][:n]) {
+			t.Errorf("user %d: %v vs %v", v, seq[:min(n, 10)], ub[v][:min(n, 10)])
+		}
+		m := min(len(seq), len(uc[v]))
+		if !slices.Equal(seq[:m], uc[v][:m]) {
+			differs = true
+		}
+	}
+	if !differs {
+		t.Error("another seed sent the same sequences")
+	}
+	for _, r := range a {
+		if r.Error != "" || r.Status == 401 {
+			t.Fatalf("request failed: %+v", r)
+		}
+	}
+}
+
+func TestMixes(t *testing.T) {
+	srv := demo(t)
+	rows, _ := run(t, srv.URL, Plan{Users: 3, Duration: 400 * time.Millisecond, Mix: "read", Seed: 1})
+	for _, r := range rows {
+		if r.Method != "GET" && r.Method != "HEAD" && r.Method != "OPTIONS" {
+			t.Fatalf("read_heavy sent %s %s", r.Method, r.URL)
+		}
+	}
+	rows, _ = run(t, srv.URL, Plan{Users: 3, Duration: 400 * time.Millisecond, Mix: "write", Seed: 1})
+	var writes int
+	for _, r := range rows {
+		if r.Method != "GET" {
+			writes++
+		}
+	}
+	if len(rows) < 10 || writes*10 < len(rows)*8 {
+		t.Errorf("write_heavy: %d writes of %d", writes, len(rows))
+	}
+}
+
+// The spike's users over time, as the results' users column saw them.
+func TestSpikeShape(t *testing.T) {
+	srv := demo(t)
+	d := 2 * time.Second
+	shape := scenario.NewSpike(30, d)
+	rows, _ := run(t, srv.URL, Plan{Users: 30, Duration: d, Shape: shape, Pacing: scenario.Uniform{Min: 5 * time.Millisecond, Max: 15 * time.Millisecond}, Seed: 3})
+	start := earliest(rows)
+	var early, middle []int32
+	for _, r := range rows {
+		at := r.Sent.Sub(start)
+		switch {
+		case at < shape.Before-100*time.Millisecond:
+			early = append(early, r.Users)
+		case at > shape.Before+shape.Rise+200*time.Millisecond && at < shape.Before+shape.Rise+shape.Hold-200*time.Millisecond:
+			middle = append(middle, r.Users)
+		}
+	}
+	if len(early) == 0 || len(middle) == 0 || slices.Max(early) > int32(shape.Base) || slices.Min(middle) < 25 {
+		t.Errorf("before the spike users up to %d (base %d); during, down to %d (peak 30)", maxOf(early), shape.Base, minOf(middle))
+	}
+}
+
+func maxOf(s []int32) int32 {
+	if len(s) == 0 {
+		return -1
+	}
+	return slices.Max(s)
+}
+
+func minOf(s []int32) int32 {
+	if len(s) == 0 {
+		return -1
+	}
+	return slices.Min(s)
+}
+
+// Without API_KEY the recorded (redacted) keys are refused; with it, the
+// requests go through.
+func TestAPIKeyReplacesCredentials(t *testing.T) {
+	srv := demo(t)
+	tgt, _ := ParseTarget(srv.URL)
+	rows, _ := run(t, srv.URL, Plan{Users: 2, Duration: 300 * time.Millisecond, Target: tgt, Seed: 5})
+	var refused int
+	for _, r := range rows {
+		if r.Status == 401 {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("redacted keys were accepted")
+	}
+	rows, _ = run(t, srv.URL, Plan{Users: 2, Duration: 300 * time.Millisecond, Seed: 5})
+	for _, r := range rows {
+		if r.Status == 401 && !strings.Contains(r.Name, "health") {
+			t.Fatalf("401 with API_KEY set: %+v", r)
+		}
+	}
+}
+
+// The open model keeps its schedule while the server stalls, and the stall
+// shows in latencies measured from the scheduled time.
+func TestOpenModelStall(t *testing.T) {
+	var stallUntil atomic.Int64
+	api := demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if until := time.Unix(0, stallUntil.Load()); time.Now().Before(until) {
+			time.Sleep(time.Until(until))
+		}
+		api.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	const rate, d = 100.0, 1500 * time.Millisecond
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		stallUntil.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
+	}()
+	rows, sum := run(t, srv.URL, Plan{Users: 1, Rate: rate, Duration: d, Seed: 9})
+	want := int(rate*d.Seconds()) + 1
+	if len(rows) < want-2 || len(rows) > want+1 {
+		t.Errorf("%d requests sent, the schedule had %d", len(rows), want)
+	}
+	start := earliest(rows)
+	var stalled int
+	for _, r := range rows {
+		at := r.Scheduled.Sub(start)
+		if at > 350*time.Millisecond && at < 650*time.Millisecond {
+			if time.Duration(r.LatencyNanos) < 150*time.Millisecond {
+				t.Errorf("request scheduled at %v during the stall: latency %v", at, time.Duration(r.LatencyNanos))
+			}
+			stalled++
+		}
+		if lateness := r.Sent.Sub(r.Scheduled); lateness > 50*time.Millisecond {
+			t.Errorf("request scheduled at %v left %v late: the schedule must not wait for the server", at, lateness)
+		}
+	}
+	if stalled < 20 || sum.P99 < 200*time.Millisecond {
+		t.Errorf("%d requests during the stall, p99 %v", stalled, sum.P99)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	srv := demo(t)
+	sessions := sampleSessions(t)
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.APIKey = "demo-key-bob"
+	if lines, err := Check(context.Background(), tgt, sessions, time.Second); err != nil || len(lines) != 2 {
+		t.Errorf("good key: %v %v", lines, err)
+	}
+	tgt.APIKey = "wrong"
+	if _, err := Check(context.Background(), tgt, sessions, time.Second); err == nil || !strings.Contains(err.Error(), "refused") {
+		t.Errorf("wrong key: %v", err)
+	}
+	tgt.APIKey = ""
+	if _, err := Check(context.Background(), tgt, sessions, time.Second); err == nil || !strings.Contains(err.Error(), "API_KEY") {
+		t.Errorf("no key: %v", err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	tgt, _ = ParseTarget(closed)
+	if _, err := Check(context.Background(), tgt, sessions, time.Second); err == nil || !strings.Contains(err.Error(), "not reachable") {
+		t.Errorf("closed port: %v", err)
+	}
+}
+
+func earliest(rows []results.Result) time.Time {
+	start := rows[0].Scheduled
+	for _, r := range rows {
+		if r.Scheduled.Before(start) {
+			start = r.Scheduled
+		}
+	}
+	return start
+}

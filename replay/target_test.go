@@ -1,0 +1,62 @@
+package replay
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/trace"
+)
+
+func h(n, v string) trace.Header { return trace.Header{Name: n, Value: v} }
+
+func TestNewRequest(t *testing.T) {
+	tgt, err := ParseTarget("http://127.0.0.1:9000/prefix/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &session.Request{ID: 7, Method: "POST", Path: "/api/v1/tasks?x=1&y=%20z", Body: []byte(`{"a":1}`),
+		Headers: []trace.Header{h("Host", "prod.example.com"), h("X-API-Key", "redacted:abc"), h("Authorization", "redacted:def"),
+			h("Cookie", "redacted:0123"), h("Connection", "keep-alive"), h("Content-Length", "99"), h("Expect", "100-continue"),
+			h("Accept", "application/json"), h("X-Dup", "1"), h("X-Dup", "2")}}
+
+	req, err := tgt.NewRequest(context.Background(), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := req.URL.String(); got != "http://127.0.0.1:9000/prefix/api/v1/tasks?x=1&y=%20z" {
+		t.Errorf("URL %s", got)
+	}
+	if req.Host != "" && req.Host != "127.0.0.1:9000" || req.ContentLength != 7 {
+		t.Errorf("host %q, content length %d", req.Host, req.ContentLength)
+	}
+	for _, gone := range []string{"Connection", "Content-Length", "Expect", "Cookie", "Host"} {
+		if req.Header.Get(gone) != "" {
+			t.Errorf("%s sent: %q", gone, req.Header.Get(gone))
+		}
+	}
+	if req.Header.Get("X-API-Key") != "redacted:abc" || len(req.Header["X-Dup"]) != 2 || req.Header.Get("Accept") != "application/json" {
+		t.Errorf("headers %v", req.Header)
+	}
+
+	// API_KEY replaces every recorded credential; --header overrides.
+	tgt.APIKey = "real-key"
+	tgt.Headers = http.Header{"Accept": {"text/plain"}, "X-Run": {"r1"}}
+	req, _ = tgt.NewRequest(context.Background(), rec)
+	if req.Header.Get("X-API-Key") != "real-key" || req.Header.Get("Authorization") != "Bearer real-key" ||
+		req.Header.Get("Accept") != "text/plain" || req.Header.Get("X-Run") != "r1" {
+		t.Errorf("with API_KEY and --header: %v", req.Header)
+	}
+	if len(req.Header.Values("X-API-Key")) != 1 {
+		t.Errorf("X-API-Key sent %d times", len(req.Header.Values("X-API-Key")))
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for _, bad := range []string{"", "localhost:8000", "ftp://x", "http://"} {
+		if _, err := ParseTarget(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
