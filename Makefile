@@ -7,10 +7,9 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# Records the sample capture (curl, a pipelining client and a Go server on
-# loopback) into traces/go-curl.parquet and prints the summary.
-demo: build
-	bin/record --pcap testdata/pcap/go-curl.pcap -o traces/
+# record, then replay against the demo API on loopback: about a minute.
+demo:
+	scripts/demo.sh
 
 # gofmt, go vet, every test (race detector on), then each fuzz target for
 # FUZZTIME. What .ci/run runs.
@@ -33,4 +32,4 @@ duckdb-check:
 	scripts/duckdb-check.sh
 
 clean:
-	rm -rf bin traces bench/out
+	rm -rf bin traces bench/out demo-out

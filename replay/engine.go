@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -72,6 +73,12 @@ type Progress struct {
 	// schedule over the last second (open model): when it grows, the
 	// generator cannot keep up and the figures are not the server's.
 	Late time.Duration
+	// CPU is the share of this machine's cores the process used over the
+	// last second (0-1).
+	CPU float64
+	// Overloaded says the generator itself was the bottleneck over the
+	// last second: CPU near saturation, or sends running late.
+	Overloaded bool
 }
 
 // Summary is a finished run.
@@ -85,6 +92,9 @@ type Summary struct {
 	RateLimited int64
 	// Stopped says why the run ended before its duration, if it did.
 	Stopped string
+	// OverloadedSeconds counts the seconds the generator was the
+	// bottleneck: figures measured then are not the server's.
+	OverloadedSeconds int
 }
 
 type engine struct {
@@ -99,6 +109,9 @@ type engine struct {
 	mu                        sync.Mutex // guards the histograms and counters below
 	window, all, lateWindow   *hdrhistogram.Histogram
 	requests, failures, limit int64
+	lastCPU                   time.Duration
+	lastTick                  time.Time
+	overloaded                int
 }
 
 // Run replays p, writing a row per request to out, until the duration is
@@ -148,6 +161,7 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 	}()
 
 	e.start = time.Now()
+	e.lastTick, e.lastCPU = e.start, cpuTime()
 	end := e.start.Add(p.Duration)
 	done := make(chan struct{}) // closed when the run stops starting requests
 	stopped := ""
@@ -194,6 +208,7 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 	<-written
 	s := &Summary{Progress: e.snapshot(false), Results: out.Path(), Stopped: stopped}
 	e.mu.Lock()
+	s.OverloadedSeconds = e.overloaded
 	s.P50 = time.Duration(e.all.ValueAtQuantile(50))
 	s.P95 = time.Duration(e.all.ValueAtQuantile(95))
 	s.P99 = time.Duration(e.all.ValueAtQuantile(99))
@@ -413,8 +428,8 @@ func (e *engine) record(res results.Result) {
 	lat := max(res.LatencyNanos, 1)
 	e.window.RecordValue(lat)
 	e.all.RecordValue(lat)
-	if late := res.Sent.Sub(res.Scheduled); late > 0 {
-		e.lateWindow.RecordValue(int64(late))
+	if late := res.Sent.Sub(res.Scheduled); e.p.Rate > 0 && late > 0 {
+		e.lateWindow.RecordValue(int64(late)) // only the open model has a schedule
 	}
 	e.mu.Unlock()
 	e.results <- res
@@ -429,9 +444,18 @@ func (e *engine) snapshot(reset bool) Progress {
 		p.Users = int(e.inflight.Load())
 	}
 	if reset {
+		now, cpu := time.Now(), cpuTime()
+		if wall := now.Sub(e.lastTick); wall > 0 {
+			p.CPU = float64(cpu-e.lastCPU) / float64(wall) / float64(runtime.NumCPU())
+		}
+		e.lastTick, e.lastCPU = now, cpu
 		p.RPS = float64(e.window.TotalCount())
 		p.P95 = time.Duration(e.window.ValueAtQuantile(95))
 		p.Late = time.Duration(e.lateWindow.ValueAtQuantile(99))
+		p.Overloaded = p.CPU > 0.9 || p.Late > 10*time.Millisecond
+		if p.Overloaded {
+			e.overloaded++
+		}
 		e.window.Reset()
 		e.lateWindow.Reset()
 	} else if secs := p.Elapsed.Seconds(); secs > 0 {
@@ -439,6 +463,15 @@ func (e *engine) snapshot(reset bool) Progress {
 		p.P95 = time.Duration(e.all.ValueAtQuantile(95))
 	}
 	return p
+}
+
+// cpuTime is the CPU time the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // Classify turns a transport error into a short, stable label for the

@@ -208,20 +208,21 @@ func TestAPIKeyReplacesCredentials(t *testing.T) {
 // The open model keeps its schedule while the server stalls, and the stall
 // shows in latencies measured from the scheduled time.
 func TestOpenModelStall(t *testing.T) {
-	var stallUntil atomic.Int64
+	// The server stalls from 300ms to 800ms after the first request it sees:
+	// requests arriving then wait until 800ms.
+	var first atomic.Int64
 	api := demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if until := time.Unix(0, stallUntil.Load()); time.Now().Before(until) {
-			time.Sleep(time.Until(until))
+		now := time.Now()
+		first.CompareAndSwap(0, now.UnixNano())
+		t0 := time.Unix(0, first.Load())
+		if at := now.Sub(t0); at >= 300*time.Millisecond && at < 800*time.Millisecond {
+			time.Sleep(t0.Add(800 * time.Millisecond).Sub(now))
 		}
 		api.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
 	const rate, d = 100.0, 1500 * time.Millisecond
-	go func() {
-		time.Sleep(300 * time.Millisecond)
-		stallUntil.Store(time.Now().Add(500 * time.Millisecond).UnixNano())
-	}()
 	rows, sum := run(t, srv.URL, Plan{Users: 1, Rate: rate, Duration: d, Seed: 9})
 	want := int(rate*d.Seconds()) + 1
 	if len(rows) < want-2 || len(rows) > want+1 {
@@ -231,7 +232,8 @@ func TestOpenModelStall(t *testing.T) {
 	var stalled int
 	for _, r := range rows {
 		at := r.Scheduled.Sub(start)
-		if at > 350*time.Millisecond && at < 650*time.Millisecond {
+		// Scheduled well inside the stall: it waits at least until 800ms.
+		if at > 350*time.Millisecond && at < 600*time.Millisecond {
 			if time.Duration(r.LatencyNanos) < 150*time.Millisecond {
 				t.Errorf("request scheduled at %v during the stall: latency %v", at, time.Duration(r.LatencyNanos))
 			}

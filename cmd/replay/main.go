@@ -1,0 +1,234 @@
+// Command replay re-issues recorded traffic against a target as a load
+// test: the seed's scenarios, as virtual users or on a fixed schedule.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"github.com/replaykit/replaykit/replay"
+	"github.com/replaykit/replaykit/scenario"
+	"github.com/replaykit/replaykit/session"
+)
+
+const usage = `usage:
+  replay list                    the scenarios
+  replay [flags] SCENARIO        run one (light_load normal_load high_load spike_test read_heavy write_heavy,
+                                 or light normal high spike read write)
+  replay --all [flags]           every scenario in turn
+  replay --check-only [flags]    is the host reachable, and does the API key work
+
+API_KEY, when set, replaces every recorded credential. Results go to
+--out/{scenario}_{timestamp}.parquet. Ctrl-C stops the run and writes
+every completed request; a second Ctrl-C abandons requests in flight.
+
+flags:
+`
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	fs := pflag.NewFlagSet("replay", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
+	traces := fs.StringArray("trace", []string{"traces/*.parquet"}, "trace files to replay (a glob; repeatable)")
+	host := fs.String("host", "http://localhost:8000", "the target")
+	scale := fs.Int("scale", 0, "virtual users at full load (default: the scenario's)")
+	duration := fs.Duration("duration", 0, "how long to run (default: the scenario's)")
+	ramp := fs.Duration("ramp", 0, "time over which users start (default: a tenth of the run, at most 30s)")
+	pacing := fs.String("pacing", "", "think times: recorded, normal (1-3s), high (0.1-0.5s), stress (0-0.1s), none (default: the scenario's)")
+	speed := fs.Float64("speed", 1, "with recorded pacing: divide the recorded think times by this")
+	rate := fs.Float64("rate", 0, "open model: this many requests a second whatever the server does (latency counts from the schedule)")
+	headers := fs.StringArray("header", nil, "'Name: value' added to every request, replacing the recorded one (repeatable)")
+	timeout := fs.Duration("timeout", 30*time.Second, "per request, body included")
+	out := fs.String("out", "results", "directory for results files")
+	seed := fs.Uint64("seed", 1, "chooses which recorded sessions each virtual user replays; same seed, same requests")
+	all := fs.Bool("all", false, "run every scenario in turn")
+	checkOnly := fs.Bool("check-only", false, "only check the host and the API key")
+	if err := fs.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	fail := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "replay: "+format+"\n", a...)
+		return 2
+	}
+	args := fs.Args()
+	if len(args) == 1 && args[0] == "list" {
+		list()
+		return 0
+	}
+	modes := len(args)
+	if *all {
+		modes++
+	}
+	if *checkOnly {
+		modes++
+	}
+	if modes != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg := replay.Config{Traces: *traces, Host: *host, APIKey: os.Getenv("API_KEY"), Headers: http.Header{},
+		Users: *scale, Duration: *duration, Ramp: *ramp, Pacing: *pacing, Speed: *speed, Rate: *rate,
+		Timeout: *timeout, Out: *out, Seed: *seed}
+	for _, h := range *headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return fail("--header %q: want 'Name: value'", h)
+		}
+		cfg.Headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if *scale < 0 || *rate < 0 || *speed <= 0 || *timeout <= 0 || *duration < 0 || *ramp < 0 {
+		return fail("--scale, --rate, --duration and --ramp cannot be negative; --speed and --timeout must be positive")
+	}
+	if *pacing != "" {
+		if _, err := scenario.NewPacing(*pacing, *speed); err != nil {
+			return fail("%v", err)
+		}
+	}
+
+	// First Ctrl-C: stop starting requests, let those in flight finish,
+	// write everything. Second: abandon them.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Fprintln(os.Stderr, "\nreplay: stopping; requests in flight finish (Ctrl-C again to abandon them)")
+		close(stop)
+		<-sig
+		cancel()
+	}()
+	cfg.Stop = stop
+
+	if *checkOnly {
+		return check(ctx, cfg)
+	}
+	cfg.Progress = progressPrinter()
+	names := args
+	if *all {
+		names = nil
+		for _, s := range scenario.All() {
+			names = append(names, s.Name)
+		}
+	}
+	code := 0
+	for _, name := range names {
+		select {
+		case <-stop:
+			return code
+		default:
+		}
+		if sc, err := scenario.Lookup(name); err == nil {
+			name = sc.Name
+		}
+		sum, err := replay.RunScenario(ctx, name, cfg)
+		if sum != nil {
+			printSummary(name, sum)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "replay:", err)
+			if sum == nil {
+				return 2 // bad input: nothing was sent
+			}
+			code = 1
+		}
+	}
+	return code
+}
+
+func list() {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "SCENARIO\tSHORT\tUSERS\tDURATION\tPACING\tSHAPE\tDESCRIPTION")
+	for _, s := range scenario.All() {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.Short, s.Users, s.Duration, s.Pacing, s.Shape, s.Description)
+	}
+	w.Flush()
+}
+
+func check(ctx context.Context, cfg replay.Config) int {
+	target, err := replay.ParseTarget(cfg.Host)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replay:", err)
+		return 2
+	}
+	target.APIKey, target.Headers = cfg.APIKey, cfg.Headers
+	sessions, _, err := session.Load(cfg.Traces...)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "replay: %v (the API key is tried with a recorded request)\n", err)
+		sessions = nil
+	}
+	lines, err := replay.Check(ctx, target, sessions, cfg.Timeout)
+	for _, l := range lines {
+		fmt.Println("ok  ", l)
+	}
+	if err != nil {
+		fmt.Println("FAIL", err)
+		return 1
+	}
+	return 0
+}
+
+// progressPrinter draws the live line on a terminal, and a line every 10s
+// elsewhere (CI logs).
+func progressPrinter() func(string, time.Duration, replay.Progress) {
+	tty := term.IsTerminal(int(os.Stderr.Fd()))
+	return func(name string, total time.Duration, p replay.Progress) {
+		if !tty && int(p.Elapsed.Seconds())%10 != 0 {
+			return
+		}
+		pct := 0.0
+		if p.Requests > 0 {
+			pct = 100 * float64(p.Failures) / float64(p.Requests)
+		}
+		line := fmt.Sprintf("%s %s/%s  users %d  rps %.0f  p95 %s  errors %d (%.1f%%)  cpu %.0f%%",
+			name, p.Elapsed.Truncate(time.Second), total, p.Users, p.RPS, p.P95.Round(time.Millisecond), p.Failures, pct, 100*p.CPU)
+		if p.Late > 0 {
+			line += fmt.Sprintf("  late p99 %s", p.Late.Round(time.Millisecond))
+		}
+		if p.Overloaded {
+			line += "  GENERATOR OVERLOADED: these figures are not the server's"
+		}
+		if tty {
+			fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(os.Stderr, line)
+		}
+	}
+}
+
+func printSummary(name string, s *replay.Summary) {
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		fmt.Fprint(os.Stderr, "\r\033[K") // clear the live line
+	}
+	pct := 0.0
+	if s.Requests > 0 {
+		pct = 100 * float64(s.Failures) / float64(s.Requests)
+	}
+	fmt.Printf("%s: %d requests in %s, %.1f/s; %d failed (%.1f%%), %d rate-limited; latency p50 %s, p95 %s, p99 %s\n",
+		name, s.Requests, s.Elapsed.Round(time.Millisecond), s.RPS, s.Failures, pct, s.RateLimited,
+		s.P50.Round(time.Microsecond), s.P95.Round(time.Microsecond), s.P99.Round(time.Microsecond))
+	if s.Stopped != "" {
+		fmt.Printf("  stopped: %s\n", s.Stopped)
+	}
+	if s.OverloadedSeconds > 0 {
+		fmt.Printf("  the generator was overloaded for %d s (CPU near saturation or sends late): figures from then are not the server's\n", s.OverloadedSeconds)
+	}
+	fmt.Printf("  results: %s\n", s.Results)
+}

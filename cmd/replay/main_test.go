@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/results"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "replay-cmd-test")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "replay")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// replay runs the command; it returns its exit code and output.
+func replayCmd(t *testing.T, env []string, args ...string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), out.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, out.String()
+}
+
+const sample = "--trace=../../testdata/sample/demo.parquet"
+
+func TestCommand(t *testing.T) {
+	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
+	defer api.Close()
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	out := t.TempDir()
+	key := []string{"API_KEY=demo-key-carol"}
+	tests := []struct {
+		name   string
+		env    []string
+		args   []string
+		code   int
+		output string
+	}{
+		{"list", nil, []string{"list"}, 0, "write_heavy"},
+		{"check ok", key, []string{sample, "--host", api.URL, "--check-only"}, 0, "accepted"},
+		{"check closed port", key, []string{sample, "--host", closed, "--check-only"}, 1, "not reachable"},
+		{"check wrong key", []string{"API_KEY=nope"}, []string{sample, "--host", api.URL, "--check-only"}, 1, "refused"},
+		{"unknown scenario", key, []string{sample, "--host", api.URL, "soak"}, 2, "no scenario"},
+		{"no trace", key, []string{"--trace", filepath.Join(out, "none/*.parquet"), "--host", api.URL, "light"}, 2, "no trace"},
+		{"bad header", key, []string{sample, "--header", "nocolon", "light"}, 2, "Name: value"},
+		{"short run", key, []string{sample, "--host", api.URL, "--duration", "1500ms", "--scale", "3", "--pacing", "high", "--out", out, "light"}, 0, "results:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, output := replayCmd(t, tt.env, tt.args...)
+			if code != tt.code || !strings.Contains(output, tt.output) {
+				t.Errorf("exit %d, want %d; output:\n%s", code, tt.code, output)
+			}
+		})
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "light_load_*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("results files %v", files)
+	}
+	rows, err := results.ReadAll(files[0])
+	if err != nil || len(rows) == 0 || rows[0].Scenario != "light_load" || !strings.HasPrefix(rows[0].Run, "light_load_") {
+		t.Errorf("%d rows, %v", len(rows), err)
+	}
+}
+
+// Ctrl-C ends a run early and every completed request is written.
+func TestInterrupt(t *testing.T) {
+	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
+	defer api.Close()
+	out := t.TempDir()
+	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "5", "--ramp", "1ms", "--pacing", "stress", "--out", out, "light")
+	cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%v\n%s", err, buf.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("replay did not stop after SIGINT")
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("files %v\n%s", files, buf.String())
+	}
+	rows, err := results.ReadAll(files[0])
+	if err != nil || len(rows) < 20 || !strings.Contains(buf.String(), "stopped: interrupted") {
+		t.Errorf("%d rows, %v\n%s", len(rows), err, buf.String())
+	}
+	for _, r := range rows {
+		if r.Error == "canceled" {
+			t.Errorf("a request was abandoned by the first Ctrl-C: %+v", r)
+		}
+	}
+}
