@@ -99,6 +99,8 @@ type Summary struct {
 
 type engine struct {
 	p        Plan
+	prepared [][]*Prepared // per session, per request; nil: cannot be sent
+	prepErr  [][]error
 	client   *http.Client
 	reqCtx   context.Context // cancelled only on a hard stop
 	results  chan results.Result
@@ -132,6 +134,17 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 		window:     hdrhistogram.New(1, int64(time.Hour), 3),
 		all:        hdrhistogram.New(1, int64(time.Hour), 3),
 		lateWindow: hdrhistogram.New(1, int64(time.Hour), 3),
+	}
+	// Work out every request's URL and headers once.
+	e.prepared = make([][]*Prepared, len(p.Sessions))
+	e.prepErr = make([][]error, len(p.Sessions))
+	for i := range p.Sessions {
+		reqs := p.Sessions[i].Requests
+		e.prepared[i] = make([]*Prepared, len(reqs))
+		e.prepErr[i] = make([]error, len(reqs))
+		for j := range reqs {
+			e.prepared[i][j], e.prepErr[i][j] = p.Target.Prepare(&reqs[j])
+		}
 	}
 	e.client = &http.Client{
 		Timeout: p.Timeout,
@@ -278,7 +291,8 @@ func (e *engine) user(v int, next *int, stop, done <-chan struct{}, mu *sync.Mut
 		k := *next
 		*next++
 		mu.Unlock()
-		s := &e.p.Sessions[session.Nth(e.p.Order, e.p.Users, v, k)]
+		si := session.Nth(e.p.Order, e.p.Users, v, k)
+		s := &e.p.Sessions[si]
 		mix, _ := scenario.NewMix(e.p.Mix)
 		var prev time.Time
 		sent := 0
@@ -295,8 +309,7 @@ func (e *engine) user(v int, next *int, stop, done <-chan struct{}, mu *sync.Mut
 			if !sleep(e.p.Pacing.Wait(gap, rng), stop, done) {
 				return
 			}
-			now := time.Now()
-			e.send(v, r, now, false)
+			e.send(v, e.prepared[si][i], e.prepErr[si][i], r, time.Now(), false)
 			sent++
 		}
 		if sent == 0 && !sleep(10*time.Millisecond, stop, done) {
@@ -330,19 +343,50 @@ func sleep(d time.Duration, stop, done <-chan struct{}) bool {
 	}
 }
 
+// waitUntil returns at t, within microseconds, unless done comes first.
+// Timers wake up as much as a millisecond late, so it sleeps until a
+// millisecond before t and yields the processor until t: the open model's
+// schedule is only as good as this.
+func waitUntil(t time.Time, done <-chan struct{}) bool {
+	if d := time.Until(t); d > 2*time.Millisecond && !sleep(d-time.Millisecond, nil, done) {
+		return false
+	}
+	for {
+		left := time.Until(t)
+		if left <= 0 {
+			return true
+		}
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		// Yield while there is time for others to run; spin the last
+		// 100µs, or a yield could hand the processor away past t.
+		if left > 100*time.Microsecond {
+			runtime.Gosched()
+		}
+	}
+}
+
 // open sends requests on a fixed schedule: request i leaves at
 // start + i/Rate whatever became of the earlier ones, and its latency
 // counts from that moment, so a stalled server shows in the figures
 // (no coordinated omission). Requests are the sessions' in recorded
 // order, taken round the sessions in the seeded order.
 func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
-	var reqs []*session.Request
+	type planned struct {
+		p   *Prepared
+		err error
+		r   *session.Request
+	}
+	var reqs []planned
 	mix, _ := scenario.NewMix(e.p.Mix)
 	for _, i := range e.p.Order {
 		s := &e.p.Sessions[i]
 		for j := range s.Requests {
 			if mix.Keep(s.Requests[j].Kind) {
-				reqs = append(reqs, &s.Requests[j])
+				reqs = append(reqs, planned{e.prepared[i][j], e.prepErr[i][j], &s.Requests[j]})
 			}
 		}
 	}
@@ -352,10 +396,11 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 	interval := float64(time.Second) / e.p.Rate
 	for i := 0; ; i++ {
 		scheduled := e.start.Add(time.Duration(float64(i) * interval))
-		if !sleep(time.Until(scheduled), nil, done) {
+		if !waitUntil(scheduled, done) {
 			return
 		}
-		r := reqs[i%len(reqs)]
+		pl := reqs[i%len(reqs)]
+		r := pl.r
 		if e.inflight.Load() >= maxInFlight {
 			e.record(results.Result{Scheduled: scheduled.UTC(), Sent: time.Now().UTC(), Error: "generator overloaded: too many requests in flight",
 				TraceID: r.ID, Method: r.Method, Name: r.Route, RecordedStatus: r.Status})
@@ -366,13 +411,13 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 		go func(i int) {
 			defer wg.Done()
 			defer e.inflight.Add(-1)
-			e.send(i%max(e.p.Users, 1), r, scheduled, true)
+			e.send(i%max(e.p.Users, 1), pl.p, pl.err, r, scheduled, true)
 		}(i)
 	}
 }
 
 // send sends one request and records its result.
-func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool) {
+func (e *engine) send(v int, prep *Prepared, prepErr error, r *session.Request, scheduled time.Time, open bool) {
 	res := results.Result{
 		Run: e.p.Run, Scenario: e.p.Scenario, VU: int32(v), TraceID: r.ID, Method: r.Method, Name: r.Route,
 		Scheduled: scheduled.UTC(), ReqSize: int64(len(r.Body)), RecordedStatus: r.Status,
@@ -381,13 +426,13 @@ func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool)
 	if open {
 		res.Users = e.inflight.Load()
 	}
-	req, err := e.p.Target.NewRequest(e.reqCtx, r)
-	if err != nil {
-		res.Sent, res.Error = time.Now().UTC(), err.Error()
+	if prepErr != nil {
+		res.Sent, res.Error = time.Now().UTC(), "cannot replay: "+prepErr.Error()
 		e.record(res)
 		return
 	}
-	res.URL = req.URL.String()
+	req := prep.Request(e.reqCtx)
+	res.URL = prep.URLString()
 	var first atomic.Int64 // set on the transport's goroutine
 	req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
 		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },

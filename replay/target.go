@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -47,8 +48,30 @@ var hopByHop = map[string]bool{
 	"Proxy-Authorization": true,
 }
 
+// Prepared is a recorded request made ready to send again and again: its
+// URL and headers are worked out once, so each send only copies them.
+type Prepared struct {
+	// Recorded is the trace row it came from.
+	Recorded *session.Request
+	method   string
+	url      url.URL
+	header   http.Header
+	host     string
+	// urlString is computed at Prepare, then only read.
+	urlString string
+}
+
 // NewRequest builds the request to send for a recorded one.
 func (t *Target) NewRequest(ctx context.Context, r *session.Request) (*http.Request, error) {
+	p, err := t.Prepare(r)
+	if err != nil {
+		return nil, err
+	}
+	return p.Request(ctx), nil
+}
+
+// Prepare works out the URL and headers of a recorded request.
+func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 	path := r.Path
 	if i := strings.Index(path, "://"); i >= 0 { // absolute form, recorded from a proxy client
 		rest := path[i+3:]
@@ -61,32 +84,14 @@ func (t *Target) NewRequest(ctx context.Context, r *session.Request) (*http.Requ
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	u := *t.Base
-	raw := t.Base.Path + path
-	if i := strings.IndexByte(raw, '?'); i >= 0 {
-		u.Path, u.RawQuery = "", raw[i+1:]
-		raw = raw[:i]
-	} else {
-		u.RawQuery = ""
+	if !validMethod(r.Method) {
+		return nil, fmt.Errorf("trace row %d: bad method %q", r.ID, r.Method)
 	}
-	u.Path = ""
-	u.RawPath = ""
-	u.Opaque = "//" + t.Base.Host + raw // the path as recorded, not re-escaped
-	var body *bytes.Reader
-	if len(r.Body) > 0 {
-		body = bytes.NewReader(r.Body)
-	}
-	var req *http.Request
-	var err error
-	if body != nil {
-		req, err = http.NewRequestWithContext(ctx, r.Method, u.String(), body)
-	} else {
-		req, err = http.NewRequestWithContext(ctx, r.Method, u.String(), nil)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("trace row %d: %w", r.ID, err)
-	}
-	req.URL.Opaque = u.Opaque
+	raw, query, _ := strings.Cut(t.Base.Path+path, "?")
+	// Opaque sends the path as recorded, without escaping it again.
+	u := url.URL{Scheme: t.Base.Scheme, Host: t.Base.Host, Opaque: "//" + t.Base.Host + raw, RawQuery: query}
+	p := &Prepared{Recorded: r, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host}
+	p.urlString = p.url.String()
 	for _, h := range r.Headers {
 		name := http.CanonicalHeaderKey(h.Name)
 		switch {
@@ -94,15 +99,45 @@ func (t *Target) NewRequest(ctx context.Context, r *session.Request) (*http.Requ
 		case name == "Cookie" && strings.HasPrefix(h.Value, redact.Prefix):
 			// A redacted cookie cannot be sent again: leave it out.
 		case t.APIKey != "" && name == "X-Api-Key":
-			req.Header.Set(name, t.APIKey)
+			p.header.Set(name, t.APIKey)
 		case t.APIKey != "" && name == "Authorization":
-			req.Header.Set(name, "Bearer "+t.APIKey)
+			p.header.Set(name, "Bearer "+t.APIKey)
 		default:
-			req.Header.Add(name, h.Value)
+			p.header.Add(name, h.Value)
 		}
 	}
 	for name, vs := range t.Headers {
-		req.Header[http.CanonicalHeaderKey(name)] = vs
+		p.header[http.CanonicalHeaderKey(name)] = vs
 	}
-	return req, nil
+	return p, nil
+}
+
+// URLString is the URL requested, for the results.
+func (p *Prepared) URLString() string { return p.urlString }
+
+// Request is a new request for one send.
+func (p *Prepared) Request(ctx context.Context) *http.Request {
+	u := p.url
+	req := &http.Request{
+		Method: p.method, URL: &u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: p.header.Clone(), Host: p.host,
+	}
+	if b := p.Recorded.Body; len(b) > 0 {
+		req.ContentLength = int64(len(b))
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return req.WithContext(ctx)
+}
+
+func validMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if c := m[i]; c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
 }

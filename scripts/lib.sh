@@ -40,7 +40,8 @@ master_process off;
 worker_processes 1;
 pid $work/nginx-$port.pid;
 error_log $work/nginx-$port.log;
-events { worker_connections 1024; }
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
 http {
 	access_log off;
 	types { text/html html; application/json json; application/octet-stream bin; }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# replay as a load generator, against Vegeta and wrk in the same run: nginx
+# on 127.0.0.1 pinned to core 0, each generator pinned to core 1.
+#
+#   max rate      64 connections, no think time, SECS seconds: requests/s
+#                 and the generator's CPU per 10k requests
+#   open model    2,000 and 5,000 requests/s: achieved rate, and for replay
+#                 the send lateness (sent - scheduled) p50/p99
+#   10k users     replay --scale 10000 with 1-3 s think times: peak memory
+#
+#   bench/replay-vs-vegeta.sh          # SECS=10, max rate median of RUNS=3
+# Needs root for nothing, but installs nginx, wrk and ab from Debian and
+# Vegeta v12.13.0 from the Go module proxy if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+SECS=${SECS:-10}
+RUNS=${RUNS:-3}
+PORT=18300
+need nginx:nginx-light wrk:wrk ab:apache2-utils tcpdump:tcpdump /usr/bin/time:time taskset:util-linux
+mkdir -p bin
+[ -x bin/vegeta ] || GOBIN=$PWD/bin go install github.com/tsenart/vegeta/v12@v12.13.0
+go build -o bin/ ./cmd/replay ./cmd/record ./bench/resultstats
+ulimit -n "$(ulimit -Hn)" # 10,000 users hold 10,000 connections
+
+mkdir -p "$work/www"
+printf '{"status":"healthy","version":"bench"}\n' >"$work/www/index.html"
+start_nginx $PORT "$work/www"
+taskset -p -c 0 "${pids[-1]}" >/dev/null
+URL=http://127.0.0.1:$PORT/index.html
+
+# A trace to replay: GET /index.html, recorded off loopback.
+tcpdump -i lo -s 0 -w "$work/t.pcap" "tcp port $PORT" 2>"$work/td.log" &
+td=$!
+wait_for grep -q listening "$work/td.log"
+ab -q -k -n 2000 -c 1 "$URL" >/dev/null
+sleep 0.3
+kill -INT $td
+wait $td || true
+bin/record --pcap "$work/t.pcap" -o "$work/trace.parquet" -q >/dev/null
+gen() { /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 "$@"; }
+cpu10k() { awk -v n="$1" '{printf "%.3f", ($2 + $3) / n * 10000}' "$work/time"; }
+rss() { awk '{printf "%.0f", $4 / 1024}' "$work/time"; }
+
+printf '\nmax rate, 64 connections, %ss, generator on one core, target on the other (median of %s runs)\n' "$SECS" "$RUNS"
+printf '%-10s %12s %22s %10s\n' tool "requests/s" "CPU s per 10k requests" "peak MB"
+# one TOOL: prints "requests/s cpu-per-10k peak-MB" for one run.
+one() {
+	case $1 in
+	replaykit)
+		rm -rf "$work/r"
+		gen bin/replay --trace "$work/trace.parquet" --host "http://127.0.0.1:$PORT" --scale 64 --ramp 1ms --pacing none \
+			--duration "${SECS}s" --out "$work/r" light >"$work/replay.out" 2>&1
+		n=$(awk '/requests in/ {print $2; exit}' "$work/replay.out") ;;
+	vegeta)
+		echo "GET $URL" | gen bin/vegeta attack -rate=0 -max-workers=64 -workers=64 -duration="${SECS}s" -keepalive=true >"$work/v.bin"
+		n=$(bin/vegeta report -type=json <"$work/v.bin" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])') ;;
+	wrk)
+		gen wrk -t1 -c64 -d"${SECS}s" "$URL" >"$work/wrk.out"
+		n=$(awk '/requests in/ {print $1; exit}' "$work/wrk.out") ;;
+	esac
+	echo "$(echo "$n / $SECS" | bc -l) $(cpu10k "$n") $(rss)"
+}
+for tool in replaykit vegeta wrk; do
+	for _ in $(seq "$RUNS"); do one $tool; done | sort -g | awk -v t=$tool -v runs="$RUNS" \
+		'{r[NR]=$0} END {split(r[int((runs+1)/2)], m, " "); printf "%-10s %12.0f %22s %10s\n", t, m[1], m[2], m[3]}'
+done
+
+printf '\nopen model, %ss\n' "$SECS"
+printf '%-10s %8s %10s %14s %14s\n' tool target achieved "late p50 us" "late p99 us"
+for target in 2000 5000; do
+	rm -rf "$work/r"
+	gen bin/replay --trace "$work/trace.parquet" --host "http://127.0.0.1:$PORT" --rate $target --duration "${SECS}s" \
+		--out "$work/r" light >/dev/null 2>&1
+	eval "$(bin/resultstats "$work"/r/*.parquet)" # sets rate, late_p50_us, late_p99_us, ...
+	printf '%-10s %8d %10s %14s %14s\n' replaykit $target "$rate" "$late_p50_us" "$late_p99_us"
+	echo "GET $URL" | gen bin/vegeta attack -rate=$target -duration="${SECS}s" -keepalive=true >"$work/v.bin"
+	achieved=$(bin/vegeta report -type=json <"$work/v.bin" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["rate"]))')
+	printf '%-10s %8d %10s %14s %14s\n' vegeta $target "$achieved" - -
+done
+
+printf '\n10,000 virtual users (1-3 s think times, %ss)\n' "$SECS"
+rm -rf "$work/r"
+gen bin/replay --trace "$work/trace.parquet" --host "http://127.0.0.1:$PORT" --scale 10000 --ramp 3s --pacing normal \
+	--duration "${SECS}s" --out "$work/r" light >"$work/replay.out" 2>&1
+grep "requests in" "$work/replay.out"
+echo "replaykit peak memory with 10,000 users: $(rss) MB"
