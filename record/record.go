@@ -176,11 +176,8 @@ func host(req *httpstream.Message) string {
 	if h, ok := req.Header("Host"); ok {
 		return h
 	}
-	if _, rest, ok := strings.Cut(req.Target, "://"); ok {
-		h, _, _ := strings.Cut(rest, "/")
-		return h
-	}
-	return ""
+	authority, _ := trace.SplitTarget(req.Target)
+	return authority
 }
 
 // outputPath resolves Config.Out for an input file.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/trace"
 )
 
 // Target is where replayed requests go, and what replaces the recorded
@@ -72,15 +73,7 @@ func (t *Target) NewRequest(ctx context.Context, r *session.Request) (*http.Requ
 
 // Prepare works out the URL and headers of a recorded request.
 func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
-	path := r.Path
-	if i := strings.Index(path, "://"); i >= 0 { // absolute form, recorded from a proxy client
-		rest := path[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			path = rest[j:]
-		} else {
-			path = "/"
-		}
-	}
+	_, path := trace.SplitTarget(r.Path) // absolute form, recorded from a proxy client
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}

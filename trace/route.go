@@ -7,15 +7,7 @@ import "strings"
 // becomes {id}, so /api/tasks/123?x=1 is /api/tasks/{id}. Routes are the
 // stats key of analyze, so they must group what users see as one endpoint.
 func Route(target string) string {
-	// Absolute form (a proxy request): keep only the path.
-	if i := strings.Index(target, "://"); i >= 0 {
-		rest := target[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			target = rest[j:]
-		} else {
-			target = "/"
-		}
-	}
+	_, target = SplitTarget(target)
 	if i := strings.IndexAny(target, "?#"); i >= 0 {
 		target = target[:i]
 	}
@@ -106,4 +98,23 @@ func isUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// SplitTarget splits a request target in absolute form (as sent to a
+// proxy: http://host/path?q) into its authority and its path with the
+// query; any other target is all path.
+func SplitTarget(target string) (authority, path string) {
+	i := strings.Index(target, "://")
+	if i < 0 || strings.HasPrefix(target, "/") {
+		return "", target
+	}
+	rest := target[i+3:]
+	j := strings.IndexAny(rest, "/?")
+	switch {
+	case j < 0:
+		return rest, "/"
+	case rest[j] == '?':
+		return rest[:j], "/" + rest[j:]
+	}
+	return rest[:j], rest[j:]
 }

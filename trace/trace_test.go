@@ -33,6 +33,20 @@ func TestRoute(t *testing.T) {
 	}
 }
 
+func TestSplitTarget(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"/a/b?c":                 {"", "/a/b?c"},
+		"http://h:8/a?x=1":       {"h:8", "/a?x=1"},
+		"https://h":              {"h", "/"},
+		"http://h?q":             {"h", "/?q"},
+		"/redirect?to=http://x/": {"", "/redirect?to=http://x/"},
+	} {
+		if a, p := SplitTarget(in); a != want[0] || p != want[1] {
+			t.Errorf("SplitTarget(%q) = %q, %q; want %q, %q", in, a, p, want[0], want[1])
+		}
+	}
+}
+
 func TestKindOf(t *testing.T) {
 	for m, want := range map[string]string{"GET": KindRead, "HEAD": KindRead, "OPTIONS": KindRead,
 		"POST": KindWrite, "PUT": KindWrite, "PATCH": KindWrite, "DELETE": KindWrite} {
