@@ -15,7 +15,6 @@ const maxHead = 64 << 10
 var (
 	errStartLine = errors.New("malformed start line")
 	errHeader    = errors.New("malformed header line")
-	errTooLarge  = errors.New("head too large")
 )
 
 // headEnd returns the length of the head at the start of b (through the
