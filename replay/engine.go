@@ -161,14 +161,19 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 	}
 	defer e.client.CloseIdleConnections()
 
-	// The writer goroutine owns out; it ends when results is closed.
+	// The writer goroutine owns out; it ends when results is closed. If a
+	// row cannot be written (a full disk), the run stops: sending load
+	// whose results are lost is worse than stopping.
 	var writeErr error
 	written := make(chan struct{})
+	writeFailed := make(chan struct{})
 	go func() {
 		defer close(written)
 		for r := range e.results {
 			if writeErr == nil {
-				writeErr = out.Write(&r)
+				if writeErr = out.Write(&r); writeErr != nil {
+					close(writeFailed)
+				}
 			}
 		}
 	}()
@@ -184,6 +189,8 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 			stopped = "interrupted"
 		case <-ctx.Done():
 			stopped = "interrupted"
+		case <-writeFailed:
+			stopped = "results could not be written"
 		case <-time.After(time.Until(end)):
 		}
 		close(done)

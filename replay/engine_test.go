@@ -282,3 +282,29 @@ func earliest(rows []results.Result) time.Time {
 	}
 	return start
 }
+
+// When results cannot be written the run stops instead of sending load
+// whose results are lost.
+func TestStopsWhenResultsCannotBeWritten(t *testing.T) {
+	srv := demo(t)
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.APIKey = "demo-key-alice"
+	sessions := sampleSessions(t)
+	dir := t.TempDir()
+	w, err := results.Create(filepath.Join(dir, "r.parquet"), results.WriterOptions{RowGroupRows: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Closing the writer makes every later Write fail, as a full disk would.
+	w.Close()
+	start := time.Now()
+	sum, err := Run(context.Background(), Plan{Run: "r", Scenario: "s", Sessions: sessions, Order: session.Order(len(sessions), 1),
+		Users: 4, Shape: scenario.Ramp{Peak: 4}, Pacing: scenario.Uniform{Max: time.Millisecond}, Mix: "recorded",
+		Duration: 30 * time.Second, Target: tgt}, w, nil, nil)
+	if err == nil || sum == nil || sum.Stopped != "results could not be written" {
+		t.Fatalf("err %v, summary %+v", err, sum)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("the run went on for %v after results failed", took)
+	}
+}
