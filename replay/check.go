@@ -28,6 +28,8 @@ func Check(ctx context.Context, t *Target, sessions []session.Session, timeout t
 	resp.Body.Close()
 	lines = append(lines, fmt.Sprintf("reachable: GET %s/ answered %d", t.Base, resp.StatusCode))
 
+	// The probe carries a credential API_KEY replaces: one it does not
+	// (X-Auth-Token, say) would be sent redacted and look refused.
 	var probe *session.Request
 	for i := range sessions {
 		for j := range sessions[i].Requests {
@@ -68,8 +70,7 @@ func Check(ctx context.Context, t *Target, sessions []session.Session, timeout t
 
 func hasCredential(r *session.Request) bool {
 	for _, h := range r.Headers {
-		switch http.CanonicalHeaderKey(h.Name) {
-		case "X-Api-Key", "Authorization", "X-Auth-Token":
+		if replacedByAPIKey[http.CanonicalHeaderKey(h.Name)] != nil {
 			return true
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/trace"
 )
 
 func sampleSessions(t *testing.T) []session.Session {
@@ -306,5 +307,21 @@ func TestStopsWhenResultsCannotBeWritten(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the run went on for %v after results failed", took)
+	}
+}
+
+// The check probes with a credential API_KEY replaces: a request carrying
+// only X-Auth-Token (sent on redacted) would look like a refused key.
+func TestCheckProbesAReplacedCredential(t *testing.T) {
+	srv := demo(t)
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.APIKey = "demo-key-erin"
+	sessions := []session.Session{{Key: "s", Requests: []session.Request{
+		{ID: 1, Method: "GET", Path: "/api/v1/tasks/1", Headers: []trace.Header{{Name: "X-Auth-Token", Value: "redacted:1"}}},
+		{ID: 2, Method: "GET", Path: "/api/v1/tasks/2", Headers: []trace.Header{{Name: "X-API-Key", Value: "redacted:2"}}, Status: 200},
+	}}}
+	lines, err := Check(context.Background(), tgt, sessions, time.Second)
+	if err != nil || len(lines) != 2 || !strings.Contains(lines[1], "/api/v1/tasks/2") {
+		t.Errorf("%v %v", lines, err)
 	}
 }

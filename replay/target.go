@@ -40,6 +40,13 @@ func ParseTarget(host string) (*Target, error) {
 	return &Target{Base: u, Headers: http.Header{}}, nil
 }
 
+// replacedByAPIKey are the recorded credential headers API_KEY replaces,
+// and how: the key itself, or as a bearer token.
+var replacedByAPIKey = map[string]func(key string) string{
+	"X-Api-Key":     func(k string) string { return k },
+	"Authorization": func(k string) string { return "Bearer " + k },
+}
+
 // hopByHop are headers of one connection, not of the request: the client
 // sets its own. Content-Length comes from the body sent; Expect would make
 // every upload wait for a 100 Continue.
@@ -91,10 +98,8 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 		case hopByHop[name]:
 		case name == "Cookie" && strings.HasPrefix(h.Value, redact.Prefix):
 			// A redacted cookie cannot be sent again: leave it out.
-		case t.APIKey != "" && name == "X-Api-Key":
-			p.header.Set(name, t.APIKey)
-		case t.APIKey != "" && name == "Authorization":
-			p.header.Set(name, "Bearer "+t.APIKey)
+		case t.APIKey != "" && replacedByAPIKey[name] != nil:
+			p.header.Set(name, replacedByAPIKey[name](t.APIKey))
 		default:
 			p.header.Add(name, h.Value)
 		}
