@@ -188,7 +188,7 @@ func (s *Server) get(kind string) http.HandlerFunc {
 		s.delay(r, 2*time.Millisecond, 15*time.Millisecond)
 		it, ok := s.store.get(kind, r.PathValue("id"))
 		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]string{"detail": kind[:len(kind)-1] + " not found"})
+			notFound(w, kind)
 			return
 		}
 		writeJSON(w, http.StatusOK, it)
@@ -221,7 +221,7 @@ func (s *Server) update(kind string, replace bool) http.HandlerFunc {
 		}
 		it, ok := s.store.update(kind, r.PathValue("id"), fields, replace)
 		if !ok {
-			writeJSON(w, http.StatusNotFound, map[string]string{"detail": kind[:len(kind)-1] + " not found"})
+			notFound(w, kind)
 			return
 		}
 		writeJSON(w, http.StatusOK, it)
@@ -232,7 +232,7 @@ func (s *Server) delete(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.delay(r, 5*time.Millisecond, 40*time.Millisecond)
 		if !s.store.remove(kind, r.PathValue("id")) {
-			writeJSON(w, http.StatusNotFound, map[string]string{"detail": kind[:len(kind)-1] + " not found"})
+			notFound(w, kind)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -252,12 +252,17 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 func (s *Server) analyze(w http.ResponseWriter, r *http.Request) {
 	it, ok := s.store.get("documents", r.PathValue("id"))
 	if !ok {
-		writeJSON(w, http.StatusNotFound, map[string]string{"detail": "document not found"})
+		notFound(w, "documents")
 		return
 	}
 	s.delay(r, 250*time.Millisecond, 1500*time.Millisecond)
 	words := len(strings.Fields(fmt.Sprint(it["content"])))
 	writeJSON(w, http.StatusOK, map[string]any{"id": it["id"], "summary": fmt.Sprintf("%d words analysed", words), "sentiment": "neutral"})
+}
+
+// notFound answers 404 for an item of kind ("tasks": "task not found").
+func notFound(w http.ResponseWriter, kind string) {
+	writeJSON(w, http.StatusNotFound, map[string]string{"detail": strings.TrimSuffix(kind, "s") + " not found"})
 }
 
 type badRequest struct{ msg string }

@@ -262,6 +262,22 @@ func (t *File) NumRowGroups() int { return len(t.pf.RowGroups()) }
 // Close closes the file.
 func (t *File) Close() error { return t.f.Close() }
 
+// ReadAll reads a whole file of T rows into memory. For tests and small
+// files; Scan streams.
+func ReadAll[T any](what, path string) ([]T, error) {
+	f, err := Open[T](what, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := make([]T, 0, f.NumRows())
+	err = Scan(f, func(r *T) error {
+		out = append(out, *r)
+		return nil
+	})
+	return out, err
+}
+
 // Scan calls fn for every row of f, decoded into a T, in file order. T is
 // the file's row type, or a struct with a subset of its columns (same
 // parquet tags): only those columns are read. Rows are streamed row group

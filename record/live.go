@@ -26,13 +26,7 @@ type LiveSource struct {
 // leaves.
 func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
 	start := time.Now()
-	if cfg.Flush <= 0 {
-		cfg.Flush = 5 * time.Second
-	}
-	dir := cfg.Out
-	if dir == "" {
-		dir = "traces/"
-	}
+	dir := outDir(cfg.Out)
 	if strings.HasSuffix(dir, ".parquet") {
 		return nil, errors.New("live capture writes a directory of files (-o traces/), not one file: files are closed every --flush and at each --rotate")
 	}

@@ -39,7 +39,19 @@ type parts struct {
 	now          func() time.Time // the clock; tests set it
 }
 
+// outDir is where a live or proxy recording writes: Config.Out, or traces/.
+func outDir(out string) string {
+	if out == "" {
+		return "traces/"
+	}
+	return out
+}
+
+// newParts starts the files of a recording in dir; flush defaults to 5s.
 func newParts(dir, prefix string, flush, rotateEvery time.Duration, rotateBytes int64, opts trace.WriterOptions) (*parts, error) {
+	if flush <= 0 {
+		flush = 5 * time.Second
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create output directory: %w", err)
 	}

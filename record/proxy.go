@@ -33,9 +33,6 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL", upstream)
 	}
-	if cfg.Flush <= 0 {
-		cfg.Flush = 5 * time.Second
-	}
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, fmt.Errorf("--proxy %q: want HOST:PORT or :PORT (%v)", listen, err)
@@ -47,10 +44,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
-	dir := cfg.Out
-	if dir == "" {
-		dir = "traces/"
-	}
+	dir := outDir(cfg.Out)
 	out, err := newParts(dir, "proxy", cfg.Flush, cfg.RotateEvery, cfg.RotateBytes, cfg.Writer)
 	if err != nil {
 		ln.Close()
@@ -94,7 +88,6 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 				}
 				if werr == nil && !rec.full {
 					rec.Exchange(r.conn, r.req, r.resp)
-					sum.Capture.HTTP.Exchanges = sum.Written
 					werr = rec.err
 				}
 			case now := <-tick.C:

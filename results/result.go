@@ -113,16 +113,4 @@ func Open(path string) (*File, error) { return pqfile.Open[Result]("results", pa
 func Scan[T any](f *File, fn func(*T) error) error { return pqfile.Scan(f, fn) }
 
 // ReadAll reads a whole results file. For tests and small files.
-func ReadAll(path string) ([]Result, error) {
-	f, err := Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out := make([]Result, 0, f.NumRows())
-	err = Scan(f, func(r *Result) error {
-		out = append(out, *r)
-		return nil
-	})
-	return out, err
-}
+func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("results", path) }

@@ -16,16 +16,4 @@ func Scan[T any](t *File, fn func(*T) error) error { return pqfile.Scan(t, fn) }
 
 // ReadAll reads a whole trace file into memory. For tests and small files;
 // Scan streams.
-func ReadAll(path string) ([]Exchange, error) {
-	t, err := Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer t.Close()
-	out := make([]Exchange, 0, t.NumRows())
-	err = Scan(t, func(e *Exchange) error {
-		out = append(out, *e)
-		return nil
-	})
-	return out, err
-}
+func ReadAll(path string) ([]Exchange, error) { return pqfile.ReadAll[Exchange]("trace", path) }

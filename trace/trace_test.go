@@ -132,19 +132,27 @@ type methodStatus struct {
 	Route  string `parquet:"route"`
 }
 
-func TestScanProjection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "t.parquet")
+// writeTrace writes rows to a new trace file at path.
+func writeTrace(t *testing.T, path string, rows []Exchange) {
+	t.Helper()
 	w, err := Create(path, WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := sampleExchanges(10)
-	for i := range in {
-		w.Write(&in[i])
+	for i := range rows {
+		if err := w.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestScanProjection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	in := sampleExchanges(10)
+	writeTrace(t, path, in)
 	f, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -166,12 +174,7 @@ func TestScanProjection(t *testing.T) {
 func TestOpenRejectsBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.parquet")
-	w, _ := Create(good, WriterOptions{})
-	in := sampleExchanges(100)
-	for i := range in {
-		w.Write(&in[i])
-	}
-	w.Close()
+	writeTrace(t, good, sampleExchanges(100))
 	data, _ := os.ReadFile(good)
 	cases := map[string][]byte{
 		"empty":     nil,
