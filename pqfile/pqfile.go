@@ -318,3 +318,56 @@ func Scan[T any](f *File, fn func(*T) error) (err error) {
 	}
 	return nil
 }
+
+// ReadRange reads the n rows of f from row offset on (fewer at the end of
+// the file), decoded into T as Scan does. Only the row groups and pages
+// that hold them are decoded. Safe to call from several goroutines.
+func ReadRange[T any](f *File, offset, n int64) (out []T, err error) {
+	if err := hasColumns(f.pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
+		return nil, fmt.Errorf("read %s %s: %w", f.what, f.path, err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			out, err = nil, fmt.Errorf("read %s %s: damaged file: %v", f.what, f.path, p)
+		}
+	}()
+	if offset < 0 || n < 0 {
+		return nil, fmt.Errorf("read %s %s: bad range %d+%d", f.what, f.path, offset, n)
+	}
+	out = make([]T, 0, n)
+	var start int64 // first row of the row group
+	for _, rg := range f.pf.RowGroups() {
+		rows := rg.NumRows()
+		if start+rows <= offset {
+			start += rows
+			continue
+		}
+		want := int(min(int64(cap(out)-len(out)), start+rows-offset))
+		if want <= 0 {
+			break
+		}
+		r := parquet.NewGenericRowGroupReader[T](rg)
+		if err := r.SeekToRow(offset - start); err != nil {
+			r.Close()
+			return nil, fmt.Errorf("read %s %s: %w", f.what, f.path, err)
+		}
+		buf := out[len(out) : len(out)+want]
+		got := 0
+		for got < want {
+			k, rerr := r.Read(buf[got:])
+			got += k
+			if rerr != nil {
+				if errors.Is(rerr, io.EOF) {
+					break
+				}
+				r.Close()
+				return nil, fmt.Errorf("read %s %s: %w", f.what, f.path, rerr)
+			}
+		}
+		r.Close()
+		out = out[:len(out)+got]
+		offset += int64(got)
+		start += rows
+	}
+	return out, nil
+}

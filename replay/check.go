@@ -14,7 +14,7 @@ import (
 // sends GET / (any HTTP answer means reachable), then the first recorded
 // request that carried a credential, with the key put in. It returns what
 // it found, line by line, and an error when either fails.
-func Check(ctx context.Context, t *Target, sessions []session.Session, timeout time.Duration) ([]string, error) {
+func Check(ctx context.Context, t *Target, sessions *session.Source, timeout time.Duration) ([]string, error) {
 	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer client.CloseIdleConnections()
@@ -31,16 +31,16 @@ func Check(ctx context.Context, t *Target, sessions []session.Session, timeout t
 	// The probe carries a credential API_KEY replaces: one it does not
 	// (X-Auth-Token, say) would be sent redacted and look refused.
 	var probe *session.Request
-	for i := range sessions {
-		for j := range sessions[i].Requests {
-			r := &sessions[i].Requests[j]
-			if r.Method == "GET" && hasCredential(r) {
+	for i := 0; sessions != nil && i < sessions.Len() && probe == nil; i++ {
+		s, err := sessions.Session(i)
+		if err != nil {
+			return lines, err
+		}
+		for j := range s.Requests {
+			if r := &s.Requests[j]; r.Method == "GET" && hasCredential(r) {
 				probe = r
 				break
 			}
-		}
-		if probe != nil {
-			break
 		}
 	}
 	if probe == nil {

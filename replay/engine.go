@@ -28,8 +28,8 @@ type Plan struct {
 	// Run is the run id ({scenario}_{timestamp}); Scenario the scenario name.
 	Run, Scenario string
 	// Sessions are what virtual users replay; Order the seeded order in
-	// which they take them (session.Order).
-	Sessions []session.Session
+	// which they take them (session.Order over Sessions.Len()).
+	Sessions *session.Source
 	Order    []int
 	// Users is the number of virtual users at full load.
 	Users int
@@ -99,14 +99,16 @@ type Summary struct {
 
 type engine struct {
 	p        Plan
-	prepared [][]*Prepared // per session, per request; nil: cannot be sent
-	prepErr  [][]error
 	client   *http.Client
 	reqCtx   context.Context // cancelled only on a hard stop
 	results  chan results.Result
 	start    time.Time
 	active   atomic.Int32
 	inflight atomic.Int32
+
+	failOnce sync.Once
+	failed   chan struct{} // closed by fail
+	failErr  error
 
 	mu                        sync.Mutex // guards the histograms and counters below
 	window, all, lateWindow   *hdrhistogram.Histogram
@@ -121,7 +123,7 @@ type engine struct {
 // timeout). Cancelling ctx abandons requests in flight. progress, if set,
 // is called every second.
 func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{}, progress func(Progress)) (*Summary, error) {
-	if len(p.Sessions) == 0 {
+	if p.Sessions == nil || p.Sessions.Len() == 0 {
 		return nil, errors.New("replay: no sessions to replay")
 	}
 	if p.Timeout <= 0 {
@@ -131,20 +133,10 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 		p:          p,
 		reqCtx:     ctx,
 		results:    make(chan results.Result, 4096),
+		failed:     make(chan struct{}),
 		window:     hdrhistogram.New(1, int64(time.Hour), 3),
 		all:        hdrhistogram.New(1, int64(time.Hour), 3),
 		lateWindow: hdrhistogram.New(1, int64(time.Hour), 3),
-	}
-	// Work out every request's URL and headers once.
-	e.prepared = make([][]*Prepared, len(p.Sessions))
-	e.prepErr = make([][]error, len(p.Sessions))
-	for i := range p.Sessions {
-		reqs := p.Sessions[i].Requests
-		e.prepared[i] = make([]*Prepared, len(reqs))
-		e.prepErr[i] = make([]error, len(reqs))
-		for j := range reqs {
-			e.prepared[i][j], e.prepErr[i][j] = p.Target.Prepare(&reqs[j])
-		}
 	}
 	e.client = &http.Client{
 		Timeout: p.Timeout,
@@ -191,6 +183,8 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 			stopped = "interrupted"
 		case <-writeFailed:
 			stopped = "results could not be written"
+		case <-e.failed:
+			stopped = "a session could not be read"
 		case <-time.After(time.Until(end)):
 		}
 		close(done)
@@ -234,6 +228,9 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 	s.P99 = time.Duration(e.all.ValueAtQuantile(99))
 	s.RateLimited = e.limit
 	e.mu.Unlock()
+	if writeErr == nil && e.failErr != nil {
+		return s, e.failErr
+	}
 	return s, writeErr
 }
 
@@ -298,8 +295,11 @@ func (e *engine) user(v int, next *int, stop, done <-chan struct{}, mu *sync.Mut
 		k := *next
 		*next++
 		mu.Unlock()
-		si := session.Nth(e.p.Order, e.p.Users, v, k)
-		s := &e.p.Sessions[si]
+		s, err := e.p.Sessions.Session(session.Nth(e.p.Order, e.p.Users, v, k))
+		if err != nil {
+			e.fail(err)
+			return
+		}
 		mix, _ := scenario.NewMix(e.p.Mix)
 		var prev time.Time
 		sent := 0
@@ -316,7 +316,7 @@ func (e *engine) user(v int, next *int, stop, done <-chan struct{}, mu *sync.Mut
 			if !sleep(e.p.Pacing.Wait(gap, rng), stop, done) {
 				return
 			}
-			e.send(v, e.prepared[si][i], e.prepErr[si][i], r, time.Now(), false)
+			e.send(v, r, time.Now(), false)
 			sent++
 		}
 		if sent == 0 && !sleep(10*time.Millisecond, stop, done) {
@@ -382,32 +382,42 @@ func waitUntil(t time.Time, done <-chan struct{}) bool {
 // (no coordinated omission). Requests are the sessions' in recorded
 // order, taken round the sessions in the seeded order.
 func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
-	type planned struct {
-		p   *Prepared
-		err error
-		r   *session.Request
-	}
-	var reqs []planned
 	mix, _ := scenario.NewMix(e.p.Mix)
-	for _, i := range e.p.Order {
-		s := &e.p.Sessions[i]
-		for j := range s.Requests {
-			if mix.Keep(s.Requests[j].Kind) {
-				reqs = append(reqs, planned{e.prepared[i][j], e.prepErr[i][j], &s.Requests[j]})
+	// A cursor over the sessions in the seeded order, read one at a time.
+	var s *session.Session
+	oi, j, empty := -1, 0, 0
+	next := func() *session.Request {
+		for {
+			for s != nil && j < len(s.Requests) {
+				r := &s.Requests[j]
+				j++
+				if mix.Keep(r.Kind) {
+					empty = 0
+					return r
+				}
 			}
+			if empty++; empty > len(e.p.Order) {
+				return nil // no session has a request this mix sends
+			}
+			oi = (oi + 1) % len(e.p.Order)
+			var err error
+			if s, err = e.p.Sessions.Session(e.p.Order[oi]); err != nil {
+				e.fail(err)
+				return nil
+			}
+			j = 0
 		}
-	}
-	if len(reqs) == 0 {
-		return
 	}
 	interval := float64(time.Second) / e.p.Rate
 	for i := 0; ; i++ {
+		r := next()
+		if r == nil {
+			return
+		}
 		scheduled := e.start.Add(time.Duration(float64(i) * interval))
 		if !waitUntil(scheduled, done) {
 			return
 		}
-		pl := reqs[i%len(reqs)]
-		r := pl.r
 		if e.inflight.Load() >= maxInFlight {
 			e.record(results.Result{Scheduled: scheduled.UTC(), Sent: time.Now().UTC(), Error: "generator overloaded: too many requests in flight",
 				TraceID: r.ID, Method: r.Method, Name: r.Route, RecordedStatus: r.Status})
@@ -418,13 +428,22 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 		go func(i int) {
 			defer wg.Done()
 			defer e.inflight.Add(-1)
-			e.send(i%max(e.p.Users, 1), pl.p, pl.err, r, scheduled, true)
+			e.send(i%max(e.p.Users, 1), r, scheduled, true)
 		}(i)
 	}
 }
 
+// fail stops the run for an error that is not a request's (a session that
+// cannot be read back): Run returns it.
+func (e *engine) fail(err error) {
+	e.failOnce.Do(func() {
+		e.failErr = err
+		close(e.failed)
+	})
+}
+
 // send sends one request and records its result.
-func (e *engine) send(v int, prep *Prepared, prepErr error, r *session.Request, scheduled time.Time, open bool) {
+func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool) {
 	res := results.Result{
 		Run: e.p.Run, Scenario: e.p.Scenario, VU: int32(v), TraceID: r.ID, Method: r.Method, Name: r.Route,
 		Scheduled: scheduled.UTC(), ReqSize: int64(len(r.Body)), RecordedStatus: r.Status,
@@ -433,6 +452,9 @@ func (e *engine) send(v int, prep *Prepared, prepErr error, r *session.Request, 
 	if open {
 		res.Users = e.inflight.Load()
 	}
+	// Prepared per send: sessions come and go from the source's cache,
+	// and preparing costs a few hundred nanoseconds against a round trip.
+	prep, prepErr := e.p.Target.Prepare(r)
 	if prepErr != nil {
 		res.Sent, res.Error = time.Now().UTC(), "cannot replay: "+prepErr.Error()
 		e.record(res)

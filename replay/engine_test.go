@@ -19,12 +19,18 @@ import (
 	"github.com/replaykit/replaykit/trace"
 )
 
-func sampleSessions(t *testing.T) []session.Session {
+func sampleSessions(t *testing.T) *session.Source {
 	t.Helper()
-	s, _, err := session.Load("../testdata/sample/*.parquet")
+	return sampleSessionsWith(t, session.Options{})
+}
+
+func sampleSessionsWith(t *testing.T, opts session.Options) *session.Source {
+	t.Helper()
+	s, _, err := session.Open(opts, "../testdata/sample/*.parquet")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 
@@ -49,7 +55,7 @@ func run(t *testing.T, url string, p Plan) ([]results.Result, *Summary) {
 		p.Sessions = sampleSessions(t)
 	}
 	if p.Order == nil {
-		p.Order = session.Order(len(p.Sessions), p.Seed)
+		p.Order = session.Order(p.Sessions.Len(), p.Seed)
 	}
 	if p.Shape == nil {
 		p.Shape = scenario.Ramp{Peak: p.Users}
@@ -100,9 +106,13 @@ func TestSameSeedSameRequests(t *testing.T) {
 	p := Plan{Users: 4, Duration: 600 * time.Millisecond, Seed: 42}
 	a, _ := run(t, srv.URL, p)
 	b, _ := run(t, srv.URL, p)
+	// Spilled to disk and read back through a small cache: the same.
+	p.Sessions = sampleSessionsWith(t, session.Options{Memory: 20 << 10, Cache: 8 << 10})
+	d, _ := run(t, srv.URL, p)
+	p.Sessions = nil
 	p.Seed = 43
 	c, _ := run(t, srv.URL, p)
-	ua, ub, uc := perUser(a), perUser(b), perUser(c)
+	ua, ub, uc, ud := perUser(a), perUser(b), perUser(c), perUser(d)
 	if len(ua) != 4 {
 		t.Fatalf("%d users sent requests", len(ua))
 	}
@@ -111,6 +121,9 @@ func TestSameSeedSameRequests(t *testing.T) {
 		n := min(len(seq), len(ub[v]))
 		if n < 5 || !slices.Equal(seq[:n], ub[v][:n]) {
 			t.Errorf("user %d: %v vs %v", v, seq[:min(n, 10)], ub[v][:min(n, 10)])
+		}
+		if n := min(len(seq), len(ud[v])); n < 5 || !slices.Equal(seq[:n], ud[v][:n]) {
+			t.Errorf("user %d, spilled sessions: %v vs %v", v, seq[:min(n, 10)], ud[v][:min(n, 10)])
 		}
 		m := min(len(seq), len(uc[v]))
 		if !slices.Equal(seq[:m], uc[v][:m]) {
@@ -299,7 +312,7 @@ func TestStopsWhenResultsCannotBeWritten(t *testing.T) {
 	// Closing the writer makes every later Write fail, as a full disk would.
 	w.Close()
 	start := time.Now()
-	sum, err := Run(context.Background(), Plan{Run: "r", Scenario: "s", Sessions: sessions, Order: session.Order(len(sessions), 1),
+	sum, err := Run(context.Background(), Plan{Run: "r", Scenario: "s", Sessions: sessions, Order: session.Order(sessions.Len(), 1),
 		Users: 4, Shape: scenario.Ramp{Peak: 4}, Pacing: scenario.Uniform{Max: time.Millisecond}, Mix: "recorded",
 		Duration: 30 * time.Second, Target: tgt}, w, nil, nil)
 	if err == nil || sum == nil || sum.Stopped != "results could not be written" {
@@ -316,10 +329,10 @@ func TestCheckProbesAReplacedCredential(t *testing.T) {
 	srv := demo(t)
 	tgt, _ := ParseTarget(srv.URL)
 	tgt.APIKey = "demo-key-erin"
-	sessions := []session.Session{{Key: "s", Requests: []session.Request{
+	sessions := session.FromSessions([]session.Session{{Key: "s", Requests: []session.Request{
 		{ID: 1, Method: "GET", Path: "/api/v1/tasks/1", Headers: []trace.Header{{Name: "X-Auth-Token", Value: "redacted:1"}}},
 		{ID: 2, Method: "GET", Path: "/api/v1/tasks/2", Headers: []trace.Header{{Name: "X-API-Key", Value: "redacted:2"}}, Status: 200},
-	}}}
+	}}})
 	lines, err := Check(context.Background(), tgt, sessions, time.Second)
 	if err != nil || len(lines) != 2 || !strings.Contains(lines[1], "/api/v1/tasks/2") {
 		t.Errorf("%v %v", lines, err)

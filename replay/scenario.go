@@ -42,6 +42,8 @@ type Config struct {
 	Progress func(name string, total time.Duration, p Progress)
 	// Stop ends the run early; requests in flight finish.
 	Stop <-chan struct{}
+	// Sessions bound the memory the trace's sessions take.
+	Sessions session.Options
 }
 
 // RunScenario runs one scenario and writes
@@ -59,10 +61,11 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	if cfg.Headers != nil {
 		target.Headers = cfg.Headers
 	}
-	sessions, st, err := session.Load(cfg.Traces...)
+	sessions, st, err := session.Open(cfg.Sessions, cfg.Traces...)
 	if err != nil {
 		return nil, err
 	}
+	defer sessions.Close()
 	if sc.Mix == "write" && st.Writes == 0 {
 		return nil, fmt.Errorf("%s needs write requests, and the traces %q have none", sc.Name, cfg.Traces)
 	}
@@ -108,7 +111,7 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 		return nil, err
 	}
 	plan := Plan{
-		Run: run, Scenario: sc.Name, Sessions: sessions, Order: session.Order(len(sessions), cfg.Seed),
+		Run: run, Scenario: sc.Name, Sessions: sessions, Order: session.Order(sessions.Len(), cfg.Seed),
 		Users: users, Shape: shape, Pacing: pacing, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: cfg.Timeout, Seed: cfg.Seed, Target: target,
 	}

@@ -1,20 +1,35 @@
 package session
 
 import (
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/trace"
 )
 
-func TestLoadSample(t *testing.T) {
-	sessions, st, err := Load("../testdata/sample/*.parquet")
+func TestOpenSample(t *testing.T) {
+	src, st, err := Open(Options{}, "../testdata/sample/*.parquet")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Files != 1 || st.Requests < 300 || st.Sessions != len(sessions) || st.Reads+st.Writes != st.Requests {
+	defer src.Close()
+	if st.Files != 1 || st.Requests < 300 || st.Sessions != src.Len() || st.Reads+st.Writes != st.Requests || st.Spilled {
 		t.Errorf("stats %+v", st)
 	}
 	total := 0
-	for i, s := range sessions {
+	for i := range src.Len() {
+		s, err := src.Session(i)
+		if err != nil {
+			t.Fatal(err)
+		}
 		total += len(s.Requests)
 		for j := 1; j < len(s.Requests); j++ {
 			if s.Requests[j].TS.Before(s.Requests[j-1].TS) {
@@ -26,7 +41,11 @@ func TestLoadSample(t *testing.T) {
 				t.Fatalf("bad request %+v", r)
 			}
 		}
-		if i > 0 && s.Requests[0].TS.Before(sessions[i-1].Requests[0].TS) {
+		in := src.Info(i)
+		if in.Key != s.Key || in.Requests != len(s.Requests) || in.Reads+in.Writes != in.Requests || !in.First.Equal(s.Requests[0].TS) {
+			t.Errorf("info %+v for session %s of %d requests", in, s.Key, len(s.Requests))
+		}
+		if i > 0 && in.First.Before(src.Info(i-1).First) {
 			t.Fatalf("sessions not in order of first request")
 		}
 	}
@@ -35,12 +54,60 @@ func TestLoadSample(t *testing.T) {
 	}
 }
 
-func TestLoadErrors(t *testing.T) {
-	if _, _, err := Load("../testdata/nothing/*.parquet"); err == nil {
+// A trace larger than Options.Memory is spilled to disk, sorted by
+// session, and read back: the sessions are the same as in memory, whatever
+// the cache holds, and the temporary files go with Close.
+func TestSpilledSessionsAreTheSame(t *testing.T) {
+	mem, _, err := Open(Options{}, "../testdata/sample/*.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, opts := range []Options{
+		{Memory: 1, Cache: 1},              // a run per request; nothing cached
+		{Memory: 16 << 10, Cache: 8 << 10}, // a few runs; the cache evicts
+		{Memory: 64 << 10, Cache: 64 << 20},
+	} {
+		opts.TempDir = t.TempDir()
+		disk, st, err := Open(opts, "../testdata/sample/*.parquet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !st.Spilled || disk.Len() != mem.Len() {
+			t.Fatalf("%+v: spilled %v, %d sessions, want %d", opts, st.Spilled, disk.Len(), mem.Len())
+		}
+		// Twice round, so that the second reads come from the cache.
+		for range 2 {
+			for i := range mem.Len() {
+				a, _ := mem.Session(i)
+				b, err := disk.Session(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(a, b) {
+					t.Fatalf("%+v: session %d differs after spilling", opts, i)
+				}
+			}
+		}
+		if err := disk.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
+			t.Errorf("%+v: %d temporary files left after Close", opts, len(left))
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	if _, _, err := Open(Options{}, "../testdata/nothing/*.parquet"); err == nil {
 		t.Error("no files: no error")
 	}
-	if _, _, err := Load("../testdata/pcap/go-curl.pcap"); err == nil {
+	if _, _, err := Open(Options{}, "../testdata/pcap/go-curl.pcap"); err == nil {
 		t.Error("a pcap as a trace: no error")
+	}
+	// A failing spill leaves nothing behind and says why.
+	dir := t.TempDir()
+	if _, _, err := Open(Options{Memory: 1, TempDir: filepath.Join(dir, "missing")}, "../testdata/sample/*.parquet"); err == nil || !strings.Contains(err.Error(), "temporary directory") {
+		t.Errorf("spill into a missing directory: %v", err)
 	}
 }
 
@@ -67,5 +134,68 @@ func TestOrder(t *testing.T) {
 	}
 	if len(seen) != 50 {
 		t.Errorf("%d distinct sessions taken", len(seen))
+	}
+}
+
+// A trace far larger than Options.Memory is read as a stream: after Open,
+// and while every session is taken in turn, the heap holds about the
+// memory and cache bounds, not the trace.
+func TestOpenIsBoundedByOptions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes a 48 MiB trace")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.parquet")
+	w, err := trace.Create(path, trace.WriterOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := make([]byte, 4<<10)
+	const n = 12000 // 48 MiB of bodies, in 300 sessions interleaved
+	start := time.Unix(1e9, 0).UTC()
+	for i := range n {
+		rand.Read(body) // incompressible, as real bodies often are
+		e := trace.Exchange{TS: start.Add(time.Duration(i) * time.Millisecond), Session: fmt.Sprintf("s%03d", i%300),
+			Method: "POST", Path: fmt.Sprintf("/api/v1/tasks/%d", i), Route: "/api/v1/tasks/{id}", Kind: trace.KindWrite,
+			ReqBody: body, ReqSize: int64(len(body)), Status: 201}
+		if err := w.Write(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	before := heap()
+	src, st, err := Open(Options{Memory: 4 << 20, Cache: 4 << 20, TempDir: dir}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	if !st.Spilled || src.Len() != 300 || st.Requests != n {
+		t.Fatalf("stats %+v, %d sessions", st, src.Len())
+	}
+	peak := heap()
+	for i := range src.Len() {
+		s, err := src.Session(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(s.Requests) != n/300 {
+			t.Fatalf("session %d has %d requests", i, len(s.Requests))
+		}
+		if i%50 == 0 {
+			peak = max(peak, heap())
+		}
+	}
+	held := int64(peak) - int64(before)
+	t.Logf("trace %d MiB, heap held after Open and while reading: %.1f MiB", n*len(body)>>20, float64(held)/(1<<20))
+	if held > 24<<20 {
+		t.Errorf("heap grew by %d MiB for a 48 MiB trace with 4 MiB bounds", held>>20)
 	}
 }

@@ -169,10 +169,12 @@ func check(ctx context.Context, cfg replay.Config) int {
 		return 2
 	}
 	target.APIKey, target.Headers = cfg.APIKey, cfg.Headers
-	sessions, _, err := session.Load(cfg.Traces...)
+	sessions, _, err := session.Open(cfg.Sessions, cfg.Traces...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "replay: %v (the API key is tried with a recorded request)\n", err)
 		sessions = nil
+	} else {
+		defer sessions.Close()
 	}
 	lines, err := replay.Check(ctx, target, sessions, cfg.Timeout)
 	for _, l := range lines {
