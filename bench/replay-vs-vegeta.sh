@@ -9,6 +9,7 @@
 #   10k users     replay --scale 10000 with 1-3 s think times: peak memory
 #
 #   bench/replay-vs-vegeta.sh          # SECS=10, max rate median of RUNS=3
+#   ONLY=open bench/replay-vs-vegeta.sh   # one part: max, open or users
 # Needs root for nothing, but installs nginx, wrk and ab from Debian and
 # Vegeta v12.13.0 from the Go module proxy if missing.
 set -euo pipefail
@@ -42,6 +43,8 @@ gen() { /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 "$@"; }
 cpu10k() { awk -v n="$1" '{printf "%.3f", ($2 + $3) / n * 10000}' "$work/time"; }
 rss() { awk '{printf "%.0f", $4 / 1024}' "$work/time"; }
 
+ONLY=${ONLY:-max open users}
+if [[ $ONLY == *max* ]]; then
 printf '\nmax rate, 64 connections, %ss, generator on one core, target on the other (median of %s runs)\n' "$SECS" "$RUNS"
 printf '%-10s %12s %22s %10s\n' tool "requests/s" "CPU s per 10k requests" "peak MB"
 # one TOOL: prints "requests/s cpu-per-10k peak-MB" for one run.
@@ -66,6 +69,9 @@ for tool in replaykit vegeta wrk; do
 		'{r[NR]=$0} END {split(r[int((runs+1)/2)], m, " "); printf "%-10s %12.0f %22s %10s\n", t, m[1], m[2], m[3]}'
 done
 
+fi
+
+if [[ $ONLY == *open* ]]; then
 printf '\nopen model, %ss\n' "$SECS"
 printf '%-10s %8s %10s %14s %14s\n' tool target achieved "late p50 us" "late p99 us"
 for target in 2000 5000; do
@@ -79,9 +85,13 @@ for target in 2000 5000; do
 	printf '%-10s %8d %10s %14s %14s\n' vegeta $target "$achieved" - -
 done
 
+fi
+
+if [[ $ONLY == *users* ]]; then
 printf '\n10,000 virtual users (1-3 s think times, %ss)\n' "$SECS"
 rm -rf "$work/r"
 gen bin/replay --trace "$work/trace.parquet" --host "http://127.0.0.1:$PORT" --scale 10000 --ramp 3s --pacing normal \
 	--duration "${SECS}s" --out "$work/r" light >"$work/replay.out" 2>&1
 grep "requests in" "$work/replay.out"
 echo "replaykit peak memory with 10,000 users: $(rss) MB"
+fi

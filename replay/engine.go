@@ -10,6 +10,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -408,6 +409,7 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 			j = 0
 		}
 	}
+	defer steadyGC()()
 	interval := float64(time.Second) / e.p.Rate
 	for i := 0; ; i++ {
 		r := next()
@@ -430,6 +432,25 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 			defer e.inflight.Add(-1)
 			e.send(i%max(e.p.Users, 1), r, scheduled, true)
 		}(i)
+	}
+}
+
+// steadyGC makes garbage collections rarer for the open model and returns
+// what undoes it. On one core a collection's mark phase holds the
+// processor for milliseconds a few times a second at 5,000 requests/s
+// (the live heap is small, so the default target is reached fast), and
+// every send due meanwhile leaves late: that was most of the lateness p99.
+// Ten times the live heap between collections, within a 1 GiB soft limit,
+// costs memory a load generator has. GOGC or GOMEMLIMIT set by the user win.
+func steadyGC() (undo func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(1000)
+	limit := debug.SetMemoryLimit(1 << 30)
+	return func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(limit)
 	}
 }
 
