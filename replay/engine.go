@@ -478,6 +478,9 @@ func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool)
 	prep, prepErr := e.p.Target.Prepare(r)
 	if prepErr != nil {
 		res.Sent, res.Error = time.Now().UTC(), "cannot replay: "+prepErr.Error()
+		if !open {
+			res.Scheduled = res.Sent
+		}
 		e.record(res)
 		return
 	}
@@ -503,6 +506,10 @@ func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool)
 	from := sent
 	if open {
 		from = scheduled
+	} else {
+		// A virtual user means to send when it sends: sent - scheduled is
+		// then zero, and latency minus it is the service time in both models.
+		res.Scheduled = res.Sent
 	}
 	res.LatencyNanos = int64(end.Sub(from))
 	if f := first.Load(); f != 0 {

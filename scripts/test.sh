@@ -8,12 +8,14 @@ cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-10s}
 command -v go >/dev/null || { echo "test: Go 1.26 is needed (https://go.dev/dl): not found on PATH" >&2; exit 2; }
 # The race detector needs cgo and a C compiler; the live capture tests use
-# curl as a client and tcpdump to compile a --filter expression. (They run
-# as root, as CI does; they skip with a message otherwise.)
+# curl as a client and tcpdump to compile a --filter expression; the HTML
+# report is opened in headless chromium. (They run as root, as CI does;
+# they skip with a message otherwise.)
 missing=()
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
 command -v curl >/dev/null || missing+=(curl)
 command -v tcpdump >/dev/null || missing+=(tcpdump)
+command -v chromium >/dev/null || missing+=(chromium)
 if ((${#missing[@]})) && [ "$(id -u)" = 0 ]; then
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"github.com/replaykit/replaykit/analysis"
 	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
@@ -30,8 +31,10 @@ const usage = `usage:
   replay --check-only [flags]    is the host reachable, and does the API key work
 
 API_KEY, when set, replaces every recorded credential. Results go to
---out/{scenario}_{timestamp}.parquet. Ctrl-C stops the run and writes
-every completed request; a second Ctrl-C abandons requests in flight.
+--out/{scenario}_{timestamp}.parquet, then are analyzed as analyze does
+(report, CSVs, JSON; thresholds). Exit code: 0 every threshold held, 1 one
+failed or a run failed, 2 bad usage or input. Ctrl-C stops the run and
+writes every completed request; a second Ctrl-C abandons requests in flight.
 
 flags:
 `
@@ -56,6 +59,9 @@ func run() int {
 	seed := fs.Uint64("seed", 1, "chooses which recorded sessions each virtual user replays; same seed, same requests")
 	all := fs.Bool("all", false, "run every scenario in turn")
 	checkOnly := fs.Bool("check-only", false, "only check the host and the API key")
+	thresholds := fs.StringArray("threshold", nil, "add a threshold to the analysis, as analyze --threshold (repeatable)")
+	noDefaults := fs.Bool("no-default-thresholds", false, "check only the --threshold ones")
+	formats := fs.StringSlice("format", []string{"html", "csv", "json"}, "analysis outputs: html, csv, json, junit")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
 			return 0
@@ -97,6 +103,14 @@ func run() int {
 	}
 	if *pacing != "" {
 		if _, err := scenario.NewPacing(*pacing, *speed); err != nil {
+			return fail("%v", err)
+		}
+	}
+	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
+		Host: *host, Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
+	// Bad thresholds are found before the load is sent, not after.
+	for _, t := range *thresholds {
+		if _, err := analysis.ParseThreshold(t); err != nil {
 			return fail("%v", err)
 		}
 	}
@@ -145,10 +159,24 @@ func run() int {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "replay:", err)
 			if sum == nil {
-				return 2 // bad input: nothing was sent
+				return analysis.ExitBad // bad input: nothing was sent
 			}
-			code = 1
+			code = max(code, analysis.ExitFail)
 		}
+		if sum == nil || sum.Requests == 0 {
+			continue
+		}
+		// The same analysis as analyze, on this run: its files, its code.
+		acfg.Inputs = []string{sum.Results}
+		fmt.Println()
+		res, aerr := analysis.Run(acfg)
+		if aerr != nil {
+			fmt.Fprintln(os.Stderr, "replay: analyze:", aerr)
+		}
+		for _, f := range res.Files {
+			fmt.Println("wrote", f)
+		}
+		code = max(code, res.Code)
 	}
 	return code
 }

@@ -73,7 +73,13 @@ func TestCommand(t *testing.T) {
 		{"unknown scenario", key, []string{sample, "--host", api.URL, "soak"}, 2, "no scenario"},
 		{"no trace", key, []string{"--trace", filepath.Join(out, "none/*.parquet"), "--host", api.URL, "light"}, 2, "no trace"},
 		{"bad header", key, []string{sample, "--header", "nocolon", "light"}, 2, "Name: value"},
-		{"short run", key, []string{sample, "--host", api.URL, "--duration", "1500ms", "--scale", "3", "--pacing", "high", "--out", out, "light"}, 0, "results:"},
+		{"bad threshold", key, []string{sample, "--host", api.URL, "--threshold", "p95<fast", "light"}, 2, "not a duration"},
+		{"short run", key, []string{sample, "--host", api.URL, "--duration", "1500ms", "--scale", "3", "--pacing", "high", "--out", out,
+			"--no-default-thresholds", "--threshold", "p99<10s", "light"}, 0, "PASS p99<10s"},
+		// The sample's sessions delete tasks others deleted first: some
+		// 404s, past the default 1% error rate.
+		{"thresholds fail", key, []string{sample, "--host", api.URL, "--duration", "1500ms", "--scale", "3", "--pacing", "high", "--out", t.TempDir(),
+			"--threshold", "max<1ns", "light"}, 1, "FAIL max<1ns"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,6 +93,13 @@ func TestCommand(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("results files %v", files)
 	}
+	// The run was analyzed beside its results.
+	run := strings.TrimSuffix(files[0], ".parquet")
+	for _, suffix := range []string{".html", ".json", "_stats.csv", "_failures.csv", "_stats_history.csv"} {
+		if _, err := os.Stat(run + suffix); err != nil {
+			t.Errorf("analysis output: %v", err)
+		}
+	}
 	rows, err := results.ReadAll(files[0])
 	if err != nil || len(rows) == 0 || rows[0].Scenario != "light_load" || !strings.HasPrefix(rows[0].Run, "light_load_") {
 		t.Errorf("%d rows, %v", len(rows), err)
@@ -98,7 +111,8 @@ func TestInterrupt(t *testing.T) {
 	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
 	defer api.Close()
 	out := t.TempDir()
-	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "5", "--ramp", "1ms", "--pacing", "stress", "--out", out, "light")
+	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "5", "--ramp", "1ms", "--pacing", "stress", "--out", out,
+		"--no-default-thresholds", "light")
 	cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf

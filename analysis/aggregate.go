@@ -1,0 +1,401 @@
+// Package analysis turns results files into figures: HDR histograms per
+// name (route) and in total, time series per window, failures, and
+// threshold verdicts, with the outputs analyze writes (terminal table,
+// Locust's CSVs, JSON, JUnit XML and a self-contained HTML report).
+//
+// Rows are streamed: memory grows with the number of names, distinct
+// errors and windows (each bounded), never with rows.
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/replaykit/replaykit/results"
+)
+
+// Percentiles are the columns of Locust's CSVs and of the report.
+var Percentiles = []float64{50, 66, 75, 80, 90, 95, 98, 99, 99.9, 99.99, 100}
+
+// Histograms count microseconds, 1 µs to 1 hour, 3 significant digits.
+const (
+	histMax    = int64(time.Hour / time.Microsecond)
+	histDigits = 3
+	// Window histograms keep 2 digits: there are many of them, and a
+	// chart needs no more.
+	windowDigits = 2
+	// Past maxWindows, windows are merged in pairs (the window doubles).
+	maxWindows = 3600
+	// Past maxNames distinct method+name pairs, the rest are counted
+	// under OtherName: a trace without route templates must not exhaust
+	// memory.
+	maxNames  = 2000
+	OtherName = "(other names)"
+	// Past maxErrors distinct failures, the rest are counted as OtherError.
+	maxErrors  = 1000
+	OtherError = "(other errors)"
+)
+
+// Key identifies a stats row, as Locust's Type and Name columns.
+type Key struct{ Method, Name string }
+
+// Stats are the figures of one name, or of the total.
+type Stats struct {
+	Key
+	// Requests, Failures, RateLimited (429) and Unavailable (transport
+	// error or 5xx) count requests.
+	Requests, Failures, RateLimited, Unavailable int64
+	// Bytes is the sum of response body sizes.
+	Bytes int64
+	// Latency is what users felt (from the scheduled time in the open
+	// model); Service from the actual send; TTFB to the first byte.
+	Latency, Service, TTFB *hdrhistogram.Histogram
+}
+
+func newStats(k Key) *Stats {
+	return &Stats{Key: k,
+		Latency: hdrhistogram.New(1, histMax, histDigits),
+		Service: hdrhistogram.New(1, histMax, histDigits),
+		TTFB:    hdrhistogram.New(1, histMax, histDigits)}
+}
+
+func (s *Stats) add(r *results.Result) {
+	s.Requests++
+	if r.Failed() {
+		s.Failures++
+	}
+	if r.RateLimited() {
+		s.RateLimited++
+	}
+	if r.Unavailable() {
+		s.Unavailable++
+	}
+	s.Bytes += max(r.RespSize, 0)
+	lat := r.LatencyNanos
+	s.Latency.RecordValue(micros(lat))
+	s.Service.RecordValue(micros(lat - max(int64(r.Sent.Sub(r.Scheduled)), 0)))
+	if r.TTFBNanos > 0 {
+		s.TTFB.RecordValue(micros(r.TTFBNanos))
+	}
+}
+
+func (s *Stats) merge(o *Stats) {
+	s.Requests += o.Requests
+	s.Failures += o.Failures
+	s.RateLimited += o.RateLimited
+	s.Unavailable += o.Unavailable
+	s.Bytes += o.Bytes
+	s.Latency.Merge(o.Latency)
+	s.Service.Merge(o.Service)
+	s.TTFB.Merge(o.TTFB)
+}
+
+// micros turns nanoseconds into a histogram value: at least 1 µs (HDR
+// records nothing below its lowest value), at most an hour.
+func micros(ns int64) int64 { return min(max((ns+500)/1000, 1), histMax) }
+
+// ErrorRate is failures over requests (0 with none).
+func (s *Stats) ErrorRate() float64 { return ratio(s.Failures, s.Requests) }
+
+// Availability is the share of requests that got an answer below 500.
+func (s *Stats) Availability() float64 {
+	if s.Requests == 0 {
+		return 1
+	}
+	return 1 - ratio(s.Unavailable, s.Requests)
+}
+
+// Quantile is the latency at q (0-100) in milliseconds.
+func (s *Stats) Quantile(q float64) float64 { return ms(quantile(s.Latency, q)) }
+
+// quantile is the nearest-rank percentile (the value at rank ceil(q·n),
+// as a sorted list gives it) within the histogram's precision. HDR's own
+// rounds the rank to nearest, one rank lower half the time: in a long
+// tail, p99.99 of 5,000 requests would be the second slowest, not the
+// slowest.
+func quantile(h *hdrhistogram.Histogram, q float64) int64 {
+	n := h.TotalCount()
+	if n == 0 {
+		return 0
+	}
+	rank := math.Ceil(q / 100 * float64(n) * (1 - 1e-12)) // no rank above q·n from float error
+	rank = min(max(rank, 1), float64(n))
+	// ValueAtQuantile takes rank int(p/100·n + 0.5): aim a quarter rank
+	// below ours, clear of float error on both sides.
+	return h.ValueAtQuantile(100 * (rank - 0.25) / float64(n))
+}
+
+// Avg, Min and Max latencies in milliseconds.
+func (s *Stats) Avg() float64 { return s.Latency.Mean() / 1000 }
+func (s *Stats) Min() float64 { return ms(s.Latency.Min()) }
+func (s *Stats) Max() float64 { return ms(s.Latency.Max()) }
+
+// AvgBytes is the mean response body size.
+func (s *Stats) AvgBytes() float64 { return float64(s.Bytes) / float64(max(s.Requests, 1)) }
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+// Window is one step of the time series, for all names together.
+type Window struct {
+	// Start is the window's start.
+	Start time.Time
+	// Requests and Failures count requests sent in the window.
+	Requests, Failures int64
+	// Users is the most active users seen in it.
+	Users int32
+	// Bytes is the sum of response body sizes.
+	Bytes int64
+	// Latency holds the window's latencies (2 significant digits).
+	Latency *hdrhistogram.Histogram
+}
+
+// Failure is one line of the failures table.
+type Failure struct {
+	Method, Name, Error string
+	Occurrences         int64
+}
+
+// Aggregate accumulates results rows. Its figures do not depend on the
+// order rows come in, so shards merged give what one file would.
+type Aggregate struct {
+	step    time.Duration // window width now
+	byKey   map[Key]*Stats
+	total   *Stats
+	windows map[int64]*Window // by Start / step
+	lo, hi  int64             // window indexes seen
+	fails   map[Failure]int64 // Occurrences unused in the key
+
+	first, last time.Time // first send, last response end
+	runs        map[string]bool
+	scenarios   map[string]bool
+	shards      map[int32]bool
+	users       int32
+	open        bool
+	files       int
+}
+
+// New returns an empty Aggregate with time series windows of step (1s
+// when zero).
+func New(step time.Duration) *Aggregate {
+	if step <= 0 {
+		step = time.Second
+	}
+	return &Aggregate{step: step, byKey: map[Key]*Stats{}, total: newStats(Key{Name: "Aggregated"}),
+		windows: map[int64]*Window{}, fails: map[Failure]int64{},
+		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}}
+}
+
+// Add counts one row.
+func (a *Aggregate) Add(r *results.Result) {
+	k := Key{r.Method, r.Name}
+	s := a.byKey[k]
+	if s == nil {
+		if len(a.byKey) >= maxNames {
+			k = Key{Name: OtherName}
+			s = a.byKey[k]
+		}
+		if s == nil {
+			s = newStats(k)
+			a.byKey[k] = s
+		}
+	}
+	s.add(r)
+	a.total.add(r)
+	if r.Failed() {
+		f := Failure{Method: r.Method, Name: k.Name, Error: failureText(r)}
+		if _, ok := a.fails[f]; !ok && len(a.fails) >= maxErrors {
+			f = Failure{Error: OtherError}
+		}
+		a.fails[f]++
+	}
+	if a.first.IsZero() || r.Sent.Before(a.first) {
+		a.first = r.Sent
+	}
+	if end := r.Scheduled.Add(time.Duration(r.LatencyNanos)); end.After(a.last) {
+		a.last = end
+	}
+	a.runs[r.Run] = true
+	a.scenarios[r.Scenario] = true
+	a.shards[r.Shard] = true
+	a.users = max(a.users, r.Users)
+	if r.Sent.Sub(r.Scheduled) > 0 {
+		a.open = true
+	}
+	a.window(r)
+}
+
+// failureText is what the failures table says went wrong.
+func failureText(r *results.Result) string {
+	if r.Error != "" {
+		return r.Error
+	}
+	return fmt.Sprintf("HTTP %d", r.Status)
+}
+
+func (a *Aggregate) window(r *results.Result) {
+	i := r.Sent.UnixNano() / int64(a.step)
+	if len(a.windows) == 0 {
+		a.lo, a.hi = i, i
+	}
+	a.lo, a.hi = min(a.lo, i), max(a.hi, i)
+	for a.hi-a.lo >= maxWindows {
+		a.widen()
+		i = r.Sent.UnixNano() / int64(a.step)
+	}
+	w := a.windows[i]
+	if w == nil {
+		w = &Window{Start: time.Unix(0, i*int64(a.step)).UTC(), Latency: hdrhistogram.New(1, histMax, windowDigits)}
+		a.windows[i] = w
+	}
+	w.Requests++
+	if r.Failed() {
+		w.Failures++
+	}
+	w.Users = max(w.Users, r.Users)
+	w.Bytes += max(r.RespSize, 0)
+	w.Latency.RecordValue(micros(r.LatencyNanos))
+}
+
+// widen doubles the window, merging windows in pairs. Windows are aligned
+// on multiples of the step since the epoch, so the result does not depend
+// on the order rows came in.
+func (a *Aggregate) widen() {
+	a.step *= 2
+	old := a.windows
+	a.windows = make(map[int64]*Window, len(old)/2+1)
+	for i, w := range old {
+		j := floorDiv(i, 2)
+		if m := a.windows[j]; m != nil {
+			m.Requests += w.Requests
+			m.Failures += w.Failures
+			m.Users = max(m.Users, w.Users)
+			m.Bytes += w.Bytes
+			m.Latency.Merge(w.Latency)
+		} else {
+			w.Start = time.Unix(0, j*int64(a.step)).UTC()
+			a.windows[j] = w
+		}
+	}
+	a.lo, a.hi = floorDiv(a.lo, 2), floorDiv(a.hi, 2)
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// AddFile streams every row of a results file into a.
+func (a *Aggregate) AddFile(path string) error {
+	f, err := results.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	a.files++
+	return results.Scan(f, func(r *results.Result) error {
+		a.Add(r)
+		return nil
+	})
+}
+
+// Report is the finished figures.
+type Report struct {
+	// Names are the stats per method and name, sorted by name then method;
+	// Total is all of them.
+	Names []*Stats
+	Total *Stats
+	// Windows is the time series, every step from the first to the last
+	// (empty windows included); Step is its width.
+	Windows []*Window
+	Step    time.Duration
+	// Failures are sorted by occurrences, most first.
+	Failures []Failure
+	// Facts about the run.
+	Runs, Scenarios []string
+	Shards          []int32
+	Files           int
+	Start, End      time.Time
+	Users           int32
+	// Open says the rows come from the open model (requests were sent
+	// after their scheduled time): latency then counts from the schedule.
+	Open bool
+}
+
+// Duration is the run's span, from the first send to the last answer.
+func (r *Report) Duration() time.Duration { return r.End.Sub(r.Start) }
+
+// RPS is requests over the run's duration.
+func (r *Report) RPS(s *Stats) float64 {
+	if d := r.Duration().Seconds(); d > 0 {
+		return float64(s.Requests) / d
+	}
+	return 0
+}
+
+// FailuresPerSecond is failures over the run's duration.
+func (r *Report) FailuresPerSecond(s *Stats) float64 {
+	if d := r.Duration().Seconds(); d > 0 {
+		return float64(s.Failures) / d
+	}
+	return 0
+}
+
+// Report returns the figures so far.
+func (a *Aggregate) Report() *Report {
+	rep := &Report{Total: a.total, Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files}
+	for _, s := range a.byKey {
+		rep.Names = append(rep.Names, s)
+	}
+	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
+	if len(a.windows) > 0 {
+		for i := a.lo; i <= a.hi; i++ {
+			w := a.windows[i]
+			if w == nil {
+				w = &Window{Start: time.Unix(0, i*int64(a.step)).UTC(), Latency: hdrhistogram.New(1, histMax, windowDigits)}
+			}
+			rep.Windows = append(rep.Windows, w)
+		}
+	}
+	for f, n := range a.fails {
+		f.Occurrences = n
+		rep.Failures = append(rep.Failures, f)
+	}
+	slices.SortFunc(rep.Failures, func(x, y Failure) int {
+		return cmp.Or(cmp.Compare(y.Occurrences, x.Occurrences), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method), cmp.Compare(x.Error, y.Error))
+	})
+	rep.Runs = slices.Sorted(maps.Keys(a.runs))
+	rep.Scenarios = slices.Sorted(maps.Keys(a.scenarios))
+	rep.Shards = slices.Sorted(maps.Keys(a.shards))
+	return rep
+}
+
+// Name finds the stats of a name (any method, merged), or nil.
+func (r *Report) Name(name string) *Stats {
+	var out *Stats
+	for _, s := range r.Names {
+		if s.Name != name {
+			continue
+		}
+		if out == nil {
+			out = newStats(Key{Name: name})
+		}
+		out.merge(s)
+	}
+	return out
+}

@@ -1,0 +1,248 @@
+package analysis
+
+import (
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+// HTMLOptions say what the report shows besides the figures.
+type HTMLOptions struct {
+	// Host and Trace are run facts the results do not hold (optional).
+	Host, Trace string
+	// Baseline is an older run to compare every figure with (optional).
+	Baseline *Report
+	// Generated is the time written in the footer (zero: left out, as the
+	// golden files need).
+	Generated time.Time
+}
+
+// cmpCell is a figure and its change against the baseline.
+type cmpCell struct {
+	Text   string
+	Change string // "+12.0%", "" without a baseline
+	Class  string // "worse", "better" or ""
+}
+
+type nameRow struct {
+	Method, Name                                              string
+	Requests, Failures, Limited, Avg, P50, P95, P99, Max, RPS cmpCell
+	ErrRate                                                   cmpCell
+}
+
+// regression is the change for the worse that stands out.
+const regression = 0.10 // a change past 10% stands out
+
+func compare(v, base float64, hasBase, higherIsWorse bool, text string) cmpCell {
+	c := cmpCell{Text: text}
+	if !hasBase {
+		return c
+	}
+	if base == 0 {
+		if v == 0 {
+			c.Change = "±0"
+		} else {
+			c.Change = "new"
+		}
+		return c
+	}
+	ch := (v - base) / math.Abs(base)
+	c.Change = fmt.Sprintf("%+.1f%%", ch*100)
+	switch {
+	case ch > regression && higherIsWorse, ch < -regression && !higherIsWorse:
+		c.Class = "worse"
+	case ch < -regression && higherIsWorse, ch > regression && !higherIsWorse:
+		c.Class = "better"
+	}
+	return c
+}
+
+func row(rep, base *Report, s, b *Stats) nameRow {
+	has := b != nil && b.Requests > 0
+	if b == nil {
+		b = newStats(s.Key)
+	}
+	f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	return nameRow{Method: s.Method, Name: s.Name,
+		Requests: compare(float64(s.Requests), float64(b.Requests), has, false, fmt.Sprint(s.Requests)),
+		Failures: compare(float64(s.Failures), float64(b.Failures), has, true, fmt.Sprint(s.Failures)),
+		Limited:  compare(float64(s.RateLimited), float64(b.RateLimited), has, true, fmt.Sprint(s.RateLimited)),
+		ErrRate:  compare(s.ErrorRate(), b.ErrorRate(), has, true, fmt.Sprintf("%.2f%%", 100*s.ErrorRate())),
+		Avg:      compare(s.Avg(), b.Avg(), has, true, f(s.Avg())),
+		P50:      compare(s.Quantile(50), b.Quantile(50), has, true, f(s.Quantile(50))),
+		P95:      compare(s.Quantile(95), b.Quantile(95), has, true, f(s.Quantile(95))),
+		P99:      compare(s.Quantile(99), b.Quantile(99), has, true, f(s.Quantile(99))),
+		Max:      compare(s.Max(), b.Max(), has, true, f(s.Max())),
+		RPS:      compare(rep.RPS(s), baseRPS(base, b), has, false, f(rep.RPS(s))),
+	}
+}
+
+func baseRPS(base *Report, b *Stats) float64 {
+	if base == nil {
+		return 0
+	}
+	return base.RPS(b)
+}
+
+// distribution buckets the total latency by powers of ten in fifths.
+func distribution(s *Stats) ([]string, []int64) {
+	if s.Requests == 0 {
+		return nil, nil
+	}
+	lo := math.Floor(math.Log10(float64(max(s.Latency.Min(), 1))) * 5)
+	hi := math.Floor(math.Log10(float64(max(s.Latency.Max(), 1)))*5) + 1
+	var labels []string
+	var counts []int64
+	for k := lo; k < hi; k++ {
+		labels = append(labels, fmtTick(math.Pow(10, k/5)/1000)+"ms")
+		counts = append(counts, 0)
+	}
+	for _, bar := range s.Latency.Distribution() {
+		if bar.Count == 0 {
+			continue
+		}
+		k := math.Floor(math.Log10(float64(max(bar.From, 1)))*5) - lo
+		i := int(min(max(k, 0), float64(len(counts)-1)))
+		counts[i] += bar.Count
+	}
+	return labels, counts
+}
+
+type htmlData struct {
+	Title                         string
+	Runs, Scenarios               string
+	Shards                        string
+	Host, Trace, Model            string
+	Start, End, Duration          string
+	Users                         int32
+	Total                         nameRow
+	Names                         []nameRow
+	Failures                      []Failure
+	Verdicts                      []Verdict
+	Pass                          bool
+	Baseline                      string
+	RPSChart, LatChart, UserChart template.HTML
+	DistChart                     template.HTML
+	Generated                     string
+}
+
+// WriteHTML writes the self-contained report. Every string from traffic
+// goes through html/template, which escapes it for where it lands.
+func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) error {
+	d := htmlData{Title: strings.Join(rep.Runs, ", "), Runs: strings.Join(rep.Runs, ", "), Scenarios: strings.Join(rep.Scenarios, ", "),
+		Host: opts.Host, Trace: opts.Trace, Model: modelText(rep), Users: rep.Users, Failures: rep.Failures, Verdicts: verdicts, Pass: true,
+		Start: rep.Start.Format(time.RFC3339), End: rep.End.Format(time.RFC3339), Duration: rep.Duration().Round(time.Millisecond).String()}
+	var shards []string
+	for _, s := range rep.Shards {
+		shards = append(shards, fmt.Sprint(s))
+	}
+	d.Shards = strings.Join(shards, ", ")
+	for _, v := range verdicts {
+		d.Pass = d.Pass && v.Pass
+	}
+	base := opts.Baseline
+	var baseTotal *Stats
+	if base != nil {
+		d.Baseline = strings.Join(base.Runs, ", ")
+		baseTotal = base.Total
+	}
+	d.Total = row(rep, base, rep.Total, baseTotal)
+	for _, s := range rep.Names {
+		var b *Stats
+		if base != nil {
+			for _, bs := range base.Names {
+				if bs.Key == s.Key {
+					b = bs
+				}
+			}
+		}
+		d.Names = append(d.Names, row(rep, base, s, b))
+	}
+	var xs, rps, p50, p95, p99, users, errs []float64
+	secs := rep.Step.Seconds()
+	for i, win := range rep.Windows {
+		xs = append(xs, float64(i)*secs)
+		rps = append(rps, float64(win.Requests)/secs)
+		errs = append(errs, float64(win.Failures)/secs)
+		users = append(users, float64(win.Users))
+		q := func(p float64) float64 {
+			if win.Requests == 0 {
+				return math.NaN()
+			}
+			return ms(quantile(win.Latency, p))
+		}
+		p50, p95, p99 = append(p50, q(50)), append(p95, q(95)), append(p99, q(99))
+	}
+	d.RPSChart = lineChart("Requests per second", "", xs, []series{{"requests/s", "#2563eb", rps}})
+	d.LatChart = lineChart("Latency percentiles", "ms", xs, []series{{"p50", "#16a34a", p50}, {"p95", "#d97706", p95}, {"p99", "#dc2626", p99}})
+	d.UserChart = lineChart("Users and errors", "", xs, []series{{"users", "#7c3aed", users}, {"errors/s", "#dc2626", errs}})
+	labels, counts := distribution(rep.Total)
+	d.DistChart = barChart("Latency distribution (requests)", labels, counts)
+	if !opts.Generated.IsZero() {
+		d.Generated = opts.Generated.UTC().Format(time.RFC3339)
+	}
+	return reportTemplate.Execute(w, d)
+}
+
+var reportTemplate = template.Must(template.New("report").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
+<title>replaykit report: {{.Title}}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#111;max-width:1200px}
+h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:24px 0 8px}
+table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
+th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}td.name{white-space:normal;word-break:break-all}
+tr.total td{font-weight:600;border-top:2px solid #111}
+.change{display:block;font-size:11px;color:#6b7280}.worse{background:#fee2e2}.worse .change{color:#b91c1c;font-weight:600}.better .change{color:#15803d}
+.pass{color:#15803d;font-weight:600}.fail{color:#b91c1c;font-weight:600}
+.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}.facts dt{color:#6b7280}.facts dd{margin:0}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}
+svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7eb}svg .tick{font-size:11px;fill:#6b7280}svg .title{font-size:13px;font-weight:600}svg .bar{fill:#2563eb}
+</style>
+</head>
+<body>
+<h1>replaykit report: {{.Title}}
+{{if .Verdicts}}{{if .Pass}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}{{end}}</h1>
+<dl class="facts">
+<dt>scenario</dt><dd>{{.Scenarios}}</dd>
+<dt>runs</dt><dd>{{.Runs}}</dd>
+<dt>shards</dt><dd>{{.Shards}}</dd>
+{{if .Host}}<dt>host</dt><dd>{{.Host}}</dd>{{end}}
+{{if .Trace}}<dt>trace</dt><dd>{{.Trace}}</dd>{{end}}
+<dt>model</dt><dd>{{.Model}}</dd>
+<dt>users</dt><dd>{{.Users}} at most</dd>
+<dt>duration</dt><dd>{{.Duration}} ({{.Start}} to {{.End}})</dd>
+{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change; a change for the worse past 10% is marked</dd>{{end}}
+</dl>
+
+<h2>Thresholds</h2>
+{{if .Verdicts}}<table><tr><th>threshold</th><th>verdict</th></tr>
+{{range .Verdicts}}<tr><td>{{.Expr}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}" style="text-align:left">{{.String}}</td></tr>
+{{end}}</table>{{else}}<p>none checked</p>{{end}}
+
+<h2>Charts</h2>
+<div class="charts">{{.RPSChart}}{{.LatChart}}{{.UserChart}}{{.DistChart}}</div>
+
+<h2>Requests by name</h2>
+<table>
+<tr><th>Type</th><th>Name</th><th># reqs</th><th># fails</th><th>error rate</th><th>429</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th></tr>
+{{define "cell"}}<td class="{{.Class}}">{{.Text}}{{if .Change}}<span class="change">{{.Change}}</span>{{end}}</td>{{end}}
+{{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}</tr>
+{{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}</tr>{{end}}
+</table>
+
+<h2>Failures</h2>
+{{if .Failures}}<table><tr><th>Method</th><th>Name</th><th style="text-align:left">Error</th><th>Occurrences</th></tr>
+{{range .Failures}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td><td style="text-align:left">{{.Error}}</td><td>{{.Occurrences}}</td></tr>
+{{end}}</table>{{else}}<p>none</p>{{end}}
+{{if .Generated}}<p style="color:#6b7280">written by replaykit analyze at {{.Generated}}</p>{{end}}
+</body>
+</html>
+`))

@@ -1,0 +1,198 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/replaykit/replaykit/results"
+)
+
+// golden compares got with testdata/golden/NAME (go test -update rewrites it).
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "testdata", "golden", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./analysis -update writes it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from its golden file (go test ./analysis -update after checking the change)", name)
+	}
+}
+
+// The deterministic outputs of a fixed run are golden files: the HTML
+// report (with a baseline), the CSVs, the JSON and the JUnit XML.
+func TestGoldenOutputs(t *testing.T) {
+	rep := aggregate(synthetic(3000, 20, 11))
+	base := aggregate(synthetic(3000, 20, 12)[:2500])
+	var ths []Threshold
+	for _, e := range append(DefaultThresholds, "name=/api/v1/search:p95<500ms") {
+		th, _ := ParseThreshold(e)
+		ths = append(ths, th)
+	}
+	vs := Check(rep, ths)
+	for _, tc := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"report.html", func(b *bytes.Buffer) error {
+			return WriteHTML(b, rep, vs, HTMLOptions{Host: "http://127.0.0.1:8000", Trace: "testdata/sample/demo.parquet", Baseline: base})
+		}},
+		{"report_stats.csv", func(b *bytes.Buffer) error { return WriteStatsCSV(b, rep) }},
+		{"report_failures.csv", func(b *bytes.Buffer) error { return WriteFailuresCSV(b, rep) }},
+		{"report_stats_history.csv", func(b *bytes.Buffer) error { return WriteHistoryCSV(b, rep) }},
+		{"report.json", func(b *bytes.Buffer) error { return WriteJSON(b, rep, vs) }},
+		{"report_junit.xml", func(b *bytes.Buffer) error { return WriteJUnit(b, rep, vs) }},
+		{"report_table.txt", func(b *bytes.Buffer) error { WriteTable(b, rep, vs); return nil }},
+	} {
+		var b bytes.Buffer
+		if err := tc.write(&b); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, tc.name, b.Bytes())
+	}
+}
+
+// Strings from traffic are shown, never run: escaped in HTML, quoted on
+// the terminal, and never the start of a spreadsheet formula.
+func TestHostileStringsAreInert(t *testing.T) {
+	hostile := []string{`/<script>alert(1)</script>`, `/"><img src=x onerror=alert(1)>`, "=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "/\x1b[31mred\x1b[0m"}
+	a := New(0)
+	for i, name := range hostile {
+		r := results.Result{Run: "r", Method: "GET", Name: name, Sent: t0, Scheduled: t0, LatencyNanos: int64(i+1) * 1e6, Status: 500, Error: ""}
+		a.Add(&r)
+		r.Error = "=" + name
+		r.Status = 0
+		a.Add(&r)
+	}
+	rep := a.Report()
+	th, _ := ParseThreshold("name=" + hostile[0] + ":p95<1ms")
+	vs := Check(rep, []Threshold{th})
+
+	var h bytes.Buffer
+	if err := WriteHTML(&h, rep, vs, HTMLOptions{Host: `<b>host</b>`, Trace: `"><script>x()</script>`}); err != nil {
+		t.Fatal(err)
+	}
+	page := h.String()
+	for _, bad := range []string{"<script>", "<img", "<b>host"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("the report holds %q unescaped", bad)
+		}
+	}
+	if !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the hostile name is not shown escaped")
+	}
+
+	for _, write := range []func(*bytes.Buffer) error{
+		func(b *bytes.Buffer) error { return WriteStatsCSV(b, rep) },
+		func(b *bytes.Buffer) error { return WriteFailuresCSV(b, rep) },
+	} {
+		var b bytes.Buffer
+		write(&b)
+		for _, line := range strings.Split(b.String(), "\r\n") {
+			for _, c := range splitCSV(line) {
+				if c != "" && strings.ContainsRune("=+-@", rune(c[0])) && !isNumber(c) {
+					t.Errorf("CSV cell %q starts a formula", c)
+				}
+			}
+		}
+	}
+
+	var tb bytes.Buffer
+	WriteTable(&tb, rep, vs)
+	if strings.Contains(tb.String(), "\x1b") {
+		t.Error("an escape sequence from traffic reached the terminal")
+	}
+}
+
+func splitCSV(line string) []string {
+	var out []string
+	for _, c := range strings.Split(line, ",") {
+		out = append(out, strings.Trim(c, `"`))
+	}
+	return out
+}
+
+func isNumber(s string) bool {
+	for _, c := range s {
+		if !strings.ContainsRune("0123456789.-", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// The JSON and JUnit outputs parse, and say which threshold failed.
+func TestJSONAndJUnit(t *testing.T) {
+	rep := aggregate(synthetic(1000, 10, 13))
+	ok, _ := ParseThreshold("p50<10s")
+	bad, _ := ParseThreshold("max<1ms")
+	vs := Check(rep, []Threshold{ok, bad})
+	var j bytes.Buffer
+	WriteJSON(&j, rep, vs)
+	var doc struct {
+		Total struct {
+			Requests int64 `json:"requests"`
+		} `json:"total"`
+		Pass       bool `json:"pass"`
+		Thresholds []struct {
+			Threshold string `json:"threshold"`
+			Pass      bool   `json:"pass"`
+		} `json:"thresholds"`
+	}
+	if err := json.Unmarshal(j.Bytes(), &doc); err != nil || doc.Total.Requests != 1000 || doc.Pass || len(doc.Thresholds) != 2 || doc.Thresholds[1].Pass {
+		t.Errorf("json: %+v %v", doc, err)
+	}
+	var x bytes.Buffer
+	WriteJUnit(&x, rep, vs)
+	var suite struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Cases    []struct {
+			Name    string    `xml:"name,attr"`
+			Failure *struct{} `xml:"failure"`
+		} `xml:"testcase"`
+	}
+	if err := xml.Unmarshal(x.Bytes(), &suite); err != nil || suite.Tests != 2 || suite.Failures != 1 || suite.Cases[1].Name != "max<1ms" || suite.Cases[1].Failure == nil {
+		t.Errorf("junit: %+v %v", suite, err)
+	}
+}
+
+// With a baseline, every figure shows its change and regressions stand out.
+func TestBaselineMarksRegressions(t *testing.T) {
+	old := synthetic(2000, 10, 14)
+	now := synthetic(2000, 10, 14)
+	for i := range now {
+		if now[i].Name == "/api/v1/search" {
+			now[i].LatencyNanos *= 2 // twice as slow
+		}
+	}
+	var h bytes.Buffer
+	if err := WriteHTML(&h, aggregate(now), nil, HTMLOptions{Baseline: aggregate(old)}); err != nil {
+		t.Fatal(err)
+	}
+	page := h.String()
+	i := strings.Index(page, `<td class="name">/api/v1/search</td>`)
+	if i < 0 {
+		t.Fatal("no search row")
+	}
+	searchRow := page[i : i+strings.Index(page[i:], "</tr>")]
+	if !strings.Contains(searchRow, `class="worse">`) || !strings.Contains(searchRow, "100.0%") {
+		t.Errorf("a doubled latency is not marked: %s", searchRow)
+	}
+	j := strings.Index(page, `<td class="name">/api/v1/tasks</td>`)
+	tasksRow := page[j : j+strings.Index(page[j:], "</tr>")]
+	if strings.Contains(tasksRow, "worse") {
+		t.Errorf("an unchanged name is marked: %s", tasksRow)
+	}
+}

@@ -1,0 +1,233 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config is what analyze was asked.
+type Config struct {
+	// Inputs are results files or globs; all are merged into one report.
+	Inputs []string
+	// Out is the directory written to (default: the first input's).
+	Out string
+	// Thresholds are added to the defaults, unless NoDefaults.
+	Thresholds []string
+	NoDefaults bool
+	// Baseline are the results files of an older run to compare with.
+	Baseline []string
+	// Formats are among html, csv, json, junit (default html, csv, json).
+	Formats []string
+	// Window is the time series step (default 1s).
+	Window time.Duration
+	// Host and Trace are shown in the report when known.
+	Host, Trace string
+	// Stdout gets the table (nil: nothing printed).
+	Stdout io.Writer
+}
+
+// Exit codes, as the seed's runner and CI expect.
+const (
+	ExitPass = 0 // every threshold holds
+	ExitFail = 1 // one or more failed
+	ExitBad  = 2 // bad input or usage
+)
+
+// Outcome is what Run wrote and decided.
+type Outcome struct {
+	Report   *Report
+	Verdicts []Verdict
+	// Files are the paths written.
+	Files []string
+	// Code is the exit code.
+	Code int
+}
+
+// ErrBadInput marks errors that mean exit 2.
+var ErrBadInput = errors.New("bad input")
+
+// Run reads the inputs, checks the thresholds and writes the outputs.
+// Errors wrap ErrBadInput for bad usage or files (exit 2).
+func Run(cfg Config) (*Outcome, error) {
+	bad := func(err error) (*Outcome, error) {
+		return &Outcome{Code: ExitBad}, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	formats := map[string]bool{}
+	if len(cfg.Formats) == 0 {
+		cfg.Formats = []string{"html", "csv", "json"}
+	}
+	for _, f := range cfg.Formats {
+		for _, f := range strings.Split(f, ",") {
+			switch f = strings.TrimSpace(f); f {
+			case "html", "csv", "json", "junit":
+				formats[f] = true
+			default:
+				return bad(fmt.Errorf("--format %q: use html, csv, json or junit (comma-separated)", f))
+			}
+		}
+	}
+	exprs := cfg.Thresholds
+	if !cfg.NoDefaults {
+		exprs = append(slices.Clone(DefaultThresholds), exprs...)
+	}
+	var ths []Threshold
+	for _, e := range exprs {
+		t, err := ParseThreshold(e)
+		if err != nil {
+			return bad(err)
+		}
+		ths = append(ths, t)
+	}
+	files, err := expand(cfg.Inputs)
+	if err != nil {
+		return bad(err)
+	}
+	agg := New(cfg.Window)
+	for _, f := range files {
+		if err := agg.AddFile(f); err != nil {
+			return bad(err)
+		}
+	}
+	rep := agg.Report()
+	if rep.Total.Requests == 0 {
+		return bad(fmt.Errorf("%s hold no request: nothing to analyze", strings.Join(files, ", ")))
+	}
+	var base *Report
+	if len(cfg.Baseline) > 0 {
+		bfiles, err := expand(cfg.Baseline)
+		if err != nil {
+			return bad(fmt.Errorf("--baseline: %w", err))
+		}
+		b := New(cfg.Window)
+		for _, f := range bfiles {
+			if err := b.AddFile(f); err != nil {
+				return bad(fmt.Errorf("--baseline: %w", err))
+			}
+		}
+		base = b.Report()
+	}
+	out := &Outcome{Report: rep, Verdicts: Check(rep, ths)}
+	for _, v := range out.Verdicts {
+		if !v.Pass {
+			out.Code = ExitFail
+		}
+	}
+	dir := cfg.Out
+	if dir == "" {
+		dir = filepath.Dir(files[0])
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return &Outcome{Code: ExitBad}, fmt.Errorf("create %s: %w", dir, err)
+	}
+	run := runName(rep, files)
+	write := func(suffix string, fn func(io.Writer) error) error {
+		path := filepath.Join(dir, run+suffix)
+		if err := writeFile(path, fn); err != nil {
+			return err
+		}
+		out.Files = append(out.Files, path)
+		return nil
+	}
+	var werr error
+	keep := func(err error) {
+		if werr == nil {
+			werr = err
+		}
+	}
+	if formats["csv"] {
+		keep(write("_stats.csv", func(w io.Writer) error { return WriteStatsCSV(w, rep) }))
+		keep(write("_failures.csv", func(w io.Writer) error { return WriteFailuresCSV(w, rep) }))
+		keep(write("_stats_history.csv", func(w io.Writer) error { return WriteHistoryCSV(w, rep) }))
+	}
+	if formats["json"] {
+		keep(write(".json", func(w io.Writer) error { return WriteJSON(w, rep, out.Verdicts) }))
+	}
+	if formats["junit"] {
+		keep(write("_junit.xml", func(w io.Writer) error { return WriteJUnit(w, rep, out.Verdicts) }))
+	}
+	if formats["html"] {
+		opts := HTMLOptions{Host: cfg.Host, Trace: cfg.Trace, Baseline: base, Generated: time.Now()}
+		keep(write(".html", func(w io.Writer) error { return WriteHTML(w, rep, out.Verdicts, opts) }))
+	}
+	if cfg.Stdout != nil {
+		WriteTable(cfg.Stdout, rep, out.Verdicts)
+	}
+	if werr != nil {
+		out.Code = ExitBad
+		return out, werr
+	}
+	return out, nil
+}
+
+// expand resolves globs; a name that matches nothing is an error.
+func expand(inputs []string) ([]string, error) {
+	if len(inputs) == 0 {
+		return nil, errors.New("no results file given: analyze results/*.parquet")
+	}
+	var files []string
+	for _, in := range inputs {
+		m, err := filepath.Glob(in)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", in, err)
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no results file matches %q", in)
+		}
+		files = append(files, m...)
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
+}
+
+// runName names the outputs: the run id when all rows share one (shards
+// of a run), the file's name for one file, else the first run and a count.
+func runName(rep *Report, files []string) string {
+	switch {
+	case len(rep.Runs) == 1 && safeName(rep.Runs[0]):
+		return rep.Runs[0]
+	case len(files) == 1:
+		return strings.TrimSuffix(filepath.Base(files[0]), ".parquet")
+	case len(rep.Runs) > 0 && safeName(rep.Runs[0]):
+		return fmt.Sprintf("%s_and_%d_more", rep.Runs[0], len(rep.Runs)-1)
+	}
+	return "merged"
+}
+
+// safeName says a run id from a file can name output files: it must not
+// climb out of the output directory or hide.
+func safeName(s string) bool {
+	if s == "" || len(s) > 200 || s[0] == '.' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_-.:", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// writeFile writes path through a temporary file, 0600.
+func writeFile(path string, fn func(io.Writer) error) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,203 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Threshold is one check on the figures: [name=NAME:]METRIC OP VALUE.
+type Threshold struct {
+	// Expr is the threshold as written.
+	Expr string
+	// Name limits it to one name (route); "" is the total.
+	Name string
+	// Metric is avg, min, max, median, pNN, error_rate, availability or rps.
+	Metric string
+	// Quantile is the percentile for pNN and median.
+	Quantile float64
+	// Op is <, <=, > or >=.
+	Op string
+	// Value is in milliseconds for latencies, a fraction for rates, and
+	// requests per second for rps.
+	Value float64
+}
+
+// DefaultThresholds are the seed's five.
+var DefaultThresholds = []string{"avg<500ms", "p95<2000ms", "error_rate<1%", "rps>50", "availability>99.9%"}
+
+const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE, e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability or rps"
+
+// ParseThreshold reads a threshold expression.
+func ParseThreshold(expr string) (Threshold, error) {
+	t := Threshold{Expr: expr}
+	s := strings.TrimSpace(expr)
+	bad := func(why string) (Threshold, error) {
+		return Threshold{}, fmt.Errorf("threshold %q: %s (%s)", expr, why, thresholdHelp)
+	}
+	if rest, ok := strings.CutPrefix(s, "name="); ok {
+		// The name ends at the last ':' before the metric: names may hold ':'.
+		i := strings.LastIndex(rest, ":")
+		if i <= 0 {
+			return bad("name= needs a route and a ':' before the metric")
+		}
+		t.Name, s = rest[:i], strings.TrimSpace(rest[i+1:])
+	}
+	i := strings.IndexAny(s, "<>")
+	if i <= 0 {
+		return bad("no comparison")
+	}
+	t.Metric = strings.ToLower(strings.TrimSpace(s[:i]))
+	t.Op = s[i : i+1]
+	val := s[i+1:]
+	if strings.HasPrefix(val, "=") {
+		t.Op += "="
+		val = val[1:]
+	}
+	val = strings.TrimSpace(val)
+	if val == "" {
+		return bad("no value")
+	}
+	switch m := t.Metric; {
+	case m == "avg" || m == "min" || m == "max" || m == "median" || strings.HasPrefix(m, "p"):
+		if m == "median" {
+			t.Quantile = 50
+		} else if strings.HasPrefix(m, "p") {
+			q, err := strconv.ParseFloat(m[1:], 64)
+			if err != nil || q <= 0 || q > 100 {
+				return bad(fmt.Sprintf("unknown metric %q", m))
+			}
+			t.Quantile = q
+		}
+		v, err := parseMillis(val)
+		if err != nil {
+			return bad(err.Error())
+		}
+		t.Value = v
+	case m == "error_rate" || m == "availability":
+		num, ok := strings.CutSuffix(val, "%")
+		if !ok {
+			return bad(m + " takes a percentage, such as 1% or 99.9%")
+		}
+		v, err := strconv.ParseFloat(num, 64)
+		if err != nil || v < 0 || v > 100 {
+			return bad(fmt.Sprintf("%q is not a percentage from 0%% to 100%%", val))
+		}
+		t.Value = math.Round(v/100*1e12) / 1e12 // 99.9% is 0.999, not 0.9990000000000001
+	case m == "rps":
+		v, err := strconv.ParseFloat(val, 64)
+		if err != nil || v < 0 {
+			return bad(fmt.Sprintf("%q is not a number of requests per second", val))
+		}
+		t.Value = v
+	default:
+		return bad(fmt.Sprintf("unknown metric %q", m))
+	}
+	return t, nil
+}
+
+// parseMillis reads a latency: a Go duration (500ms, 2s, 1m) or a bare
+// number of milliseconds, as Locust writes them.
+func parseMillis(s string) (float64, error) {
+	if v, err := strconv.ParseFloat(s, 64); err == nil {
+		if v < 0 {
+			return 0, fmt.Errorf("%q is negative", s)
+		}
+		return v, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%q is not a duration", s)
+	}
+	return float64(d) / float64(time.Millisecond), nil
+}
+
+// Verdict is a threshold checked against a report.
+type Verdict struct {
+	Threshold
+	// Actual is the measured value, in the threshold's unit.
+	Actual float64
+	// Pass says the threshold holds; Missing says its name had no request
+	// (a failure: a route that never ran cannot be said to be fast).
+	Pass, Missing bool
+}
+
+// Check evaluates thresholds against a report.
+func Check(rep *Report, ts []Threshold) []Verdict {
+	var out []Verdict
+	for _, t := range ts {
+		v := Verdict{Threshold: t}
+		s := rep.Total
+		if t.Name != "" {
+			s = rep.Name(t.Name)
+		}
+		if s == nil || s.Requests == 0 {
+			v.Missing = true
+			out = append(out, v)
+			continue
+		}
+		switch t.Metric {
+		case "avg":
+			v.Actual = s.Avg()
+		case "min":
+			v.Actual = s.Min()
+		case "max":
+			v.Actual = s.Max()
+		case "error_rate":
+			v.Actual = s.ErrorRate()
+		case "availability":
+			v.Actual = s.Availability()
+		case "rps":
+			v.Actual = rep.RPS(s)
+		default:
+			v.Actual = s.Quantile(t.Quantile)
+		}
+		switch t.Op {
+		case "<":
+			v.Pass = v.Actual < t.Value
+		case "<=":
+			v.Pass = v.Actual <= t.Value
+		case ">":
+			v.Pass = v.Actual > t.Value
+		case ">=":
+			v.Pass = v.Actual >= t.Value
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// Format writes a value in the threshold's unit.
+func (t Threshold) Format(v float64) string {
+	switch t.Metric {
+	case "error_rate", "availability":
+		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
+	case "rps":
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64) + "ms"
+}
+
+// String says what was checked and what was found.
+func (v Verdict) String() string {
+	verdict := "FAIL"
+	if v.Pass {
+		verdict = "PASS"
+	}
+	where := "total"
+	if v.Name != "" {
+		where = v.Name
+	}
+	if v.Missing {
+		return fmt.Sprintf("%s %s: %s had no request", verdict, v.Expr, where)
+	}
+	actual := v.Actual
+	if v.Metric == "error_rate" || v.Metric == "availability" {
+		actual = float64(int64(actual*1e6+0.5)) / 1e6 // 4 decimals of a percent
+	} else {
+		actual = float64(int64(actual*1e3+0.5)) / 1e3
+	}
+	return fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.Format(actual))
+}

@@ -1,0 +1,144 @@
+package analysis
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/results"
+)
+
+func TestParseThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		expr   string
+		want   Threshold
+		errHas string
+	}{
+		{expr: "avg<500ms", want: Threshold{Metric: "avg", Op: "<", Value: 500}},
+		{expr: "p95<2000ms", want: Threshold{Metric: "p95", Quantile: 95, Op: "<", Value: 2000}},
+		{expr: "p99.9 <= 1.5s", want: Threshold{Metric: "p99.9", Quantile: 99.9, Op: "<=", Value: 1500}},
+		{expr: "median<250", want: Threshold{Metric: "median", Quantile: 50, Op: "<", Value: 250}},
+		{expr: "max<1m", want: Threshold{Metric: "max", Op: "<", Value: 60000}},
+		{expr: "error_rate<1%", want: Threshold{Metric: "error_rate", Op: "<", Value: 0.01}},
+		{expr: "availability>99.9%", want: Threshold{Metric: "availability", Op: ">", Value: 0.999}},
+		{expr: "rps>=50", want: Threshold{Metric: "rps", Op: ">=", Value: 50}},
+		{expr: "name=/api/v1/tasks/{id}:p95<300ms", want: Threshold{Name: "/api/v1/tasks/{id}", Metric: "p95", Quantile: 95, Op: "<", Value: 300}},
+		{expr: "name=/a:b:avg<1s", want: Threshold{Name: "/a:b", Metric: "avg", Op: "<", Value: 1000}},
+		{expr: "p95", errHas: "no comparison"},
+		{expr: "p95<", errHas: "no value"},
+		{expr: "p95<fast", errHas: "not a duration"},
+		{expr: "p95<-3ms", errHas: "not a duration"},
+		{expr: "p101<1s", errHas: "unknown metric"},
+		{expr: "latency<1s", errHas: "unknown metric"},
+		{expr: "error_rate<0.01", errHas: "percentage"},
+		{expr: "error_rate<150%", errHas: "percentage"},
+		{expr: "rps>many", errHas: "requests per second"},
+		{expr: "name=:p95<1s", errHas: "name="},
+		{expr: "<1s", errHas: "no comparison"},
+	} {
+		got, err := ParseThreshold(tc.expr)
+		if tc.errHas != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errHas) || !strings.Contains(err.Error(), "e.g.") {
+				t.Errorf("%q: error %v, want one saying %q and how to write it", tc.expr, err, tc.errHas)
+			}
+			continue
+		}
+		tc.want.Expr = tc.expr
+		if err != nil || got != tc.want {
+			t.Errorf("%q: %+v, %v; want %+v", tc.expr, got, err, tc.want)
+		}
+	}
+}
+
+// Each of the seed's thresholds, broken on its own, fails and is named;
+// a healthy run passes them all.
+func TestDefaultThresholds(t *testing.T) {
+	var ths []Threshold
+	for _, e := range DefaultThresholds {
+		th, err := ParseThreshold(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ths = append(ths, th)
+	}
+	// healthy: 100 requests/s for 10 s at 20 ms, all 200.
+	make := func(change func(i int, r *results.Result)) *Report {
+		a := New(time.Second)
+		for i := range 1000 {
+			r := results.Result{Method: "GET", Name: "/x", Sent: t0.Add(time.Duration(i) * 10 * time.Millisecond), LatencyNanos: 20e6, Status: 200}
+			r.Scheduled = r.Sent
+			change(i, &r)
+			a.Add(&r)
+		}
+		return a.Report()
+	}
+	for _, tc := range []struct {
+		breaks string
+		change func(i int, r *results.Result)
+	}{
+		{"", func(int, *results.Result) {}},
+		{"avg<500ms", func(i int, r *results.Result) {
+			if i%3 == 0 {
+				r.LatencyNanos = 1900e6 // p95 stays under 2 s, the average does not
+			}
+		}},
+		{"p95<2000ms", func(i int, r *results.Result) {
+			if i%10 == 0 {
+				r.LatencyNanos = 3000e6
+			}
+		}},
+		{"error_rate<1%", func(i int, r *results.Result) {
+			if i%50 == 0 {
+				r.Status = 404 // 2% failed, all available
+			}
+		}},
+		{"rps>50", func(i int, r *results.Result) {
+			r.Sent = t0.Add(time.Duration(i) * 30 * time.Millisecond)
+			r.Scheduled = r.Sent
+		}},
+		{"availability>99.9%", func(i int, r *results.Result) {
+			if i == 7 || i == 700 {
+				r.Status = 503 // 0.2% unavailable, under the 1% error rate
+			}
+		}},
+	} {
+		vs := Check(make(tc.change), ths)
+		for _, v := range vs {
+			if want := v.Expr != tc.breaks; v.Pass != want {
+				t.Errorf("breaking %q: %s", tc.breaks, v)
+			}
+			if !v.Pass && !strings.Contains(v.String(), "FAIL "+tc.breaks) {
+				t.Errorf("verdict %q does not name the threshold", v)
+			}
+		}
+	}
+}
+
+// A threshold on a name checks that name alone; a name that never ran fails.
+func TestThresholdOnAName(t *testing.T) {
+	rep := aggregate(synthetic(2000, 10, 9))
+	fast, _ := ParseThreshold("name=/api/v1/tasks:p50<1s")
+	slow, _ := ParseThreshold("name=/api/v1/search:p50<50ms")
+	none, _ := ParseThreshold("name=/nowhere:p50<1s")
+	vs := Check(rep, []Threshold{fast, slow, none})
+	if !vs[0].Pass || vs[1].Pass || vs[2].Pass || !vs[2].Missing || !strings.Contains(vs[2].String(), "had no request") {
+		t.Errorf("%v", vs)
+	}
+}
+
+func FuzzParseThreshold(f *testing.F) {
+	for _, e := range append(DefaultThresholds, "name=/a/{id}:p99.9<=1.5s", "rps>=1e3", "p0<1") {
+		f.Add(e)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		th, err := ParseThreshold(expr)
+		if err != nil {
+			return
+		}
+		// What parses checks without panicking, and says what it checked.
+		vs := Check(aggregate(synthetic(10, 1, 1)), []Threshold{th})
+		if len(vs) != 1 || !strings.Contains(vs[0].String(), expr) {
+			t.Errorf("%q: %v", expr, vs)
+		}
+	})
+}
