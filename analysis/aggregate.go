@@ -54,15 +54,28 @@ type Stats struct {
 	// Bytes is the sum of response body sizes.
 	Bytes int64
 	// Latency is what users felt (from the scheduled time in the open
-	// model); Service from the actual send; TTFB to the first byte.
+	// model); Service from the actual send; TTFB to the first byte. Set
+	// by Report.
 	Latency, Service, TTFB *hdrhistogram.Histogram
+
+	// Recording: requests sent on time have one latency (onTime); late
+	// ones (open model) two (lateLatency, lateService). A closed-model
+	// row then costs one record instead of two.
+	onTime, lateLatency, lateService *hdrhistogram.Histogram
 }
 
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, histDigits) }
+
 func newStats(k Key) *Stats {
-	return &Stats{Key: k,
-		Latency: hdrhistogram.New(1, histMax, histDigits),
-		Service: hdrhistogram.New(1, histMax, histDigits),
-		TTFB:    hdrhistogram.New(1, histMax, histDigits)}
+	return &Stats{Key: k, onTime: newHist(), TTFB: newHist()}
+}
+
+// late allocates the open model's histograms when the first late request
+// comes: a closed-model run never needs them.
+func (s *Stats) late() {
+	if s.lateLatency == nil {
+		s.lateLatency, s.lateService = newHist(), newHist()
+	}
 }
 
 func (s *Stats) add(r *results.Result) {
@@ -78,8 +91,13 @@ func (s *Stats) add(r *results.Result) {
 	}
 	s.Bytes += max(r.RespSize, 0)
 	lat := r.LatencyNanos
-	s.Latency.RecordValue(micros(lat))
-	s.Service.RecordValue(micros(lat - max(int64(r.Sent.Sub(r.Scheduled)), 0)))
+	if late := int64(r.Sent.Sub(r.Scheduled)); late > 0 {
+		s.late()
+		s.lateLatency.RecordValue(micros(lat))
+		s.lateService.RecordValue(micros(lat - late))
+	} else {
+		s.onTime.RecordValue(micros(lat))
+	}
 	if r.TTFBNanos > 0 {
 		s.TTFB.RecordValue(micros(r.TTFBNanos))
 	}
@@ -91,9 +109,26 @@ func (s *Stats) merge(o *Stats) {
 	s.RateLimited += o.RateLimited
 	s.Unavailable += o.Unavailable
 	s.Bytes += o.Bytes
-	s.Latency.Merge(o.Latency)
-	s.Service.Merge(o.Service)
+	s.onTime.Merge(o.onTime)
+	if o.lateLatency != nil {
+		s.late()
+		s.lateLatency.Merge(o.lateLatency)
+		s.lateService.Merge(o.lateService)
+	}
 	s.TTFB.Merge(o.TTFB)
+}
+
+// finish makes Latency and Service from what was recorded.
+func (s *Stats) finish() {
+	if s.lateLatency == nil {
+		s.Latency, s.Service = s.onTime, s.onTime // closed model: no copy
+		return
+	}
+	s.Latency, s.Service = newHist(), newHist()
+	s.Latency.Merge(s.onTime)
+	s.Latency.Merge(s.lateLatency)
+	s.Service.Merge(s.onTime)
+	s.Service.Merge(s.lateService)
 }
 
 // micros turns nanoseconds into a histogram value: at least 1 µs (HDR
@@ -162,6 +197,14 @@ type Window struct {
 	Latency *hdrhistogram.Histogram
 }
 
+func (w *Window) merge(o *Window) {
+	w.Requests += o.Requests
+	w.Failures += o.Failures
+	w.Users = max(w.Users, o.Users)
+	w.Bytes += o.Bytes
+	w.Latency.Merge(o.Latency)
+}
+
 // Failure is one line of the failures table.
 type Failure struct {
 	Method, Name, Error string
@@ -173,7 +216,6 @@ type Failure struct {
 type Aggregate struct {
 	step    time.Duration // window width now
 	byKey   map[Key]*Stats
-	total   *Stats
 	windows map[int64]*Window // by Start / step
 	lo, hi  int64             // window indexes seen
 	fails   map[Failure]int64 // Occurrences unused in the key
@@ -193,7 +235,7 @@ func New(step time.Duration) *Aggregate {
 	if step <= 0 {
 		step = time.Second
 	}
-	return &Aggregate{step: step, byKey: map[Key]*Stats{}, total: newStats(Key{Name: "Aggregated"}),
+	return &Aggregate{step: step, byKey: map[Key]*Stats{},
 		windows: map[int64]*Window{}, fails: map[Failure]int64{},
 		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}}
 }
@@ -213,7 +255,6 @@ func (a *Aggregate) Add(r *results.Result) {
 		}
 	}
 	s.add(r)
-	a.total.add(r)
 	if r.Failed() {
 		f := Failure{Method: r.Method, Name: k.Name, Error: failureText(r)}
 		if _, ok := a.fails[f]; !ok && len(a.fails) >= maxErrors {
@@ -279,11 +320,7 @@ func (a *Aggregate) widen() {
 	for i, w := range old {
 		j := floorDiv(i, 2)
 		if m := a.windows[j]; m != nil {
-			m.Requests += w.Requests
-			m.Failures += w.Failures
-			m.Users = max(m.Users, w.Users)
-			m.Bytes += w.Bytes
-			m.Latency.Merge(w.Latency)
+			m.merge(w)
 		} else {
 			w.Start = time.Unix(0, j*int64(a.step)).UTC()
 			a.windows[j] = w
@@ -308,10 +345,80 @@ func (a *Aggregate) AddFile(path string) error {
 	}
 	defer f.Close()
 	a.files++
-	return results.Scan(f, func(r *results.Result) error {
-		a.Add(r)
-		return nil
-	})
+	return a.addFileColumns(f)
+}
+
+// Merge adds what o counted: the result is what one Aggregate fed both
+// sets of rows would hold. o is consumed: its parts move into a.
+func (a *Aggregate) Merge(o *Aggregate) {
+	for k, s := range o.byKey {
+		m := a.byKey[k]
+		if m == nil && len(a.byKey) < maxNames {
+			a.byKey[k] = s
+			continue
+		}
+		if m == nil {
+			k = Key{Name: OtherName}
+			if m = a.byKey[k]; m == nil {
+				m = newStats(k)
+				a.byKey[k] = m
+			}
+		}
+		m.merge(s)
+	}
+	for f, n := range o.fails {
+		if _, ok := a.fails[f]; !ok && len(a.fails) >= maxErrors {
+			f = Failure{Error: OtherError}
+		}
+		a.fails[f] += n
+	}
+	if !o.first.IsZero() && (a.first.IsZero() || o.first.Before(a.first)) {
+		a.first = o.first
+	}
+	if o.last.After(a.last) {
+		a.last = o.last
+	}
+	for _, m := range []struct{ to, from map[string]bool }{{a.runs, o.runs}, {a.scenarios, o.scenarios}} {
+		for k := range m.from {
+			m.to[k] = true
+		}
+	}
+	for k := range o.shards {
+		a.shards[k] = true
+	}
+	a.users = max(a.users, o.users)
+	a.open = a.open || o.open
+	a.files += o.files
+	a.mergeWindows(o)
+}
+
+// mergeWindows moves o's windows into a: both at the wider step, then
+// merged, then widened again if the union spans too many.
+func (a *Aggregate) mergeWindows(o *Aggregate) {
+	if len(o.windows) == 0 {
+		return
+	}
+	for a.step < o.step {
+		a.widen()
+	}
+	for o.step < a.step {
+		o.widen()
+	}
+	for i, w := range o.windows {
+		if len(a.windows) == 0 {
+			a.lo, a.hi = i, i
+		}
+		a.lo, a.hi = min(a.lo, i), max(a.hi, i)
+		if m := a.windows[i]; m != nil {
+			m.merge(w)
+		} else {
+			a.windows[i] = w
+		}
+	}
+	for a.hi-a.lo >= maxWindows {
+		a.widen()
+	}
+	o.windows = map[int64]*Window{}
 }
 
 // Report is the finished figures.
@@ -358,10 +465,15 @@ func (r *Report) FailuresPerSecond(s *Stats) float64 {
 
 // Report returns the figures so far.
 func (a *Aggregate) Report() *Report {
-	rep := &Report{Total: a.total, Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files}
+	// The total is the names merged: recording it per row as well would
+	// double the cost of every row.
+	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files}
 	for _, s := range a.byKey {
+		rep.Total.merge(s)
+		s.finish()
 		rep.Names = append(rep.Names, s)
 	}
+	rep.Total.finish()
 	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
 	if len(a.windows) > 0 {
 		for i := a.lo; i <= a.hi; i++ {
@@ -396,6 +508,9 @@ func (r *Report) Name(name string) *Stats {
 			out = newStats(Key{Name: name})
 		}
 		out.merge(s)
+	}
+	if out != nil {
+		out.finish()
 	}
 	return out
 }

@@ -271,3 +271,27 @@ func TestCSVHeadersAreLocusts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAddFile reads arbitrary bytes as a results file through analyze's
+// column reader: an error is fine; a panic, a hang or a runaway
+// allocation is not.
+func FuzzAddFile(f *testing.F) {
+	dir := f.TempDir()
+	p := filepath.Join(dir, "seed.parquet")
+	writeResults(f, p, synthetic(300, 5, 1))
+	seed, err := os.ReadFile(p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "f.parquet")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		a := New(time.Second)
+		if a.AddFile(p) == nil {
+			a.Report()
+		}
+	})
+}

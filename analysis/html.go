@@ -64,6 +64,7 @@ func row(rep, base *Report, s, b *Stats) nameRow {
 	has := b != nil && b.Requests > 0
 	if b == nil {
 		b = newStats(s.Key)
+		b.finish()
 	}
 	f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
 	return nameRow{Method: s.Method, Name: s.Name,

@@ -259,6 +259,10 @@ func (t *File) NumRows() int64 { return t.pf.NumRows() }
 // NumRowGroups is the number of row groups in the file.
 func (t *File) NumRowGroups() int { return len(t.pf.RowGroups()) }
 
+// Parquet is the underlying parquet file, for readers that decode
+// columns themselves (analyze): Open has checked its footer and columns.
+func (t *File) Parquet() *parquet.File { return t.pf }
+
 // Close closes the file.
 func (t *File) Close() error { return t.f.Close() }
 

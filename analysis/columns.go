@@ -1,0 +1,335 @@
+package analysis
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/replaykit/replaykit/pqfile"
+	"github.com/replaykit/replaykit/results"
+)
+
+// Results files are read column by column, a row group at a time, and row
+// groups are shared among the cores: decoding rows one struct at a time
+// through reflection cost six times more than the figures themselves.
+
+// batch is one row group's columns.
+type batch struct {
+	latency, ttfb, respSize, scheduled, sent []int64
+	status, shard, users                     []int32
+	method, name, errText, run, scenario     []string
+}
+
+// columnsRead are the columns analyze needs, by name.
+var (
+	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent"}
+	int32Columns  = []string{"status", "shard", "users"}
+	stringColumns = []string{"method", "name", "error", "run", "scenario"}
+)
+
+func (b *batch) int64s(i int) *[]int64 {
+	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent}[i]
+}
+
+func (b *batch) int32s(i int) *[]int32 { return [...]*[]int32{&b.status, &b.shard, &b.users}[i] }
+
+func (b *batch) strings(i int) *[]string {
+	return [...]*[]string{&b.method, &b.name, &b.errText, &b.run, &b.scenario}[i]
+}
+
+// columnIndexes finds each needed column; results.Open has checked that
+// they exist with the right types.
+func columnIndexes(pf *parquet.File, names []string) ([]int, error) {
+	var out []int
+	for _, n := range names {
+		leaf, ok := pf.Schema().Lookup(n)
+		if !ok {
+			return nil, fmt.Errorf("no column %q", n)
+		}
+		out = append(out, leaf.ColumnIndex)
+	}
+	return out, nil
+}
+
+// addFileColumns reads path into a with one worker per core.
+func (a *Aggregate) addFileColumns(f *pqfile.File) (err error) {
+	pf := f.Parquet()
+	i64, err := columnIndexes(pf, int64Columns)
+	if err != nil {
+		return err
+	}
+	i32, err := columnIndexes(pf, int32Columns)
+	if err != nil {
+		return err
+	}
+	istr, err := columnIndexes(pf, stringColumns)
+	if err != nil {
+		return err
+	}
+	groups := pf.RowGroups()
+	workers := min(runtime.GOMAXPROCS(0), len(groups))
+	if workers == 0 {
+		return nil
+	}
+	next := make(chan parquet.RowGroup)
+	parts := make([]*Aggregate, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	var windowsMu sync.Mutex // guards a's windows
+	for w := range workers {
+		parts[w] = New(a.step)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &groupReader{in: interner{}}
+			for rg := range next {
+				if errs[w] != nil {
+					continue // drain
+				}
+				if errs[w] = r.read(rg, i64, i32, istr, parts[w].addBatch); errs[w] == nil {
+					// A row group spans a few windows: hand them over now,
+					// so that workers do not each hold every window.
+					windowsMu.Lock()
+					a.mergeWindows(parts[w])
+					windowsMu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, rg := range groups {
+		next <- rg
+	}
+	close(next)
+	wg.Wait()
+	for w := range workers {
+		if errs[w] != nil {
+			return fmt.Errorf("read results %s: %w", f.Path(), errs[w])
+		}
+	}
+	for _, p := range parts {
+		a.Merge(p)
+	}
+	return nil
+}
+
+// interner keeps one copy of each string a worker reads: the columns are
+// dictionaries of a few values repeated in every row.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < 1<<16 {
+		in[s] = s
+	}
+	return s
+}
+
+// batchRows bounds the rows decoded at once, whatever a row group holds
+// or a damaged footer claims: memory stays a few MB per worker.
+const batchRows = 4096
+
+// groupReader reads row groups in batches of batchRows, every column in
+// step. One per worker; its buffers are reused.
+type groupReader struct {
+	b    batch
+	in   interner
+	vals [batchRows]parquet.Value
+	cols []*column
+}
+
+// column is a cursor over one column chunk's values, across pages.
+type column struct {
+	pages parquet.Pages
+	page  parquet.Page
+	vals  parquet.ValueReader
+	// done are pages read to the end whose values (byte arrays point
+	// into them) the current batch may still use: released after it.
+	done []parquet.Page
+}
+
+func (c *column) release() {
+	for _, p := range c.done {
+		parquet.Release(p)
+	}
+	c.done = c.done[:0]
+}
+
+func (c *column) close() {
+	c.release()
+	if c.page != nil {
+		parquet.Release(c.page)
+		c.page = nil
+	}
+	c.pages.Close()
+}
+
+// next makes sure a page with values left is open; false at the end.
+func (c *column) next() (bool, error) {
+	if c.vals != nil {
+		return true, nil
+	}
+	if c.page != nil {
+		c.done = append(c.done, c.page)
+		c.page = nil
+	}
+	p, err := c.pages.ReadPage()
+	if errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	c.page, c.vals = p, p.Values()
+	return true, nil
+}
+
+// readValues fills dst, across pages.
+func (c *column) readValues(dst []parquet.Value) error {
+	for got := 0; got < len(dst); {
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errShortColumn
+		}
+		k, err := c.vals.ReadValues(dst[got:])
+		got += k
+		if errors.Is(err, io.EOF) || (err == nil && k == 0) {
+			c.vals = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readInt64s fills dst, through the page's typed reader when it has one.
+func (c *column) readInt64s(dst []int64, vals []parquet.Value) error {
+	for got := 0; got < len(dst); {
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errShortColumn
+		}
+		var k int
+		if ir, typed := c.vals.(parquet.Int64Reader); typed {
+			k, err = ir.ReadInt64s(dst[got:])
+		} else {
+			k, err = c.vals.ReadValues(vals[:len(dst)-got])
+			for j := range k {
+				dst[got+j] = vals[j].Int64()
+			}
+		}
+		got += k
+		if errors.Is(err, io.EOF) || (err == nil && k == 0) {
+			c.vals = nil
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errShortColumn = errors.New("damaged file: a column holds fewer values than its row group has rows")
+
+// read decodes a row group batch by batch and hands each batch to fn.
+func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*batch)) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("damaged file: %v", p)
+		}
+	}()
+	chunks := rg.ColumnChunks()
+	g.cols = g.cols[:0]
+	defer func() {
+		for _, c := range g.cols {
+			c.close()
+		}
+	}()
+	open := func(idx []int) []*column {
+		var out []*column
+		for _, ci := range idx {
+			if ci >= len(chunks) {
+				panic("column index past the row group's columns")
+			}
+			c := &column{pages: chunks[ci].Pages()}
+			g.cols = append(g.cols, c)
+			out = append(out, c)
+		}
+		return out
+	}
+	c64, c32, cstr := open(i64), open(i32), open(istr)
+	for left := rg.NumRows(); left > 0; {
+		n := int(min(left, batchRows))
+		left -= int64(n)
+		for k, c := range c64 {
+			if err := c.readInt64s(resize(g.b.int64s(k), n), g.vals[:]); err != nil {
+				return fmt.Errorf("column %s: %w", int64Columns[k], err)
+			}
+		}
+		for k, c := range c32 {
+			dst := resize(g.b.int32s(k), n)
+			if err := c.readValues(g.vals[:n]); err != nil {
+				return fmt.Errorf("column %s: %w", int32Columns[k], err)
+			}
+			for j := range n {
+				dst[j] = g.vals[j].Int32()
+			}
+		}
+		for k, c := range cstr {
+			dst := resize(g.b.strings(k), n)
+			if err := c.readValues(g.vals[:n]); err != nil {
+				return fmt.Errorf("column %s: %w", stringColumns[k], err)
+			}
+			// Runs of the same value are common (run, scenario, no
+			// error): compare with the last one before looking it up.
+			var last []byte
+			lastS, have := "", false
+			for j := range n {
+				if b := g.vals[j].ByteArray(); have && bytes.Equal(b, last) {
+					dst[j] = lastS
+				} else {
+					lastS, have = g.in.get(b), true
+					last = append(last[:0], b...)
+					dst[j] = lastS
+				}
+			}
+		}
+		fn(&g.b)
+		for _, c := range g.cols {
+			c.release()
+		}
+	}
+	return nil
+}
+
+func resize[T any](s *[]T, n int) []T {
+	if cap(*s) < n {
+		*s = make([]T, n)
+	}
+	*s = (*s)[:n]
+	return *s
+}
+
+// addBatch counts a batch of rows.
+func (a *Aggregate) addBatch(b *batch) {
+	var r results.Result
+	for i := range b.latency {
+		r = results.Result{Run: b.run[i], Scenario: b.scenario[i], Shard: b.shard[i], Method: b.method[i], Name: b.name[i],
+			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
+			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i]}
+		a.Add(&r)
+	}
+}
