@@ -192,9 +192,10 @@ func (c *column) next() (bool, error) {
 	return true, nil
 }
 
-// readValues fills dst, across pages.
-func (c *column) readValues(dst []parquet.Value) error {
-	for got := 0; got < len(dst); {
+// fill reads n values across pages: readPage reads from the current
+// page into the slots from got on and says how many it read.
+func (c *column) fill(n int, readPage func(got int) (int, error)) error {
+	for got := 0; got < n; {
 		ok, err := c.next()
 		if err != nil {
 			return err
@@ -202,7 +203,7 @@ func (c *column) readValues(dst []parquet.Value) error {
 		if !ok {
 			return errShortColumn
 		}
-		k, err := c.vals.ReadValues(dst[got:])
+		k, err := readPage(got)
 		got += k
 		if errors.Is(err, io.EOF) || (err == nil && k == 0) {
 			c.vals = nil
@@ -213,33 +214,23 @@ func (c *column) readValues(dst []parquet.Value) error {
 	return nil
 }
 
+// readValues fills dst, across pages.
+func (c *column) readValues(dst []parquet.Value) error {
+	return c.fill(len(dst), func(got int) (int, error) { return c.vals.ReadValues(dst[got:]) })
+}
+
 // readInt64s fills dst, through the page's typed reader when it has one.
 func (c *column) readInt64s(dst []int64, vals []parquet.Value) error {
-	for got := 0; got < len(dst); {
-		ok, err := c.next()
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return errShortColumn
-		}
-		var k int
+	return c.fill(len(dst), func(got int) (int, error) {
 		if ir, typed := c.vals.(parquet.Int64Reader); typed {
-			k, err = ir.ReadInt64s(dst[got:])
-		} else {
-			k, err = c.vals.ReadValues(vals[:len(dst)-got])
-			for j := range k {
-				dst[got+j] = vals[j].Int64()
-			}
+			return ir.ReadInt64s(dst[got:])
 		}
-		got += k
-		if errors.Is(err, io.EOF) || (err == nil && k == 0) {
-			c.vals = nil
-		} else if err != nil {
-			return err
+		k, err := c.vals.ReadValues(vals[:len(dst)-got])
+		for j := range k {
+			dst[got+j] = vals[j].Int64()
 		}
-	}
-	return nil
+		return k, err
+	})
 }
 
 var errShortColumn = errors.New("damaged file: a column holds fewer values than its row group has rows")
