@@ -7,7 +7,7 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# record, then replay against the demo API on loopback: about a minute.
+# record, replay against the demo API on loopback, analyze: about a minute.
 demo:
 	scripts/demo.sh
 
@@ -19,9 +19,13 @@ test:
 fuzz:
 	FUZZTIME=5m scripts/test.sh fuzz
 
-# record vs tshark on generated captures (needs root: tcpdump).
+# Every benchmark: record vs tshark (needs root: tcpdump), live capture vs
+# tcpdump, replay vs Vegeta and wrk, analyze vs DuckDB.
 bench:
 	bench/record-vs-tshark.sh
+	bench/live-vs-tcpdump.sh
+	bench/replay-vs-vegeta.sh
+	bench/analyze-vs-duckdb.sh
 
 # Remakes testdata/pcap and testdata/golden from real clients and servers.
 fixtures:

@@ -4,8 +4,10 @@
 #  1. record: the sample capture (curl, ab, a pipelining client) -> a trace
 #  2. start the demo API on 127.0.0.1:18000
 #  3. replay --check-only, then light_load and spike_test, shortened, from
-#     the sample trace of the demo API (testdata/sample/demo.parquet)
-#  4. show the results; stop the demo API
+#     the sample trace of the demo API (testdata/sample/demo.parquet); each
+#     run is analyzed (table, thresholds, HTML report, Locust CSVs)
+#  4. analyze both runs together against the seed's thresholds; stop the
+#     demo API
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -28,14 +30,29 @@ echo
 echo "== replay --check-only"
 bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --check-only
 
-echo
-echo "== replay light_load for 20s (10 users, the recorded think times)"
-bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 20s light_load
+# replay and analyze exit 1 when a threshold fails: a verdict, not a
+# broken demo. Only 2 (bad input) stops it.
+verdict() {
+	local code=0
+	"$@" || code=$?
+	[ "$code" -le 1 ] || exit "$code"
+	echo "(exit code $code)"
+}
 
 echo
-echo "== replay spike_test for 30s (60 users: 6 for 6s, all of them within a second, back to 6)"
-bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 30s --scale 60 spike
+echo "== replay light_load for 20s (10 users, the recorded think times), checked against the seed's thresholds"
+verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 20s light_load
 
 echo
+echo "== replay spike_test for 30s (60 users: 6 for 6s, all of them within a second, back to 6), with our own thresholds"
+verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 30s --scale 60 \
+	--no-default-thresholds --threshold 'p95<1s' --threshold 'availability>99%' --threshold 'name=/health:p99<50ms' spike
+
+echo
+echo "== analyze both runs as one report, with JUnit XML for CI"
+verdict bin/analyze "$out"/results/*.parquet --out "$out/report" --format html,csv,json,junit
+
+echo
+echo "Reports: $(ls "$out"/results/*.html "$out"/report/*.html | tr '\n' ' ')"
 echo "Traces and results are parquet files in $out/; query them with DuckDB, e.g."
 echo "  duckdb -c \"SELECT name, count(*), round(quantile_cont(latency_ns, 0.95)/1e6, 1) AS p95_ms FROM '$out/results/*.parquet' GROUP BY 1 ORDER BY 2 DESC\""
