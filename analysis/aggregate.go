@@ -227,6 +227,8 @@ type Aggregate struct {
 	users       int32
 	open        bool
 	files       int
+	// late holds how late sends left against their schedule (open model).
+	late *hdrhistogram.Histogram
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -237,7 +239,7 @@ func New(step time.Duration) *Aggregate {
 	}
 	return &Aggregate{step: step, byKey: map[Key]*Stats{},
 		windows: map[int64]*Window{}, fails: map[Failure]int64{},
-		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}}
+		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}, late: newHist()}
 }
 
 // Add counts one row.
@@ -272,8 +274,9 @@ func (a *Aggregate) Add(r *results.Result) {
 	a.scenarios[r.Scenario] = true
 	a.shards[r.Shard] = true
 	a.users = max(a.users, r.Users)
-	if r.Sent.Sub(r.Scheduled) > 0 {
+	if late := int64(r.Sent.Sub(r.Scheduled)); late > 0 {
 		a.open = true
+		a.late.RecordValue(micros(late))
 	}
 	a.window(r)
 }
@@ -388,6 +391,7 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	}
 	a.users = max(a.users, o.users)
 	a.open = a.open || o.open
+	a.late.Merge(o.late)
 	a.files += o.files
 	a.mergeWindows(o)
 }
@@ -442,7 +446,18 @@ type Report struct {
 	// Open says the rows come from the open model (requests were sent
 	// after their scheduled time): latency then counts from the schedule.
 	Open bool
+	// LateP99 is how late the open model's sends left (p99, ms): past
+	// OverloadedLate the generator, not the server, set the pace.
+	LateP99 float64
 }
+
+// OverloadedLate is the send lateness (p99, ms) past which the report says
+// the generator was overloaded, as replay's live line does.
+const OverloadedLate = 10.0
+
+// Overloaded says the generator could not keep its schedule: the figures
+// are then the generator's as much as the server's.
+func (r *Report) Overloaded() bool { return r.Open && r.LateP99 > OverloadedLate }
 
 // Duration is the run's span, from the first send to the last answer.
 func (r *Report) Duration() time.Duration { return r.End.Sub(r.Start) }
@@ -467,7 +482,8 @@ func (r *Report) FailuresPerSecond(s *Stats) float64 {
 func (a *Aggregate) Report() *Report {
 	// The total is the names merged: recording it per row as well would
 	// double the cost of every row.
-	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files}
+	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files,
+		LateP99: ms(quantile(a.late, 99))}
 	for _, s := range a.byKey {
 		rep.Total.merge(s)
 		s.finish()

@@ -128,6 +128,14 @@ type htmlData struct {
 	RPSChart, LatChart, UserChart template.HTML
 	DistChart                     template.HTML
 	Generated                     string
+	Open, Overloaded              bool
+	LateP99                       string
+	Service                       []serviceRow
+}
+
+type serviceRow struct {
+	Method, Name  string
+	P50, P95, P99 string
 }
 
 // WriteHTML writes the self-contained report. Every string from traffic
@@ -185,6 +193,13 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	if !opts.Generated.IsZero() {
 		d.Generated = opts.Generated.UTC().Format(time.RFC3339)
 	}
+	d.Open, d.Overloaded, d.LateP99 = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99)
+	if rep.Open {
+		for _, s := range append(rep.Names, rep.Total) {
+			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(quantile(s.Service, q))) }
+			d.Service = append(d.Service, serviceRow{s.Method, s.Name, f(50), f(95), f(99)})
+		}
+	}
 	return reportTemplate.Execute(w, d)
 }
 
@@ -223,6 +238,7 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 {{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change; a change for the worse past 10% is marked</dd>{{end}}
 </dl>
 
+{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: sends left {{.LateP99}} late (p99). These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
 <h2>Thresholds</h2>
 {{if .Verdicts}}<table><tr><th>threshold</th><th>verdict</th></tr>
 {{range .Verdicts}}<tr><td>{{.Expr}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}" style="text-align:left">{{.String}}</td></tr>
@@ -238,6 +254,12 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 {{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}</tr>
 {{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}</tr>{{end}}
 </table>
+
+{{if .Open}}<h2>Service time (open model)</h2>
+<p>The table above counts latency from each request's scheduled time, as users felt it. Below: from the moment it was actually sent (sends left {{.LateP99}} late at p99).</p>
+<table><tr><th>Type</th><th>Name</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>
+{{range .Service}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td><td>{{.P50}}</td><td>{{.P95}}</td><td>{{.P99}}</td></tr>
+{{end}}</table>{{end}}
 
 <h2>Failures</h2>
 {{if .Failures}}<table><tr><th>Method</th><th>Name</th><th style="text-align:left">Error</th><th>Occurrences</th></tr>

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/replaykit/replaykit/results"
 )
@@ -194,5 +196,38 @@ func TestBaselineMarksRegressions(t *testing.T) {
 	tasksRow := page[j : j+strings.Index(page[j:], "</tr>")]
 	if strings.Contains(tasksRow, "worse") {
 		t.Errorf("an unchanged name is marked: %s", tasksRow)
+	}
+}
+
+// In the open model latency counts from the schedule; the service time
+// (from the actual send) is shown beside it, and sends far behind their
+// schedule mark the generator as overloaded.
+func TestOpenModelShowsServiceTimeAndOverload(t *testing.T) {
+	for _, tc := range []struct {
+		late       time.Duration
+		overloaded bool
+	}{{200 * time.Microsecond, false}, {50 * time.Millisecond, true}} {
+		rows := synthetic(2000, 10, 15)
+		for i := range rows {
+			rows[i].Sent = rows[i].Scheduled.Add(tc.late)
+			rows[i].LatencyNanos += int64(tc.late) // latency counts from the schedule
+		}
+		rep := aggregate(rows)
+		if !rep.Open || rep.Overloaded() != tc.overloaded {
+			t.Errorf("late %v: open %v, overloaded %v (late p99 %.3f ms)", tc.late, rep.Open, rep.Overloaded(), rep.LateP99)
+		}
+		service, latency := ms(quantile(rep.Total.Service, 50)), rep.Total.Quantile(50)
+		if d := latency - service; math.Abs(d-float64(tc.late)/1e6) > 0.05*latency {
+			t.Errorf("late %v: latency p50 %.3f, service p50 %.3f", tc.late, latency, service)
+		}
+		var h, tb bytes.Buffer
+		WriteHTML(&h, rep, nil, HTMLOptions{})
+		WriteTable(&tb, rep, nil)
+		if !strings.Contains(h.String(), "Service time (open model)") || !strings.Contains(tb.String(), "service time") {
+			t.Error("no service time shown")
+		}
+		if got := strings.Contains(h.String(), "GENERATOR OVERLOADED") && strings.Contains(tb.String(), "GENERATOR OVERLOADED"); got != tc.overloaded {
+			t.Errorf("late %v: overload shown %v", tc.late, got)
+		}
 	}
 }

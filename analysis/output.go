@@ -35,6 +35,14 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 			s.Requests, s.Failures, 100*s.ErrorRate(), s.RateLimited, s.Avg(), s.Quantile(50), s.Quantile(95), s.Quantile(99), s.Max(), rep.RPS(s))
 	}
 	tw.Flush()
+	if rep.Open {
+		t := rep.Total
+		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
+			ms(quantile(t.Service, 50)), ms(quantile(t.Service, 95)), ms(quantile(t.Service, 99)), rep.LateP99)
+	}
+	if rep.Overloaded() {
+		fmt.Fprintf(w, "GENERATOR OVERLOADED: sends left up to %.1f ms late (p99): these figures are the load generator's as much as the server's\n", rep.LateP99)
+	}
 	if len(rep.Failures) > 0 {
 		fmt.Fprintln(w, "failures:")
 		for i, f := range rep.Failures {
@@ -123,6 +131,8 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Start     time.Time     `json:"start"`
 		End       time.Time     `json:"end"`
 		Open      bool          `json:"open_model"`
+		LateP99   float64       `json:"send_late_p99_ms"`
+		Overload  bool          `json:"generator_overloaded"`
 		Users     int32         `json:"max_users"`
 		Total     jsonStats     `json:"total"`
 		Names     []jsonStats   `json:"names"`
@@ -132,6 +142,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
+		LateP99: rep.LateP99, Overload: rep.Overloaded(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), Pass: true}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {
