@@ -595,6 +595,11 @@ func Classify(err error) string {
 		return "timeout"
 	}
 	msg := err.Error()
+	if strings.Contains(msg, "malformed HTTP") {
+		// The server's bytes stay out of the label: one label, not one
+		// per kind of garbage, and nothing from the wire in reports.
+		return "malformed HTTP response"
+	}
 	if i := strings.LastIndex(msg, ": "); i >= 0 && len(msg)-i < 80 {
 		msg = msg[i+2:]
 	}
