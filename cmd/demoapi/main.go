@@ -23,7 +23,7 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	fs := pflag.NewFlagSet("demoapi", pflag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8000", "listen address (loopback unless told otherwise)")
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address (:PORT is loopback only; 0.0.0.0:PORT for all)")
 	keys := fs.String("keys", strings.Join(demoapi.DefaultKeys, ","), "accepted X-API-Key values, comma separated")
 	rate := fs.Float64("rate", 50, "requests per second allowed per key (beyond: 429)")
 	burst := fs.Int("burst", 100, "requests a key may send at once before the rate applies")
@@ -38,6 +38,10 @@ func run() int {
 	}
 	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
 		Slow: *slow, NoDelay: *noDelay, Seed: *seed})
+	// As record --proxy: an address without a host is loopback only.
+	if host, port, err := net.SplitHostPort(*addr); err == nil && host == "" {
+		*addr = net.JoinHostPort("127.0.0.1", port)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demoapi:", err)

@@ -1,0 +1,246 @@
+// Package e2e runs the commands together as a user would: record through
+// the proxy, replay, analyze, and checks what only the whole chain shows.
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "replaykit-e2e-")
+	if err != nil {
+		panic(err)
+	}
+	bin = dir
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../cmd/record", "../cmd/replay", "../cmd/analyze", "../cmd/demoapi")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// start runs a command in the background; its output goes to out. It is
+// interrupted (then killed) when the test ends.
+func start(t *testing.T, out *bytes.Buffer, env []string, name string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stop(cmd) })
+	return cmd
+}
+
+func stop(cmd *exec.Cmd) {
+	if cmd.ProcessState != nil {
+		return
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+func runCmd(t *testing.T, out *bytes.Buffer, env []string, name string, args ...string) int {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, name), args...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = out, out
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0
+}
+
+func waitHTTP(t *testing.T, url string) {
+	t.Helper()
+	for range 100 {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer", url)
+}
+
+// listening says whether a TCP socket listens on port, and on which
+// address (from /proc/net/tcp and tcp6): "127.0.0.1" or "0.0.0.0"...
+func listening(t *testing.T, port string) []string {
+	var out []string
+	var p int
+	fmt.Sscan(port, &p)
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			fields := strings.Fields(line)
+			if len(fields) < 4 || fields[3] != "0A" { // LISTEN
+				continue
+			}
+			addr, hexPort, _ := strings.Cut(fields[1], ":")
+			var lp int
+			fmt.Sscanf(hexPort, "%X", &lp)
+			if lp != p {
+				continue
+			}
+			switch addr {
+			case "0100007F":
+				out = append(out, "127.0.0.1")
+			case "00000000000000000000000001000000":
+				out = append(out, "::1")
+			default:
+				out = append(out, addr)
+			}
+		}
+	}
+	return out
+}
+
+// Secrets planted in recorded requests (an API key, a bearer token, a
+// session cookie, a custom credential header) reach no file and no output
+// line of a record + replay + analyze run: not the trace, not the results,
+// not the reports, not a log line or an error message, even though the
+// real API key is handed to replay. Every file written is 0600, and the
+// demo API and the proxy listen on loopback when given a bare :PORT.
+func TestSecretsStayOut(t *testing.T) {
+	const (
+		apiKey  = "sk-live-PLANTED-api-key-4f1d"
+		bearer  = "PLANTED-bearer-token-9c2e"
+		cookie  = "PLANTED-session-cookie-77aa"
+		custom  = "PLANTED-custom-credential-31b0"
+		refused = "sk-live-PLANTED-wrong-key-0d0d"
+	)
+	secrets := []string{apiKey, bearer, cookie, custom, refused}
+	dir := t.TempDir()
+	var logs bytes.Buffer
+
+	apiPort, proxyPort := freePort(t), freePort(t)
+	start(t, &logs, nil, "demoapi", "--addr", ":"+apiPort, "--keys", apiKey, "--no-delay")
+	waitHTTP(t, "http://127.0.0.1:"+apiPort+"/health")
+	recorder := start(t, &logs, nil, "record", "--proxy", ":"+proxyPort, "--upstream", "http://127.0.0.1:"+apiPort,
+		"-o", filepath.Join(dir, "traces"), "--redact-header", "X-Custom-Credential", "-q")
+	waitHTTP(t, "http://127.0.0.1:"+proxyPort+"/health")
+	for name, port := range map[string]string{"demoapi": apiPort, "record --proxy": proxyPort} {
+		if got := listening(t, port); len(got) == 0 || strings.Join(got, ",") != "127.0.0.1" {
+			t.Errorf("%s given :%s listens on %v, want 127.0.0.1 only", name, port, got)
+		}
+	}
+
+	// A user's requests through the proxy, every secret in a header.
+	client := &http.Client{Timeout: 5 * time.Second}
+	send := func(method, path, body, key string) {
+		req, _ := http.NewRequest(method, "http://127.0.0.1:"+proxyPort+path, strings.NewReader(body))
+		req.Header.Set("X-API-Key", key)
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		req.Header.Set("Cookie", "session="+cookie+"; theme=dark")
+		req.Header.Set("X-Custom-Credential", custom)
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	for i := range 20 {
+		send("GET", "/api/v1/tasks", "", apiKey)
+		send("POST", "/api/v1/tasks", fmt.Sprintf(`{"title":"task %d"}`, i), apiKey)
+		send("GET", "/api/v1/projects", "", refused) // a 401, recorded too
+	}
+	stop(recorder) // SIGINT: the trace is written whole
+
+	code := runCmd(t, &logs, []string{"API_KEY=" + apiKey}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
+		"--host", "http://127.0.0.1:"+apiPort, "--out", filepath.Join(dir, "results"), "--duration", "2s", "--scale", "3",
+		"--pacing", "high", "--format", "html,csv,json,junit", "light")
+	if code > 1 {
+		t.Fatalf("replay exit %d:\n%s", code, logs.String())
+	}
+	code = runCmd(t, &logs, []string{"API_KEY=" + apiKey}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
+		"--host", "http://127.0.0.1:"+apiPort, "--check-only")
+	if code != 0 {
+		t.Errorf("check-only exit %d", code)
+	}
+	code = runCmd(t, &logs, []string{"API_KEY=" + refused}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
+		"--host", "http://127.0.0.1:"+apiPort, "--check-only")
+	if code != 1 {
+		t.Errorf("check-only with a refused key: exit %d", code)
+	}
+	runCmd(t, &logs, nil, "analyze", filepath.Join(dir, "results", "*.parquet"), "--out", filepath.Join(dir, "report"),
+		"--format", "html,csv,json,junit")
+
+	// Every byte written, and every line printed.
+	files := 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		files++
+		data, _ := os.ReadFile(path)
+		for _, s := range secrets {
+			if bytes.Contains(data, []byte(s)) {
+				t.Errorf("%s holds the secret %q", path, s)
+			}
+		}
+		if info, _ := d.Info(); info.Mode().Perm() != 0o600 {
+			t.Errorf("%s is %v, want 0600", path, info.Mode().Perm())
+		}
+		return nil
+	})
+	for _, s := range secrets {
+		if strings.Contains(logs.String(), s) {
+			t.Errorf("a log line holds the secret %q", s)
+		}
+	}
+	kinds := map[string]bool{}
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if !d.IsDir() {
+			kinds[filepath.Ext(path)] = true
+		}
+		return nil
+	})
+	for _, ext := range []string{".parquet", ".html", ".csv", ".json", ".xml"} {
+		if !kinds[ext] {
+			t.Errorf("no %s file written: the check saw %d files", ext, files)
+		}
+	}
+}
