@@ -2,6 +2,8 @@ package capture
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
 	"errors"
 	"io"
 	"os"
@@ -13,9 +15,27 @@ import (
 	"github.com/replaykit/replaykit/httpstream"
 )
 
-type countSink struct{ n int }
+// countSink counts exchanges; seen, when set, counts them by what they
+// hold; onExchange, when set, sees each one.
+type countSink struct {
+	n          int
+	seen       map[string]int
+	onExchange func(req, resp *httpstream.Message)
+}
 
-func (c *countSink) Exchange(_ *httpstream.Conn, req, resp *httpstream.Message) { c.n++ }
+func (c *countSink) Exchange(_ *httpstream.Conn, req, resp *httpstream.Message) {
+	c.n++
+	if c.onExchange != nil {
+		c.onExchange(req, resp)
+	}
+	if c.seen != nil {
+		status, size := 0, int64(-1)
+		if resp != nil {
+			status, size = resp.Status, resp.BodySize
+		}
+		c.seen[fmt.Sprintf("%s %s %d+%x -> %d %d", req.Method, req.Target, req.BodySize, sha256.Sum256(req.Body), status, size)]++
+	}
+}
 
 // extract runs a whole capture through the extractor.
 func extract(t testing.TB, data []byte, opts Options) (Stats, int, error) {

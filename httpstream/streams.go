@@ -6,7 +6,8 @@ type Options struct {
 	// counted in BodySize only). 0 keeps none.
 	MaxBody int
 	// MaxPending bounds the requests waiting for a response on one
-	// connection (default 4096), so a client that never gets answers cannot
+	// connection (default 16384: a pipelining client may send 10,000
+	// before the first answer), so a client that never gets answers cannot
 	// grow memory without end.
 	MaxPending int
 }
@@ -56,7 +57,7 @@ type Streams struct {
 // New makes a Streams that sends exchanges to sink.
 func New(opts Options, sink Sink) *Streams {
 	if opts.MaxPending <= 0 {
-		opts.MaxPending = 4096
+		opts.MaxPending = 16384
 	}
 	if opts.MaxBody < 0 {
 		opts.MaxBody = 0
