@@ -3,8 +3,8 @@ package capture
 import (
 	"bytes"
 	"crypto/sha256"
-	"fmt"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"testing"
