@@ -143,6 +143,7 @@ func (w *Writer[T]) Flush() error {
 }
 
 // Close writes the footer, syncs, and renames the file to its final name.
+// When that fails (a full disk), the unfinished NAME.tmp is removed.
 func (w *Writer[T]) Close() error {
 	if w.closed {
 		return nil
@@ -162,6 +163,7 @@ func (w *Writer[T]) Close() error {
 		err = os.Rename(w.tmp, w.path)
 	}
 	if err != nil {
+		os.Remove(w.tmp) // a file that could not be finished is not left half-written
 		return fmt.Errorf("close %s %s: %w", w.what, w.path, err)
 	}
 	return nil

@@ -37,6 +37,7 @@ type parts struct {
 	written      []string // merged files
 	writtenBytes int64
 	now          func() time.Time // the clock; tests set it
+	lost         int64            // rows of parts that could not be closed
 }
 
 // outDir is where a live or proxy recording writes: Config.Out, or traces/.
@@ -122,6 +123,8 @@ func (p *parts) closePart() error {
 	w := p.cur
 	p.cur = nil
 	if err := w.Close(); err != nil {
+		w.Abort() // no half-written part is left behind
+		p.lost += w.Rows()
 		return err
 	}
 	p.done = append(p.done, w.Path())
@@ -146,7 +149,10 @@ func (p *parts) rotate() error {
 			return fmt.Errorf("finish trace %s: %w", final, err)
 		}
 	} else if err := mergeTraces(final, p.done, p.opts); err != nil {
-		return err
+		// The parts are complete traces: they stay, and say so.
+		p.written = append(p.written, p.done...)
+		p.writtenBytes += p.periodBytes
+		return fmt.Errorf("%w; the %d parts stay, each a complete trace (%s.part-*.parquet; replay --trace reads them)", err, len(p.done), p.base)
 	}
 	p.written = append(p.written, final)
 	if st, err := os.Stat(final); err == nil {
@@ -157,6 +163,34 @@ func (p *parts) rotate() error {
 
 // Close ends the recording: the last period is merged.
 func (p *parts) Close() error { return p.rotate() }
+
+// Abort gives up the part being written (the closed parts stay as they
+// are): after a write error, nothing more is written. It returns how many
+// rows the part held: they are lost.
+func (p *parts) Abort() (lost int64) {
+	lost, p.lost = p.lost, 0
+	if p.cur != nil {
+		lost += p.cur.Rows()
+		p.cur.Abort()
+		p.cur = nil
+	}
+	p.written = append(p.written, p.done...)
+	p.writtenBytes += p.periodBytes
+	p.done, p.periodBytes = nil, 0
+	return lost
+}
+
+// Describe says which files are on disk, for messages.
+func (p *parts) Describe() string {
+	files := append(append([]string(nil), p.written...), p.done...)
+	switch len(files) {
+	case 0:
+		return "none was closed"
+	case 1:
+		return files[0]
+	}
+	return fmt.Sprintf("%d files in %s", len(files), p.dir)
+}
 
 // Bytes is what is on disk so far.
 func (p *parts) Bytes() int64 { return p.writtenBytes + p.periodBytes }
@@ -185,6 +219,7 @@ func mergeTraces(out string, files []string, opts trace.WriterOptions) error {
 		}
 	}
 	if err := w.Close(); err != nil {
+		w.Abort()
 		return err
 	}
 	for _, f := range files {

@@ -72,6 +72,16 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	// The writer goroutine owns the recorder and the files; it ends when
 	// rows is closed, after the server has stopped.
 	written := make(chan error, 1)
+	// A write error stops the recording, not the forwarding: the proxy
+	// stands in front of an application, and its clients come first.
+	warn := func(err error) {
+		lost := out.Abort()
+		sum.Written -= lost
+		sum.NotWritten += lost
+		if cfg.Warn != nil {
+			cfg.Warn(fmt.Sprintf("%v: recording stopped, forwarding goes on; the trace files closed before are complete (%s)", err, out.Describe()))
+		}
+	}
 	go func() {
 		tick := time.NewTicker(200 * time.Millisecond)
 		defer tick.Stop()
@@ -80,19 +90,26 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 			select {
 			case r, ok := <-p.rows:
 				if !ok {
-					if err := out.Close(); werr == nil {
-						werr = err
+					if werr == nil {
+						werr = out.Close()
 					}
 					written <- werr
 					return
 				}
-				if werr == nil && !rec.full {
+				switch {
+				case werr != nil:
+					sum.NotWritten++
+				case !rec.full:
 					rec.Exchange(r.conn, r.req, r.resp)
-					werr = rec.err
+					if werr = rec.err; werr != nil {
+						warn(werr)
+					}
 				}
 			case now := <-tick.C:
 				if werr == nil {
-					werr = out.Tick(now)
+					if werr = out.Tick(now); werr != nil {
+						warn(werr)
+					}
 				}
 				if cfg.Progress != nil {
 					sum.Elapsed, sum.OutputBytes = time.Since(start), out.Bytes()

@@ -53,6 +53,9 @@ type Config struct {
 	// Progress, when set, is called about once a second with the summary so
 	// far.
 	Progress func(*Summary)
+	// Warn, when set, is told at once of a problem the recording goes on
+	// with (the proxy cannot write its trace: it keeps forwarding).
+	Warn func(msg string)
 }
 
 // Summary is what a recording did.
@@ -66,8 +69,9 @@ type Summary struct {
 	// Capture holds the packet and HTTP counters.
 	Capture capture.Stats
 	// Written is the number of rows in the trace; Unsampled the exchanges
-	// left out by --sample.
-	Written, Unsampled int64
+	// left out by --sample; NotWritten those forwarded by the proxy after
+	// the trace could not be written.
+	Written, Unsampled, NotWritten int64
 	// ReqBytes and RespBytes add up the body sizes of the rows written.
 	ReqBytes, RespBytes int64
 	// OutputBytes is the trace file's size.

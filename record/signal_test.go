@@ -87,13 +87,18 @@ func TestSIGINTWritesEverything(t *testing.T) {
 // is lost is at most the last flush interval.
 func TestKill9LosesAtMostTheFlushInterval(t *testing.T) {
 	needRoot(t)
+	killNineAfter(t, 3500*time.Millisecond, time.Second)
+}
+
+// killNineAfter sends requests through a live recording for d, kills it
+// with SIGKILL and checks what is on disk.
+func killNineAfter(t *testing.T, d, flush time.Duration) {
 	srv := testServer(t)
 	dir := t.TempDir()
-	const flush = time.Second
 	cmd := startRecord(t, serverPort(t, srv), dir, flush)
 	client := &http.Client{}
 	var done []time.Time // completion time of request i
-	stopAt := time.Now().Add(3500 * time.Millisecond)
+	stopAt := time.Now().Add(d)
 	for i := 0; time.Now().Before(stopAt) && i < 100000; i++ {
 		resp, err := client.Get(fmt.Sprintf("%s/k/%d", srv.URL, i))
 		if err != nil {

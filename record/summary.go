@@ -35,6 +35,9 @@ func (s *Summary) Print(w io.Writer) {
 		if s.Unsampled > 0 {
 			fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
 		}
+		if s.NotWritten > 0 {
+			fmt.Fprintf(w, ", %d forwarded but not recorded (the trace could not be written)", s.NotWritten)
+		}
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  bodies       %s in requests, %s in responses\n", bytesIEC(s.ReqBytes), bytesIEC(s.RespBytes))

@@ -122,6 +122,14 @@ func run() int {
 		cfg.Progress = func(s *record.Summary) { fmt.Fprintf(os.Stderr, "\r\033[K%s", s.ProgressLine()) }
 	}
 
+	// Even with -q: a recording that goes on without writing must say so.
+	cfg.Warn = func(msg string) {
+		if cfg.Progress != nil {
+			fmt.Fprint(os.Stderr, "\r\033[K") // clear the progress line
+		}
+		fmt.Fprintln(os.Stderr, "record:", msg)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	var sum *record.Summary
