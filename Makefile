@@ -2,7 +2,7 @@
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: build demo test fuzz bench fixtures duckdb-check clean
+.PHONY: build demo test fuzz bench soak fixtures duckdb-check clean
 
 build:
 	$(GO) build -o bin/ ./cmd/...
@@ -27,6 +27,11 @@ bench:
 	bench/replay-vs-vegeta.sh
 	bench/analyze-vs-duckdb.sh
 
+# record + replay + analyze against the demo API for SOAK (10m), with each
+# process's memory over time.
+soak:
+	scripts/soak.sh
+
 # Remakes testdata/pcap and testdata/golden from real clients and servers.
 fixtures:
 	scripts/make-fixtures.sh
@@ -36,4 +41,4 @@ duckdb-check:
 	scripts/duckdb-check.sh
 
 clean:
-	rm -rf bin traces bench/out demo-out
+	rm -rf bin traces bench/out demo-out soak-out

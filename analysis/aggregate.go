@@ -12,11 +12,14 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
+	"github.com/replaykit/replaykit/pqfile"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -229,6 +232,10 @@ type Aggregate struct {
 	files       int
 	// late holds how late sends left against their schedule (open model).
 	late *hdrhistogram.Histogram
+	// shardFiles are the shard files seen, by run: shard index -> count
+	// expected; stopped the runs' shards that ended early.
+	shardFiles map[string]map[int]int
+	stopped    []string
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -239,7 +246,8 @@ func New(step time.Duration) *Aggregate {
 	}
 	return &Aggregate{step: step, byKey: map[Key]*Stats{},
 		windows: map[int64]*Window{}, fails: map[Failure]int64{},
-		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}, late: newHist()}
+		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}, late: newHist(),
+		shardFiles: map[string]map[int]int{}}
 }
 
 // Add counts one row.
@@ -348,7 +356,54 @@ func (a *Aggregate) AddFile(path string) error {
 	}
 	defer f.Close()
 	a.files++
-	return a.addFileColumns(f)
+	if err := a.addFileColumns(f); err != nil {
+		return err
+	}
+	// What the footer says of the run: which shard, and whether it ended
+	// early. The file's first row names its run.
+	var run string
+	if first, err := pqfile.ReadRange[struct {
+		Run string `parquet:"run"`
+	}](f, 0, 1); err == nil && len(first) == 1 {
+		run = first[0].Run
+	}
+	if spec, ok := f.Meta(results.MetaShard); ok {
+		var i, n int
+		if _, err := fmt.Sscanf(spec, "%d/%d", &i, &n); err == nil && n > 0 && i >= 0 && i < n {
+			if a.shardFiles[run] == nil {
+				a.shardFiles[run] = map[int]int{}
+			}
+			a.shardFiles[run][i] = n
+		}
+	}
+	if why, ok := f.Meta(results.MetaStopped); ok {
+		a.stopped = append(a.stopped, fmt.Sprintf("%s (%s) stopped early: %s", filepath.Base(path), run, why))
+	}
+	return nil
+}
+
+// problems says what makes the report partial: shards missing, or runs
+// that ended early.
+func (a *Aggregate) problems() []string {
+	var out []string
+	for _, run := range slices.Sorted(maps.Keys(a.shardFiles)) {
+		got := a.shardFiles[run]
+		n := 0
+		for _, c := range got {
+			n = max(n, c)
+		}
+		var missing []string
+		for i := range n {
+			if _, ok := got[i]; !ok {
+				missing = append(missing, fmt.Sprint(i))
+			}
+		}
+		if len(missing) > 0 {
+			out = append(out, fmt.Sprintf("run %s: shard %s of %d missing (shards are numbered from 0): this is not the whole run", run, strings.Join(missing, ", "), n))
+		}
+	}
+	slices.Sort(a.stopped)
+	return append(out, a.stopped...)
 }
 
 // Merge adds what o counted: the result is what one Aggregate fed both
@@ -392,6 +447,13 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	a.users = max(a.users, o.users)
 	a.open = a.open || o.open
 	a.late.Merge(o.late)
+	for run, got := range o.shardFiles {
+		if a.shardFiles[run] == nil {
+			a.shardFiles[run] = map[int]int{}
+		}
+		maps.Copy(a.shardFiles[run], got)
+	}
+	a.stopped = append(a.stopped, o.stopped...)
 	a.files += o.files
 	a.mergeWindows(o)
 }
@@ -446,6 +508,9 @@ type Report struct {
 	// Open says the rows come from the open model (requests were sent
 	// after their scheduled time): latency then counts from the schedule.
 	Open bool
+	// Problems say what makes the report partial (a shard missing, a run
+	// that ended early): analyze then fails.
+	Problems []string
 	// LateP99 is how late the open model's sends left (p99, ms): past
 	// OverloadedLate the generator, not the server, set the pace.
 	LateP99 float64
@@ -483,7 +548,7 @@ func (a *Aggregate) Report() *Report {
 	// The total is the names merged: recording it per row as well would
 	// double the cost of every row.
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files,
-		LateP99: ms(quantile(a.late, 99))}
+		LateP99: ms(quantile(a.late, 99)), Problems: a.problems()}
 	for _, s := range a.byKey {
 		rep.Total.merge(s)
 		s.finish()

@@ -129,6 +129,7 @@ type htmlData struct {
 	DistChart                     template.HTML
 	Generated                     string
 	Open, Overloaded              bool
+	Problems                      []string
 	LateP99                       string
 	Service                       []serviceRow
 }
@@ -193,6 +194,8 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	if !opts.Generated.IsZero() {
 		d.Generated = opts.Generated.UTC().Format(time.RFC3339)
 	}
+	d.Problems = rep.Problems
+	d.Pass = d.Pass && len(rep.Problems) == 0
 	d.Open, d.Overloaded, d.LateP99 = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99)
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {
@@ -225,7 +228,7 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 </head>
 <body>
 <h1>replaykit report: {{.Title}}
-{{if .Verdicts}}{{if .Pass}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}{{end}}</h1>
+{{if or .Verdicts .Problems}}{{if .Pass}}<span class="pass">PASS</span>{{else}}<span class="fail">FAIL</span>{{end}}{{end}}</h1>
 <dl class="facts">
 <dt>scenario</dt><dd>{{.Scenarios}}</dd>
 <dt>runs</dt><dd>{{.Runs}}</dd>
@@ -238,7 +241,8 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 {{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change; a change for the worse past 10% is marked</dd>{{end}}
 </dl>
 
-{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: sends left {{.LateP99}} late (p99). These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
+{{range .Problems}}<p class="fail">INCOMPLETE: {{.}}</p>
+{{end}}{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: sends left {{.LateP99}} late (p99). These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
 <h2>Thresholds</h2>
 {{if .Verdicts}}<table><tr><th>threshold</th><th>verdict</th></tr>
 {{range .Verdicts}}<tr><td>{{.Expr}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}" style="text-align:left">{{.String}}</td></tr>

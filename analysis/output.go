@@ -40,6 +40,9 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
 			ms(quantile(t.Service, 50)), ms(quantile(t.Service, 95)), ms(quantile(t.Service, 99)), rep.LateP99)
 	}
+	for _, p := range rep.Problems {
+		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
+	}
 	if rep.Overloaded() {
 		fmt.Fprintf(w, "GENERATOR OVERLOADED: sends left up to %.1f ms late (p99): these figures are the load generator's as much as the server's\n", rep.LateP99)
 	}
@@ -133,6 +136,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Open      bool          `json:"open_model"`
 		LateP99   float64       `json:"send_late_p99_ms"`
 		Overload  bool          `json:"generator_overloaded"`
+		Problems  []string      `json:"incomplete,omitempty"`
 		Users     int32         `json:"max_users"`
 		Total     jsonStats     `json:"total"`
 		Names     []jsonStats   `json:"names"`
@@ -142,7 +146,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
-		LateP99: rep.LateP99, Overload: rep.Overloaded(),
+		LateP99: rep.LateP99, Overload: rep.Overloaded(), Problems: rep.Problems,
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), Pass: true}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {
@@ -157,6 +161,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing})
 		out.Pass = out.Pass && v.Pass
 	}
+	out.Pass = out.Pass && len(rep.Problems) == 0
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

@@ -92,6 +92,13 @@ func Create[T any](what, path, format string, opts Options, extra ...parquet.Wri
 // Path is the final name of the file.
 func (w *Writer[T]) Path() string { return w.path }
 
+// SetMeta sets a key of the file's metadata, written in the footer at
+// Close: facts known only at the end of a run.
+func (w *Writer[T]) SetMeta(key, value string) { w.pw.SetKeyValueMetadata(key, value) }
+
+// Meta reads a key of the file's metadata.
+func (t *File) Meta(key string) (string, bool) { return t.pf.Lookup(key) }
+
 // Rows is how many rows were written so far.
 func (w *Writer[T]) Rows() int64 { return w.rows }
 

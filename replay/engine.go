@@ -51,7 +51,18 @@ type Plan struct {
 	Seed uint64
 	// Target is where requests go.
 	Target *Target
+	// Shard and Shards: this process runs shard Shard (from 0) of Shards
+	// (0 or 1: not sharded). Closed model: the users v with v % Shards ==
+	// Shard; open model: the scheduled requests i with i % Shards == Shard.
+	// Together the shards send the requests of one unsharded run.
+	Shard, Shards int
+	// StartAt, when set, is when the run starts (every shard alike): Run
+	// waits for it, and the open model's schedule counts from it.
+	StartAt time.Time
 }
+
+// mine says whether user (or request) i belongs to this shard.
+func (p *Plan) mine(i int) bool { return p.Shards <= 1 || i%p.Shards == p.Shard }
 
 // maxInFlight bounds the open model's requests in flight: past it, a
 // scheduled request is recorded as failed at once instead of piling up
@@ -171,7 +182,25 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 		}
 	}()
 
+	if !p.StartAt.IsZero() {
+		// Every shard waits for the same instant; one that comes late
+		// starts at once, and its open-model sends show as late.
+		select {
+		case <-time.After(time.Until(p.StartAt)):
+		case <-stop:
+			close(e.results)
+			<-written
+			return &Summary{Results: out.Path(), Stopped: "interrupted before --start-at"}, nil
+		case <-ctx.Done():
+			close(e.results)
+			<-written
+			return &Summary{Results: out.Path(), Stopped: "interrupted before --start-at"}, nil
+		}
+	}
 	e.start = time.Now()
+	if !p.StartAt.IsZero() && e.start.Sub(p.StartAt) < time.Second {
+		e.start = p.StartAt
+	}
 	e.lastTick, e.lastCPU = e.start, cpuTime()
 	end := e.start.Add(p.Duration)
 	done := make(chan struct{}) // closed when the run stops starting requests
@@ -245,13 +274,22 @@ func (e *engine) closed(done <-chan struct{}, wg *sync.WaitGroup) {
 	}
 	slots := make([]*slot, e.p.Users)
 	var slotsMu sync.Mutex
-	running := 0
+	running := 0 // slots 0..running-1 are active (those of other shards run elsewhere)
+	stopSlot := func(v int) {
+		if s := slots[v]; s != nil && s.stop != nil {
+			close(s.stop)
+			s.stop = nil
+		}
+	}
 	adjust := func() {
 		want := min(e.p.Shape.Users(time.Since(e.start)), e.p.Users)
 		slotsMu.Lock()
 		defer slotsMu.Unlock()
 		for ; running < want; running++ {
 			v := running
+			if !e.p.mine(v) {
+				continue
+			}
 			if slots[v] == nil {
 				slots[v] = &slot{}
 			}
@@ -266,7 +304,7 @@ func (e *engine) closed(done <-chan struct{}, wg *sync.WaitGroup) {
 			}(s.stop)
 		}
 		for ; running > want; running-- {
-			close(slots[running-1].stop)
+			stopSlot(running - 1)
 		}
 	}
 	adjust()
@@ -277,7 +315,7 @@ func (e *engine) closed(done <-chan struct{}, wg *sync.WaitGroup) {
 		case <-done:
 			slotsMu.Lock()
 			for ; running > 0; running-- {
-				close(slots[running-1].stop)
+				stopSlot(running - 1)
 			}
 			slotsMu.Unlock()
 			return
@@ -416,12 +454,15 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 		if r == nil {
 			return
 		}
+		if !e.p.mine(i) {
+			continue // another shard sends it
+		}
 		scheduled := e.start.Add(time.Duration(float64(i) * interval))
 		if !waitUntil(scheduled, done) {
 			return
 		}
 		if e.inflight.Load() >= maxInFlight {
-			e.record(results.Result{Scheduled: scheduled.UTC(), Sent: time.Now().UTC(), Error: "generator overloaded: too many requests in flight",
+			e.record(results.Result{Run: e.p.Run, Scenario: e.p.Scenario, Shard: int32(e.p.Shard), Scheduled: scheduled.UTC(), Sent: time.Now().UTC(), Error: "generator overloaded: too many requests in flight",
 				TraceID: r.ID, Method: r.Method, Name: r.Route, RecordedStatus: r.Status})
 			continue
 		}
@@ -466,7 +507,7 @@ func (e *engine) fail(err error) {
 // send sends one request and records its result.
 func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool) {
 	res := results.Result{
-		Run: e.p.Run, Scenario: e.p.Scenario, VU: int32(v), TraceID: r.ID, Method: r.Method, Name: r.Route,
+		Run: e.p.Run, Scenario: e.p.Scenario, Shard: int32(e.p.Shard), VU: int32(v), TraceID: r.ID, Method: r.Method, Name: r.Route,
 		Scheduled: scheduled.UTC(), ReqSize: int64(len(r.Body)), RecordedStatus: r.Status,
 		Users: e.active.Load(),
 	}

@@ -44,6 +44,9 @@ type Config struct {
 	Stop <-chan struct{}
 	// Sessions bound the memory the trace's sessions take.
 	Sessions session.Options
+	// Shard and Shards (--shard I/N) and StartAt (--start-at): see Plan.
+	Shard, Shards int
+	StartAt       time.Time
 }
 
 // RunScenario runs one scenario and writes
@@ -105,15 +108,27 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return nil, fmt.Errorf("create results directory: %w", err)
 	}
-	run := fmt.Sprintf("%s_%s", sc.Name, time.Now().UTC().Format("20060102T150405Z"))
-	w, err := results.Create(filepath.Join(out, run+".parquet"), results.WriterOptions{})
+	// Shards of one run share its id: the start they wait for names it.
+	at := time.Now()
+	if !cfg.StartAt.IsZero() {
+		at = cfg.StartAt
+	}
+	run := fmt.Sprintf("%s_%s", sc.Name, at.UTC().Format("20060102T150405Z"))
+	file := run
+	if cfg.Shards > 1 {
+		file = fmt.Sprintf("%s_shard%dof%d", run, cfg.Shard, cfg.Shards)
+	}
+	w, err := results.Create(filepath.Join(out, file+".parquet"), results.WriterOptions{})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Shards > 1 {
+		w.SetMeta(results.MetaShard, fmt.Sprintf("%d/%d", cfg.Shard, cfg.Shards))
 	}
 	plan := Plan{
 		Run: run, Scenario: sc.Name, Sessions: sessions, Order: session.Order(sessions.Len(), cfg.Seed),
 		Users: users, Shape: shape, Pacing: pacing, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: cfg.Timeout, Seed: cfg.Seed, Target: target,
+		Timeout: cfg.Timeout, Seed: cfg.Seed, Target: target, Shard: cfg.Shard, Shards: cfg.Shards, StartAt: cfg.StartAt,
 	}
 	var progress func(Progress)
 	if cfg.Progress != nil {
@@ -123,6 +138,9 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	if err != nil {
 		w.Abort()
 		return sum, err
+	}
+	if sum.Stopped != "" {
+		w.SetMeta(results.MetaStopped, sum.Stopped)
 	}
 	// Every completed request is in the file, even after Ctrl-C.
 	if err := w.Close(); err != nil {

@@ -89,6 +89,18 @@ func (w *Writer) Write(r *Result) error {
 // Path is the final name of the file.
 func (w *Writer) Path() string { return w.w.Path() }
 
+// Keys of a results file's metadata.
+const (
+	// MetaShard is "I/N": the file holds shard I of a run in N shards.
+	MetaShard = "replaykit.shard"
+	// MetaStopped, when set, says why the run ended before its duration
+	// ("interrupted", ...): the file is complete, the run was not.
+	MetaStopped = "replaykit.stopped"
+)
+
+// SetMeta records a fact about the run in the file's footer.
+func (w *Writer) SetMeta(key, value string) { w.w.SetMeta(key, value) }
+
 // Rows is how many results were written.
 func (w *Writer) Rows() int64 { return w.w.Rows() }
 

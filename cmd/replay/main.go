@@ -57,6 +57,8 @@ func run() int {
 	timeout := fs.Duration("timeout", 30*time.Second, "per request, body included")
 	out := fs.String("out", "results", "directory for results files")
 	seed := fs.Uint64("seed", 1, "chooses which recorded sessions each virtual user replays; same seed, same requests")
+	shard := fs.String("shard", "", "I/N: run shard I (from 0) of N; default: $JOB_COMPLETION_INDEX of $REPLAYKIT_SHARDS (a Kubernetes Indexed Job)")
+	startAt := fs.String("start-at", "", "RFC3339 time: wait until then to start (every shard alike)")
 	all := fs.Bool("all", false, "run every scenario in turn")
 	checkOnly := fs.Bool("check-only", false, "only check the host and the API key")
 	thresholds := fs.StringArray("threshold", nil, "add a threshold to the analysis, as analyze --threshold (repeatable)")
@@ -106,6 +108,15 @@ func run() int {
 			return fail("%v", err)
 		}
 	}
+	var err error
+	if cfg.Shard, cfg.Shards, err = parseShard(*shard, os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("REPLAYKIT_SHARDS")); err != nil {
+		return fail("%v", err)
+	}
+	if *startAt != "" {
+		if cfg.StartAt, err = time.Parse(time.RFC3339, *startAt); err != nil {
+			return fail("--start-at %q: want an RFC3339 time such as 2026-11-28T12:00:00Z", *startAt)
+		}
+	}
 	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
 		Host: *host, Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
 	// Bad thresholds are found before the load is sent, not after.
@@ -152,6 +163,9 @@ func run() int {
 		if sc, err := scenario.Lookup(name); err == nil {
 			name = sc.Name
 		}
+		if wait := time.Until(cfg.StartAt); wait > 0 {
+			fmt.Fprintf(os.Stderr, "replay: %s waits until %s (--start-at, in %s)\n", name, cfg.StartAt.Format(time.RFC3339), wait.Round(time.Second))
+		}
 		sum, err := replay.RunScenario(ctx, name, cfg)
 		if sum != nil {
 			printSummary(name, sum)
@@ -167,7 +181,10 @@ func run() int {
 			continue
 		}
 		// The same analysis as analyze, on this run: its files, its code.
+		// A shard's part is shown, not judged: the verdict is the merged
+		// run's.
 		acfg.Inputs = []string{sum.Results}
+		acfg.OneShard = cfg.Shards > 1
 		fmt.Println()
 		res, aerr := analysis.Run(acfg)
 		if aerr != nil {
@@ -177,8 +194,32 @@ func run() int {
 			fmt.Println("wrote", f)
 		}
 		code = max(code, res.Code)
+		if cfg.Shards > 1 {
+			fmt.Printf("shard %d of %d: thresholds are checked on the whole run: analyze %s\n", cfg.Shard, cfg.Shards,
+				strings.Replace(sum.Results, fmt.Sprintf("_shard%dof%d", cfg.Shard, cfg.Shards), fmt.Sprintf("_shard*of%d", cfg.Shards), 1))
+		}
 	}
 	return code
+}
+
+// parseShard reads --shard I/N, or else the Kubernetes Indexed Job's
+// completion index with the shard count passed beside it.
+func parseShard(flag, index, count string) (int, int, error) {
+	spec, what := flag, "--shard"
+	if spec == "" {
+		if index == "" {
+			return 0, 0, nil
+		}
+		if count == "" {
+			return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX is set (%s) but REPLAYKIT_SHARDS is not: set it to the Job's completions", index)
+		}
+		spec, what = index+"/"+count, "JOB_COMPLETION_INDEX/REPLAYKIT_SHARDS"
+	}
+	var i, n int
+	if _, err := fmt.Sscanf(spec, "%d/%d", &i, &n); err != nil || n < 1 || i < 0 || i >= n || fmt.Sprintf("%d/%d", i, n) != spec {
+		return 0, 0, fmt.Errorf("%s %q: want I/N with 0 <= I < N, such as 0/4", what, spec)
+	}
+	return i, n, nil
 }
 
 func list() {

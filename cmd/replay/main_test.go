@@ -125,8 +125,10 @@ func TestInterrupt(t *testing.T) {
 	go func() { done <- cmd.Wait() }()
 	select {
 	case err := <-done:
-		if err != nil {
-			t.Fatalf("%v\n%s", err, buf.String())
+		// The run is written whole, and reported as what it is: a run that
+		// stopped early, which does not pass.
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(buf.String(), "INCOMPLETE") {
+			t.Fatalf("exit %v, want 1 with the run said incomplete\n%s", err, buf.String())
 		}
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
@@ -143,6 +145,31 @@ func TestInterrupt(t *testing.T) {
 	for _, r := range rows {
 		if r.Error == "canceled" {
 			t.Errorf("a request was abandoned by the first Ctrl-C: %+v", r)
+		}
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	for _, tc := range []struct {
+		flag, index, count string
+		i, n               int
+		bad                bool
+	}{
+		{"", "", "", 0, 0, false},
+		{"0/4", "", "", 0, 4, false},
+		{"3/4", "1", "9", 3, 4, false}, // the flag wins over the environment
+		{"", "2", "4", 2, 4, false},
+		{"", "2", "", 0, 0, true},
+		{"4/4", "", "", 0, 0, true},
+		{"-1/4", "", "", 0, 0, true},
+		{"1/0", "", "", 0, 0, true},
+		{"1of4", "", "", 0, 0, true},
+		{"1/4x", "", "", 0, 0, true},
+		{"", "x", "4", 0, 0, true},
+	} {
+		i, n, err := parseShard(tc.flag, tc.index, tc.count)
+		if (err != nil) != tc.bad || (!tc.bad && (i != tc.i || n != tc.n)) {
+			t.Errorf("%+v: %d/%d %v", tc, i, n, err)
 		}
 	}
 }
