@@ -24,21 +24,7 @@ mkdir -p bin
 go build -o bin/ ./cmd/replay ./cmd/record ./bench/resultstats
 ulimit -n "$(ulimit -Hn)" # 10,000 users hold 10,000 connections
 
-mkdir -p "$work/www"
-printf '{"status":"healthy","version":"bench"}\n' >"$work/www/index.html"
-start_nginx $PORT "$work/www"
-taskset -p -c 0 "${pids[-1]}" >/dev/null
-URL=http://127.0.0.1:$PORT/index.html
-
-# A trace to replay: GET /index.html, recorded off loopback.
-tcpdump -i lo -s 0 -w "$work/t.pcap" "tcp port $PORT" 2>"$work/td.log" &
-td=$!
-wait_for grep -q listening "$work/td.log"
-ab -q -k -n 2000 -c 1 "$URL" >/dev/null
-sleep 0.3
-kill -INT $td
-wait $td || true
-bin/record --pcap "$work/t.pcap" -o "$work/trace.parquet" -q >/dev/null
+nginx_target $PORT 0 # nginx on core 0 and $work/trace.parquet, a trace of GET $URL
 gen() { /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 "$@"; }
 cpu10k() { awk -v n="$1" '{printf "%.3f", ($2 + $3) / n * 10000}' "$work/time"; }
 rss() { awk '{printf "%.0f", $4 / 1024}' "$work/time"; }

@@ -55,3 +55,24 @@ CONF
 	pids+=($!)
 	wait_for curl -sf "http://127.0.0.1:$port/index.html"
 }
+
+# nginx_target PORT CPUS: a static JSON file served by nginx on
+# 127.0.0.1:PORT, pinned to CPUS (taskset list; "" for no pinning), and a
+# trace of 2,000 GETs of it recorded off loopback with tcpdump + record,
+# in $work/trace.parquet. Sets URL. Needs bin/record.
+nginx_target() {
+	local port=$1 cpus=$2
+	mkdir -p "$work/www"
+	printf '{"status":"healthy","version":"bench"}\n' >"$work/www/index.html"
+	start_nginx "$port" "$work/www"
+	[ -z "$cpus" ] || taskset -p -c "$cpus" "${pids[-1]}" >/dev/null
+	URL=http://127.0.0.1:$port/index.html
+	tcpdump -i lo -s 0 -w "$work/t.pcap" "tcp port $port" 2>"$work/td.log" &
+	local td=$!
+	wait_for grep -q listening "$work/td.log"
+	ab -q -k -n 2000 -c 1 "$URL" >/dev/null
+	sleep 0.3
+	kill -INT $td
+	wait $td || true
+	bin/record --pcap "$work/t.pcap" -o "$work/trace.parquet" -q >/dev/null
+}

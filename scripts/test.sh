@@ -27,6 +27,9 @@ if [ "${1:-}" != fuzz ]; then
 	fi
 	go vet ./...
 	go test -race -count=1 ./...
+	# The Kubernetes manifests, decoded strictly with the API types (a
+	# module of its own: the API types are no dependency of replaykit).
+	(cd deploy/kubernetes && go vet ./... && go test -count=1 ./...)
 fi
 
 # Every FuzzXxx target, each for FUZZTIME: no crash, no hang.
