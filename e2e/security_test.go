@@ -3,15 +3,19 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,28 +38,68 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+// logBuffer collects the output of several processes at once.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-// start runs a command in the background; its output goes to out. It is
-// interrupted (then killed) when the test ends.
-func start(t *testing.T, out *bytes.Buffer, env []string, name string, args ...string) *exec.Cmd {
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *logBuffer) Reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.Reset()
+}
+
+var listeningOn = regexp.MustCompile(`listening on (?:http://)?(\S+?),?\s`)
+
+// start runs a server command in the background (given port 0), waits
+// for the line that says where it listens, and returns that address. A
+// port picked beforehand and passed in could be taken by another test's
+// server meanwhile. The output goes to out; the command is interrupted
+// (then killed) when the test ends.
+func start(t *testing.T, out *logBuffer, env []string, name string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, name), args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = out, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { stop(cmd) })
-	return cmd
+	t.Cleanup(func() { stop(cmd); pw.Close() })
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			line := sc.Text()
+			out.Write([]byte(line + "\n"))
+			if m := listeningOn.FindStringSubmatch(line + " "); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case a := <-addr:
+		return cmd, a
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not say where it listens:\n%s", name, out.String())
+		return nil, ""
+	}
 }
 
 func stop(cmd *exec.Cmd) {
@@ -73,7 +117,7 @@ func stop(cmd *exec.Cmd) {
 	}
 }
 
-func runCmd(t *testing.T, out *bytes.Buffer, env []string, name string, args ...string) int {
+func runCmd(t *testing.T, out io.Writer, env []string, name string, args ...string) int {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, name), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -151,14 +195,15 @@ func TestSecretsStayOut(t *testing.T) {
 	)
 	secrets := []string{apiKey, bearer, cookie, custom, refused}
 	dir := t.TempDir()
-	var logs bytes.Buffer
+	var logs logBuffer
 
-	apiPort, proxyPort := freePort(t), freePort(t)
-	start(t, &logs, nil, "demoapi", "--addr", ":"+apiPort, "--keys", apiKey, "--no-delay")
-	waitHTTP(t, "http://127.0.0.1:"+apiPort+"/health")
-	recorder := start(t, &logs, nil, "record", "--proxy", ":"+proxyPort, "--upstream", "http://127.0.0.1:"+apiPort,
-		"-o", filepath.Join(dir, "traces"), "--redact-header", "X-Custom-Credential", "-q")
-	waitHTTP(t, "http://127.0.0.1:"+proxyPort+"/health")
+	_, apiAddr := start(t, &logs, nil, "demoapi", "--addr", ":0", "--keys", apiKey, "--no-delay")
+	waitHTTP(t, "http://"+apiAddr+"/health")
+	recorder, proxyAddr := start(t, &logs, nil, "record", "--proxy", ":0", "--upstream", "http://"+apiAddr,
+		"-o", filepath.Join(dir, "traces"), "--redact-header", "X-Custom-Credential")
+	waitHTTP(t, "http://"+proxyAddr+"/health")
+	_, apiPort, _ := net.SplitHostPort(apiAddr)
+	_, proxyPort, _ := net.SplitHostPort(proxyAddr)
 	for name, port := range map[string]string{"demoapi": apiPort, "record --proxy": proxyPort} {
 		if got := listening(t, port); len(got) == 0 || strings.Join(got, ",") != "127.0.0.1" {
 			t.Errorf("%s given :%s listens on %v, want 127.0.0.1 only", name, port, got)
@@ -168,7 +213,7 @@ func TestSecretsStayOut(t *testing.T) {
 	// A user's requests through the proxy, every secret in a header.
 	client := &http.Client{Timeout: 5 * time.Second}
 	send := func(method, path, body, key string) {
-		req, _ := http.NewRequest(method, "http://127.0.0.1:"+proxyPort+path, strings.NewReader(body))
+		req, _ := http.NewRequest(method, "http://"+proxyAddr+path, strings.NewReader(body))
 		req.Header.Set("X-API-Key", key)
 		req.Header.Set("Authorization", "Bearer "+bearer)
 		req.Header.Set("Cookie", "session="+cookie+"; theme=dark")
@@ -190,18 +235,18 @@ func TestSecretsStayOut(t *testing.T) {
 	stop(recorder) // SIGINT: the trace is written whole
 
 	code := runCmd(t, &logs, []string{"API_KEY=" + apiKey}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
-		"--host", "http://127.0.0.1:"+apiPort, "--out", filepath.Join(dir, "results"), "--duration", "2s", "--scale", "3",
+		"--host", "http://"+apiAddr, "--out", filepath.Join(dir, "results"), "--duration", "2s", "--scale", "3",
 		"--pacing", "high", "--format", "html,csv,json,junit", "light")
 	if code > 1 {
 		t.Fatalf("replay exit %d:\n%s", code, logs.String())
 	}
 	code = runCmd(t, &logs, []string{"API_KEY=" + apiKey}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
-		"--host", "http://127.0.0.1:"+apiPort, "--check-only")
+		"--host", "http://"+apiAddr, "--check-only")
 	if code != 0 {
 		t.Errorf("check-only exit %d", code)
 	}
 	code = runCmd(t, &logs, []string{"API_KEY=" + refused}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
-		"--host", "http://127.0.0.1:"+apiPort, "--check-only")
+		"--host", "http://"+apiAddr, "--check-only")
 	if code != 1 {
 		t.Errorf("check-only with a refused key: exit %d", code)
 	}

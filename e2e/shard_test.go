@@ -21,10 +21,9 @@ const sampleTrace = "../testdata/sample/demo.parquet"
 // returns its URL.
 func startDemo(t *testing.T) string {
 	t.Helper()
-	var logs bytes.Buffer
-	port := freePort(t)
-	start(t, &logs, nil, "demoapi", "--addr", "127.0.0.1:"+port, "--no-delay", "--rate", "1000000", "--burst", "1000000")
-	url := "http://127.0.0.1:" + port
+	var logs logBuffer
+	_, addr := start(t, &logs, nil, "demoapi", "--addr", "127.0.0.1:0", "--no-delay", "--rate", "1000000", "--burst", "1000000")
+	url := "http://" + addr
 	waitHTTP(t, url+"/health")
 	return url
 }

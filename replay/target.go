@@ -88,10 +88,15 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 		return nil, fmt.Errorf("trace row %d: bad method %q", r.ID, r.Method)
 	}
 	raw, query, _ := strings.Cut(t.Base.Path+path, "?")
-	// Opaque sends the path as recorded, without escaping it again.
-	u := url.URL{Scheme: t.Base.Scheme, Host: t.Base.Host, Opaque: "//" + t.Base.Host + raw, RawQuery: query}
+	// Opaque sends the path as recorded, without escaping it again, and in
+	// origin form (GET /path HTTP/1.1) as the recorded client did: an
+	// opaque "//host/path" would send the absolute form.
+	u := url.URL{Scheme: t.Base.Scheme, Host: t.Base.Host, Opaque: raw, RawQuery: query}
 	p := &Prepared{Recorded: r, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host}
-	p.urlString = p.url.String()
+	p.urlString = t.Base.Scheme + "://" + t.Base.Host + raw
+	if query != "" {
+		p.urlString += "?" + query
+	}
 	for _, h := range r.Headers {
 		name := http.CanonicalHeaderKey(h.Name)
 		switch {

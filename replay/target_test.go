@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/replaykit/replaykit/session"
@@ -25,7 +26,7 @@ func TestNewRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := req.URL.String(); got != "http://127.0.0.1:9000/prefix/api/v1/tasks?x=1&y=%20z" {
+	if got := req.URL.Scheme + "://" + req.URL.Host + req.URL.RequestURI(); got != "http://127.0.0.1:9000/prefix/api/v1/tasks?x=1&y=%20z" {
 		t.Errorf("URL %s", got)
 	}
 	if req.Host != "" && req.Host != "127.0.0.1:9000" || req.ContentLength != 7 {
@@ -58,5 +59,31 @@ func TestParseTarget(t *testing.T) {
 		if _, err := ParseTarget(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// Requests go out in origin form (GET /path?q HTTP/1.1), as recorded
+// clients sent them, with the path as recorded.
+func TestRequestLineIsOriginForm(t *testing.T) {
+	lines := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lines <- r.RequestURI
+	}))
+	defer srv.Close()
+	tgt, _ := ParseTarget(srv.URL)
+	p, err := tgt.Prepare(&session.Request{Method: "GET", Path: "/api/v1/tasks/%7Bid%7D?limit=10&q=a%20b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(p.Request(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := <-lines; got != "/api/v1/tasks/%7Bid%7D?limit=10&q=a%20b" {
+		t.Errorf("request target %q", got)
+	}
+	if want := srv.URL + "/api/v1/tasks/%7Bid%7D?limit=10&q=a%20b"; p.URLString() != want {
+		t.Errorf("URL %q, want %q", p.URLString(), want)
 	}
 }

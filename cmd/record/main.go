@@ -140,6 +140,11 @@ func run() int {
 		if !strings.HasSuffix(cfg.Out, "/") && !strings.HasSuffix(cfg.Out, ".parquet") {
 			cfg.Out += "/"
 		}
+		if !*quiet {
+			cfg.Ready = func(addr string) {
+				fmt.Fprintf(os.Stderr, "record: proxy listening on %s, forwarding to %s; SIGINT or SIGTERM stops\n", addr, *upstream)
+			}
+		}
 		sum, err = record.Proxy(ctx, *proxy, *upstream, cfg)
 	default:
 		src := record.LiveSource{Iface: *iface}
