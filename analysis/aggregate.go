@@ -13,6 +13,7 @@ import (
 	"maps"
 	"math"
 	"path/filepath"
+	"strconv"
 	"slices"
 	"strings"
 	"time"
@@ -236,6 +237,8 @@ type Aggregate struct {
 	// expected; stopped the runs' shards that ended early.
 	shardFiles map[string]map[int]int
 	stopped    []string
+	// overloaded adds up the seconds replay found itself the bottleneck.
+	overloaded int
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -376,6 +379,11 @@ func (a *Aggregate) AddFile(path string) error {
 			a.shardFiles[run][i] = n
 		}
 	}
+	if n, ok := f.Meta(results.MetaOverloaded); ok {
+		if secs, err := strconv.Atoi(n); err == nil && secs > 0 {
+			a.overloaded += secs
+		}
+	}
 	if why, ok := f.Meta(results.MetaStopped); ok {
 		a.stopped = append(a.stopped, fmt.Sprintf("%s (%s) stopped early: %s", filepath.Base(path), run, why))
 	}
@@ -454,6 +462,7 @@ func (a *Aggregate) Merge(o *Aggregate) {
 		maps.Copy(a.shardFiles[run], got)
 	}
 	a.stopped = append(a.stopped, o.stopped...)
+	a.overloaded += o.overloaded
 	a.files += o.files
 	a.mergeWindows(o)
 }
@@ -511,6 +520,9 @@ type Report struct {
 	// Problems say what makes the report partial (a shard missing, a run
 	// that ended early): analyze then fails.
 	Problems []string
+	// OverloadedSeconds adds up the seconds replay said it was itself the
+	// bottleneck (CPU saturated, or sends running late).
+	OverloadedSeconds int
 	// LateP99 is how late the open model's sends left (p99, ms): past
 	// OverloadedLate the generator, not the server, set the pace.
 	LateP99 float64
@@ -522,7 +534,19 @@ const OverloadedLate = 10.0
 
 // Overloaded says the generator could not keep its schedule: the figures
 // are then the generator's as much as the server's.
-func (r *Report) Overloaded() bool { return r.Open && r.LateP99 > OverloadedLate }
+func (r *Report) Overloaded() bool { return r.OverloadReason() != "" }
+
+// OverloadReason says how the generator was overloaded, or "".
+func (r *Report) OverloadReason() string {
+	var why []string
+	if r.Open && r.LateP99 > OverloadedLate {
+		why = append(why, fmt.Sprintf("sends left %.1f ms late (p99)", r.LateP99))
+	}
+	if r.OverloadedSeconds > 0 {
+		why = append(why, fmt.Sprintf("replay was the bottleneck for %d s (its CPU saturated or its sends late)", r.OverloadedSeconds))
+	}
+	return strings.Join(why, "; ")
+}
 
 // Duration is the run's span, from the first send to the last answer.
 func (r *Report) Duration() time.Duration { return r.End.Sub(r.Start) }
@@ -548,7 +572,7 @@ func (a *Aggregate) Report() *Report {
 	// The total is the names merged: recording it per row as well would
 	// double the cost of every row.
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files,
-		LateP99: ms(quantile(a.late, 99)), Problems: a.problems()}
+		LateP99: ms(quantile(a.late, 99)), Problems: a.problems(), OverloadedSeconds: a.overloaded}
 	for _, s := range a.byKey {
 		rep.Total.merge(s)
 		s.finish()

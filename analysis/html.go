@@ -130,7 +130,7 @@ type htmlData struct {
 	Generated                     string
 	Open, Overloaded              bool
 	Problems                      []string
-	LateP99                       string
+	LateP99, OverloadReason       string
 	Service                       []serviceRow
 }
 
@@ -196,7 +196,7 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	}
 	d.Problems = rep.Problems
 	d.Pass = d.Pass && len(rep.Problems) == 0
-	d.Open, d.Overloaded, d.LateP99 = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99)
+	d.Open, d.Overloaded, d.LateP99, d.OverloadReason = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99), rep.OverloadReason()
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {
 			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(quantile(s.Service, q))) }
@@ -242,7 +242,7 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 </dl>
 
 {{range .Problems}}<p class="fail">INCOMPLETE: {{.}}</p>
-{{end}}{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: sends left {{.LateP99}} late (p99). These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
+{{end}}{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: {{.OverloadReason}}. These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
 <h2>Thresholds</h2>
 {{if .Verdicts}}<table><tr><th>threshold</th><th>verdict</th></tr>
 {{range .Verdicts}}<tr><td>{{.Expr}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}" style="text-align:left">{{.String}}</td></tr>

@@ -44,7 +44,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
 	}
 	if rep.Overloaded() {
-		fmt.Fprintf(w, "GENERATOR OVERLOADED: sends left up to %.1f ms late (p99): these figures are the load generator's as much as the server's\n", rep.LateP99)
+		fmt.Fprintf(w, "GENERATOR OVERLOADED: %s: these figures are the load generator's as much as the server's\n", rep.OverloadReason())
 	}
 	if len(rep.Failures) > 0 {
 		fmt.Fprintln(w, "failures:")
@@ -136,6 +136,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Open      bool          `json:"open_model"`
 		LateP99   float64       `json:"send_late_p99_ms"`
 		Overload  bool          `json:"generator_overloaded"`
+		OverSecs  int           `json:"generator_overloaded_seconds,omitempty"`
 		Problems  []string      `json:"incomplete,omitempty"`
 		Users     int32         `json:"max_users"`
 		Total     jsonStats     `json:"total"`
@@ -146,7 +147,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
-		LateP99: rep.LateP99, Overload: rep.Overloaded(), Problems: rep.Problems,
+		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems,
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), Pass: true}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {

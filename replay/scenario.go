@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"strconv"
 	"context"
 	"fmt"
 	"net/http"
@@ -144,6 +145,9 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	}
 	if sum.Stopped != "" {
 		w.SetMeta(results.MetaStopped, sum.Stopped)
+	}
+	if sum.OverloadedSeconds > 0 {
+		w.SetMeta(results.MetaOverloaded, strconv.Itoa(sum.OverloadedSeconds))
 	}
 	// Every completed request is in the file, even after Ctrl-C.
 	if err := w.Close(); err != nil {

@@ -96,6 +96,10 @@ const (
 	// MetaStopped, when set, says why the run ended before its duration
 	// ("interrupted", ...): the file is complete, the run was not.
 	MetaStopped = "replaykit.stopped"
+	// MetaOverloaded is how many seconds the generator was the bottleneck
+	// (CPU saturated or sends running late): figures measured then are
+	// the generator's as much as the server's.
+	MetaOverloaded = "replaykit.overloaded_seconds"
 )
 
 // SetMeta records a fact about the run in the file's footer.

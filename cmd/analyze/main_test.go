@@ -36,11 +36,14 @@ var t0 = time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
 
 // healthy writes 100 requests/s for 10 s at 20 ms, all 200, then applies
 // change to each row.
-func healthy(t *testing.T, path string, change func(i int, r *results.Result)) string {
+func healthy(t *testing.T, path string, change func(i int, r *results.Result), meta ...string) string {
 	t.Helper()
 	w, err := results.Create(path, results.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(meta); i += 2 {
+		w.SetMeta(meta[i], meta[i+1])
 	}
 	for i := range 1000 {
 		r := results.Result{Run: "light_load_x", Scenario: "light_load", Method: "GET", Name: "/api/v1/tasks",
@@ -82,6 +85,8 @@ func TestExitCodes(t *testing.T) {
 			r.Status = 503
 		}
 	})
+	overloaded := healthy(t, filepath.Join(dir, "overloaded.parquet"), func(int, *results.Result) {}, results.MetaOverloaded, "3")
+	stopped := healthy(t, filepath.Join(dir, "stopped.parquet"), func(int, *results.Result) {}, results.MetaStopped, "interrupted")
 	data, _ := os.ReadFile(good)
 	truncated := filepath.Join(dir, "truncated.parquet")
 	os.WriteFile(truncated, data[:len(data)/2], 0o600)
@@ -117,6 +122,8 @@ func TestExitCodes(t *testing.T) {
 		{"a trace, not results", []string{wrongSchema}, 2, "column"},
 		{"missing file", []string{filepath.Join(dir, "nope.parquet")}, 2, "no results file matches"},
 		{"no args", nil, 2, "usage"},
+		{"overloaded generator", []string{overloaded, "--out", t.TempDir()}, 0, "GENERATOR OVERLOADED: replay was the bottleneck for 3 s"},
+		{"stopped early", []string{stopped, "--out", t.TempDir()}, 1, "INCOMPLETE: stopped.parquet (light_load_x) stopped early: interrupted"},
 		{"future columns", []string{future, "--out", dir, "--no-default-thresholds", "--threshold", "p50<1s"}, 0, "PASS p50<1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
