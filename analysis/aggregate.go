@@ -13,8 +13,8 @@ import (
 	"maps"
 	"math"
 	"path/filepath"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 

@@ -1,12 +1,12 @@
 package replay
 
 import (
-	"strconv"
 	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/replaykit/replaykit/results"
