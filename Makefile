@@ -20,12 +20,13 @@ fuzz:
 	FUZZTIME=5m scripts/test.sh fuzz
 
 # Every benchmark: record vs tshark (needs root: tcpdump), live capture vs
-# tcpdump, replay vs Vegeta and wrk, analyze vs DuckDB.
+# tcpdump, replay vs Vegeta and wrk, analyze vs DuckDB, shard processes.
 bench:
 	bench/record-vs-tshark.sh
 	bench/live-vs-tcpdump.sh
 	bench/replay-vs-vegeta.sh
 	bench/analyze-vs-duckdb.sh
+	bench/shards.sh
 
 # record + replay + analyze against the demo API for SOAK (10m), with each
 # process's memory over time.
