@@ -141,6 +141,17 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 	if p.Timeout <= 0 {
 		p.Timeout = 30 * time.Second
 	}
+	if !p.StartAt.IsZero() {
+		// Every shard waits for the same instant; one that comes late
+		// starts at once, and its open-model sends show as late.
+		select {
+		case <-time.After(time.Until(p.StartAt)):
+		case <-stop:
+			return &Summary{Results: out.Path(), Stopped: "interrupted before --start-at"}, nil
+		case <-ctx.Done():
+			return &Summary{Results: out.Path(), Stopped: "interrupted before --start-at"}, nil
+		}
+	}
 	e := &engine{
 		p:          p,
 		reqCtx:     ctx,
@@ -182,21 +193,6 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 		}
 	}()
 
-	if !p.StartAt.IsZero() {
-		// Every shard waits for the same instant; one that comes late
-		// starts at once, and its open-model sends show as late.
-		select {
-		case <-time.After(time.Until(p.StartAt)):
-		case <-stop:
-			close(e.results)
-			<-written
-			return &Summary{Results: out.Path(), Stopped: "interrupted before --start-at"}, nil
-		case <-ctx.Done():
-			close(e.results)
-			<-written
-			return &Summary{Results: out.Path(), Stopped: "interrupted before --start-at"}, nil
-		}
-	}
 	e.start = time.Now()
 	if !p.StartAt.IsZero() && e.start.Sub(p.StartAt) < time.Second {
 		e.start = p.StartAt
@@ -355,7 +351,8 @@ func (e *engine) user(v int, next *int, stop, done <-chan struct{}, mu *sync.Mut
 			if !sleep(e.p.Pacing.Wait(gap, rng), stop, done) {
 				return
 			}
-			e.send(v, r, time.Now(), false)
+			prep, prepErr := e.p.Target.prepared(s, i)
+			e.send(v, r, prep, prepErr, time.Now(), false)
 			sent++
 		}
 		if sent == 0 && !sleep(10*time.Millisecond, stop, done) {
@@ -432,7 +429,7 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 				j++
 				if mix.Keep(r.Kind) {
 					empty = 0
-					return r
+					return r // request j-1 of s
 				}
 			}
 			if empty++; empty > len(e.p.Order) {
@@ -457,6 +454,7 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 		if !e.p.mine(i) {
 			continue // another shard sends it
 		}
+		prep, prepErr := e.p.Target.prepared(s, j-1)
 		scheduled := e.start.Add(time.Duration(float64(i) * interval))
 		if !waitUntil(scheduled, done) {
 			return
@@ -471,7 +469,7 @@ func (e *engine) open(done <-chan struct{}, wg *sync.WaitGroup) {
 		go func(i int) {
 			defer wg.Done()
 			defer e.inflight.Add(-1)
-			e.send(i%max(e.p.Users, 1), r, scheduled, true)
+			e.send(i%max(e.p.Users, 1), r, prep, prepErr, scheduled, true)
 		}(i)
 	}
 }
@@ -505,7 +503,7 @@ func (e *engine) fail(err error) {
 }
 
 // send sends one request and records its result.
-func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool) {
+func (e *engine) send(v int, r *session.Request, prep *Prepared, prepErr error, scheduled time.Time, open bool) {
 	res := results.Result{
 		Run: e.p.Run, Scenario: e.p.Scenario, Shard: int32(e.p.Shard), VU: int32(v), TraceID: r.ID, Method: r.Method, Name: r.Route,
 		Scheduled: scheduled.UTC(), ReqSize: int64(len(r.Body)), RecordedStatus: r.Status,
@@ -514,9 +512,6 @@ func (e *engine) send(v int, r *session.Request, scheduled time.Time, open bool)
 	if open {
 		res.Users = e.inflight.Load()
 	}
-	// Prepared per send: sessions come and go from the source's cache,
-	// and preparing costs a few hundred nanoseconds against a round trip.
-	prep, prepErr := e.p.Target.Prepare(r)
 	if prepErr != nil {
 		res.Sent, res.Error = time.Now().UTC(), "cannot replay: "+prepErr.Error()
 		if !open {

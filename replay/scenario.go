@@ -65,7 +65,9 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	if cfg.Headers != nil {
 		target.Headers = cfg.Headers
 	}
-	sessions, st, err := session.Open(cfg.Sessions, cfg.Traces...)
+	opts := cfg.Sessions
+	opts.Ready = target.PrepareSession // each request prepared once per session read
+	sessions, st, err := session.Open(opts, cfg.Traces...)
 	if err != nil {
 		return nil, err
 	}

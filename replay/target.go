@@ -115,6 +115,33 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 	return p, nil
 }
 
+// readySession is a session's requests prepared by one target
+// (session.Options.Ready): once per session in memory, not once per send.
+type readySession struct {
+	target *Target
+	prep   []*Prepared
+	errs   []error
+}
+
+// PrepareSession prepares every request of s; replay passes it as
+// session.Options.Ready.
+func (t *Target) PrepareSession(s *session.Session) any {
+	rs := &readySession{target: t, prep: make([]*Prepared, len(s.Requests)), errs: make([]error, len(s.Requests))}
+	for i := range s.Requests {
+		rs.prep[i], rs.errs[i] = t.Prepare(&s.Requests[i])
+	}
+	return rs
+}
+
+// prepared is request i of s made ready to send by t: from the session's
+// Ready when t made it, else prepared now.
+func (t *Target) prepared(s *session.Session, i int) (*Prepared, error) {
+	if rs, ok := s.Ready.(*readySession); ok && rs.target == t {
+		return rs.prep[i], rs.errs[i]
+	}
+	return t.Prepare(&s.Requests[i])
+}
+
 // URLString is the URL requested, for the results.
 func (p *Prepared) URLString() string { return p.urlString }
 

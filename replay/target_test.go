@@ -87,3 +87,25 @@ func TestRequestLineIsOriginForm(t *testing.T) {
 		t.Errorf("URL %q, want %q", p.URLString(), want)
 	}
 }
+
+// A session prepared once gives what preparing each request would; a
+// session prepared by another target is prepared again.
+func TestPreparedSession(t *testing.T) {
+	a, _ := ParseTarget("http://127.0.0.1:9000")
+	b, _ := ParseTarget("http://127.0.0.1:9001")
+	s := &session.Session{Key: "k", Requests: []session.Request{
+		{Method: "GET", Path: "/a?x=1", Headers: []trace.Header{h("Accept", "*/*")}},
+		{Method: "BAD METHOD", Path: "/b"},
+	}}
+	s.Ready = a.PrepareSession(s)
+	for i := range s.Requests {
+		got, gerr := a.prepared(s, i)
+		want, werr := a.Prepare(&s.Requests[i])
+		if (gerr == nil) != (werr == nil) || (got != nil && (got.URLString() != want.URLString() || got.header.Get("Accept") != want.header.Get("Accept"))) {
+			t.Errorf("request %d: %v %v vs %v %v", i, got, gerr, want, werr)
+		}
+	}
+	if p, _ := b.prepared(s, 0); p.URLString() != "http://127.0.0.1:9001/a?x=1" {
+		t.Errorf("another target's session: %s", p.URLString())
+	}
+}

@@ -68,6 +68,10 @@ type Session struct {
 	Key string
 	// Requests are in TS order.
 	Requests []Request
+	// Ready is what Options.Ready made of the session when it was read
+	// (nil without one): work done once per session in memory rather than
+	// once per use, such as replay's requests made ready to send.
+	Ready any
 }
 
 // Info is what the index knows of a session without reading it.
@@ -104,7 +108,15 @@ type Options struct {
 	Cache int64
 	// TempDir holds the spilled files (default: the system's).
 	TempDir string
+	// Ready, when set, is called once for each session as it comes into
+	// memory; what it returns is kept in Session.Ready. Its memory is
+	// counted as readyBytes a request.
+	Ready func(*Session) any
 }
+
+// readyBytes is about what Options.Ready keeps per request (replay's
+// prepared URL and headers), for the cache's bound.
+const readyBytes = 768
 
 func (o *Options) defaults() {
 	if o.Memory <= 0 {
@@ -129,6 +141,7 @@ type Source struct {
 	lru    list.List
 	bytes  int64
 	limit  int64
+	ready  func(*Session) any
 }
 
 type cached struct {
@@ -220,7 +233,13 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 	}
 	var src *Source
 	if len(sp.runs) == 0 {
-		src = FromSessions(group(buf))
+		sessions := group(buf)
+		if opts.Ready != nil {
+			for i := range sessions {
+				sessions[i].Ready = opts.Ready(&sessions[i])
+			}
+		}
+		src = FromSessions(sessions)
 	} else {
 		if len(buf) > 0 {
 			if err := sp.run(buf); err != nil {
@@ -417,6 +436,7 @@ func (sp *spiller) merge() (*Source, error) {
 	}
 	src.sorted = f
 	src.limit = sp.opts.Cache
+	src.ready = sp.opts.Ready
 	src.cache = map[int]*list.Element{}
 	return src, nil
 }
@@ -476,6 +496,10 @@ func (s *Source) Session(i int) (*Session, error) {
 	var n int64
 	for j := range reqs {
 		n += reqs[j].size()
+	}
+	if s.ready != nil {
+		sess.Ready = s.ready(sess)
+		n += int64(len(reqs)) * readyBytes
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

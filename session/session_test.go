@@ -199,3 +199,33 @@ func TestOpenIsBoundedByOptions(t *testing.T) {
 		t.Errorf("heap grew by %d MiB for a 48 MiB trace with 4 MiB bounds", held>>20)
 	}
 }
+
+// Options.Ready runs once for each session as it comes into memory: once
+// per session in memory, once per read when spilled.
+func TestReadyRunsOncePerSessionRead(t *testing.T) {
+	for _, opts := range []Options{{}, {Memory: 16 << 10, Cache: 64 << 20, TempDir: t.TempDir()}} {
+		calls := map[string]int{}
+		opts.Ready = func(s *Session) any { calls[s.Key]++; return len(s.Requests) }
+		src, st, err := Open(opts, "../testdata/sample/*.parquet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			for i := range src.Len() {
+				s, err := src.Session(i)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s.Ready != len(s.Requests) {
+					t.Fatalf("spilled %v: session %s Ready %v", st.Spilled, s.Key, s.Ready)
+				}
+			}
+		}
+		for k, n := range calls {
+			if n != 1 {
+				t.Errorf("spilled %v: Ready ran %d times for session %s (the cache holds them all)", st.Spilled, n, k)
+			}
+		}
+		src.Close()
+	}
+}
