@@ -390,9 +390,8 @@ func (a *Aggregate) AddFile(path string) error {
 	return nil
 }
 
-// problems says what makes the report partial: shards missing, or runs
-// that ended early.
-func (a *Aggregate) problems() []string {
+// missingShards says which shards of each sharded run are missing.
+func (a *Aggregate) missingShards() []string {
 	var out []string
 	for _, run := range slices.Sorted(maps.Keys(a.shardFiles)) {
 		got := a.shardFiles[run]
@@ -410,8 +409,7 @@ func (a *Aggregate) problems() []string {
 			out = append(out, fmt.Sprintf("run %s: shard %s of %d missing (shards are numbered from 0): this is not the whole run", run, strings.Join(missing, ", "), n))
 		}
 	}
-	slices.Sort(a.stopped)
-	return append(out, a.stopped...)
+	return out
 }
 
 // Merge adds what o counted: the result is what one Aggregate fed both
@@ -517,9 +515,10 @@ type Report struct {
 	// Open says the rows come from the open model (requests were sent
 	// after their scheduled time): latency then counts from the schedule.
 	Open bool
-	// Problems say what makes the report partial (a shard missing, a run
-	// that ended early): analyze then fails.
-	Problems []string
+	// MissingShards and StoppedEarly say what makes the report partial:
+	// shards of a run that are not there, runs that ended before their
+	// duration. Analyze then fails.
+	MissingShards, StoppedEarly []string
 	// OverloadedSeconds adds up the seconds replay said it was itself the
 	// bottleneck (CPU saturated, or sends running late).
 	OverloadedSeconds int
@@ -527,6 +526,9 @@ type Report struct {
 	// OverloadedLate the generator, not the server, set the pace.
 	LateP99 float64
 }
+
+// Problems are MissingShards and StoppedEarly together.
+func (r *Report) Problems() []string { return append(slices.Clone(r.MissingShards), r.StoppedEarly...) }
 
 // OverloadedLate is the send lateness (p99, ms) past which the report says
 // the generator was overloaded, as replay's live line does.
@@ -572,7 +574,7 @@ func (a *Aggregate) Report() *Report {
 	// The total is the names merged: recording it per row as well would
 	// double the cost of every row.
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files,
-		LateP99: ms(quantile(a.late, 99)), Problems: a.problems(), OverloadedSeconds: a.overloaded}
+		LateP99: ms(quantile(a.late, 99)), MissingShards: a.missingShards(), StoppedEarly: slices.Sorted(slices.Values(a.stopped)), OverloadedSeconds: a.overloaded}
 	for _, s := range a.byKey {
 		rep.Total.merge(s)
 		s.finish()

@@ -160,16 +160,14 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 		baseTotal = base.Total
 	}
 	d.Total = row(rep, base, rep.Total, baseTotal)
-	for _, s := range rep.Names {
-		var b *Stats
-		if base != nil {
-			for _, bs := range base.Names {
-				if bs.Key == s.Key {
-					b = bs
-				}
-			}
+	baseByKey := map[Key]*Stats{}
+	if base != nil {
+		for _, bs := range base.Names {
+			baseByKey[bs.Key] = bs
 		}
-		d.Names = append(d.Names, row(rep, base, s, b))
+	}
+	for _, s := range rep.Names {
+		d.Names = append(d.Names, row(rep, base, s, baseByKey[s.Key]))
 	}
 	var xs, rps, p50, p95, p99, users, errs []float64
 	secs := rep.Step.Seconds()
@@ -194,8 +192,8 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	if !opts.Generated.IsZero() {
 		d.Generated = opts.Generated.UTC().Format(time.RFC3339)
 	}
-	d.Problems = rep.Problems
-	d.Pass = d.Pass && len(rep.Problems) == 0
+	d.Problems = rep.Problems()
+	d.Pass = d.Pass && len(rep.Problems()) == 0
 	d.Open, d.Overloaded, d.LateP99, d.OverloadReason = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99), rep.OverloadReason()
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {

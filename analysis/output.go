@@ -40,7 +40,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
 			ms(quantile(t.Service, 50)), ms(quantile(t.Service, 95)), ms(quantile(t.Service, 99)), rep.LateP99)
 	}
-	for _, p := range rep.Problems {
+	for _, p := range rep.Problems() {
 		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
 	}
 	if rep.Overloaded() {
@@ -147,7 +147,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
-		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems,
+		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), Pass: true}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {
@@ -162,7 +162,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing})
 		out.Pass = out.Pass && v.Pass
 	}
-	out.Pass = out.Pass && len(rep.Problems) == 0
+	out.Pass = out.Pass && len(rep.Problems()) == 0
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
