@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/internal/loopback"
 	"github.com/replaykit/replaykit/trace"
 )
 
@@ -33,16 +34,9 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL", upstream)
 	}
-	host, port, err := net.SplitHostPort(listen)
+	ln, err := loopback.Listen(listen)
 	if err != nil {
-		return nil, fmt.Errorf("--proxy %q: want HOST:PORT or :PORT (%v)", listen, err)
-	}
-	if host == "" {
-		host = "127.0.0.1"
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
+		return nil, fmt.Errorf("--proxy %w", err)
 	}
 	dir := outDir(cfg.Out)
 	out, err := newParts(dir, "proxy", cfg.Flush, cfg.RotateEvery, cfg.RotateBytes, cfg.Writer)

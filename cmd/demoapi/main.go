@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/internal/loopback"
 )
 
 func main() { os.Exit(run()) }
@@ -38,13 +38,9 @@ func run() int {
 	}
 	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
 		Slow: *slow, NoDelay: *noDelay, Seed: *seed})
-	// As record --proxy: an address without a host is loopback only.
-	if host, port, err := net.SplitHostPort(*addr); err == nil && host == "" {
-		*addr = net.JoinHostPort("127.0.0.1", port)
-	}
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := loopback.Listen(*addr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "demoapi:", err)
+		fmt.Fprintln(os.Stderr, "demoapi: --addr", err)
 		return 1
 	}
 	fmt.Fprintf(os.Stderr, "demoapi: listening on http://%s\n", ln.Addr())
