@@ -237,8 +237,15 @@ type Aggregate struct {
 	// expected; stopped the runs' shards that ended early.
 	shardFiles map[string]map[int]int
 	stopped    []string
-	// overloaded adds up the seconds replay found itself the bottleneck.
+	// overloaded adds up the seconds replay found itself the bottleneck;
+	// causes says why, per file; unsent counts open-model requests the
+	// generator could not send before the end.
 	overloaded int
+	causes     []string
+	unsent     int64
+	// abandoned counts rows abandoned in flight (a second Ctrl-C): they
+	// are in no figure.
+	abandoned int64
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -255,6 +262,10 @@ func New(step time.Duration) *Aggregate {
 
 // Add counts one row.
 func (a *Aggregate) Add(r *results.Result) {
+	if r.IsAbandoned() {
+		a.abandoned++
+		return
+	}
 	k := Key{r.Method, r.Name}
 	s := a.byKey[k]
 	if s == nil {
@@ -384,6 +395,14 @@ func (a *Aggregate) AddFile(path string) error {
 			a.overloaded += secs
 		}
 	}
+	if why, ok := f.Meta(results.MetaOverloadCause); ok && why != "" {
+		a.causes = append(a.causes, why)
+	}
+	if n, ok := f.Meta(results.MetaUnsent); ok {
+		if v, err := strconv.ParseInt(n, 10, 64); err == nil && v > 0 {
+			a.unsent += v
+		}
+	}
 	if why, ok := f.Meta(results.MetaStopped); ok {
 		a.stopped = append(a.stopped, fmt.Sprintf("%s (%s) stopped early: %s", filepath.Base(path), run, why))
 	}
@@ -461,6 +480,9 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	}
 	a.stopped = append(a.stopped, o.stopped...)
 	a.overloaded += o.overloaded
+	a.causes = append(a.causes, o.causes...)
+	a.unsent += o.unsent
+	a.abandoned += o.abandoned
 	a.files += o.files
 	a.mergeWindows(o)
 }
@@ -522,6 +544,15 @@ type Report struct {
 	// OverloadedSeconds adds up the seconds replay said it was itself the
 	// bottleneck (CPU saturated, or sends running late).
 	OverloadedSeconds int
+	// OverloadCauses say what made it the bottleneck, and for how long
+	// (one line per results file that says so).
+	OverloadCauses []string
+	// Unsent counts open-model requests scheduled before the end that the
+	// generator could not send by then.
+	Unsent int64
+	// Abandoned counts requests abandoned in flight (a second Ctrl-C):
+	// they are in no figure.
+	Abandoned int64
 	// LateP99 is how late the open model's sends left (p99, ms): past
 	// OverloadedLate the generator, not the server, set the pace.
 	LateP99 float64
@@ -545,7 +576,14 @@ func (r *Report) OverloadReason() string {
 		why = append(why, fmt.Sprintf("sends left %.1f ms late (p99)", r.LateP99))
 	}
 	if r.OverloadedSeconds > 0 {
-		why = append(why, fmt.Sprintf("replay was the bottleneck for %d s (its CPU saturated or its sends late)", r.OverloadedSeconds))
+		cause := "its CPU saturated or its sends late"
+		if len(r.OverloadCauses) > 0 {
+			cause = strings.Join(slices.Compact(slices.Sorted(slices.Values(r.OverloadCauses))), "; ")
+		}
+		why = append(why, fmt.Sprintf("replay was the bottleneck for %d s (%s)", r.OverloadedSeconds, cause))
+	}
+	if r.Unsent > 0 {
+		why = append(why, fmt.Sprintf("%d scheduled requests could not be sent before the end", r.Unsent))
 	}
 	return strings.Join(why, "; ")
 }
@@ -574,7 +612,8 @@ func (a *Aggregate) Report() *Report {
 	// The total is the names merged: recording it per row as well would
 	// double the cost of every row.
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files,
-		LateP99: ms(quantile(a.late, 99)), MissingShards: a.missingShards(), StoppedEarly: slices.Sorted(slices.Values(a.stopped)), OverloadedSeconds: a.overloaded}
+		LateP99: ms(quantile(a.late, 99)), MissingShards: a.missingShards(), StoppedEarly: slices.Sorted(slices.Values(a.stopped)), OverloadedSeconds: a.overloaded,
+		OverloadCauses: slices.Clone(a.causes), Unsent: a.unsent, Abandoned: a.abandoned}
 	for _, s := range a.byKey {
 		rep.Total.merge(s)
 		s.finish()

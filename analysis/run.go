@@ -53,15 +53,15 @@ type Outcome struct {
 	Code int
 }
 
-// ErrBadInput marks errors that mean exit 2.
-var ErrBadInput = errors.New("bad input")
+// Check says what is wrong with the formats and thresholds, without
+// reading any input: replay asks before it sends any load.
+func (cfg Config) Check() error {
+	_, _, err := cfg.parse()
+	return err
+}
 
-// Run reads the inputs, checks the thresholds and writes the outputs.
-// Errors wrap ErrBadInput for bad usage or files (exit 2).
-func Run(cfg Config) (*Outcome, error) {
-	bad := func(err error) (*Outcome, error) {
-		return &Outcome{Code: ExitBad}, fmt.Errorf("%w: %w", ErrBadInput, err)
-	}
+// parse reads the formats and the thresholds to check.
+func (cfg Config) parse() (map[string]bool, []Threshold, error) {
 	formats := map[string]bool{}
 	if len(cfg.Formats) == 0 {
 		cfg.Formats = []string{"html", "csv", "json"}
@@ -72,7 +72,7 @@ func Run(cfg Config) (*Outcome, error) {
 			case "html", "csv", "json", "junit":
 				formats[f] = true
 			default:
-				return bad(fmt.Errorf("--format %q: use html, csv, json or junit (comma-separated)", f))
+				return nil, nil, fmt.Errorf("--format %q: use html, csv, json or junit (comma-separated)", f)
 			}
 		}
 	}
@@ -86,9 +86,25 @@ func Run(cfg Config) (*Outcome, error) {
 	for _, e := range exprs {
 		t, err := ParseThreshold(e)
 		if err != nil {
-			return bad(err)
+			return nil, nil, err
 		}
 		ths = append(ths, t)
+	}
+	return formats, ths, nil
+}
+
+// ErrBadInput marks errors that mean exit 2.
+var ErrBadInput = errors.New("bad input")
+
+// Run reads the inputs, checks the thresholds and writes the outputs.
+// Errors wrap ErrBadInput for bad usage or files (exit 2).
+func Run(cfg Config) (*Outcome, error) {
+	bad := func(err error) (*Outcome, error) {
+		return &Outcome{Code: ExitBad}, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	formats, ths, err := cfg.parse()
+	if err != nil {
+		return bad(err)
 	}
 	files, err := expand(cfg.Inputs)
 	if err != nil {

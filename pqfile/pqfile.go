@@ -30,6 +30,10 @@ type Options struct {
 	// since the last flush, checked every 64 rows written (default 5s;
 	// negative: never). With no rows coming, nothing is flushed.
 	FlushInterval time.Duration
+	// NoReplace refuses to create or finish the file over one that exists
+	// (an error wrapping os.ErrExist), and refuses a NAME.tmp that another
+	// writer is writing: two writers never write over each other.
+	NoReplace bool
 }
 
 func (o *Options) defaults() {
@@ -72,7 +76,14 @@ type Writer[T any] struct {
 func Create[T any](what, path, format string, opts Options, extra ...parquet.WriterOption) (*Writer[T], error) {
 	opts.defaults()
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if opts.NoReplace {
+		if _, err := os.Lstat(path); err == nil {
+			return nil, fmt.Errorf("create %s %s: %w", what, path, os.ErrExist)
+		}
+		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(tmp, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create %s %s: %w", what, path, err)
 	}
@@ -167,13 +178,33 @@ func (w *Writer[T]) Close() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(w.tmp, w.path)
+		err = w.rename()
 	}
 	if err != nil {
 		os.Remove(w.tmp) // a file that could not be finished is not left half-written
 		return fmt.Errorf("close %s %s: %w", w.what, w.path, err)
 	}
 	return nil
+}
+
+// rename gives the finished file its name; with NoReplace, a hard link
+// then the temporary name's removal, so that a file that appeared under
+// the name meanwhile is not replaced.
+func (w *Writer[T]) rename() error {
+	if !w.opts.NoReplace {
+		return os.Rename(w.tmp, w.path)
+	}
+	if err := os.Link(w.tmp, w.path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return err
+		}
+		// No hard links here (some file systems): check, then rename.
+		if _, serr := os.Lstat(w.path); serr == nil {
+			return fmt.Errorf("%s: %w", w.path, os.ErrExist)
+		}
+		return os.Rename(w.tmp, w.path)
+	}
+	return os.Remove(w.tmp)
 }
 
 // Abort closes and removes the unfinished file.

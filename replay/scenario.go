@@ -2,65 +2,110 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/shard"
 )
 
 // Config is what the replay command was asked; zero fields take the
 // scenario's values.
 type Config struct {
-	// Traces are the trace file globs (--trace).
+	// Traces are the trace file globs.
 	Traces []string
-	// Host is the target (--host); APIKey replaces recorded credentials
-	// (API_KEY); Headers are added to every request (--header).
+	// Host is the target; APIKey replaces recorded credentials; Headers
+	// are added to every request.
 	Host    string
 	APIKey  string
 	Headers http.Header
-	// Users (--scale), Duration and Ramp override the scenario's.
+	// Users, Duration and Ramp override the scenario's.
 	Users          int
 	Duration, Ramp time.Duration
-	// Pacing (--pacing) overrides the scenario's profile; Speed divides
-	// recorded think times.
+	// Pacing overrides the scenario's profile; Speed divides recorded
+	// think times (0: 1).
 	Pacing string
 	Speed  float64
-	// Rate, when positive, runs the open model (--rate).
+	// Rate, when positive, runs the open model.
 	Rate float64
-	// Timeout bounds each request.
+	// Timeout bounds each request (0: 30 s).
 	Timeout time.Duration
-	// Out is the directory of results files.
+	// Out is the directory of results files (default results).
 	Out string
 	// Seed chooses the sessions' order and the pacing draws.
 	Seed uint64
 	// Progress, when set, gets a snapshot every second.
 	Progress func(name string, total time.Duration, p Progress)
-	// Stop ends the run early; requests in flight finish.
-	Stop <-chan struct{}
 	// Sessions bound the memory the trace's sessions take.
 	Sessions session.Options
-	// Shard and Shards (--shard I/N) and StartAt (--start-at): see Plan.
-	Shard, Shards int
-	StartAt       time.Time
+	// Shard and StartAt: see Plan.
+	Shard   shard.Shard
+	StartAt time.Time
+}
+
+// Check says what is wrong with the values of c that do not need the
+// trace, for the scenario name: everything a run could refuse after its
+// load was sent is refused here first.
+func (c Config) Check(name string) error {
+	sc, err := scenario.Lookup(name)
+	if err != nil {
+		return err
+	}
+	if _, err := ParseTarget(c.Host); err != nil {
+		return err
+	}
+	switch {
+	case c.Users < 0:
+		return fmt.Errorf("the number of users cannot be negative (%d)", c.Users)
+	case c.Rate < 0:
+		return fmt.Errorf("the rate cannot be negative (%g)", c.Rate)
+	case c.Speed < 0:
+		return fmt.Errorf("the speed must be positive (%g)", c.Speed)
+	case c.Ramp < 0:
+		return fmt.Errorf("the ramp cannot be negative (%s)", c.Ramp)
+	case c.Duration < 0:
+		return fmt.Errorf("the duration cannot be negative (%s)", c.Duration)
+	case c.Duration > 0 && c.Duration < MinDuration:
+		return fmt.Errorf("a run of %s would send next to nothing: give at least %s", c.Duration, MinDuration)
+	case c.Timeout < 0 || (c.Timeout > 0 && c.Timeout < MinTimeout):
+		return fmt.Errorf("a request timeout of %s is shorter than any request takes: give at least %s", c.Timeout, MinTimeout)
+	}
+	if _, err := scenario.NewPacing(cmpOr(c.Pacing, sc.Pacing), cmpOr(c.Speed, 1)); err != nil {
+		return err
+	}
+	users := cmpOr(c.Users, sc.Users)
+	if c.Rate == 0 && c.Shard.Of(users) == 0 {
+		return fmt.Errorf("%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", users, c.Shard.Count, c.Shard.Index, c.Shard.Count)
+	}
+	return nil
+}
+
+func cmpOr[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
 }
 
 // RunScenario runs one scenario and writes
-// Out/{scenario}_{timestamp}.parquet.
-func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error) {
-	sc, err := scenario.Lookup(name)
-	if err != nil {
+// Out/{scenario}_{timestamp}.parquet (never over an existing file). ctx
+// and stop are Run's.
+func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, error) {
+	if err := cfg.Check(name); err != nil {
 		return nil, err
 	}
-	target, err := ParseTarget(cfg.Host)
-	if err != nil {
-		return nil, err
-	}
+	sc, _ := scenario.Lookup(name)
+	target, _ := ParseTarget(cfg.Host)
 	target.APIKey = cfg.APIKey
 	if cfg.Headers != nil {
 		target.Headers = cfg.Headers
@@ -72,19 +117,13 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 		return nil, err
 	}
 	defer sessions.Close()
-	if sc.Mix == "write" && st.Writes == 0 {
+	if sc.Mix == scenario.MixWrite && st.Writes == 0 {
 		return nil, fmt.Errorf("%s needs write requests, and the traces %q have none", sc.Name, cfg.Traces)
 	}
-	if sc.Mix == "read" && st.Reads == 0 {
+	if sc.Mix == scenario.MixRead && st.Reads == 0 {
 		return nil, fmt.Errorf("%s needs read requests, and the traces %q have none", sc.Name, cfg.Traces)
 	}
-	users, d := sc.Users, sc.Duration
-	if cfg.Users > 0 {
-		users = cfg.Users
-	}
-	if cfg.Duration > 0 {
-		d = cfg.Duration
-	}
+	users, d := cmpOr(cfg.Users, sc.Users), cmpOr(cfg.Duration, sc.Duration)
 	ramp := cfg.Ramp
 	if ramp == 0 && sc.Shape == "ramp" {
 		ramp = min(d/10, 30*time.Second) // users start over the first tenth
@@ -93,54 +132,34 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	if err != nil {
 		return nil, err
 	}
-	pacingName := sc.Pacing
-	if cfg.Pacing != "" {
-		pacingName = cfg.Pacing
+	pacing, _ := scenario.NewPacing(cmpOr(cfg.Pacing, sc.Pacing), cmpOr(cfg.Speed, 1))
+	plan := Plan{
+		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, users, cfg.Seed),
+		Users: users, Shape: shape, Pacing: pacing, FirstWait: ThinkTime(sessions), Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
+		Timeout: cmpOr(cfg.Timeout, 30*time.Second), Seed: cfg.Seed, Target: target, Shard: cfg.Shard, StartAt: cfg.StartAt,
 	}
-	if cfg.Speed == 0 {
-		cfg.Speed = 1
-	}
-	pacing, err := scenario.NewPacing(pacingName, cfg.Speed)
-	if err != nil {
+	if err := plan.check(); err != nil {
 		return nil, err
 	}
-	out := cfg.Out
-	if out == "" {
-		out = "results"
-	}
+	out := cmpOr(cfg.Out, "results")
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return nil, fmt.Errorf("create results directory: %w", err)
 	}
 	// Shards of one run share its id: the start they wait for names it.
-	at := time.Now()
-	if !cfg.StartAt.IsZero() {
-		at = cfg.StartAt
-	}
-	run := fmt.Sprintf("%s_%s", sc.Name, at.UTC().Format("20060102T150405Z"))
-	file := run
-	if cfg.Shards > 1 {
-		file = fmt.Sprintf("%s_shard%dof%d", run, cfg.Shard, cfg.Shards)
-	}
-	// No row groups by time: the file has no footer until the run ends,
-	// so they would buy nothing, and each one adds to the footer held in
-	// memory (a long run grew by 0.4 MB a minute).
-	w, err := results.Create(filepath.Join(out, file+".parquet"), results.WriterOptions{FlushInterval: -1})
+	at := cmpOr(cfg.StartAt, time.Now())
+	w, run, err := createResults(out, fmt.Sprintf("%s_%s", sc.Name, at.UTC().Format("20060102T150405Z")), cfg.Shard)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Shards > 1 {
-		w.SetMeta(results.MetaShard, fmt.Sprintf("%d/%d", cfg.Shard, cfg.Shards))
-	}
-	plan := Plan{
-		Run: run, Scenario: sc.Name, Sessions: sessions, Order: session.Order(sessions.Len(), cfg.Seed),
-		Users: users, Shape: shape, Pacing: pacing, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: cfg.Timeout, Seed: cfg.Seed, Target: target, Shard: cfg.Shard, Shards: cfg.Shards, StartAt: cfg.StartAt,
+	plan.Run = run
+	if cfg.Shard.Split() {
+		w.SetMeta(results.MetaShard, cfg.Shard.String())
 	}
 	var progress func(Progress)
 	if cfg.Progress != nil {
 		progress = func(p Progress) { cfg.Progress(sc.Name, d, p) }
 	}
-	sum, err := Run(ctx, plan, w, cfg.Stop, progress)
+	sum, err := Run(ctx, stop, plan, w, progress)
 	if err != nil {
 		w.Abort()
 		return sum, err
@@ -150,10 +169,89 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	}
 	if sum.OverloadedSeconds > 0 {
 		w.SetMeta(results.MetaOverloaded, strconv.Itoa(sum.OverloadedSeconds))
+		w.SetMeta(results.MetaOverloadCause, OverloadCauses(sum.Overload))
+	}
+	if sum.Unsent > 0 {
+		w.SetMeta(results.MetaUnsent, strconv.FormatInt(sum.Unsent, 10))
 	}
 	// Every completed request is in the file, even after Ctrl-C.
 	if err := w.Close(); err != nil {
 		return sum, err
 	}
 	return sum, nil
+}
+
+// createResults creates the results file of a run named base in dir,
+// never over an existing one: when two unsharded runs start in the same
+// second, the later one's id gets a suffix (_2, _3, ...). Shards share
+// their run's id, so a shard whose file exists is refused.
+func createResults(dir, base string, sh shard.Shard) (*results.Writer, string, error) {
+	for n := 1; ; n++ {
+		run := base
+		if n > 1 {
+			run = fmt.Sprintf("%s_%d", base, n)
+		}
+		w, err := results.Create(filepath.Join(dir, sh.FileName(run)+".parquet"), results.WriterOptions{FlushInterval: -1})
+		switch {
+		case err == nil:
+			return w, run, nil
+		case !errors.Is(err, os.ErrExist):
+			return nil, "", err
+		case sh.Split():
+			return nil, "", fmt.Errorf("%w: shard %s of this run has already been run here (same start time and shard)", err, sh)
+		case n >= 1000:
+			return nil, "", err
+		}
+	}
+}
+
+// OverloadCauses says how long each cause made the generator the
+// bottleneck, most first: "replay's own CPU 12 s, sends late 3 s".
+func OverloadCauses(m map[string]int) string {
+	causes := make([]string, 0, len(m))
+	for c := range m {
+		causes = append(causes, c)
+	}
+	slices.SortFunc(causes, func(a, b string) int { return m[b] - m[a] })
+	parts := make([]string, len(causes))
+	for i, c := range causes {
+		parts[i] = fmt.Sprintf("%s %d s", c, m[c])
+	}
+	return strings.Join(parts, ", ")
+}
+
+// NewWalk lays out how users walk through the sessions of src under mix
+// (session.Walk), each session weighed by the requests mix sends of it.
+func NewWalk(src *session.Source, mix scenario.MixKind, users int, seed uint64) *session.Walk {
+	weights := make([]int, src.Len())
+	for i := range weights {
+		in := src.Info(i)
+		switch mix {
+		case scenario.MixRead:
+			weights[i] = in.Reads
+		case scenario.MixWrite:
+			weights[i] = min(in.Requests, in.Writes+in.Writes/4) // every write, reads up to a fifth
+		default:
+			weights[i] = in.Requests
+		}
+	}
+	return session.NewWalk(weights, users, seed)
+}
+
+// ThinkTime is how long recorded pacing waits before a session's first
+// request, where the trace has no gap to give: the median over sessions
+// of their mean gap between requests, or a second when no session has
+// two requests.
+func ThinkTime(src *session.Source) time.Duration {
+	var gaps []time.Duration
+	for i := range src.Len() {
+		if in := src.Info(i); in.Requests > 1 {
+			gaps = append(gaps, in.Last.Sub(in.First)/time.Duration(in.Requests-1))
+		}
+	}
+	if len(gaps) == 0 {
+		return time.Second
+	}
+	slices.Sort(gaps)
+	return gaps[len(gaps)/2]
 }

@@ -171,3 +171,11 @@ func validMethod(m string) bool {
 	}
 	return true
 }
+
+// DisplayHost is --host as it may be shown: without a password.
+func DisplayHost(host string) string {
+	if u, err := url.Parse(host); err == nil {
+		return u.Redacted()
+	}
+	return host
+}

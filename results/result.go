@@ -55,11 +55,11 @@ type Result struct {
 
 // Failed says whether the request failed, by Locust's rule: a transport
 // error or a status of 400 or more.
-func (r *Result) Failed() bool { return r.Error != "" || r.Status >= 400 }
+func (r *Result) Failed() bool { return (r.Error != "" && !r.IsAbandoned()) || r.Status >= 400 }
 
 // Unavailable says whether the request counts against availability: a
 // transport error or a 5xx.
-func (r *Result) Unavailable() bool { return r.Error != "" || r.Status >= 500 }
+func (r *Result) Unavailable() bool { return (r.Error != "" && !r.IsAbandoned()) || r.Status >= 500 }
 
 // RateLimited says whether the server answered 429.
 func (r *Result) RateLimited() bool { return r.Status == 429 }
@@ -72,8 +72,11 @@ type Writer struct {
 	w *pqfile.Writer[Result]
 }
 
-// Create opens a new results file at path.
+// Create opens a new results file at path. It never writes over a file:
+// when path (or a run writing it) exists, it fails with an error wrapping
+// os.ErrExist.
 func Create(path string, opts WriterOptions) (*Writer, error) {
+	opts.NoReplace = true
 	w, err := pqfile.Create[Result]("results", path, "results/1", opts, parquet.SkipPageBounds("url"))
 	if err != nil {
 		return nil, err
@@ -100,7 +103,21 @@ const (
 	// (CPU saturated or sends running late): figures measured then are
 	// the generator's as much as the server's.
 	MetaOverloaded = "replaykit.overloaded_seconds"
+	// MetaOverloadCause says what made the generator the bottleneck, and
+	// for how long: "replay's own CPU 12 s, sends late 3 s".
+	MetaOverloadCause = "replaykit.overload_cause"
+	// MetaUnsent counts open-model requests scheduled before the end that
+	// the generator could not send by then.
+	MetaUnsent = "replaykit.unsent"
 )
+
+// Abandoned is the error of a request abandoned in flight (a second
+// Ctrl-C): it is not the server's failure, and analyze leaves it out of
+// the figures.
+const Abandoned = "abandoned"
+
+// IsAbandoned says whether the request was abandoned in flight.
+func (r *Result) IsAbandoned() bool { return r.Error == Abandoned }
 
 // SetMeta records a fact about the run in the file's footer.
 func (w *Writer) SetMeta(key, value string) { w.w.SetMeta(key, value) }

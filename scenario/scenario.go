@@ -26,7 +26,7 @@ type Scenario struct {
 	Shape string
 	// Mix says which recorded requests are sent: "recorded", "read" (reads
 	// only) or "write" (at least 80% writes).
-	Mix string
+	Mix MixKind
 	// Description is the line shown by replay list.
 	Description string
 }
@@ -190,25 +190,56 @@ func (u Uniform) Wait(_ time.Duration, rng *rand.Rand) time.Duration {
 }
 
 // Mix decides which recorded requests a virtual user sends. It keeps
-// count, so each user has its own (NewMix).
+// count, so each user has its own (MixKind.New).
 type Mix interface {
 	// Keep says whether to send the next request, of kind "read" or "write".
 	Keep(kind string) bool
 }
 
-// NewMix returns a mix for one virtual user: "recorded" sends all,
-// "read" only reads, "write" all writes and only as many reads as keep
-// writes at 80% or more of what this user has sent, at every moment.
-func NewMix(name string) (Mix, error) {
-	switch name {
-	case "recorded":
-		return keepAll{}, nil
-	case "read":
-		return onlyReads{}, nil
-	case "write":
-		return &writeHeavy{}, nil
+// MixKind names a mix: "recorded" sends all, "read" only reads, "write"
+// every write and a fair sample of the reads, few enough that writes are
+// at least 80% of what a user sends at every moment. Parse it once
+// (ParseMix), then make one Mix per user.
+type MixKind string
+
+// The mixes.
+const (
+	MixRecorded MixKind = "recorded"
+	MixRead     MixKind = "read"
+	MixWrite    MixKind = "write"
+)
+
+// ParseMix checks a mix's name.
+func ParseMix(name string) (MixKind, error) {
+	switch k := MixKind(name); k {
+	case MixRecorded, MixRead, MixWrite:
+		return k, nil
 	}
-	return nil, fmt.Errorf("no mix %q", name)
+	return "", fmt.Errorf("no mix %q: want recorded, read or write", name)
+}
+
+// New returns the mix of one virtual user, with its own counts. writes
+// and reads are the trace's; rng draws which reads the write mix sends.
+func (k MixKind) New(writes, reads int, rng *rand.Rand) Mix {
+	switch k {
+	case MixRead:
+		return onlyReads{}
+	case MixWrite:
+		return &writeHeavy{keep: WriteMixReads(writes, reads), rng: rng}
+	}
+	return keepAll{}
+}
+
+// WriteMixReads is the share of the reads the write mix sends: each read
+// is kept with this chance, whatever its place or session, so the reads
+// sent have the recorded reads' mix. It is nine tenths of what would make
+// writes exactly 80%, so that the cap at 80% (which takes the reads that
+// happen to come after writes) seldom has to act.
+func WriteMixReads(writes, reads int) float64 {
+	if reads == 0 {
+		return 0
+	}
+	return min(1, 0.9*float64(writes)/(4*float64(reads)))
 }
 
 type keepAll struct{}
@@ -219,16 +250,22 @@ type onlyReads struct{}
 
 func (onlyReads) Keep(kind string) bool { return kind == "read" }
 
-// writeHeavy sends a read only while writes stay at least four times the
-// reads sent (writes / all >= 80%).
-type writeHeavy struct{ reads, writes int }
+// writeHeavy sends every write, and each read with the chance keep while
+// writes stay at least four times the reads sent (writes / all >= 80%).
+type writeHeavy struct {
+	keep          float64
+	rng           *rand.Rand
+	reads, writes int
+}
 
 func (w *writeHeavy) Keep(kind string) bool {
 	if kind != "read" {
 		w.writes++
 		return true
 	}
-	if 4*(w.reads+1) <= w.writes {
+	// The draw comes first, every time: which reads are kept then does not
+	// depend on the cap.
+	if w.rng.Float64() < w.keep && 4*(w.reads+1) <= w.writes {
 		w.reads++
 		return true
 	}

@@ -125,9 +125,18 @@ func TestMixOnSampleTrace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	read, _ := NewMix("read")
-	write, _ := NewMix("write")
-	all, _ := NewMix("recorded")
+	var nw, nr int
+	for _, e := range rows {
+		if e.Kind == trace.KindWrite {
+			nw++
+		} else {
+			nr++
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	read := MixRead.New(nw, nr, rng)
+	write := MixWrite.New(nw, nr, rng)
+	all := MixRecorded.New(nw, nr, rng)
 	var reads, writes, sentR, sentW, sentAll int
 	for _, e := range rows {
 		if read.Keep(e.Kind) {

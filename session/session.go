@@ -76,9 +76,10 @@ type Session struct {
 
 // Info is what the index knows of a session without reading it.
 type Info struct {
-	// Key is the recorded session key; First its first request's time.
-	Key   string
-	First time.Time
+	// Key is the recorded session key; First and Last its first and
+	// last requests' times.
+	Key         string
+	First, Last time.Time
 	// Requests, Reads and Writes count its requests.
 	Requests, Reads, Writes int
 
@@ -162,7 +163,7 @@ func FromSessions(sessions []Session) *Source {
 func infoOf(key string, reqs []Request) Info {
 	in := Info{Key: key, Requests: len(reqs)}
 	if len(reqs) > 0 {
-		in.First = reqs[0].TS
+		in.First, in.Last = reqs[0].TS, reqs[len(reqs)-1].TS
 	}
 	for _, r := range reqs {
 		if r.Kind == trace.KindRead {
@@ -401,6 +402,7 @@ func (sp *spiller) merge() (*Source, error) {
 			cur = Info{Key: r.Session, First: r.TS, offset: row}
 		}
 		cur.Requests++
+		cur.Last = r.TS
 		if r.Kind == trace.KindRead {
 			cur.Reads++
 		} else {
@@ -524,15 +526,9 @@ func (s *Source) Close() error {
 	return os.RemoveAll(s.dir)
 }
 
-// Order returns the order in which virtual users take the n sessions: a
-// permutation drawn from seed, so that two runs with the same seed send
-// the same requests. Virtual user v of u takes order[v], order[v+u], ...
-// (wrapping around), whatever the other users do.
+// Order returns a permutation of the n sessions drawn from seed: the
+// order a Walk goes through them, so that two runs with the same seed
+// send the same requests.
 func Order(n int, seed uint64) []int {
 	return rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909)).Perm(n)
-}
-
-// Nth is the index of the k-th session (from 0) of virtual user v of u.
-func Nth(order []int, users, v, k int) int {
-	return order[(v+k*users)%len(order)]
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -21,6 +22,7 @@ import (
 	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/shard"
 )
 
 const usage = `usage:
@@ -100,16 +102,11 @@ func run() int {
 		}
 		cfg.Headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
-	if *scale < 0 || *rate < 0 || *speed <= 0 || *timeout <= 0 || *duration < 0 || *ramp < 0 {
-		return fail("--scale, --rate, --duration and --ramp cannot be negative; --speed and --timeout must be positive")
-	}
-	if *pacing != "" {
-		if _, err := scenario.NewPacing(*pacing, *speed); err != nil {
-			return fail("%v", err)
-		}
+	if *speed <= 0 || *timeout <= 0 {
+		return fail("--speed and --timeout must be positive")
 	}
 	var err error
-	if cfg.Shard, cfg.Shards, err = parseShard(*shard, os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("REPLAYKIT_SHARDS")); err != nil {
+	if cfg.Shard, err = parseShard(*shard, os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("REPLAYKIT_SHARDS")); err != nil {
 		return fail("%v", err)
 	}
 	if *startAt != "" {
@@ -117,35 +114,6 @@ func run() int {
 			return fail("--start-at %q: want an RFC3339 time such as 2026-11-28T12:00:00Z", *startAt)
 		}
 	}
-	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
-		Host: *host, Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
-	// Bad thresholds are found before the load is sent, not after.
-	for _, t := range *thresholds {
-		if _, err := analysis.ParseThreshold(t); err != nil {
-			return fail("%v", err)
-		}
-	}
-
-	// First Ctrl-C: stop starting requests, let those in flight finish,
-	// write everything. Second: abandon them.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	stop := make(chan struct{})
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		fmt.Fprintln(os.Stderr, "\nreplay: stopping; requests in flight finish (Ctrl-C again to abandon them)")
-		close(stop)
-		<-sig
-		cancel()
-	}()
-	cfg.Stop = stop
-
-	if *checkOnly {
-		return check(ctx, cfg)
-	}
-	cfg.Progress = progressPrinter()
 	names := args
 	if *all {
 		names = nil
@@ -153,12 +121,51 @@ func run() int {
 			names = append(names, s.Name)
 		}
 	}
+	// Every option is checked before any load is sent, not after.
+	for _, name := range names {
+		if err := cfg.Check(name); err != nil {
+			return fail("%v", flagged(err))
+		}
+	}
+	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
+		Host: replay.DisplayHost(*host), Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
+	if err := acfg.Check(); err != nil {
+		return fail("%v", err)
+	}
+
+	// First Ctrl-C (or SIGTERM, or SIGHUP: a closed terminal): stop
+	// starting requests, let those in flight finish, write everything.
+	// Second: abandon them.
+	ctx, abandon := context.WithCancelCause(context.Background())
+	defer abandon(nil)
+	stop, stopStarting := context.WithCancelCause(ctx)
+	defer stopStarting(nil)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+		case <-ctx.Done():
+			return
+		}
+		fmt.Fprintln(os.Stderr, "\nreplay: stopping; requests in flight finish (Ctrl-C again to abandon them)")
+		stopStarting(replay.ErrInterrupted)
+		select {
+		case <-sig:
+			abandon(replay.ErrAbandoned)
+		case <-ctx.Done():
+		}
+	}()
+
+	if *checkOnly {
+		return check(ctx, cfg)
+	}
+	cfg.Progress = progressPrinter()
 	code := 0
 	for _, name := range names {
-		select {
-		case <-stop:
-			return code
-		default:
+		if stop.Err() != nil {
+			return max(code, analysis.ExitFail) // interrupted before this scenario
 		}
 		if sc, err := scenario.Lookup(name); err == nil {
 			name = sc.Name
@@ -166,25 +173,33 @@ func run() int {
 		if wait := time.Until(cfg.StartAt); wait > 0 {
 			fmt.Fprintf(os.Stderr, "replay: %s waits until %s (--start-at, in %s)\n", name, cfg.StartAt.Format(time.RFC3339), wait.Round(time.Second))
 		}
-		sum, err := replay.RunScenario(ctx, name, cfg)
+		sum, err := replay.RunScenario(ctx, stop, name, cfg)
 		if sum != nil {
 			printSummary(name, sum)
 		}
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "replay:", err)
+			fmt.Fprintln(os.Stderr, "replay:", flagged(err))
 			if sum == nil {
 				return analysis.ExitBad // bad input: nothing was sent
 			}
 			code = max(code, analysis.ExitFail)
 		}
-		if sum == nil || sum.Requests == 0 {
+		if sum == nil {
+			continue
+		}
+		if sum.Requests == 0 {
+			// Nothing to analyze, and nothing measured: a failed run.
+			if sum.Stopped == "" {
+				fmt.Fprintf(os.Stderr, "replay: %s sent no request in %s: lengthen --duration or --ramp, or check the trace's mix\n", name, sum.Elapsed.Round(time.Millisecond))
+			}
+			code = max(code, analysis.ExitFail)
 			continue
 		}
 		// The same analysis as analyze, on this run: its files, its code.
 		// A shard's part is shown, not judged: the verdict is the merged
 		// run's.
 		acfg.Inputs = []string{sum.Results}
-		acfg.OneShard = cfg.Shards > 1
+		acfg.OneShard = cfg.Shard.Split()
 		fmt.Println()
 		res, aerr := analysis.Run(acfg)
 		if aerr != nil {
@@ -194,32 +209,46 @@ func run() int {
 			fmt.Println("wrote", f)
 		}
 		code = max(code, res.Code)
-		if cfg.Shards > 1 {
-			fmt.Printf("shard %d of %d: thresholds are checked on the whole run: analyze %s\n", cfg.Shard, cfg.Shards,
-				strings.Replace(sum.Results, fmt.Sprintf("_shard%dof%d", cfg.Shard, cfg.Shards), fmt.Sprintf("_shard*of%d", cfg.Shards), 1))
+		if cfg.Shard.Split() {
+			glob := filepath.Join(filepath.Dir(sum.Results), cfg.Shard.Glob(sum.Run)+".parquet")
+			fmt.Printf("shard %s: thresholds are checked on the whole run: analyze %s\n", cfg.Shard, glob)
 		}
 	}
 	return code
 }
 
+// flagged names the flag behind a library error, for the command line.
+func flagged(err error) error {
+	msg := err.Error()
+	for _, f := range []struct{ word, flag string }{
+		{"users", "--scale"}, {"request timeout", "--timeout"}, {"run of", "--duration"}, {"duration", "--duration"},
+		{"rate", "--rate"}, {"speed", "--speed"}, {"ramp", "--ramp"}, {"pacing", "--pacing"}, {"shards", "--shard"},
+	} {
+		if strings.Contains(msg, f.word) {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+	}
+	return err
+}
+
 // parseShard reads --shard I/N, or else the Kubernetes Indexed Job's
 // completion index with the shard count passed beside it.
-func parseShard(flag, index, count string) (int, int, error) {
+func parseShard(flag, index, count string) (shard.Shard, error) {
 	spec, what := flag, "--shard"
 	if spec == "" {
 		if index == "" {
-			return 0, 0, nil
+			return shard.Shard{}, nil
 		}
 		if count == "" {
-			return 0, 0, fmt.Errorf("JOB_COMPLETION_INDEX is set (%s) but REPLAYKIT_SHARDS is not: set it to the Job's completions", index)
+			return shard.Shard{}, fmt.Errorf("JOB_COMPLETION_INDEX is set (%s) but REPLAYKIT_SHARDS is not: set it to the Job's completions", index)
 		}
 		spec, what = index+"/"+count, "JOB_COMPLETION_INDEX/REPLAYKIT_SHARDS"
 	}
-	var i, n int
-	if _, err := fmt.Sscanf(spec, "%d/%d", &i, &n); err != nil || n < 1 || i < 0 || i >= n || fmt.Sprintf("%d/%d", i, n) != spec {
-		return 0, 0, fmt.Errorf("%s %q: want I/N with 0 <= I < N, such as 0/4", what, spec)
+	sh, err := shard.Parse(spec)
+	if err != nil {
+		return shard.Shard{}, fmt.Errorf("%s: %w", what, err)
 	}
-	return i, n, nil
+	return sh, nil
 }
 
 func list() {
@@ -273,8 +302,8 @@ func progressPrinter() func(string, time.Duration, replay.Progress) {
 		if p.Late > 0 {
 			line += fmt.Sprintf("  late p99 %s", p.Late.Round(time.Millisecond))
 		}
-		if p.Overloaded {
-			line += "  GENERATOR OVERLOADED: these figures are not the server's"
+		if p.Overloaded != "" {
+			line += "  GENERATOR OVERLOADED (" + p.Overloaded + "): these figures are not the server's"
 		}
 		if tty {
 			fmt.Fprintf(os.Stderr, "\r\033[K%s", line)
@@ -284,22 +313,24 @@ func progressPrinter() func(string, time.Duration, replay.Progress) {
 	}
 }
 
+// printSummary says what a run did; its figures are the analysis's,
+// which follows (one run, one p95).
 func printSummary(name string, s *replay.Summary) {
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		fmt.Fprint(os.Stderr, "\r\033[K") // clear the live line
 	}
-	pct := 0.0
-	if s.Requests > 0 {
-		pct = 100 * float64(s.Failures) / float64(s.Requests)
-	}
-	fmt.Printf("%s: %d requests in %s, %.1f/s; %d failed (%.1f%%), %d rate-limited; latency p50 %s, p95 %s, p99 %s\n",
-		name, s.Requests, s.Elapsed.Round(time.Millisecond), s.RPS, s.Failures, pct, s.RateLimited,
-		s.P50.Round(time.Microsecond), s.P95.Round(time.Microsecond), s.P99.Round(time.Microsecond))
+	fmt.Printf("%s: %d requests in %s, %d failed\n", name, s.Requests, s.Elapsed.Round(time.Millisecond), s.Failures)
 	if s.Stopped != "" {
 		fmt.Printf("  stopped: %s\n", s.Stopped)
 	}
 	if s.OverloadedSeconds > 0 {
-		fmt.Printf("  the generator was overloaded for %d s (CPU near saturation or sends late): figures from then are not the server's\n", s.OverloadedSeconds)
+		fmt.Printf("  the generator was overloaded for %d s (%s): figures from then are not the server's\n", s.OverloadedSeconds, replay.OverloadCauses(s.Overload))
+	}
+	if s.Unsent > 0 {
+		fmt.Printf("  %d scheduled requests could not be sent before the end: the generator fell behind --rate\n", s.Unsent)
+	}
+	if s.Abandoned > 0 {
+		fmt.Printf("  %d requests in flight were abandoned: they are rows marked abandoned, in no figure\n", s.Abandoned)
 	}
 	fmt.Printf("  results: %s\n", s.Results)
 }

@@ -167,9 +167,9 @@ func TestParseShard(t *testing.T) {
 		{"1/4x", "", "", 0, 0, true},
 		{"", "x", "4", 0, 0, true},
 	} {
-		i, n, err := parseShard(tc.flag, tc.index, tc.count)
-		if (err != nil) != tc.bad || (!tc.bad && (i != tc.i || n != tc.n)) {
-			t.Errorf("%+v: %d/%d %v", tc, i, n, err)
+		sh, err := parseShard(tc.flag, tc.index, tc.count)
+		if (err != nil) != tc.bad || (!tc.bad && (sh.Index != tc.i || sh.Count != tc.n)) {
+			t.Errorf("%+v: %v %v", tc, sh, err)
 		}
 	}
 }

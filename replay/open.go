@@ -1,0 +1,163 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/replaykit/replaykit/session"
+)
+
+// maxInFlight bounds the open model's requests in flight: past it, a
+// scheduled request is recorded as failed at once instead of piling up
+// goroutines (the generator is the bottleneck then, and says so).
+const maxInFlight = 20000
+
+// openModel sends requests on a fixed schedule: request i leaves at
+// start + i/Rate whatever became of the earlier ones, and its latency
+// counts from that moment, so a stalled server shows in the figures (no
+// coordinated omission). Requests are the sessions' in recorded order,
+// the sessions taken in the walk's order. Only requests scheduled before
+// the end are sent, and the run ends at its duration however far behind
+// the schedule it is: what it could not send by then is counted
+// (runState.unsent), not sent late.
+type openModel struct{}
+
+func (openModel) run(st *runState) {
+	p := st.plan
+	// One mix and one draw for the whole schedule, the same in every shard.
+	mix := st.newMix(rand.New(rand.NewPCG(p.Seed, 0)))
+	// A cursor over the sessions in the walk's order, read one at a time.
+	var s *session.Session
+	place, j, empty := -1, 0, 0
+	next := func() (*session.Session, int, bool) {
+		for {
+			for s != nil && j < len(s.Requests) {
+				j++
+				if mix.Keep(s.Requests[j-1].Kind) {
+					empty = 0
+					return s, j - 1, true
+				}
+			}
+			if empty++; empty > p.Walk.Sessions() {
+				return nil, 0, false // no session has a request this mix sends
+			}
+			place++
+			var err error
+			if s, err = p.Sessions.Session(p.Walk.Place(place)); err != nil {
+				st.fail(fmt.Errorf("%w: %w", ErrSession, err))
+				return nil, 0, false
+			}
+			j = 0
+		}
+	}
+	defer steadyGC()()
+	var inflight sync.WaitGroup
+	defer inflight.Wait()
+	interval := float64(time.Second) / p.Rate
+	end := st.start.Add(p.Duration)
+	done := st.starting.Done()
+	for i := 0; ; i++ {
+		scheduled := st.start.Add(time.Duration(float64(i) * interval))
+		if !scheduled.Before(end) {
+			return // the schedule ends with the run
+		}
+		sess, ri, ok := next()
+		if !ok {
+			return
+		}
+		if !p.Shard.Mine(i) {
+			continue // another shard sends it
+		}
+		// The loop checks for the end at every request: a run far behind
+		// its schedule never waits, and must still end on time.
+		ended := false
+		select {
+		case <-done:
+			ended = true
+		default:
+			ended = !waitUntil(scheduled, st.starting)
+		}
+		if ended {
+			if !time.Now().Before(end) {
+				st.unsent = unsentFrom(i, p, st.start, interval, end)
+			} // else stopped early: what was not sent was not due yet
+			return
+		}
+		users := st.live.inflight.Load()
+		if users >= maxInFlight {
+			st.send.skip(i%max(p.Users, 1), users, &sess.Requests[ri], scheduled, "generator overloaded: too many requests in flight")
+			continue
+		}
+		st.live.inflight.Add(1)
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer st.live.inflight.Add(-1)
+			st.send.send(i%max(p.Users, 1), users+1, sess, ri, scheduled)
+		}()
+	}
+}
+
+// unsentFrom counts this shard's scheduled requests from i on that fall
+// before end: the ones a run that fell behind could not send in time.
+func unsentFrom(i int, p *Plan, start time.Time, interval float64, end time.Time) int64 {
+	var n int64
+	for ; start.Add(time.Duration(float64(i) * interval)).Before(end); i++ {
+		if p.Shard.Mine(i) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitUntil returns at t, within microseconds, unless ctx ends first.
+// Timers wake up as much as a millisecond late, so it sleeps until a
+// millisecond before t and yields the processor until t: the open model's
+// schedule is only as good as this.
+func waitUntil(t time.Time, ctx context.Context) bool {
+	if d := time.Until(t); d > 2*time.Millisecond && !sleep(ctx, d-time.Millisecond) {
+		return false
+	}
+	done := ctx.Done()
+	for {
+		left := time.Until(t)
+		if left <= 0 {
+			return true
+		}
+		select {
+		case <-done:
+			return false
+		default:
+		}
+		// Yield while there is time for others to run; spin the last
+		// 100µs, or a yield could hand the processor away past t.
+		if left > 100*time.Microsecond {
+			runtime.Gosched()
+		}
+	}
+}
+
+// steadyGC makes garbage collections rarer for the open model and returns
+// what undoes it. On one core a collection's mark phase holds the
+// processor for milliseconds a few times a second at 5,000 requests/s
+// (the live heap is small, so the default target is reached fast), and
+// every send due meanwhile leaves late: that was most of the lateness p99.
+// Ten times the live heap between collections, within a 1 GiB soft limit,
+// costs memory a load generator has. GOGC or GOMEMLIMIT set by the user win.
+func steadyGC() (undo func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	pct := debug.SetGCPercent(1000)
+	limit := debug.SetMemoryLimit(1 << 30)
+	return func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(limit)
+	}
+}

@@ -1,0 +1,283 @@
+// Package replay re-issues recorded sessions against a target as virtual
+// users (the closed model) or on a fixed schedule (the open model), and
+// streams one results row per request.
+//
+// A run's lifecycle is two contexts: the one passed to Run as ctx, whose
+// end abandons the requests in flight (a second Ctrl-C), and stop, a
+// child of it, whose end stops starting requests (the first Ctrl-C). Run
+// derives from stop the context its model starts requests under, which
+// also ends at the run's duration, when results cannot be written, when a
+// session cannot be read, or when the target answers nothing: its cause
+// is why the run stopped.
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/replaykit/replaykit/results"
+	"github.com/replaykit/replaykit/scenario"
+	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/shard"
+)
+
+// Plan is one run, every value checked and parsed (RunScenario makes one
+// from a Config).
+type Plan struct {
+	// Run is the run id ({scenario}_{timestamp}); Scenario the scenario name.
+	Run, Scenario string
+	// Sessions are what virtual users replay; Walk the seeded order in
+	// which each user takes them (NewWalk).
+	Sessions *session.Source
+	Walk     *session.Walk
+	// Users is the number of virtual users at full load, over all shards.
+	Users int
+	// Shape says how many are active over time (closed model).
+	Shape scenario.Shape
+	// Pacing is the wait between a user's requests (closed model);
+	// FirstWait the recorded gap passed to it before a session's first
+	// request (ThinkTime).
+	Pacing    scenario.Pacing
+	FirstWait time.Duration
+	// Mix says which requests are sent.
+	Mix scenario.MixKind
+	// Duration is how long requests are started.
+	Duration time.Duration
+	// Rate, when positive, runs the open model: this many requests a second
+	// whatever the server does.
+	Rate float64
+	// Timeout bounds each request, body included.
+	Timeout time.Duration
+	// Seed seeds the pacing draws.
+	Seed uint64
+	// Target is where requests go; Client sends them (NewClient when nil).
+	Target *Target
+	Client *http.Client
+	// Shard is the part of the run this process sends. Closed model: the
+	// users v with v mod N = I; open model: the scheduled requests i with
+	// i mod N = I. Together the shards send the requests of one
+	// unsharded run.
+	Shard shard.Shard
+	// StartAt, when set, is when the run starts (every shard alike): Run
+	// waits for it, and the open model's schedule counts from it.
+	StartAt time.Time
+}
+
+// Limits below which a value cannot mean what it says.
+const (
+	// MinTimeout: no HTTP exchange completes in less.
+	MinTimeout = time.Millisecond
+	// MinDuration: a run shorter than this sends next to nothing.
+	MinDuration = 100 * time.Millisecond
+)
+
+// check says what is wrong with p, if anything.
+func (p *Plan) check() error {
+	switch {
+	case p.Sessions == nil || p.Sessions.Len() == 0:
+		return errors.New("no sessions to replay")
+	case p.Walk == nil || p.Walk.Sessions() != p.Sessions.Len():
+		return errors.New("the plan's walk does not match its sessions")
+	case p.Target == nil:
+		return errors.New("no target")
+	case p.Timeout < MinTimeout:
+		return fmt.Errorf("a request timeout of %s is shorter than any request takes: give at least %s", p.Timeout, MinTimeout)
+	case p.Duration < MinDuration:
+		return fmt.Errorf("a run of %s would send next to nothing: give at least %s", p.Duration, MinDuration)
+	case p.Rate < 0:
+		return fmt.Errorf("a rate cannot be negative (%g)", p.Rate)
+	case p.Rate == 0 && (p.Shape == nil || p.Pacing == nil):
+		return errors.New("the closed model needs a shape and a pacing")
+	case p.Rate == 0 && p.Walk.Users() != p.Users:
+		return errors.New("the plan's walk is not for its users")
+	case p.Rate == 0 && p.Shard.Of(p.Users) == 0:
+		return fmt.Errorf("%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", p.Users, p.Shard.Count, p.Shard.Index, p.Shard.Count)
+	}
+	if _, err := scenario.ParseMix(string(p.Mix)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Why a run stopped starting requests: the cause of its context.
+var (
+	// ErrInterrupted is the cause to give stop on a first Ctrl-C.
+	ErrInterrupted = errors.New("interrupted")
+	// ErrAbandoned is the cause to give ctx on a second one: requests
+	// in flight are abandoned, and their rows say so.
+	ErrAbandoned = errors.New("interrupted; requests in flight abandoned")
+	// errDuration is the end of a run that went its whole length.
+	errDuration = errors.New("duration reached")
+	// ErrResults says results could not be written: load whose results
+	// are lost is not sent.
+	ErrResults = errors.New("results could not be written")
+	// ErrSession says a session could not be read back.
+	ErrSession = errors.New("a session could not be read")
+	// ErrUnreachable says the target answered nothing.
+	ErrUnreachable = errors.New("the target answered no request")
+)
+
+// Summary is a finished run.
+type Summary struct {
+	Progress
+	// Run is the run id; Results the file written.
+	Run, Results string
+	// Stopped says why the run ended before its duration ("" when it
+	// went its whole length).
+	Stopped string
+	// Overload counts, by cause, the seconds the generator was the
+	// bottleneck (figures measured then are not the server's);
+	// OverloadedSeconds adds them up.
+	Overload          map[string]int
+	OverloadedSeconds int
+	// Unsent counts open-model requests scheduled before the end that
+	// could not be sent by then (the generator fell behind its schedule).
+	Unsent int64
+	// Abandoned counts requests in flight when ctx ended: they are rows
+	// marked abandoned, not failures.
+	Abandoned int64
+}
+
+// Run replays p, writing a row per request to out, until the duration is
+// over or stop ends (then requests in flight finish, within the
+// timeout). Ending ctx, stop's parent, abandons requests in flight.
+// progress, if set, is called every second. When it returns, every
+// goroutine it started has ended and every request it sent is a row.
+func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(Progress)) (*Summary, error) {
+	if err := p.check(); err != nil {
+		return nil, fmt.Errorf("replay: %w", err)
+	}
+	if !p.StartAt.IsZero() {
+		// Every shard waits for the same instant; one that comes late
+		// starts at once, and its open-model sends show as late.
+		t := time.NewTimer(time.Until(p.StartAt))
+		select {
+		case <-t.C:
+		case <-stop.Done():
+			t.Stop()
+			return &Summary{Run: p.Run, Results: out.Path(), Stopped: context.Cause(stop).Error() + " before --start-at"}, nil
+		}
+	}
+	client := p.Client
+	if client == nil {
+		var err error
+		if client, err = NewClient(ClientOptions{Timeout: p.Timeout, Users: p.Users}); err != nil {
+			return nil, err
+		}
+		defer client.CloseIdleConnections()
+	}
+	start := time.Now()
+	if !p.StartAt.IsZero() && start.Sub(p.StartAt) < time.Second {
+		start = p.StartAt
+	}
+	open := p.Rate > 0
+	live := newMeter(start, open)
+	end, cancelEnd := context.WithCancelCause(stop)
+	defer cancelEnd(nil)
+	starting, cancelDeadline := context.WithDeadlineCause(end, start.Add(p.Duration), errDuration)
+	defer cancelDeadline()
+
+	// The writer goroutine owns out; it ends when rows is closed. If a
+	// row cannot be written (a full disk), the run stops: sending load
+	// whose results are lost is worse than stopping.
+	rows := make(chan results.Result, 4096)
+	var writeErr error
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for r := range rows {
+			if writeErr == nil {
+				if writeErr = out.Write(&r); writeErr != nil {
+					cancelEnd(fmt.Errorf("%w: %w", ErrResults, writeErr))
+				}
+			}
+		}
+	}()
+
+	// The ticker goroutine draws the live line and stops a run whose
+	// target answers nothing; it ends with ticking.
+	ticking, stopTicking := context.WithCancel(context.Background())
+	var tickers sync.WaitGroup
+	tickers.Add(1)
+	go func() {
+		defer tickers.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				pr := live.tick()
+				if why := live.unreachable(); why != "" {
+					cancelEnd(fmt.Errorf("%w: %s", ErrUnreachable, why))
+				}
+				if progress != nil {
+					progress(pr)
+				}
+			case <-ticking.Done():
+				return
+			}
+		}
+	}()
+
+	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open, live: live, rows: rows,
+		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
+	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start}
+	for i := range p.Sessions.Len() {
+		in := p.Sessions.Info(i)
+		st.writes, st.reads = st.writes+in.Writes, st.reads+in.Reads
+	}
+	var m model = &closedModel{}
+	if open {
+		m = &openModel{}
+	}
+	m.run(st)
+
+	stopTicking()
+	tickers.Wait()
+	close(rows)
+	<-written
+	s := &Summary{Progress: live.total(), Run: p.Run, Results: out.Path(), Unsent: st.unsent, Abandoned: live.abandoned.Load()}
+	s.Overload, s.OverloadedSeconds = live.overloadSeconds()
+	if cause := context.Cause(starting); cause != nil && !errors.Is(cause, errDuration) {
+		s.Stopped = cause.Error()
+		if s.Abandoned > 0 && errors.Is(context.Cause(ctx), ErrAbandoned) {
+			s.Stopped = fmt.Sprintf("%s (%d requests in flight abandoned)", ErrAbandoned, s.Abandoned)
+		}
+	}
+	if writeErr != nil {
+		return s, writeErr
+	}
+	if cause := context.Cause(starting); errors.Is(cause, ErrSession) {
+		return s, cause
+	}
+	return s, nil
+}
+
+// A model starts requests until st.starting ends, and returns once every
+// request it started is a row.
+type model interface {
+	run(st *runState)
+}
+
+// runState is what a model works with.
+type runState struct {
+	plan     *Plan
+	starting context.Context         // ends when no more requests may start
+	fail     context.CancelCauseFunc // stops the run for an error that is not a request's
+	send     *sender
+	live     *meter
+	start    time.Time
+	unsent   int64 // set by the open model
+	// writes and reads count the trace's requests, for the write mix.
+	writes, reads int
+}
+
+// newMix is the mix of one user (or of the open model's schedule).
+func (st *runState) newMix(rng *rand.Rand) scenario.Mix {
+	return st.plan.Mix.New(st.writes, st.reads, rng)
+}

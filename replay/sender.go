@@ -1,0 +1,102 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptrace"
+	"sync/atomic"
+	"time"
+
+	"net/http"
+
+	"github.com/replaykit/replaykit/results"
+	"github.com/replaykit/replaykit/session"
+)
+
+// sender sends one request at a time for either model: it builds the
+// request, times it and makes its results row. It is the only place rows
+// are made.
+type sender struct {
+	client *http.Client
+	target *Target
+	// abandon is the context requests are sent under: when it ends, those
+	// in flight are abandoned, and their rows say so.
+	abandon context.Context
+	// fromSchedule: latency counts from the scheduled time (open model),
+	// else from the send.
+	fromSchedule bool
+	base         results.Result // the run's columns
+	live         *meter
+	rows         chan<- results.Result
+}
+
+// row is the results row of request i of s, sent by user v.
+func (sn *sender) row(v int, users int32, r *session.Request, scheduled time.Time) results.Result {
+	res := sn.base
+	res.VU, res.Users, res.TraceID, res.Method, res.Name = int32(v), users, r.ID, r.Method, r.Route
+	res.Scheduled, res.ReqSize, res.RecordedStatus = scheduled.UTC(), int64(len(r.Body)), r.Status
+	return res
+}
+
+// skip records a request that was not sent, and why.
+func (sn *sender) skip(v int, users int32, r *session.Request, scheduled time.Time, why string) {
+	res := sn.row(v, users, r, scheduled)
+	res.Sent, res.Error = time.Now().UTC(), why
+	if !sn.fromSchedule {
+		res.Scheduled = res.Sent
+	}
+	sn.record(&res)
+}
+
+// send sends request i of s for user v and records its row. scheduled is
+// when it was meant to leave (the open model's schedule; now for a
+// virtual user, who means to send when it sends).
+func (sn *sender) send(v int, users int32, s *session.Session, i int, scheduled time.Time) {
+	r := &s.Requests[i]
+	prep, err := sn.target.prepared(s, i)
+	if err != nil {
+		sn.skip(v, users, r, scheduled, "cannot replay: "+err.Error())
+		return
+	}
+	res := sn.row(v, users, r, scheduled)
+	res.URL = prep.URLString()
+	var first atomic.Int64 // set on the transport's goroutine
+	req := prep.Request(httptrace.WithClientTrace(sn.abandon, &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
+	}))
+	sent := time.Now()
+	resp, err := sn.client.Do(req)
+	if err == nil {
+		var n int64
+		n, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		res.Status, res.RespSize = int32(resp.StatusCode), n
+	}
+	end := time.Now()
+	if err != nil {
+		res.Status, res.Error = 0, Classify(err)
+		if sn.abandon.Err() != nil && errors.Is(err, context.Canceled) {
+			res.Error = results.Abandoned
+		}
+	}
+	res.Sent = sent.UTC()
+	from := sent
+	if sn.fromSchedule {
+		from = scheduled
+	} else {
+		// sent - scheduled is then zero, and latency minus it is the
+		// service time in both models.
+		res.Scheduled = res.Sent
+	}
+	res.LatencyNanos = int64(end.Sub(from))
+	if f := first.Load(); f != 0 {
+		res.TTFBNanos = f - sent.UnixNano()
+	}
+	sn.record(&res)
+}
+
+func (sn *sender) record(res *results.Result) {
+	sn.live.add(res)
+	sn.rows <- *res
+}
