@@ -22,6 +22,7 @@ import (
 
 	"github.com/replaykit/replaykit/pqfile"
 	"github.com/replaykit/replaykit/results"
+	"github.com/replaykit/replaykit/shard"
 )
 
 // Percentiles are the columns of Locust's CSVs and of the report.
@@ -382,12 +383,11 @@ func (a *Aggregate) AddFile(path string) error {
 		run = first[0].Run
 	}
 	if spec, ok := f.Meta(results.MetaShard); ok {
-		var i, n int
-		if _, err := fmt.Sscanf(spec, "%d/%d", &i, &n); err == nil && n > 0 && i >= 0 && i < n {
+		if sh, err := shard.Parse(spec); err == nil {
 			if a.shardFiles[run] == nil {
 				a.shardFiles[run] = map[int]int{}
 			}
-			a.shardFiles[run][i] = n
+			a.shardFiles[run][sh.Index] = sh.Count
 		}
 	}
 	if n, ok := f.Meta(results.MetaOverloaded); ok {

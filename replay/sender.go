@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http/httptrace"
 	"sync/atomic"
@@ -76,7 +75,9 @@ func (sn *sender) send(v int, users int32, s *session.Session, i int, scheduled 
 	end := time.Now()
 	if err != nil {
 		res.Status, res.Error = 0, Classify(err)
-		if sn.abandon.Err() != nil && errors.Is(err, context.Canceled) {
+		if sn.abandon.Err() != nil {
+			// Whatever the transport says (the context's error, or its
+			// cause), the request was given up, not failed.
 			res.Error = results.Abandoned
 		}
 	}

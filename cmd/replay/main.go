@@ -290,7 +290,8 @@ func check(ctx context.Context, cfg replay.Config) int {
 func progressPrinter() func(string, time.Duration, replay.Progress) {
 	tty := term.IsTerminal(int(os.Stderr.Fd()))
 	return func(name string, total time.Duration, p replay.Progress) {
-		if !tty && int(p.Elapsed.Seconds())%10 != 0 {
+		// Off a terminal (CI logs): the first second, then every 10 s.
+		if s := int(p.Elapsed.Seconds()); !tty && s != 1 && s%10 != 0 {
 			return
 		}
 		pct := 0.0

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func TestCommand(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
-	out := t.TempDir()
+	out, nothing := t.TempDir(), t.TempDir()
 	key := []string{"API_KEY=demo-key-carol"}
 	tests := []struct {
 		name   string
@@ -74,6 +75,16 @@ func TestCommand(t *testing.T) {
 		{"no trace", key, []string{"--trace", filepath.Join(out, "none/*.parquet"), "--host", api.URL, "light"}, 2, "no trace"},
 		{"bad header", key, []string{sample, "--header", "nocolon", "light"}, 2, "Name: value"},
 		{"bad threshold", key, []string{sample, "--host", api.URL, "--threshold", "p95<fast", "light"}, 2, "not a duration"},
+		// Every option is checked before any load: nothing is written.
+		{"bad format", key, []string{sample, "--host", api.URL, "--out", nothing, "--format", "xml", "light"}, 2, `--format "xml"`},
+		{"1ns timeout", key, []string{sample, "--host", api.URL, "--out", nothing, "--timeout", "1ns", "light"}, 2, "--timeout"},
+		{"1ns duration", key, []string{sample, "--host", api.URL, "--out", nothing, "--duration", "1ns", "light"}, 2, "--duration"},
+		{"fewer users than shards", key, []string{sample, "--host", api.URL, "--out", nothing, "--scale", "2", "--shard", "3/4", "light"}, 2, "shard 3 would have none"},
+		{"bad scenario in --all", key, []string{sample, "--host", "ftp://x", "--out", nothing, "--all"}, 2, "--host"},
+		// A run that sent nothing measured nothing: it fails. (Recorded
+		// pacing waits the trace's think time, 2 s, before a first request.)
+		{"sent nothing", key, []string{sample, "--host", api.URL, "--out", t.TempDir(), "--duration", "200ms", "light"}, 1, "sent no request"},
+		{"closed port", key, []string{sample, "--host", closed, "--out", t.TempDir(), "--duration", "5m", "--pacing", "high", "--scale", "2", "light"}, 1, "the target answered no request"},
 		{"short run", key, []string{sample, "--host", api.URL, "--duration", "1500ms", "--scale", "3", "--pacing", "high", "--out", out,
 			"--no-default-thresholds", "--threshold", "p99<10s", "light"}, 0, "PASS p99<10s"},
 		// The sample's sessions delete tasks others deleted first: some
@@ -88,6 +99,9 @@ func TestCommand(t *testing.T) {
 				t.Errorf("exit %d, want %d; output:\n%s", code, tt.code, output)
 			}
 		})
+	}
+	if left, _ := os.ReadDir(nothing); len(left) != 0 {
+		t.Errorf("refused runs wrote %v", left)
 	}
 	files, _ := filepath.Glob(filepath.Join(out, "light_load_*.parquet"))
 	if len(files) != 1 {
@@ -106,47 +120,99 @@ func TestCommand(t *testing.T) {
 	}
 }
 
-// Ctrl-C ends a run early and every completed request is written.
+// Ctrl-C, SIGTERM or SIGHUP (a closed terminal) end a run early and
+// every completed request is written.
 func TestInterrupt(t *testing.T) {
 	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
 	defer api.Close()
-	out := t.TempDir()
-	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "5", "--ramp", "1ms", "--pacing", "stress", "--out", out,
-		"--no-default-thresholds", "light")
-	cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
-	var buf bytes.Buffer
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			out := t.TempDir()
+			cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "5", "--ramp", "1ms", "--pacing", "stress", "--out", out,
+				"--no-default-thresholds", "light")
+			cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
+			var buf lockedBuffer
+			cmd.Stdout, cmd.Stderr = &buf, &buf
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, &buf, "users 5")
+			cmd.Process.Signal(sig)
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				// The run is written whole, and reported as what it is: a
+				// run that stopped early, which does not pass.
+				if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(buf.String(), "INCOMPLETE") {
+					t.Fatalf("exit %v, want 1 with the run said incomplete\n%s", err, buf.String())
+				}
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatal("replay did not stop")
+			}
+			files, _ := filepath.Glob(filepath.Join(out, "*.parquet"))
+			if len(files) != 1 {
+				t.Fatalf("files %v\n%s", files, buf.String())
+			}
+			rows, err := results.ReadAll(files[0])
+			if err != nil || len(rows) == 0 || !strings.Contains(buf.String(), "stopped: interrupted") {
+				t.Errorf("%d rows, %v\n%s", len(rows), err, buf.String())
+			}
+			for _, r := range rows {
+				if r.IsAbandoned() || r.Error == "canceled" {
+					t.Errorf("a request was abandoned by the first signal: %+v", r)
+				}
+			}
+		})
+	}
+}
+
+// Interrupted while it waits for --start-at, replay sent nothing and
+// says so with exit 1: the run did not happen.
+func TestInterruptBeforeStartAt(t *testing.T) {
+	cmd := exec.Command(bin, sample, "--host", "http://127.0.0.1:9", "--out", t.TempDir(),
+		"--start-at", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "light")
+	var buf lockedBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	waitFor(t, &buf, "waits until")
 	cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		// The run is written whole, and reported as what it is: a run that
-		// stopped early, which does not pass.
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(buf.String(), "INCOMPLETE") {
-			t.Fatalf("exit %v, want 1 with the run said incomplete\n%s", err, buf.String())
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(buf.String(), "interrupted before --start-at") {
+		t.Errorf("exit %v\n%s", err, buf.String())
+	}
+}
+
+// waitFor waits until the command's output holds want (at most 30 s).
+func waitFor(t *testing.T, buf *lockedBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(buf.String(), want); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in:\n%s", want, buf.String())
 		}
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("replay did not stop after SIGINT")
+		time.Sleep(20 * time.Millisecond)
 	}
-	files, _ := filepath.Glob(filepath.Join(out, "*.parquet"))
-	if len(files) != 1 {
-		t.Fatalf("files %v\n%s", files, buf.String())
-	}
-	rows, err := results.ReadAll(files[0])
-	if err != nil || len(rows) < 20 || !strings.Contains(buf.String(), "stopped: interrupted") {
-		t.Errorf("%d rows, %v\n%s", len(rows), err, buf.String())
-	}
-	for _, r := range rows {
-		if r.Error == "canceled" {
-			t.Errorf("a request was abandoned by the first Ctrl-C: %+v", r)
-		}
-	}
+}
+
+// lockedBuffer is a buffer a running command writes while the test reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func TestParseShard(t *testing.T) {
