@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -68,6 +69,26 @@ func replayShards(t *testing.T, n int, out string, args ...string) []string {
 	return files
 }
 
+// unsent adds up the requests the files' runs could not send in time.
+func unsent(t *testing.T, files []string) int {
+	n := 0
+	for _, path := range files {
+		f, err := results.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v, ok := f.Meta(results.MetaUnsent); ok {
+			k, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("%s: unsent %q", path, v)
+			}
+			n += k
+		}
+		f.Close()
+	}
+	return n
+}
+
 func readAll(t *testing.T, files []string) []results.Result {
 	var rows []results.Result
 	for _, f := range files {
@@ -86,7 +107,8 @@ func TestShardsSendWhatOneRunSends(t *testing.T) {
 	const rate = 150.0
 	args := []string{"--rate", fmt.Sprint(rate), "--duration", "2s", "--seed", "7", "read_heavy"}
 	dir := t.TempDir()
-	one := readAll(t, replayShards(t, 0, filepath.Join(dir, "one"), append([]string{"--host", startDemo(t)}, args...)...))
+	oneFiles := replayShards(t, 0, filepath.Join(dir, "one"), append([]string{"--host", startDemo(t)}, args...)...)
+	one := readAll(t, oneFiles)
 	shardFiles := replayShards(t, 4, filepath.Join(dir, "shards"), append([]string{"--host", startDemo(t)}, args...)...)
 	four := readAll(t, shardFiles)
 
@@ -109,12 +131,15 @@ func TestShardsSendWhatOneRunSends(t *testing.T) {
 		return m
 	}
 	a, b := schedule(one), schedule(four)
-	if len(a) < int(rate*2) || len(a) != len(b) {
-		t.Fatalf("unsharded %d requests, 4 shards %d", len(a), len(b))
+	// A process that fell behind its schedule at the very end (a loaded
+	// machine) does not send late: it counts what it could not send.
+	unsentA, unsentB := unsent(t, oneFiles), unsent(t, shardFiles)
+	if len(a)+unsentA != int(rate*2) || len(b)+unsentB != int(rate*2) || unsentA+unsentB > 20 {
+		t.Fatalf("unsharded %d requests (%d not sent in time), 4 shards %d (%d): the schedule holds %d", len(a), unsentA, len(b), unsentB, int(rate*2))
 	}
 	for i, id := range a {
-		if b[i] != id {
-			t.Fatalf("request %d: unsharded sent trace row %d, the shards %d", i, id, b[i])
+		if got, ok := b[i]; ok && got != id {
+			t.Fatalf("request %d: unsharded sent trace row %d, the shards %d", i, id, got)
 		}
 	}
 	shardOf := map[int32]int{}
@@ -178,7 +203,8 @@ func TestShardsSendWhatOneRunSends(t *testing.T) {
 func TestShardsSplitTheUsers(t *testing.T) {
 	args := []string{"--scale", "8", "--ramp", "1ms", "--pacing", "high", "--duration", "2s", "--seed", "3", "read_heavy"}
 	dir := t.TempDir()
-	one := readAll(t, replayShards(t, 0, filepath.Join(dir, "one"), append([]string{"--host", startDemo(t)}, args...)...))
+	oneFiles := replayShards(t, 0, filepath.Join(dir, "one"), append([]string{"--host", startDemo(t)}, args...)...)
+	one := readAll(t, oneFiles)
 	four := readAll(t, replayShards(t, 4, filepath.Join(dir, "shards"), append([]string{"--host", startDemo(t)}, args...)...))
 	seqs := func(rows []results.Result) map[int32][]int64 {
 		slices.SortStableFunc(rows, func(a, b results.Result) int { return a.Sent.Compare(b.Sent) })

@@ -256,7 +256,9 @@ func TestOpenModelStall(t *testing.T) {
 			}
 			stalled++
 		}
-		if lateness := r.Sent.Sub(r.Scheduled); lateness > 50*time.Millisecond {
+		// The stall lasts 500ms: a generator that waited for the server
+		// would be that late; a loaded machine, a little.
+		if lateness := r.Sent.Sub(r.Scheduled); lateness > 200*time.Millisecond {
 			t.Errorf("request scheduled at %v left %v late: the schedule must not wait for the server", at, lateness)
 		}
 	}
