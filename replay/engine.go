@@ -51,6 +51,8 @@ type Plan struct {
 	Seed uint64
 	// Target is where requests go.
 	Target *Target
+	// Client sends the requests (NewClient); nil: one from Timeout and Users.
+	Client *http.Client
 	// Shard and Shards: this process runs shard Shard (from 0) of Shards
 	// (0 or 1: not sharded). Closed model: the users v with v % Shards ==
 	// Shard; open model: the scheduled requests i with i % Shards == Shard.
@@ -161,18 +163,11 @@ func Run(ctx context.Context, p Plan, out *results.Writer, stop <-chan struct{},
 		all:        hdrhistogram.New(1, int64(time.Hour), 3),
 		lateWindow: hdrhistogram.New(1, int64(time.Hour), 3),
 	}
-	e.client = &http.Client{
-		Timeout: p.Timeout,
-		Transport: &http.Transport{
-			Proxy:               nil, // replay goes where --host says, never through a proxy from the environment
-			DialContext:         (&net.Dialer{Timeout: min(p.Timeout, 10*time.Second)}).DialContext,
-			MaxIdleConns:        0,
-			MaxIdleConnsPerHost: max(p.Users, 100),
-			IdleConnTimeout:     90 * time.Second,
-			DisableCompression:  true, // bodies are measured as they come
-			ForceAttemptHTTP2:   false,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	if e.client = p.Client; e.client == nil {
+		var err error
+		if e.client, err = NewClient(ClientOptions{Timeout: p.Timeout, Users: p.Users}); err != nil {
+			return nil, err
+		}
 	}
 	defer e.client.CloseIdleConnections()
 
