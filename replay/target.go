@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,7 +27,10 @@ type Target struct {
 	// Authorization as a bearer token. Recorded credentials are redacted
 	// hashes, so without it the target sees "redacted:..." values.
 	APIKey string
-	// Headers are added to every request, replacing recorded ones.
+	// Headers are added to every request, replacing recorded ones. A Host
+	// among them is the Host the requests carry, and the name a TLS
+	// target's certificate is checked against (TLSServerName); the
+	// connection still goes to Base.
 	Headers http.Header
 }
 
@@ -38,6 +42,31 @@ func ParseTarget(host string) (*Target, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	return &Target{Base: u, Headers: http.Header{}}, nil
+}
+
+// hostHeader is the Host of --header 'Host: ...', or "".
+func (t *Target) hostHeader() string {
+	for name, vs := range t.Headers {
+		if http.CanonicalHeaderKey(name) == "Host" && len(vs) > 0 {
+			return vs[len(vs)-1]
+		}
+	}
+	return ""
+}
+
+// TLSServerName is the name a TLS target is asked for and its certificate
+// checked against (ClientOptions.ServerName): the --header Host without
+// its port, or "" for --host's own. A request for api.example.com sent to
+// the address of one of its servers is then verified as api.example.com.
+func (t *Target) TLSServerName() string {
+	h := t.hostHeader()
+	if h == "" || t.Base.Scheme != "https" {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.Trim(h, "[]")
 }
 
 // replacedByAPIKey are the recorded credential headers API_KEY replaces,
@@ -110,7 +139,13 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 		}
 	}
 	for name, vs := range t.Headers {
-		p.header[http.CanonicalHeaderKey(name)] = vs
+		if name = http.CanonicalHeaderKey(name); name == "Host" {
+			continue // Go sends Request.Host, never a Host header
+		}
+		p.header[name] = vs
+	}
+	if h := t.hostHeader(); h != "" {
+		p.host = h
 	}
 	return p, nil
 }

@@ -109,3 +109,60 @@ func TestPreparedSession(t *testing.T) {
 		t.Errorf("another target's session: %s", p.URLString())
 	}
 }
+
+// --header 'Host: x' is the Host the server sees; the connection still
+// goes to --host. Recorded Hosts are not sent.
+func TestHostHeader(t *testing.T) {
+	hosts := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host }))
+	defer srv.Close()
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.Headers = http.Header{"host": {"api.example.com"}} // as a caller might spell it
+	rec := &session.Request{Method: "GET", Path: "/a", Headers: []trace.Header{h("Host", "recorded.example.com")}}
+	p, err := tgt.Prepare(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewClient(ClientOptions{})
+	resp, err := c.Do(p.Request(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := <-hosts; got != "api.example.com" {
+		t.Errorf("server saw Host %q", got)
+	}
+	if p.URLString() != srv.URL+"/a" || len(p.header.Values("Host")) != 0 {
+		t.Errorf("URL %s, headers %v", p.URLString(), p.header)
+	}
+	if tgt.TLSServerName() != "" {
+		t.Errorf("an http target has TLS name %q", tgt.TLSServerName())
+	}
+}
+
+// Against a TLS target, the --header Host is the name the certificate is
+// checked against: the test certificate names example.com, not the
+// address dialled.
+func TestHostHeaderTLS(t *testing.T) {
+	seen := make(chan [2]string, 1)
+	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen <- [2]string{r.Host, r.TLS.ServerName} }))
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.Headers.Set("Host", "example.com:443")
+	if got := tgt.TLSServerName(); got != "example.com" {
+		t.Fatalf("TLS name %q", got)
+	}
+	c, err := NewClient(ClientOptions{CACert: ca, ServerName: tgt.TLSServerName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tgt.Prepare(&session.Request{Method: "GET", Path: "/"})
+	resp, err := c.Do(p.Request(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c.CloseIdleConnections()
+	if got := <-seen; got != [2]string{"example.com:443", "example.com"} {
+		t.Errorf("Host and SNI %q", got)
+	}
+}
