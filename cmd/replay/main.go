@@ -245,9 +245,9 @@ func check(ctx context.Context, cfg replay.Config) int {
 	} else {
 		defer sessions.Close()
 	}
-	lines, err := replay.Check(ctx, target, sessions, cfg.Timeout)
+	lines, err := replay.Check(ctx, target, sessions, replay.ClientOptions{Timeout: cfg.Timeout})
 	for _, l := range lines {
-		fmt.Println("ok  ", l)
+		fmt.Println(l)
 	}
 	if err != nil {
 		fmt.Println("FAIL", err)
