@@ -63,7 +63,7 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	if status == http.StatusBadRequest && bytes.Contains(body, []byte("HTTPS server")) {
 		return lines, fmt.Errorf("%s speaks TLS: use https:// in --host", t)
 	}
-	ok("reachable: GET %s answered %d", root.URLString(), status)
+	ok("reachable: GET %s/ answered %d", t, status)
 
 	probe, err := chooseProbe(sessions)
 	if err != nil {
