@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -35,6 +36,9 @@ type Config struct {
 	Rate float64
 	// Timeout bounds each request.
 	Timeout time.Duration
+	// CACert (--ca-cert) and Insecure (--insecure): see ClientOptions.
+	CACert   string
+	Insecure bool
 	// Out is the directory of results files.
 	Out string
 	// Seed chooses the sessions' order and the pacing draws.
@@ -64,6 +68,10 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	target.APIKey = cfg.APIKey
 	if cfg.Headers != nil {
 		target.Headers = cfg.Headers
+	}
+	client, err := NewClient(ClientOptions{Timeout: cfg.Timeout, Users: cmp.Or(cfg.Users, sc.Users), CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
+	if err != nil {
+		return nil, err
 	}
 	opts := cfg.Sessions
 	opts.Ready = target.PrepareSession // each request prepared once per session read
@@ -134,7 +142,7 @@ func RunScenario(ctx context.Context, name string, cfg Config) (*Summary, error)
 	plan := Plan{
 		Run: run, Scenario: sc.Name, Sessions: sessions, Order: session.Order(sessions.Len(), cfg.Seed),
 		Users: users, Shape: shape, Pacing: pacing, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: cfg.Timeout, Seed: cfg.Seed, Target: target, Shard: cfg.Shard, Shards: cfg.Shards, StartAt: cfg.StartAt,
+		Timeout: cfg.Timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, Shards: cfg.Shards, StartAt: cfg.StartAt,
 	}
 	var progress func(Progress)
 	if cfg.Progress != nil {
