@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/session"
 )
 
@@ -83,34 +84,34 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	}
 	asked := fmt.Sprintf("%s %s answered %d (recorded %d)", probe.Method, probe.Path, status, probe.Status)
 	cred := hasCredential(probe)
+	hashes := sendsRedacted(p) // without API_KEY or a --header in their place
 	switch {
 	case refused(status) && !refused(int(probe.Status)):
 		switch {
 		case cred && t.APIKey != "":
 			return lines, fmt.Errorf("the API key was refused: %s. Check API_KEY", asked)
-		case cred && t.User != nil:
+		case hashes && t.User != nil:
 			return lines, fmt.Errorf("refused: %s. The trace's credentials are redacted hashes: set API_KEY to the key to use, or check the user and password in --host", asked)
-		case cred:
+		case hashes:
 			return lines, fmt.Errorf("refused: %s. The trace's credentials are redacted hashes: set API_KEY to the key to use", asked)
 		case t.User != nil:
 			return lines, fmt.Errorf("refused: %s. Check the user and password in --host", asked)
 		default:
-			return lines, fmt.Errorf("refused: %s, with no credential recorded. Give one with --header or as --host's user:password", asked)
+			return lines, fmt.Errorf("refused: %s. Give the target a credential: API_KEY, --header, or --host's user:password", asked)
 		}
 	case status == http.StatusNotFound && probe.Status/100 == 2:
 		if strings.Contains(probe.Route, "{") {
 			warn("%s: maybe an id this target does not have (replay sends recorded ids); if every path answers 404, check --host", asked)
-			break
+			return lines, nil
 		}
 		return lines, fmt.Errorf("%s: the target does not serve the recorded paths. Check --host's path prefix (this went to %s) and that --host is the recorded service", asked, p.URLString())
-	default:
-		ok("paths: %s", asked)
 	}
+	ok("paths: %s", asked)
 	switch {
 	case refused(status):
 	case cred && t.APIKey != "":
 		ok("api key: accepted (%s)", asked)
-	case cred:
+	case hashes:
 		warn("API_KEY is unset: the trace's credentials are sent as their redacted hashes, and %s; set API_KEY if the target should check them", asked)
 	case t.User != nil:
 		ok("basic auth: accepted (%s)", asked)
@@ -165,6 +166,18 @@ func chooseProbe(sessions *session.Source) (*session.Request, error) {
 		}
 	}
 	return best, nil
+}
+
+// sendsRedacted says p carries a recorded credential as its redacted hash.
+func sendsRedacted(p *Prepared) bool {
+	for name := range replacedByAPIKey {
+		for _, v := range p.header.Values(name) {
+			if strings.HasPrefix(v, redact.Prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func refused(status int) bool {

@@ -177,3 +177,23 @@ func TestCheckProbesAReplacedCredential(t *testing.T) {
 		t.Errorf("%v %v", lines, err)
 	}
 }
+
+// A credential given with --header is not a redacted hash: no warning.
+func TestCheckHeaderCredential(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Token real" {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	}))
+	defer srv.Close()
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.Headers.Set("Authorization", "Token real")
+	lines, err := Check(context.Background(), tgt, oneGet("/things", "/things", trace.Header{Name: "Authorization", Value: "redacted:1"}), ClientOptions{})
+	if err != nil || len(lines) != 2 || lines[1].Warn {
+		t.Errorf("%v %v", lines, err)
+	}
+	tgt.Headers.Set("Authorization", "Token wrong")
+	if _, err := Check(context.Background(), tgt, oneGet("/things", "/things"), ClientOptions{}); err == nil || !strings.Contains(err.Error(), "--header") {
+		t.Errorf("wrong --header credential: %v", err)
+	}
+}
