@@ -1,71 +1,196 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"time"
+	"strings"
 
+	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/session"
 )
 
-// Check says whether the target is reachable and accepts the API key: it
-// sends GET / (any HTTP answer means reachable), then the first recorded
-// request that carried a credential, with the key put in. It returns what
-// it found, line by line, and an error when either fails.
-func Check(ctx context.Context, t *Target, sessions *session.Source, timeout time.Duration) ([]string, error) {
-	client := &http.Client{Timeout: timeout, Transport: &http.Transport{Proxy: nil},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	defer client.CloseIdleConnections()
-	var lines []string
-	req, _ := http.NewRequestWithContext(ctx, "GET", t.Base.String()+"/", nil)
-	resp, err := client.Do(req)
-	if err != nil {
-		return lines, fmt.Errorf("%s is not reachable: %s. Is the server running, and is --host right?", t.Base, Classify(err))
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	lines = append(lines, fmt.Sprintf("reachable: GET %s/ answered %d", t.Base, resp.StatusCode))
+// CheckLine is one finding of Check.
+type CheckLine struct {
+	// Warn says the finding fails nothing but should be read before a run.
+	Warn bool
+	// Text is the finding, one line, the target shown without its password.
+	Text string
+}
 
-	// The probe carries a credential API_KEY replaces: one it does not
-	// (X-Auth-Token, say) would be sent redacted and look refused.
-	var probe *session.Request
-	for i := 0; sessions != nil && i < sessions.Len() && probe == nil; i++ {
-		s, err := sessions.Session(i)
-		if err != nil {
-			return lines, err
-		}
-		for j := range s.Requests {
-			if r := &s.Requests[j]; r.Method == "GET" && hasCredential(r) {
-				probe = r
-				break
-			}
-		}
+// String is the line as --check-only prints it.
+func (l CheckLine) String() string {
+	if l.Warn {
+		return "WARN " + l.Text
 	}
-	if probe == nil {
-		lines = append(lines, "api key: the trace has no GET request with a credential to try")
-		return lines, nil
+	return "ok   " + l.Text
+}
+
+// Check says whether the target answers, serves the recorded paths and
+// accepts the credentials, with the client a run would use (o; its
+// ServerName defaults to t's). It sends GET / (any HTTP answer means
+// reachable), then one recorded GET, chosen to be a fair test: one that
+// carried a credential API_KEY replaces, recorded 2xx, on a route without
+// an id. It returns what it found, line by line, and an error saying what
+// to check when the run would fail.
+func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOptions) ([]CheckLine, error) {
+	if o.ServerName == "" {
+		o.ServerName = t.TLSServerName()
 	}
-	if t.APIKey == "" {
-		return lines, fmt.Errorf("the trace's requests carry credentials (redacted when recorded); set API_KEY to the key to use")
+	client, err := NewClient(o)
+	if err != nil {
+		return nil, err
 	}
-	req, err = t.NewRequest(ctx, probe)
+	defer client.CloseIdleConnections()
+	var lines []CheckLine
+	ok := func(format string, a ...any) { lines = append(lines, CheckLine{Text: fmt.Sprintf(format, a...)}) }
+	warn := func(format string, a ...any) {
+		lines = append(lines, CheckLine{Warn: true, Text: fmt.Sprintf(format, a...)})
+	}
+	if o.Insecure {
+		warn("--insecure: the certificate of %s is not verified", t)
+	}
+
+	root, err := t.Prepare(&session.Request{Method: "GET", Path: "/"})
 	if err != nil {
 		return lines, err
 	}
-	resp, err = client.Do(req)
+	status, body, err := probeOnce(ctx, client, root)
 	if err != nil {
-		return lines, fmt.Errorf("%s %s failed: %s", probe.Method, probe.Path, Classify(err))
+		return lines, fmt.Errorf("%s is not reachable: %s.%s", t, Classify(err), hintFor(err, " Is the server running, and is --host right?"))
 	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	switch resp.StatusCode {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return lines, fmt.Errorf("the API key was refused: %s %s answered %d (recorded: %d). Check API_KEY", probe.Method, probe.Path, resp.StatusCode, probe.Status)
+	if status == http.StatusBadRequest && bytes.Contains(body, []byte("HTTPS server")) {
+		return lines, fmt.Errorf("%s speaks TLS: use https:// in --host", t)
 	}
-	lines = append(lines, fmt.Sprintf("api key: accepted (%s %s answered %d, recorded %d)", probe.Method, probe.Path, resp.StatusCode, probe.Status))
+	ok("reachable: GET %s/ answered %d", t, status)
+
+	probe, err := chooseProbe(sessions)
+	if err != nil {
+		return lines, err
+	}
+	if probe == nil {
+		warn("the trace has no GET request to try: the paths and credentials are not checked")
+		return lines, nil
+	}
+	p, err := t.Prepare(probe)
+	if err != nil {
+		return lines, err
+	}
+	status, _, err = probeOnce(ctx, client, p)
+	if err != nil {
+		return lines, fmt.Errorf("%s %s failed: %s.%s", probe.Method, probe.Path, Classify(err), hintFor(err, ""))
+	}
+	asked := fmt.Sprintf("%s %s answered %d (recorded %d)", probe.Method, probe.Path, status, probe.Status)
+	cred := hasCredential(probe)
+	hashes := sendsRedacted(p) // without API_KEY or a --header in their place
+	switch {
+	case refused(status) && !refused(int(probe.Status)):
+		switch {
+		case cred && t.APIKey != "":
+			return lines, fmt.Errorf("the API key was refused: %s. Check API_KEY", asked)
+		case hashes && t.User != nil:
+			return lines, fmt.Errorf("refused: %s. The trace's credentials are redacted hashes: set API_KEY to the key to use, or check the user and password in --host", asked)
+		case hashes:
+			return lines, fmt.Errorf("refused: %s. The trace's credentials are redacted hashes: set API_KEY to the key to use", asked)
+		case t.User != nil:
+			return lines, fmt.Errorf("refused: %s. Check the user and password in --host", asked)
+		default:
+			return lines, fmt.Errorf("refused: %s. Give the target a credential: API_KEY, --header, or --host's user:password", asked)
+		}
+	case status == http.StatusNotFound && probe.Status/100 == 2:
+		if strings.Contains(probe.Route, "{") {
+			warn("%s: maybe an id this target does not have (replay sends recorded ids); if every path answers 404, check --host", asked)
+			return lines, nil
+		}
+		return lines, fmt.Errorf("%s: the target does not serve the recorded paths. Check --host's path prefix (this went to %s) and that --host is the recorded service", asked, p.URLString())
+	}
+	ok("paths: %s", asked)
+	switch {
+	case refused(status):
+	case cred && t.APIKey != "":
+		ok("api key: accepted (%s)", asked)
+	case hashes:
+		warn("API_KEY is unset: the trace's credentials are sent as their redacted hashes, and %s; set API_KEY if the target should check them", asked)
+	case t.User != nil:
+		ok("basic auth: accepted (%s)", asked)
+	}
 	return lines, nil
+}
+
+// probeOnce sends p once and returns the status and the first bytes of
+// the body.
+func probeOnce(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, error) {
+	resp, err := c.Do(p.Request(ctx))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, body, nil
+}
+
+// chooseProbe is the recorded GET that tests most: with a credential
+// API_KEY replaces (one it does not, X-Auth-Token say, would be sent
+// redacted and look refused), recorded 2xx (a 404 now then says the path
+// is wrong), on a route without an id (which the target may not have). It
+// reads sessions until it finds one with all three.
+func chooseProbe(sessions *session.Source) (*session.Request, error) {
+	var best *session.Request
+	bestScore := -1
+	for i := 0; sessions != nil && i < sessions.Len() && bestScore < 7; i++ {
+		s, err := sessions.Session(i)
+		if err != nil {
+			return nil, err
+		}
+		for j := range s.Requests {
+			r := &s.Requests[j]
+			if r.Method != "GET" {
+				continue
+			}
+			score := 0
+			if hasCredential(r) {
+				score += 4
+			}
+			if r.Status/100 == 2 {
+				score += 2
+			}
+			if !strings.Contains(r.Route, "{") {
+				score++
+			}
+			if score > bestScore {
+				best, bestScore = r, score
+			}
+		}
+	}
+	return best, nil
+}
+
+// sendsRedacted says p carries a recorded credential as its redacted hash.
+func sendsRedacted(p *Prepared) bool {
+	for name := range replacedByAPIKey {
+		for _, v := range p.header.Values(name) {
+			if strings.HasPrefix(v, redact.Prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func refused(status int) bool {
+	return status == http.StatusUnauthorized || status == http.StatusForbidden
+}
+
+// hintFor is what to try for a failed request: the TLS hint for a TLS
+// failure, otherwise other.
+func hintFor(err error, other string) string {
+	if h := TLSHint(Classify(err)); h != "" {
+		return " To fix: " + h + "."
+	}
+	return other
 }
 
 func hasCredential(r *session.Request) bool {

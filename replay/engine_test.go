@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
-	"github.com/replaykit/replaykit/trace"
 )
 
 func sampleSessions(t *testing.T) *session.Source {
@@ -272,31 +270,6 @@ func TestOpenModelStall(t *testing.T) {
 	}
 }
 
-func TestCheck(t *testing.T) {
-	srv := demo(t)
-	sessions := sampleSessions(t)
-	tgt, _ := ParseTarget(srv.URL)
-	tgt.APIKey = "demo-key-bob"
-	if lines, err := Check(context.Background(), tgt, sessions, time.Second); err != nil || len(lines) != 2 {
-		t.Errorf("good key: %v %v", lines, err)
-	}
-	tgt.APIKey = "wrong"
-	if _, err := Check(context.Background(), tgt, sessions, time.Second); err == nil || !strings.Contains(err.Error(), "refused") {
-		t.Errorf("wrong key: %v", err)
-	}
-	tgt.APIKey = ""
-	if _, err := Check(context.Background(), tgt, sessions, time.Second); err == nil || !strings.Contains(err.Error(), "API_KEY") {
-		t.Errorf("no key: %v", err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	tgt, _ = ParseTarget(closed)
-	if _, err := Check(context.Background(), tgt, sessions, time.Second); err == nil || !strings.Contains(err.Error(), "not reachable") {
-		t.Errorf("closed port: %v", err)
-	}
-}
-
 func earliest(rows []results.Result) time.Time {
 	start := rows[0].Scheduled
 	for _, r := range rows {
@@ -330,21 +303,5 @@ func TestStopsWhenResultsCannotBeWritten(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("the run went on for %v after results failed", took)
-	}
-}
-
-// The check probes with a credential API_KEY replaces: a request carrying
-// only X-Auth-Token (sent on redacted) would look like a refused key.
-func TestCheckProbesAReplacedCredential(t *testing.T) {
-	srv := demo(t)
-	tgt, _ := ParseTarget(srv.URL)
-	tgt.APIKey = "demo-key-erin"
-	sessions := session.FromSessions([]session.Session{{Key: "s", Requests: []session.Request{
-		{ID: 1, Method: "GET", Path: "/api/v1/tasks/1", Headers: []trace.Header{{Name: "X-Auth-Token", Value: "redacted:1"}}},
-		{ID: 2, Method: "GET", Path: "/api/v1/tasks/2", Headers: []trace.Header{{Name: "X-API-Key", Value: "redacted:2"}}, Status: 200},
-	}}})
-	lines, err := Check(context.Background(), tgt, sessions, time.Second)
-	if err != nil || len(lines) != 2 || !strings.Contains(lines[1], "/api/v1/tasks/2") {
-		t.Errorf("%v %v", lines, err)
 	}
 }

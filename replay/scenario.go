@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,6 +40,9 @@ type Config struct {
 	Rate float64
 	// Timeout bounds each request (0: 30 s).
 	Timeout time.Duration
+	// CACert and Insecure: see ClientOptions.
+	CACert   string
+	Insecure bool
 	// Out is the directory of results files (default results).
 	Out string
 	// Seed chooses the sessions' order and the pacing draws.
@@ -79,22 +83,14 @@ func (c Config) Check(name string) error {
 	case c.Timeout < 0 || (c.Timeout > 0 && c.Timeout < MinTimeout):
 		return fmt.Errorf("a request timeout of %s is shorter than any request takes: give at least %s", c.Timeout, MinTimeout)
 	}
-	if _, err := scenario.NewPacing(cmpOr(c.Pacing, sc.Pacing), cmpOr(c.Speed, 1)); err != nil {
+	if _, err := scenario.NewPacing(cmp.Or(c.Pacing, sc.Pacing), cmp.Or(c.Speed, 1)); err != nil {
 		return err
 	}
-	users := cmpOr(c.Users, sc.Users)
+	users := cmp.Or(c.Users, sc.Users)
 	if c.Rate == 0 && c.Shard.Of(users) == 0 {
 		return fmt.Errorf("%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", users, c.Shard.Count, c.Shard.Index, c.Shard.Count)
 	}
 	return nil
-}
-
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // RunScenario runs one scenario and writes
@@ -110,6 +106,13 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	if cfg.Headers != nil {
 		target.Headers = cfg.Headers
 	}
+	users, d := cmp.Or(cfg.Users, sc.Users), cmp.Or(cfg.Duration, sc.Duration)
+	timeout := cmp.Or(cfg.Timeout, 30*time.Second)
+	client, err := NewClient(ClientOptions{Timeout: timeout, Users: users, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
+	if err != nil {
+		return nil, err
+	}
+	defer client.CloseIdleConnections()
 	opts := cfg.Sessions
 	opts.Ready = target.PrepareSession // each request prepared once per session read
 	sessions, st, err := session.Open(opts, cfg.Traces...)
@@ -123,7 +126,6 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	if sc.Mix == scenario.MixRead && st.Reads == 0 {
 		return nil, fmt.Errorf("%s needs read requests, and the traces %q have none", sc.Name, cfg.Traces)
 	}
-	users, d := cmpOr(cfg.Users, sc.Users), cmpOr(cfg.Duration, sc.Duration)
 	ramp := cfg.Ramp
 	if ramp == 0 && sc.Shape == "ramp" {
 		ramp = min(d/10, 30*time.Second) // users start over the first tenth
@@ -132,21 +134,21 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	if err != nil {
 		return nil, err
 	}
-	pacing, _ := scenario.NewPacing(cmpOr(cfg.Pacing, sc.Pacing), cmpOr(cfg.Speed, 1))
+	pacing, _ := scenario.NewPacing(cmp.Or(cfg.Pacing, sc.Pacing), cmp.Or(cfg.Speed, 1))
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, users, cfg.Seed),
 		Users: users, Shape: shape, Pacing: pacing, FirstWait: ThinkTime(sessions), Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: cmpOr(cfg.Timeout, 30*time.Second), Seed: cfg.Seed, Target: target, Shard: cfg.Shard, StartAt: cfg.StartAt,
+		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt,
 	}
 	if err := plan.check(); err != nil {
 		return nil, err
 	}
-	out := cmpOr(cfg.Out, "results")
+	out := cmp.Or(cfg.Out, "results")
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return nil, fmt.Errorf("create results directory: %w", err)
 	}
 	// Shards of one run share its id: the start they wait for names it.
-	at := cmpOr(cfg.StartAt, time.Now())
+	at := cmp.Or(cfg.StartAt, time.Now())
 	w, run, err := createResults(out, fmt.Sprintf("%s_%s", sc.Name, at.UTC().Format("20060102T150405Z")), cfg.Shard)
 	if err != nil {
 		return nil, err

@@ -6,8 +6,10 @@ package replay
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -19,25 +21,106 @@ import (
 
 // Target is where replayed requests go, and what replaces the recorded
 // credentials.
+//
+// A request's Authorization, when several give one, is the first of:
+//
+//  1. --header 'Authorization: ...' (Headers): asked for every request;
+//  2. API_KEY (APIKey) as a bearer token, on a request recorded with an
+//     Authorization: the trace shows it authenticating that way, and
+//     API_KEY is the key meant for it;
+//  3. --host's user:password (User) as Basic auth, on every other request,
+//     in place of a recorded Authorization (a redacted hash, useless);
+//  4. the recorded value.
 type Target struct {
-	// Base is the scheme, host and optional path prefix to send to.
+	// Base is the scheme, host and optional path prefix to send to, with
+	// no user or password: those are User.
 	Base *url.URL
+	// User is --host's user and password (https://user:pass@host), sent
+	// as Basic auth; nil: none. It is never printed: see String.
+	User *url.Userinfo
 	// APIKey, when set, replaces every recorded credential: X-API-Key, and
 	// Authorization as a bearer token. Recorded credentials are redacted
 	// hashes, so without it the target sees "redacted:..." values.
 	APIKey string
-	// Headers are added to every request, replacing recorded ones.
+	// Headers are added to every request, replacing recorded ones. A Host
+	// among them is the Host the requests carry, and the name a TLS
+	// target's certificate is checked against (TLSServerName); the
+	// connection still goes to Base.
 	Headers http.Header
 }
 
-// ParseTarget reads --host.
+// ParseTarget reads --host. A user and password in it go to User.
 func ParseTarget(host string) (*Target, error) {
 	u, err := url.Parse(host)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--host %q: want a URL such as http://localhost:8000", host)
+		return nil, fmt.Errorf("--host %q: want a URL such as http://localhost:8000", RedactHost(host))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &Target{Base: u, Headers: http.Header{}}, nil
+	t := &Target{Base: u, User: u.User, Headers: http.Header{}}
+	u.User = nil
+	return t, nil
+}
+
+// String is the target's URL with its password, if any, masked
+// (url.URL.Redacted): what messages and reports show.
+func (t *Target) String() string {
+	u := *t.Base
+	u.User = t.User
+	return u.Redacted()
+}
+
+// RedactHost is --host with its password, if any, masked, for what prints
+// it before or without parsing it (the report's facts):
+// "http://u:xxxxx@h:8000". A host that is not a URL, such as "u:p@h:8000"
+// without a scheme, has all before its last "@" masked: where its password
+// ends is anyone's guess.
+func RedactHost(host string) string {
+	if u, err := url.Parse(host); err == nil && u.Host != "" {
+		return u.Redacted()
+	}
+	at := strings.LastIndex(host, "@")
+	if at < 0 {
+		return host
+	}
+	start := 0
+	if i := strings.Index(host, "//"); i >= 0 && i < at {
+		start = i + 2
+	}
+	return host[:start] + "xxxxx" + host[at:]
+}
+
+// basicAuth is the Authorization User gives, or "".
+func (t *Target) basicAuth() string {
+	if t.User == nil {
+		return ""
+	}
+	pass, _ := t.User.Password()
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(t.User.Username()+":"+pass))
+}
+
+// hostHeader is the Host of --header 'Host: ...', or "".
+func (t *Target) hostHeader() string {
+	for name, vs := range t.Headers {
+		if http.CanonicalHeaderKey(name) == "Host" && len(vs) > 0 {
+			return vs[len(vs)-1]
+		}
+	}
+	return ""
+}
+
+// TLSServerName is the name a TLS target is asked for and its certificate
+// checked against (ClientOptions.ServerName): the --header Host without
+// its port, or "" for --host's own. A request for api.example.com sent to
+// the address of one of its servers is then verified as api.example.com.
+func (t *Target) TLSServerName() string {
+	h := t.hostHeader()
+	if h == "" || t.Base.Scheme != "https" {
+		return ""
+	}
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	return strings.Trim(h, "[]")
 }
 
 // replacedByAPIKey are the recorded credential headers API_KEY replaces,
@@ -109,8 +192,17 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 			p.header.Add(name, h.Value)
 		}
 	}
+	if auth := t.basicAuth(); auth != "" && (t.APIKey == "" || p.header.Get("Authorization") == "") {
+		p.header.Set("Authorization", auth)
+	}
 	for name, vs := range t.Headers {
-		p.header[http.CanonicalHeaderKey(name)] = vs
+		if name = http.CanonicalHeaderKey(name); name == "Host" {
+			continue // Go sends Request.Host, never a Host header
+		}
+		p.header[name] = vs
+	}
+	if h := t.hostHeader(); h != "" {
+		p.host = h
 	}
 	return p, nil
 }
@@ -170,12 +262,4 @@ func validMethod(m string) bool {
 		}
 	}
 	return true
-}
-
-// DisplayHost is --host as it may be shown: without a password.
-func DisplayHost(host string) string {
-	if u, err := url.Parse(host); err == nil {
-		return u.Redacted()
-	}
-	return host
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/replaykit/replaykit/session"
@@ -107,5 +108,142 @@ func TestPreparedSession(t *testing.T) {
 	}
 	if p, _ := b.prepared(s, 0); p.URLString() != "http://127.0.0.1:9001/a?x=1" {
 		t.Errorf("another target's session: %s", p.URLString())
+	}
+}
+
+// --header 'Host: x' is the Host the server sees; the connection still
+// goes to --host. Recorded Hosts are not sent.
+func TestHostHeader(t *testing.T) {
+	hosts := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hosts <- r.Host }))
+	defer srv.Close()
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.Headers = http.Header{"host": {"api.example.com"}} // as a caller might spell it
+	rec := &session.Request{Method: "GET", Path: "/a", Headers: []trace.Header{h("Host", "recorded.example.com")}}
+	p, err := tgt.Prepare(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewClient(ClientOptions{})
+	resp, err := c.Do(p.Request(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got := <-hosts; got != "api.example.com" {
+		t.Errorf("server saw Host %q", got)
+	}
+	if p.URLString() != srv.URL+"/a" || len(p.header.Values("Host")) != 0 {
+		t.Errorf("URL %s, headers %v", p.URLString(), p.header)
+	}
+	if tgt.TLSServerName() != "" {
+		t.Errorf("an http target has TLS name %q", tgt.TLSServerName())
+	}
+}
+
+// Against a TLS target, the --header Host is the name the certificate is
+// checked against: the test certificate names example.com, not the
+// address dialled.
+func TestHostHeaderTLS(t *testing.T) {
+	seen := make(chan [2]string, 1)
+	srv, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen <- [2]string{r.Host, r.TLS.ServerName} }))
+	tgt, _ := ParseTarget(srv.URL)
+	tgt.Headers.Set("Host", "example.com:443")
+	if got := tgt.TLSServerName(); got != "example.com" {
+		t.Fatalf("TLS name %q", got)
+	}
+	c, err := NewClient(ClientOptions{CACert: ca, ServerName: tgt.TLSServerName()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := tgt.Prepare(&session.Request{Method: "GET", Path: "/"})
+	resp, err := c.Do(p.Request(context.Background()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	c.CloseIdleConnections()
+	if got := <-seen; got != [2]string{"example.com:443", "example.com"} {
+		t.Errorf("Host and SNI %q", got)
+	}
+}
+
+// --host's user and password go as Basic auth, except where API_KEY puts
+// back a recorded Authorization or --header sets one; they are never in
+// the URL sent or shown.
+func TestHostUserinfo(t *testing.T) {
+	type seen struct{ auth, uri string }
+	got := make(chan seen, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- seen{r.Header.Get("Authorization"), r.RequestURI}
+	}))
+	defer srv.Close()
+	withAuth := &session.Request{Method: "GET", Path: "/a", Headers: []trace.Header{h("Authorization", "redacted:1234")}}
+	withKey := &session.Request{Method: "GET", Path: "/b", Headers: []trace.Header{h("X-API-Key", "redacted:5678")}}
+	const basic = "Basic dTpwQHNz" // u:p@ss
+	tests := []struct {
+		name   string
+		apiKey string
+		header string
+		rec    *session.Request
+		want   string
+	}{
+		{"userinfo over a redacted Authorization", "", "", withAuth, basic},
+		{"userinfo on a request without one", "", "", withKey, basic},
+		{"API_KEY puts back a recorded Authorization", "k1", "", withAuth, "Bearer k1"},
+		{"userinfo beside API_KEY's X-API-Key", "k1", "", withKey, basic},
+		{"--header over both", "k1", "Token t", withAuth, "Token t"},
+	}
+	u := strings.Replace(srv.URL, "http://", "http://u:p%40ss@", 1)
+	c, _ := NewClient(ClientOptions{})
+	for _, tt := range tests {
+		tgt, err := ParseTarget(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgt.APIKey = tt.apiKey
+		if tt.header != "" {
+			tgt.Headers.Set("Authorization", tt.header)
+		}
+		p, err := tgt.Prepare(tt.rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(p.Request(context.Background()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if s := <-got; s.auth != tt.want || s.uri != tt.rec.Path {
+			t.Errorf("%s: Authorization %q to %s, want %q", tt.name, s.auth, s.uri, tt.want)
+		}
+		for _, shown := range []string{p.URLString(), tgt.String(), tgt.Base.String()} {
+			if strings.Contains(shown, "p%40ss") || strings.Contains(shown, "p@ss") {
+				t.Errorf("%s: password shown in %q", tt.name, shown)
+			}
+		}
+	}
+}
+
+func TestRedactHost(t *testing.T) {
+	for host, want := range map[string]string{
+		"http://localhost:8000":           "http://localhost:8000",
+		"https://u:secret@h:8443/prefix":  "https://u:xxxxx@h:8443/prefix",
+		"https://u@h":                     "https://u@h",
+		"http://u:se@cret@h:8000":         "http://u:xxxxx@h:8000",
+		"http://u:se/cr:et@h:8000":        "http://xxxxx@h:8000", // not a URL: the password has a "/"
+		"u:secret@h:8000":                 "xxxxx@h:8000",        // no scheme
+		"http://u:p@h:8000/users/a@b.com": "http://u:xxxxx@h:8000/users/a@b.com",
+	} {
+		if got := RedactHost(host); got != want {
+			t.Errorf("%s: %s, want %s", host, got, want)
+		}
+		tgt, err := ParseTarget(host)
+		if err == nil && tgt.String() != want {
+			t.Errorf("%s: target shown as %s, want %s", host, tgt.String(), want)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") || strings.Contains(RedactHost(host), "secret") {
+			t.Errorf("%s: %v", host, err)
+		}
 	}
 }

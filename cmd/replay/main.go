@@ -57,6 +57,8 @@ func run() int {
 	rate := fs.Float64("rate", 0, "open model: this many requests a second whatever the server does (latency counts from the schedule)")
 	headers := fs.StringArray("header", nil, "'Name: value' added to every request, replacing the recorded one (repeatable)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per request, body included")
+	caCert := fs.String("ca-cert", "", "PEM file of the CA certificates to trust for a TLS target (besides the system's)")
+	insecure := fs.Bool("insecure", false, "do not verify a TLS target's certificate")
 	out := fs.String("out", "results", "directory for results files")
 	seed := fs.Uint64("seed", 1, "chooses which recorded sessions each virtual user replays; same seed, same requests")
 	shard := fs.String("shard", "", "I/N: run shard I (from 0) of N; default: $JOB_COMPLETION_INDEX of $REPLAYKIT_SHARDS (a Kubernetes Indexed Job)")
@@ -94,7 +96,7 @@ func run() int {
 	}
 	cfg := replay.Config{Traces: *traces, Host: *host, APIKey: os.Getenv("API_KEY"), Headers: http.Header{},
 		Users: *scale, Duration: *duration, Ramp: *ramp, Pacing: *pacing, Speed: *speed, Rate: *rate,
-		Timeout: *timeout, Out: *out, Seed: *seed}
+		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure}
 	for _, h := range *headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
@@ -128,7 +130,7 @@ func run() int {
 		}
 	}
 	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
-		Host: replay.DisplayHost(*host), Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
+		Host: replay.RedactHost(*host), Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
 	if err := acfg.Check(); err != nil {
 		return fail("%v", err)
 	}
@@ -160,6 +162,9 @@ func run() int {
 
 	if *checkOnly {
 		return check(ctx, cfg)
+	}
+	if *insecure {
+		fmt.Fprintln(os.Stderr, "replay: warning: --insecure: the target's TLS certificate is not verified")
 	}
 	cfg.Progress = progressPrinter()
 	code := 0
@@ -274,9 +279,9 @@ func check(ctx context.Context, cfg replay.Config) int {
 	} else {
 		defer sessions.Close()
 	}
-	lines, err := replay.Check(ctx, target, sessions, cfg.Timeout)
+	lines, err := replay.Check(ctx, target, sessions, replay.ClientOptions{Timeout: cfg.Timeout, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
 	for _, l := range lines {
-		fmt.Println("ok  ", l)
+		fmt.Println(l)
 	}
 	if err != nil {
 		fmt.Println("FAIL", err)

@@ -1,0 +1,108 @@
+package replay
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// wrapped is err as the client returns it: in a url.Error, as a TLS
+// verification failure when it is an x509 one.
+func wrapped(host string, err error) error {
+	var x509Err bool
+	switch err.(type) {
+	case x509.UnknownAuthorityError, x509.HostnameError, x509.CertificateInvalidError:
+		x509Err = true
+	}
+	if x509Err {
+		err = &tls.CertificateVerificationError{Err: err}
+	}
+	return &url.Error{Op: "Get", URL: "https://" + host + "/api/v1/tasks", Err: err}
+}
+
+// Every TLS failure gets one label whatever the host, path or certificate:
+// a misconfigured TLS target is one row in the failures report, not one
+// per host name.
+func TestClassifyTLS(t *testing.T) {
+	tests := []struct {
+		name string
+		err  func(host string) error
+		want string
+	}{
+		{"unknown authority", func(h string) error { return x509.UnknownAuthorityError{} }, LabelTLSUnknownAuthority},
+		{"wrong host", func(h string) error {
+			return x509.HostnameError{Certificate: &x509.Certificate{DNSNames: []string{"a." + h}}, Host: h}
+		}, LabelTLSWrongHost},
+		{"expired", func(h string) error {
+			return x509.CertificateInvalidError{Cert: &x509.Certificate{}, Reason: x509.Expired, Detail: "current time is after " + h}
+		}, LabelTLSExpired},
+		{"not a CA", func(h string) error { return x509.CertificateInvalidError{Reason: x509.NotAuthorizedToSign} }, LabelTLSInvalid},
+		{"plain HTTP answers", func(h string) error {
+			return tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake", RecordHeader: [5]byte{'H', 'T', 'T', 'P', '/'}}
+		}, LabelTLSNotTLS},
+		{"alert", func(h string) error { return &net.OpError{Op: "remote error", Err: tls.AlertError(42)} }, LabelTLSAlert + ": bad certificate"},
+		{"other tls", func(h string) error { return fmt.Errorf("tls: handshake with %s: oddity", h) }, LabelTLSFailed},
+	}
+	for _, tt := range tests {
+		labels := map[string]bool{}
+		for _, host := range []string{"127.0.0.1:8443", "api.example.com", "[::1]:9443"} {
+			labels[Classify(wrapped(host, tt.err(host)))] = true
+		}
+		if len(labels) != 1 || !labels[tt.want] {
+			t.Errorf("%s: labels %v, want only %q", tt.name, labels, tt.want)
+		}
+	}
+	// Not TLS failures: labelled as before.
+	for err, want := range map[error]string{
+		wrapped("h", &net.OpError{Op: "dial", Err: errors.New("connect: connection refused")}): "connection refused",
+		wrapped("h", io.ErrUnexpectedEOF): "connection closed before the response ended",
+	} {
+		if got := Classify(err); got != want {
+			t.Errorf("%v: %q, want %q", err, got, want)
+		}
+	}
+}
+
+// The same, from real handshakes on loopback.
+func TestClassifyTLSHandshakes(t *testing.T) {
+	srv, ca := tlsServer(t, nil)
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer plain.Close()
+	mtls := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	mtls.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	mtls.Config.ErrorLog = log.New(io.Discard, "", 0)
+	mtls.StartTLS()
+	defer mtls.Close()
+
+	tests := []struct {
+		name string
+		opts ClientOptions
+		url  string
+		want string
+	}{
+		{"unknown authority", ClientOptions{}, srv.URL, LabelTLSUnknownAuthority},
+		// The test certificate names 127.0.0.1 and example.com only.
+		{"wrong host", ClientOptions{CACert: ca, ServerName: "wrong.example"}, srv.URL, LabelTLSWrongHost},
+		{"plain HTTP port", ClientOptions{}, strings.Replace(plain.URL, "http:", "https:", 1), LabelTLSNotTLS},
+		{"client certificate wanted", ClientOptions{Insecure: true}, mtls.URL, LabelTLSAlert},
+	}
+	for _, tt := range tests {
+		c, err := NewClient(tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = get(t, c, tt.url)
+		if err == nil || !strings.HasPrefix(Classify(err), tt.want) {
+			t.Errorf("%s: %v labelled %q, want %q", tt.name, err, Classify(err), tt.want)
+		}
+	}
+}
