@@ -148,7 +148,7 @@ func TestCheckTLS(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), LabelTLSUnknownAuthority) || !strings.Contains(err.Error(), "--ca-cert") {
 		t.Errorf("unknown CA: %v", err)
 	}
-	if _, err := check(t, srv.URL, "", trace, ClientOptions{CACert: filepath.Join(t.TempDir(), "none.pem")}); err == nil || !strings.Contains(err.Error(), "--ca-cert") {
+	if _, err := check(t, srv.URL, "", trace, ClientOptions{CACert: filepath.Join(t.TempDir(), "none.pem")}); err == nil || !strings.Contains(err.Error(), "CA certificates") {
 		t.Errorf("missing --ca-cert file: %v", err)
 	}
 	// http:// to the TLS port: the server's 400 says so.

@@ -72,14 +72,14 @@ func NewClient(o ClientOptions) (*http.Client, error) {
 func certPool(file string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(file)
 	if err != nil {
-		return nil, fmt.Errorf("--ca-cert: %w", err)
+		return nil, fmt.Errorf("CA certificates: %w", err)
 	}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--ca-cert %s: %w", file, errNoPEM)
+		return nil, fmt.Errorf("CA certificates %s: %w", file, errNoPEM)
 	}
 	return pool, nil
 }

@@ -84,7 +84,7 @@ func TestClientBadCACert(t *testing.T) {
 	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
 	for _, file := range []string{filepath.Join(dir, "missing.pem"), notPEM} {
 		_, err := NewClient(ClientOptions{CACert: file})
-		if err == nil || !strings.Contains(err.Error(), "--ca-cert") {
+		if err == nil || !strings.Contains(err.Error(), "CA certificates") {
 			t.Errorf("%s: %v", filepath.Base(file), err)
 		}
 	}

@@ -56,39 +56,52 @@ type Config struct {
 	StartAt time.Time
 }
 
+// OptionError says which value of a Config is wrong (its field's name),
+// so that a command can name its own flag.
+type OptionError struct {
+	// Option is the Config field: Users, Duration, Timeout, Host, ...
+	Option string
+	Err    error
+}
+
+func (e *OptionError) Error() string { return e.Err.Error() }
+func (e *OptionError) Unwrap() error { return e.Err }
+
+func optionErr(option string, format string, a ...any) error {
+	return &OptionError{Option: option, Err: fmt.Errorf(format, a...)}
+}
+
 // Check says what is wrong with the values of c that do not need the
 // trace, for the scenario name: everything a run could refuse after its
-// load was sent is refused here first.
+// load was sent is refused here first. Errors are *OptionError.
 func (c Config) Check(name string) error {
 	sc, err := scenario.Lookup(name)
 	if err != nil {
-		return err
+		return &OptionError{Option: "Scenario", Err: err}
 	}
 	if _, err := ParseTarget(c.Host); err != nil {
-		return err
+		return &OptionError{Option: "Host", Err: err}
 	}
 	switch {
 	case c.Users < 0:
-		return fmt.Errorf("the number of users cannot be negative (%d)", c.Users)
+		return optionErr("Users", "the number of users cannot be negative (%d)", c.Users)
 	case c.Rate < 0:
-		return fmt.Errorf("the rate cannot be negative (%g)", c.Rate)
+		return optionErr("Rate", "the rate cannot be negative (%g)", c.Rate)
 	case c.Speed < 0:
-		return fmt.Errorf("the speed must be positive (%g)", c.Speed)
+		return optionErr("Speed", "the speed must be positive (%g)", c.Speed)
 	case c.Ramp < 0:
-		return fmt.Errorf("the ramp cannot be negative (%s)", c.Ramp)
-	case c.Duration < 0:
-		return fmt.Errorf("the duration cannot be negative (%s)", c.Duration)
-	case c.Duration > 0 && c.Duration < MinDuration:
-		return fmt.Errorf("a run of %s would send next to nothing: give at least %s", c.Duration, MinDuration)
+		return optionErr("Ramp", "the ramp cannot be negative (%s)", c.Ramp)
+	case c.Duration < 0 || (c.Duration > 0 && c.Duration < MinDuration):
+		return optionErr("Duration", "a run of %s would send next to nothing: give at least %s", c.Duration, MinDuration)
 	case c.Timeout < 0 || (c.Timeout > 0 && c.Timeout < MinTimeout):
-		return fmt.Errorf("a request timeout of %s is shorter than any request takes: give at least %s", c.Timeout, MinTimeout)
+		return optionErr("Timeout", "a request timeout of %s is shorter than any request takes: give at least %s", c.Timeout, MinTimeout)
 	}
 	if _, err := scenario.NewPacing(cmp.Or(c.Pacing, sc.Pacing), cmp.Or(c.Speed, 1)); err != nil {
-		return err
+		return &OptionError{Option: "Pacing", Err: err}
 	}
 	users := cmp.Or(c.Users, sc.Users)
 	if c.Rate == 0 && c.Shard.Of(users) == 0 {
-		return fmt.Errorf("%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", users, c.Shard.Count, c.Shard.Index, c.Shard.Count)
+		return optionErr("Shard", "%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", users, c.Shard.Count, c.Shard.Index, c.Shard.Count)
 	}
 	return nil
 }
@@ -110,7 +123,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	timeout := cmp.Or(cfg.Timeout, 30*time.Second)
 	client, err := NewClient(ClientOptions{Timeout: timeout, Users: users, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
 	if err != nil {
-		return nil, err
+		return nil, &OptionError{Option: "CACert", Err: err}
 	}
 	defer client.CloseIdleConnections()
 	opts := cfg.Sessions

@@ -53,7 +53,7 @@ type Target struct {
 func ParseTarget(host string) (*Target, error) {
 	u, err := url.Parse(host)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("--host %q: want a URL such as http://localhost:8000", RedactHost(host))
+		return nil, fmt.Errorf("target %q: want a URL such as http://localhost:8000", RedactHost(host))
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
 	t := &Target{Base: u, User: u.User, Headers: http.Header{}}

@@ -155,7 +155,7 @@ func NewPacing(name string, speed float64) (Pacing, error) {
 	switch name {
 	case "recorded":
 		if speed <= 0 {
-			return nil, fmt.Errorf("--speed must be positive, not %g", speed)
+			return nil, fmt.Errorf("the speed must be positive, not %g", speed)
 		}
 		return Recorded{Speed: speed}, nil
 	case "normal":

@@ -222,16 +222,15 @@ func run() int {
 	return code
 }
 
-// flagged names the flag behind a library error, for the command line.
+// flags are the flags behind replay.Config's fields.
+var flags = map[string]string{"Users": "--scale", "Duration": "--duration", "Ramp": "--ramp", "Timeout": "--timeout",
+	"Rate": "--rate", "Speed": "--speed", "Pacing": "--pacing", "Shard": "--shard", "Host": "--host", "CACert": "--ca-cert"}
+
+// flagged names the flag behind a library error about one option.
 func flagged(err error) error {
-	msg := err.Error()
-	for _, f := range []struct{ word, flag string }{
-		{"users", "--scale"}, {"request timeout", "--timeout"}, {"run of", "--duration"}, {"duration", "--duration"},
-		{"rate", "--rate"}, {"speed", "--speed"}, {"ramp", "--ramp"}, {"pacing", "--pacing"}, {"shards", "--shard"},
-	} {
-		if strings.Contains(msg, f.word) {
-			return fmt.Errorf("%s: %w", f.flag, err)
-		}
+	var oe *replay.OptionError
+	if errors.As(err, &oe) && flags[oe.Option] != "" {
+		return fmt.Errorf("%s: %w", flags[oe.Option], err)
 	}
 	return err
 }

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/results"
+	"github.com/replaykit/replaykit/shard"
 )
 
 var bin string
@@ -236,6 +238,24 @@ func TestParseShard(t *testing.T) {
 		sh, err := parseShard(tc.flag, tc.index, tc.count)
 		if (err != nil) != tc.bad || (!tc.bad && (sh.Index != tc.i || sh.Count != tc.n)) {
 			t.Errorf("%+v: %v %v", tc, sh, err)
+		}
+	}
+}
+
+// A library error about one option is shown with the flag behind it.
+func TestFlagged(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  replay.Config
+		want string
+	}{
+		{replay.Config{Host: "ftp://x"}, "--host: target"},
+		{replay.Config{Host: "http://x", Timeout: time.Nanosecond}, "--timeout: a request timeout of 1ns"},
+		{replay.Config{Host: "http://x", Duration: time.Nanosecond}, "--duration: a run of 1ns"},
+		{replay.Config{Host: "http://x", Users: 2, Shard: shard.Shard{Index: 3, Count: 4}}, "--shard: 2 users"},
+		{replay.Config{Host: "http://x", Pacing: "slow"}, "--pacing: no pacing"},
+	} {
+		if err := flagged(tc.cfg.Check("light")); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%+v: %v", tc.cfg, err)
 		}
 	}
 }
