@@ -27,6 +27,7 @@ bench:
 	bench/replay-vs-vegeta.sh
 	bench/analyze-vs-duckdb.sh
 	bench/shards.sh
+	bench/mix-fidelity.sh
 
 # record + replay + analyze against the demo API for SOAK (10m), with each
 # process's memory over time.

@@ -23,12 +23,23 @@ type Threshold struct {
 	// Value is in milliseconds for latencies, a fraction for rates, and
 	// requests per second for rps.
 	Value float64
+	// Abort (",abort" after the expression) stops a replay as soon as the
+	// threshold fails on the figures so far, once AbortAfter has passed
+	// since the start (",abort=30s"; default DefaultAbortAfter), as k6's
+	// abortOnFail and delayAbortEval do. It is checked at the end too.
+	Abort      bool
+	AbortAfter time.Duration
 }
+
+// DefaultAbortAfter is how long a run goes before an abort threshold is
+// checked: the first requests (connections opening, caches cold) are no
+// verdict on a run.
+const DefaultAbortAfter = 5 * time.Second
 
 // DefaultThresholds are the seed's five.
 var DefaultThresholds = []string{"avg<500ms", "p95<2000ms", "error_rate<1%", "rps>50", "availability>99.9%"}
 
-const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE, e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability or rps"
+const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE[,abort[=DELAY]], e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability or rps"
 
 // ParseThreshold reads a threshold expression.
 func ParseThreshold(expr string) (Threshold, error) {
@@ -36,6 +47,19 @@ func ParseThreshold(expr string) (Threshold, error) {
 	s := strings.TrimSpace(expr)
 	bad := func(why string) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("threshold %q: %s (%s)", expr, why, thresholdHelp)
+	}
+	if i := strings.LastIndex(s, ","); i >= 0 {
+		if opt := strings.TrimSpace(s[i+1:]); opt == "abort" || strings.HasPrefix(opt, "abort=") {
+			t.Abort, t.AbortAfter = true, DefaultAbortAfter
+			if d, ok := strings.CutPrefix(opt, "abort="); ok {
+				v, err := time.ParseDuration(d)
+				if err != nil || v < 0 {
+					return bad(fmt.Sprintf("abort=%s: want how long to wait before checking, such as abort=30s", d))
+				}
+				t.AbortAfter = v
+			}
+			s = strings.TrimSpace(s[:i])
+		}
 	}
 	if rest, ok := strings.CutPrefix(s, "name="); ok {
 		// The name ends at the last ':' before the metric: names may hold ':'.

@@ -293,3 +293,40 @@ func TestRunsInTheSameSecondKeepTheirResults(t *testing.T) {
 		t.Errorf("the same shard again: %v", err)
 	}
 }
+
+// An abort threshold stops the run as soon as it fails on the figures so
+// far (k6's abortOnFail), and not before its delay.
+func TestAbortThreshold(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer srv.Close()
+	tgt, _ := ParseTarget(srv.URL)
+	th, err := analysis.ParseThreshold("error_rate<10%,abort=1s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bg := context.Background()
+	start := time.Now()
+	sum, err, rows := runPlan(t, bg, bg, Plan{Users: 2, Duration: 5 * time.Minute, Target: tgt, Aborts: []analysis.Threshold{th}})
+	took := time.Since(start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sum.Stopped, ErrAborted.Error()) || !strings.Contains(sum.Stopped, "FAIL error_rate<10%") || took > time.Minute {
+		t.Errorf("took %s, stopped %q", took, sum.Stopped)
+	}
+	if first := earliestScheduled(rows); len(rows) == 0 || lastSent(rows).Sub(first) < time.Second {
+		t.Errorf("%d rows: stopped before the threshold's delay", len(rows))
+	}
+}
+
+func lastSent(rows []results.Result) time.Time {
+	var t0 time.Time
+	for _, r := range rows {
+		if r.Sent.After(t0) {
+			t0 = r.Sent
+		}
+	}
+	return t0
+}

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/replaykit/replaykit/analysis"
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
@@ -66,6 +67,10 @@ type Plan struct {
 	// StartAt, when set, is when the run starts (every shard alike): Run
 	// waits for it, and the open model's schedule counts from it.
 	StartAt time.Time
+	// Aborts are thresholds checked every second on the figures so far
+	// (once each one's AbortAfter has passed): the first that fails stops
+	// the run.
+	Aborts []analysis.Threshold
 }
 
 // Limits below which a value cannot mean what it says.
@@ -120,6 +125,8 @@ var (
 	ErrSession = errors.New("a session could not be read")
 	// ErrUnreachable says the target answered nothing.
 	ErrUnreachable = errors.New("the target answered no request")
+	// ErrAborted says an abort threshold failed.
+	ErrAborted = errors.New("aborted by a threshold")
 )
 
 // Summary is a finished run.
@@ -185,16 +192,21 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	// The writer goroutine owns out; it ends when rows is closed. If a
 	// row cannot be written (a full disk), the run stops: sending load
 	// whose results are lost is worse than stopping.
+	// It also keeps the figures abort thresholds are checked on.
 	rows := make(chan results.Result, 4096)
 	var writeErr error
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
+		ab := newAborter(p.Aborts, start)
 		for r := range rows {
 			if writeErr == nil {
 				if writeErr = out.Write(&r); writeErr != nil {
 					cancelEnd(fmt.Errorf("%w: %w", ErrResults, writeErr))
 				}
+			}
+			if why := ab.add(&r); why != "" {
+				cancelEnd(fmt.Errorf("%w: %s", ErrAborted, why))
 			}
 		}
 	}()

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/replaykit/replaykit/analysis"
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
@@ -51,9 +52,10 @@ type Config struct {
 	Progress func(name string, total time.Duration, p Progress)
 	// Sessions bound the memory the trace's sessions take.
 	Sessions session.Options
-	// Shard and StartAt: see Plan.
+	// Shard, StartAt and Aborts: see Plan.
 	Shard   shard.Shard
 	StartAt time.Time
+	Aborts  []analysis.Threshold
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -151,7 +153,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, users, cfg.Seed),
 		Users: users, Shape: shape, Pacing: pacing, FirstWait: ThinkTime(sessions), Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt,
+		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts,
 	}
 	if err := plan.check(); err != nil {
 		return nil, err

@@ -134,6 +134,11 @@ func run() int {
 	if err := acfg.Check(); err != nil {
 		return fail("%v", err)
 	}
+	for _, e := range *thresholds {
+		if t, _ := analysis.ParseThreshold(e); t.Abort {
+			cfg.Aborts = append(cfg.Aborts, t)
+		}
+	}
 
 	// First Ctrl-C (or SIGTERM, or SIGHUP: a closed terminal): stop
 	// starting requests, let those in flight finish, write everything.
