@@ -98,10 +98,13 @@ func user(st *runState, s *userSlot) {
 		}
 		st.live.active.Add(1)
 		for act.Err() == nil {
-			if !replaySession(st, s.v, k, act, rng, mix) {
+			// A session cut short by parking is not taken again: woken,
+			// the user goes on with its next one.
+			ok := replaySession(st, s.v, k, act, rng, mix)
+			k++
+			if !ok {
 				break
 			}
-			k++
 		}
 		st.live.active.Add(-1)
 	}

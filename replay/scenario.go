@@ -181,6 +181,13 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		w.Abort()
 		return sum, err
 	}
+	if sum.Requests == 0 && sum.Abandoned == 0 {
+		// Nothing was sent: no file, rather than an empty one that would
+		// stand for a run among the others.
+		w.Abort()
+		sum.Results = ""
+		return sum, nil
+	}
 	if sum.Stopped != "" {
 		w.SetMeta(results.MetaStopped, sum.Stopped)
 	}

@@ -342,5 +342,9 @@ func printSummary(name string, s *replay.Summary) {
 	if s.Abandoned > 0 {
 		fmt.Printf("  %d requests in flight were abandoned: they are rows marked abandoned, in no figure\n", s.Abandoned)
 	}
-	fmt.Printf("  results: %s\n", s.Results)
+	if s.Results != "" {
+		fmt.Printf("  results: %s\n", s.Results)
+	} else {
+		fmt.Println("  results: none (nothing was sent)")
+	}
 }

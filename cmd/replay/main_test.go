@@ -173,7 +173,8 @@ func TestInterrupt(t *testing.T) {
 // Interrupted while it waits for --start-at, replay sent nothing and
 // says so with exit 1: the run did not happen.
 func TestInterruptBeforeStartAt(t *testing.T) {
-	cmd := exec.Command(bin, sample, "--host", "http://127.0.0.1:9", "--out", t.TempDir(),
+	out := t.TempDir()
+	cmd := exec.Command(bin, sample, "--host", "http://127.0.0.1:9", "--out", out,
 		"--start-at", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "light")
 	var buf lockedBuffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
@@ -185,6 +186,9 @@ func TestInterruptBeforeStartAt(t *testing.T) {
 	err := cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(buf.String(), "interrupted before --start-at") {
 		t.Errorf("exit %v\n%s", err, buf.String())
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("a run that sent nothing left %v", left)
 	}
 }
 
