@@ -15,10 +15,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replaykit/replaykit/internal/syncbuf"
 )
 
 var bin string
@@ -38,30 +39,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// logBuffer collects the output of several processes at once.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func (l *logBuffer) Reset() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.Reset()
-}
-
 var listeningOn = regexp.MustCompile(`listening on (?:http://)?(\S+?),?\s`)
 
 // start runs a server command in the background (given port 0), waits
@@ -69,7 +46,7 @@ var listeningOn = regexp.MustCompile(`listening on (?:http://)?(\S+?),?\s`)
 // port picked beforehand and passed in could be taken by another test's
 // server meanwhile. The output goes to out; the command is interrupted
 // (then killed) when the test ends.
-func start(t *testing.T, out *logBuffer, env []string, name string, args ...string) (*exec.Cmd, string) {
+func start(t *testing.T, out *syncbuf.Buffer, env []string, name string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(bin, name), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -195,7 +172,7 @@ func TestSecretsStayOut(t *testing.T) {
 	)
 	secrets := []string{apiKey, bearer, cookie, custom, refused}
 	dir := t.TempDir()
-	var logs logBuffer
+	var logs syncbuf.Buffer
 
 	_, apiAddr := start(t, &logs, nil, "demoapi", "--addr", ":0", "--keys", apiKey, "--no-delay")
 	waitHTTP(t, "http://"+apiAddr+"/health")

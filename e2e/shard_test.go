@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"github.com/replaykit/replaykit/internal/syncbuf"
 	"math"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ const sampleTrace = "../testdata/sample/demo.parquet"
 // returns its URL.
 func startDemo(t *testing.T) string {
 	t.Helper()
-	var logs logBuffer
+	var logs syncbuf.Buffer
 	_, addr := start(t, &logs, nil, "demoapi", "--addr", "127.0.0.1:0", "--no-delay", "--rate", "1000000", "--burst", "1000000")
 	url := "http://" + addr
 	waitHTTP(t, url+"/health")

@@ -11,29 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/replaykit/replaykit/internal/syncbuf"
 )
-
-// syncBuffer is a buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // smallDisk mounts a tmpfs of size bytes that the test owns: a disk that
 // fills up. Root only.
@@ -70,7 +53,7 @@ func TestProxyOnAFullDisk(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "--proxy", addr, "--upstream", srv.URL, "-o", disk+"/", "--flush", "200ms", "-q")
-	var stderr, stdout syncBuffer // read while the process writes
+	var stderr, stdout syncbuf.Buffer // read while the process writes
 	cmd.Stderr, cmd.Stdout = &stderr, &stdout
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

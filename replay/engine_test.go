@@ -17,12 +17,12 @@ import (
 	"github.com/replaykit/replaykit/session"
 )
 
-func sampleSessions(t *testing.T) *session.Source {
+func sampleSessions(t testing.TB) *session.Source {
 	t.Helper()
 	return sampleSessionsWith(t, session.Options{})
 }
 
-func sampleSessionsWith(t *testing.T, opts session.Options) *session.Source {
+func sampleSessionsWith(t testing.TB, opts session.Options) *session.Source {
 	t.Helper()
 	s, _, err := session.Open(opts, "../testdata/sample/*.parquet")
 	if err != nil {
@@ -38,49 +38,19 @@ func demo(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// run replays a plan against url and returns its results.
+// run replays a plan against url (with the demo's API key) and returns
+// its results.
 func run(t *testing.T, url string, p Plan) ([]results.Result, *Summary) {
 	t.Helper()
-	tgt, err := ParseTarget(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tgt.APIKey = "demo-key-alice"
 	if p.Target == nil {
+		tgt, err := ParseTarget(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tgt.APIKey = "demo-key-alice"
 		p.Target = tgt
 	}
-	if p.Sessions == nil {
-		p.Sessions = sampleSessions(t)
-	}
-	if p.Mix == "" {
-		p.Mix = scenario.MixRecorded
-	}
-	if p.Timeout == 0 {
-		p.Timeout = 10 * time.Second
-	}
-	if p.Walk == nil {
-		p.Walk = NewWalk(p.Sessions, p.Mix, p.Users, p.Seed)
-	}
-	if p.Shape == nil {
-		p.Shape = scenario.Ramp{Peak: p.Users}
-	}
-	if p.Pacing == nil {
-		p.Pacing = scenario.Uniform{Max: 5 * time.Millisecond}
-	}
-	p.Run, p.Scenario = "test_run", "test"
-	path := filepath.Join(t.TempDir(), "r.parquet")
-	w, err := results.Create(path, results.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := Run(context.Background(), context.Background(), p, w, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := results.ReadAll(path)
+	sum, err, rows := runPlan(t, context.Background(), context.Background(), p)
 	if err != nil {
 		t.Fatal(err)
 	}

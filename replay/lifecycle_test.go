@@ -21,7 +21,7 @@ import (
 
 // runPlan runs p (filled in as run does) under ctx and stop, and returns
 // the summary, Run's error and the rows written.
-func runPlan(t *testing.T, ctx, stop context.Context, p Plan) (*Summary, error, []results.Result) {
+func runPlan(t testing.TB, ctx, stop context.Context, p Plan) (*Summary, error, []results.Result) {
 	t.Helper()
 	if p.Sessions == nil {
 		p.Sessions = sampleSessions(t)
@@ -89,7 +89,7 @@ func TestOpenModelEndsAtItsDuration(t *testing.T) {
 	if sum.Unsent == 0 || sum.Stopped != "" {
 		t.Errorf("unsent %d, stopped %q", sum.Unsent, sum.Stopped)
 	}
-	end := earliestScheduled(rows).Add(d)
+	end := earliest(rows).Add(d)
 	for _, r := range rows {
 		if !r.Scheduled.Before(end) {
 			t.Fatalf("a request scheduled %s after the start was sent", r.Scheduled.Sub(end.Add(-d)))
@@ -114,16 +114,6 @@ func TestOpenModelBehindScheduleStops(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second || sum.Stopped != "interrupted" || sum.Unsent != 0 {
 		t.Errorf("took %s, stopped %q, unsent %d", took, sum.Stopped, sum.Unsent)
 	}
-}
-
-func earliestScheduled(rows []results.Result) time.Time {
-	t0 := rows[0].Scheduled
-	for _, r := range rows {
-		if r.Scheduled.Before(t0) {
-			t0 = r.Scheduled
-		}
-	}
-	return t0
 }
 
 // A second Ctrl-C abandons the requests in flight: their rows say
@@ -316,7 +306,7 @@ func TestAbortThreshold(t *testing.T) {
 	if !strings.HasPrefix(sum.Stopped, ErrAborted.Error()) || !strings.Contains(sum.Stopped, "FAIL error_rate<10%") || took > time.Minute {
 		t.Errorf("took %s, stopped %q", took, sum.Stopped)
 	}
-	if first := earliestScheduled(rows); len(rows) == 0 || lastSent(rows).Sub(first) < time.Second {
+	if first := earliest(rows); len(rows) == 0 || lastSent(rows).Sub(first) < time.Second {
 		t.Errorf("%d rows: stopped before the threshold's delay", len(rows))
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -105,25 +104,11 @@ func isRead(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" 
 // count, not a time: a slow machine sends the same), and returns the rows.
 func mixRun(t testing.TB, src *session.Source, mix scenario.MixKind, users, n int) []results.Result {
 	t.Helper()
-	tgt, _ := ParseTarget("http://127.0.0.1:9")
-	path := filepath.Join(t.TempDir(), "r.parquet")
-	w, err := results.Create(path, results.WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	stop, enough := context.WithCancelCause(context.Background())
 	defer enough(nil)
 	tr := &instant{limit: int64(n), full: func() { enough(ErrInterrupted) }}
-	p := Plan{Run: "mix", Scenario: "mix", Sessions: src, Walk: NewWalk(src, mix, users, 1), Users: users,
-		Shape: scenario.Ramp{Peak: users}, Pacing: scenario.Uniform{}, FirstWait: ThinkTime(src), Mix: mix, Duration: 10 * time.Minute,
-		Timeout: 10 * time.Second, Target: tgt, Client: &http.Client{Transport: tr}}
-	if _, err := Run(context.Background(), stop, p, w, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := results.ReadAll(path)
+	_, err, rows := runPlan(t, context.Background(), stop, Plan{Sessions: src, Mix: mix, Users: users, Pacing: scenario.Uniform{},
+		FirstWait: ThinkTime(src), Duration: 10 * time.Minute, Client: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
 	}

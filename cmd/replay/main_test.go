@@ -8,12 +8,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/internal/syncbuf"
 	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/shard"
@@ -133,7 +133,7 @@ func TestInterrupt(t *testing.T) {
 			cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "5", "--ramp", "1ms", "--pacing", "stress", "--out", out,
 				"--no-default-thresholds", "light")
 			cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
-			var buf lockedBuffer
+			var buf syncbuf.Buffer
 			cmd.Stdout, cmd.Stderr = &buf, &buf
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
@@ -176,7 +176,7 @@ func TestInterruptBeforeStartAt(t *testing.T) {
 	out := t.TempDir()
 	cmd := exec.Command(bin, sample, "--host", "http://127.0.0.1:9", "--out", out,
 		"--start-at", time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "light")
-	var buf lockedBuffer
+	var buf syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -193,7 +193,7 @@ func TestInterruptBeforeStartAt(t *testing.T) {
 }
 
 // waitFor waits until the command's output holds want (at most 30 s).
-func waitFor(t *testing.T, buf *lockedBuffer, want string) {
+func waitFor(t *testing.T, buf *syncbuf.Buffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(buf.String(), want); {
 		if time.Now().After(deadline) {
@@ -201,24 +201,6 @@ func waitFor(t *testing.T, buf *lockedBuffer, want string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// lockedBuffer is a buffer a running command writes while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestParseShard(t *testing.T) {
