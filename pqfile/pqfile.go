@@ -32,6 +32,9 @@ type Options struct {
 	// since the last flush, checked every 64 rows written (default 5s;
 	// negative: never). With no rows coming, nothing is flushed.
 	FlushInterval time.Duration
+	// NoSync skips the fsync at Close: for temporary files, which nobody
+	// reads after a crash (replay's spilled sessions).
+	NoSync bool
 }
 
 func (o *Options) defaults() {
@@ -169,7 +172,7 @@ func (w *Writer[T]) Close() error {
 	if err == nil {
 		err = w.pw.Close()
 	}
-	if err == nil {
+	if err == nil && !w.opts.NoSync {
 		err = w.f.Sync()
 	}
 	if cerr := w.f.Close(); err == nil {
