@@ -374,6 +374,35 @@ func batchRowsFor(rg format.RowGroup, want [][]string, batchBytes int64) int {
 	return int(min(max(batchBytes/perRow, 1), readBatch))
 }
 
+// PageBytes is about the most a reader of f's columns of T holds in pages
+// at once: a page of each column, compressed and decompressed (a page is
+// decoded whole, and a trace written in batches of 1 MiB uploads holds a
+// batch in one page). From the offset index, else the column chunks.
+func PageBytes[T any](f *File) int64 {
+	want := parquet.SchemaOf(new(T)).Columns()
+	offsets := f.pf.OffsetIndexes()
+	var most int64
+	for g, rg := range f.pf.Metadata().RowGroups {
+		var sum int64
+		for j, c := range rg.Columns {
+			m := c.MetaData
+			if m.TotalCompressedSize <= 0 || !slices.ContainsFunc(want, func(p []string) bool { return slices.Equal(p, m.PathInSchema) }) {
+				continue
+			}
+			page := m.TotalCompressedSize
+			if k := g*len(rg.Columns) + j; k < len(offsets) && len(offsets[k].PageLocations) > 0 {
+				page = 0
+				for _, l := range offsets[k].PageLocations {
+					page = max(page, int64(l.CompressedPageSize))
+				}
+			}
+			sum += page + page*m.TotalUncompressedSize/m.TotalCompressedSize
+		}
+		most = max(most, sum)
+	}
+	return most
+}
+
 // ReadRange reads the n rows of f from row offset on (fewer at the end of
 // the file), decoded into T as Scan does. Only the row groups and pages
 // that hold them are decoded. Safe to call from several goroutines.

@@ -112,3 +112,27 @@ func TestLargeRowsAreBatchedByBytes(t *testing.T) {
 		t.Errorf("ScanBytes read %v", got)
 	}
 }
+
+// PageBytes sees a page holding many large rows: a reader decodes it whole.
+func TestPageBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.parquet")
+	w, err := Create[row]("test", path, "test.v1", Options{FlushInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("x", 1<<20)
+	for i := range int64(3) { // one batch, so one page of 3 MiB
+		w.Write(&row{N: i, Text: text}, 1)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open[row]("test", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := PageBytes[row](f); n < 3<<20 {
+		t.Errorf("PageBytes %d for a page of 3 MiB of text", n)
+	}
+}

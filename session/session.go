@@ -257,10 +257,10 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 	sp := &spiller{opts: opts}
 	// buf holds the requests read since the last spill: content counts
 	// their strings and bodies, cap(buf) their structs. The batch being
-	// decoded and the row group being spilled come on top of limit.
+	// decoded, the reader's pages and the row group being spilled come on
+	// top, out of Memory.
 	var buf []Request
 	var content int64
-	limit := opts.Memory - 2*opts.work()
 	spill := func() error {
 		if err := sp.run(buf); err != nil {
 			return err
@@ -275,6 +275,7 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			sp.remove()
 			return nil, st, err
 		}
+		limit := opts.Memory - 2*opts.work() - pqfile.PageBytes[Request](f) // the reader's pages too
 		err = pqfile.ScanBytes(f, opts.work(), func(r *Request) error {
 			st.Requests++
 			if r.Kind == trace.KindRead {
@@ -323,34 +324,32 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 	}
 	var src *Source
 	if len(sp.runs) == 0 {
-		// Everything fits, unless what Ready keeps does not: then the
-		// sessions go to disk after all, and Ready is counted against
-		// the cache as they are read back.
+		// Everything fits. What Ready keeps is kept too if it fits with
+		// the requests; else it is made as each session is taken, and
+		// kept in the cache, within its bound, as spilled sessions are.
 		sessions := group(buf)
 		total := content + int64(cap(buf))*requestBytes + int64(len(sessions))*(sessionBytes+infoBytes)
-		for i := 0; i < len(sessions) && opts.Ready != nil && total <= opts.Memory; i++ {
+		all := total
+		for i := 0; i < len(sessions) && opts.Ready != nil && all <= opts.Memory; i++ {
 			var n int64
 			sessions[i].Ready, n = opts.Ready(&sessions[i])
-			total += n
+			all += n
 			if sample != nil {
 				sample()
 			}
 		}
-		if total <= opts.Memory {
-			slices.SortFunc(sessions, func(a, b Session) int {
-				return cmp.Or(a.Requests[0].TS.Compare(b.Requests[0].TS), cmp.Compare(a.Key, b.Key))
-			})
-			src = FromSessions(sessions)
-			st.Held = total
-		} else {
-			sessions = nil
-			if err := spill(); err != nil {
-				sp.remove()
-				return nil, st, err
+		slices.SortFunc(sessions, func(a, b Session) int {
+			return cmp.Or(a.Requests[0].TS.Compare(b.Requests[0].TS), cmp.Compare(a.Key, b.Key))
+		})
+		src = FromSessions(sessions)
+		if st.Held = all; all > opts.Memory {
+			for i := range sessions {
+				sessions[i].Ready = nil
 			}
+			st.Held = total
+			src.readOnTake(opts)
 		}
-	}
-	if src == nil {
+	} else {
 		if len(buf) > 0 {
 			if err := spill(); err != nil {
 				sp.remove()
@@ -363,6 +362,7 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			sp.remove()
 			return nil, st, err
 		}
+		src.readOnTake(opts)
 		st.Spilled = true
 		// Sessions in order of their first request; the index remembers
 		// where each one is.
@@ -491,10 +491,6 @@ func (sp *spiller) merge() (*Source, error) {
 		return nil, err
 	}
 	src.sorted = f
-	src.limit = sp.opts.Cache
-	src.ready = sp.opts.Ready
-	src.cache = map[int]*list.Element{}
-	src.held = map[int]held{}
 	return src, nil
 }
 
@@ -614,6 +610,15 @@ func (sp *spiller) remove() {
 	}
 }
 
+// readOnTake makes Session read each session as it is taken (from the
+// spilled file, or from memory to make it ready) through the cache.
+func (s *Source) readOnTake(opts Options) {
+	s.limit = opts.Cache
+	s.ready = opts.Ready
+	s.cache = map[int]*list.Element{}
+	s.held = map[int]held{}
+}
+
 // Len is the number of sessions.
 func (s *Source) Len() int { return len(s.infos) }
 
@@ -622,8 +627,8 @@ func (s *Source) Info(i int) Info { return s.infos[i] }
 
 // Session reads session i (0 <= i < Len()). The caller must not change it.
 func (s *Source) Session(i int) (*Session, error) {
-	if s.mem != nil {
-		return &s.mem[i], nil
+	if s.cache == nil {
+		return &s.mem[i], nil // everything is in memory, made ready
 	}
 	s.mu.Lock()
 	sess := s.lookup(i)
@@ -634,23 +639,9 @@ func (s *Source) Session(i int) (*Session, error) {
 	// Read outside the lock: two users taking the same session at once
 	// may both read it, which is cheaper than making every reader wait;
 	// the second copy is dropped at once.
-	in := s.infos[i]
-	reqs, err := pqfile.ReadRange[Request](s.sorted, in.offset, int64(in.Requests))
+	sess, n, err := s.read(i)
 	if err != nil {
 		return nil, err
-	}
-	if len(reqs) != in.Requests || (len(reqs) > 0 && reqs[0].Session != in.Key) {
-		return nil, fmt.Errorf("session %q: the spilled file %s does not match its index", in.Key, s.sorted.Path())
-	}
-	for j := range reqs {
-		if len(reqs[j].Body) == 0 {
-			reqs[j].Body = nil
-		}
-	}
-	sess = &Session{Key: in.Key, Requests: reqs}
-	n := sessionBytes + int64(cap(reqs)-len(reqs))*requestBytes
-	for j := range reqs {
-		n += reqs[j].size()
 	}
 	if s.ready != nil {
 		var rn int64
@@ -670,6 +661,30 @@ func (s *Source) Session(i int) (*Session, error) {
 	runtime.AddCleanup(sess, s.forget, heldSession{i, h.s})
 	s.remember(i, sess, n)
 	return sess, nil
+}
+
+// read reads session i back from the spilled file, or copies it from
+// memory to make it ready; n is what it holds that Held does not count.
+func (s *Source) read(i int) (sess *Session, n int64, err error) {
+	if s.mem != nil {
+		return &Session{Key: s.mem[i].Key, Requests: s.mem[i].Requests}, sessionBytes, nil
+	}
+	in := s.infos[i]
+	reqs, err := pqfile.ReadRange[Request](s.sorted, in.offset, int64(in.Requests))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(reqs) != in.Requests || (len(reqs) > 0 && reqs[0].Session != in.Key) {
+		return nil, 0, fmt.Errorf("session %q: the spilled file %s does not match its index", in.Key, s.sorted.Path())
+	}
+	n = sessionBytes + int64(cap(reqs)-len(reqs))*requestBytes
+	for j := range reqs {
+		if len(reqs[j].Body) == 0 {
+			reqs[j].Body = nil
+		}
+		n += reqs[j].size()
+	}
+	return &Session{Key: in.Key, Requests: reqs}, n, nil
 }
 
 // heldSession names an entry of Source.held for its cleanup.
