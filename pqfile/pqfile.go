@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // Options bound how much a Writer holds in memory before it writes a row
@@ -34,6 +36,9 @@ type Options struct {
 	// (an error wrapping os.ErrExist), and refuses a NAME.tmp that another
 	// writer is writing: two writers never write over each other.
 	NoReplace bool
+	// NoSync skips the fsync at Close: for temporary files, which nobody
+	// reads after a crash (replay's spilled sessions).
+	NoSync bool
 }
 
 func (o *Options) defaults() {
@@ -49,8 +54,13 @@ func (o *Options) defaults() {
 }
 
 // batchRows is how many rows are handed to parquet at once: one call per row
-// costs more than the encoding itself.
-const batchRows = 256
+// costs more than the encoding itself. batchBytes hands them over sooner
+// when they are large: the batch holds the rows' bodies alive, and 256
+// uploads of 1 MiB would be 256 MiB held for nothing.
+const (
+	batchRows  = 256
+	batchBytes = 4 << 20
+)
 
 // Writer streams rows of type T into a parquet file. It writes NAME.tmp and
 // renames it to NAME on Close, so a file under its final name always has a
@@ -63,6 +73,7 @@ type Writer[T any] struct {
 	opts      Options
 
 	batch      []T
+	batchSize  int64 // bytes of the rows in batch
 	groupRows  int
 	groupBytes int64
 	lastFlush  time.Time
@@ -120,9 +131,10 @@ func (w *Writer[T]) Write(row *T, size int64) error {
 	}
 	w.rows++
 	w.batch = append(w.batch, *row)
+	w.batchSize += size
 	w.groupRows++
 	w.groupBytes += size
-	if len(w.batch) == cap(w.batch) {
+	if len(w.batch) == cap(w.batch) || w.batchSize >= batchBytes {
 		if err := w.writeBatch(); err != nil {
 			return err
 		}
@@ -142,7 +154,7 @@ func (w *Writer[T]) writeBatch() error {
 		return fmt.Errorf("write %s %s: %w", w.what, w.path, err)
 	}
 	clear(w.batch) // drop references to bodies and headers
-	w.batch = w.batch[:0]
+	w.batch, w.batchSize = w.batch[:0], 0
 	return nil
 }
 
@@ -171,7 +183,7 @@ func (w *Writer[T]) Close() error {
 	if err == nil {
 		err = w.pw.Close()
 	}
-	if err == nil {
+	if err == nil && !w.opts.NoSync {
 		err = w.f.Sync()
 	}
 	if cerr := w.f.Close(); err == nil {
@@ -328,6 +340,15 @@ func ReadAll[T any](what, path string) ([]T, error) {
 // by row group, so memory holds one batch, not the file. fn must not keep
 // the pointer, but may keep the row's slices and strings.
 func Scan[T any](f *File, fn func(*T) error) (err error) {
+	return ScanBytes(f, 0, fn)
+}
+
+// ScanBytes is Scan decoding about batchBytes of rows at a time rather
+// than up to 1024 rows (0: no bound): the row group's metadata says how
+// many bytes its rows hold in the columns of T, uncompressed, and a batch
+// takes as many rows as fit (at least one). A trace of 1 MiB uploads
+// would otherwise decode a whole row group, 64 of them, at once.
+func ScanBytes[T any](f *File, batchBytes int64, fn func(*T) error) (err error) {
 	if err := hasColumns(f.pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
 		return fmt.Errorf("read %s %s: %w", f.what, f.path, err)
 	}
@@ -336,16 +357,21 @@ func Scan[T any](f *File, fn func(*T) error) (err error) {
 			err = fmt.Errorf("read %s %s: damaged file: %v", f.what, f.path, p)
 		}
 	}()
+	want := parquet.SchemaOf(new(T)).Columns()
 	rows := make([]T, readBatch)
-	for _, rg := range f.pf.RowGroups() {
+	for g, rg := range f.pf.RowGroups() {
+		batch := rows
+		if batchBytes > 0 {
+			batch = rows[:batchRowsFor(f.pf.Metadata().RowGroups[g], want, batchBytes)]
+		}
 		r := parquet.NewGenericRowGroupReader[T](rg)
 		for {
 			// Zeroed rows make the reader allocate fresh slices, so a row
 			// kept by fn is not overwritten by the next batch.
-			clear(rows)
-			n, rerr := r.Read(rows)
+			clear(batch)
+			n, rerr := r.Read(batch)
 			for i := 0; i < n; i++ {
-				if err := fn(&rows[i]); err != nil {
+				if err := fn(&batch[i]); err != nil {
 					r.Close()
 					return err
 				}
@@ -361,6 +387,51 @@ func Scan[T any](f *File, fn func(*T) error) (err error) {
 		r.Close()
 	}
 	return nil
+}
+
+// batchRowsFor is how many rows of row group rg hold about batchBytes in
+// the columns want, between 1 and readBatch.
+func batchRowsFor(rg format.RowGroup, want [][]string, batchBytes int64) int {
+	if rg.NumRows <= 0 {
+		return readBatch
+	}
+	var bytes int64
+	for _, c := range rg.Columns {
+		if slices.ContainsFunc(want, func(p []string) bool { return slices.Equal(p, c.MetaData.PathInSchema) }) {
+			bytes += c.MetaData.TotalUncompressedSize
+		}
+	}
+	perRow := max(bytes/rg.NumRows, 1)
+	return int(min(max(batchBytes/perRow, 1), readBatch))
+}
+
+// PageBytes is about the most a reader of f's columns of T holds in pages
+// at once: a page of each column, compressed and decompressed (a page is
+// decoded whole, and a trace written in batches of 1 MiB uploads holds a
+// batch in one page). From the offset index, else the column chunks.
+func PageBytes[T any](f *File) int64 {
+	want := parquet.SchemaOf(new(T)).Columns()
+	offsets := f.pf.OffsetIndexes()
+	var most int64
+	for g, rg := range f.pf.Metadata().RowGroups {
+		var sum int64
+		for j, c := range rg.Columns {
+			m := c.MetaData
+			if m.TotalCompressedSize <= 0 || !slices.ContainsFunc(want, func(p []string) bool { return slices.Equal(p, m.PathInSchema) }) {
+				continue
+			}
+			page := m.TotalCompressedSize
+			if k := g*len(rg.Columns) + j; k < len(offsets) && len(offsets[k].PageLocations) > 0 {
+				page = 0
+				for _, l := range offsets[k].PageLocations {
+					page = max(page, int64(l.CompressedPageSize))
+				}
+			}
+			sum += page + page*m.TotalUncompressedSize/m.TotalCompressedSize
+		}
+		most = max(most, sum)
+	}
+	return most
 }
 
 // ReadRange reads the n rows of f from row offset on (fewer at the end of

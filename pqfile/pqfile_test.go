@@ -3,8 +3,13 @@ package pqfile
 import (
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
+
+	"github.com/parquet-go/parquet-go"
 )
+
+func parquetColumns[T any]() [][]string { return parquet.SchemaOf(new(T)).Columns() }
 
 type row struct {
 	N    int64  `parquet:"n"`
@@ -57,5 +62,77 @@ func TestReadRange(t *testing.T) {
 	}
 	if _, err := ReadRange[row](f, -1, 3); err == nil {
 		t.Error("negative offset: no error")
+	}
+}
+
+// Large rows are decoded a few at a time when a batch is bounded in bytes,
+// and handed to parquet a few at a time when written: neither side holds
+// hundreds of 1 MiB bodies at once.
+func TestLargeRowsAreBatchedByBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.parquet")
+	w, err := Create[row]("test", path, "test.v1", Options{FlushInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("x", 256<<10)
+	const total = 40
+	for i := range int64(total) {
+		if err := w.Write(&row{N: i, Text: text}, int64(len(text))); err != nil {
+			t.Fatal(err)
+		}
+		if held := int64(len(w.batch)) * int64(len(text)); held > batchBytes {
+			t.Fatalf("writer batch holds %d rows of %d KiB", len(w.batch), len(text)>>10)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open[row]("test", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.NumRowGroups() != 1 {
+		t.Fatalf("%d row groups: the test wants one holding every row", f.NumRowGroups())
+	}
+	if n := batchRowsFor(f.Parquet().Metadata().RowGroups[0], parquetColumns[row](), 1<<20); n < 3 || n > 4 {
+		t.Errorf("1 MiB batches of 256 KiB rows: %d rows a batch", n)
+	}
+	var got []int64
+	if err := ScanBytes(f, 1<<20, func(r *row) error {
+		if r.Text != text {
+			t.Fatalf("row %d: text of %d bytes", r.N, len(r.Text))
+		}
+		got = append(got, r.N)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != total || !slices.IsSorted(got) {
+		t.Errorf("ScanBytes read %v", got)
+	}
+}
+
+// PageBytes sees a page holding many large rows: a reader decodes it whole.
+func TestPageBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.parquet")
+	w, err := Create[row]("test", path, "test.v1", Options{FlushInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Repeat("x", 1<<20)
+	for i := range int64(3) { // one batch, so one page of 3 MiB
+		w.Write(&row{N: i, Text: text}, 1)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open[row]("test", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := PageBytes[row](f); n < 3<<20 {
+		t.Errorf("PageBytes %d for a page of 3 MiB of text", n)
 	}
 }

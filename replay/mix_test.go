@@ -182,10 +182,10 @@ func TestClosedModelKeepsTheMix(t *testing.T) {
 		{"sample", sample, scenario.MixRecorded, 200, 40000},
 		{"sample", sample, scenario.MixRead, 80, 20000},
 		{"sample", sample, scenario.MixWrite, 30, 60000},
-		{"synthetic", synthetic, scenario.MixRecorded, 1, 40000},
-		{"synthetic", synthetic, scenario.MixRecorded, 10, 40000},
-		{"synthetic", synthetic, scenario.MixRead, 10, 40000},
-		{"synthetic", synthetic, scenario.MixWrite, 10, 40000},
+		{"synthetic", synthetic, scenario.MixRecorded, 1, 100000},
+		{"synthetic", synthetic, scenario.MixRecorded, 10, 100000},
+		{"synthetic", synthetic, scenario.MixRead, 10, 100000},
+		{"synthetic", synthetic, scenario.MixWrite, 10, 100000},
 	} {
 		t.Run(fmt.Sprintf("%s/%s/%d", tc.name, tc.mix, tc.users), func(t *testing.T) {
 			rows := mixRun(t, tc.src, tc.mix, tc.users, tc.sent)

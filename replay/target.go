@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unsafe"
 
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/session"
@@ -216,13 +217,28 @@ type readySession struct {
 }
 
 // PrepareSession prepares every request of s; replay passes it as
-// session.Options.Ready.
-func (t *Target) PrepareSession(s *session.Session) any {
+// session.Options.Ready. It also says how many bytes the prepared requests
+// hold beyond the recorded ones, which session counts against its memory
+// bounds: structs, URLs and header maps (values counted even where they
+// share the recorded bytes).
+func (t *Target) PrepareSession(s *session.Session) (any, int64) {
 	rs := &readySession{target: t, prep: make([]*Prepared, len(s.Requests)), errs: make([]error, len(s.Requests))}
+	n := int64(unsafe.Sizeof(*rs)) + int64(len(s.Requests))*int64(unsafe.Sizeof(rs.prep[0])+unsafe.Sizeof(rs.errs[0]))
 	for i := range s.Requests {
 		rs.prep[i], rs.errs[i] = t.Prepare(&s.Requests[i])
+		p := rs.prep[i]
+		if p == nil {
+			continue
+		}
+		n += int64(unsafe.Sizeof(*p)) + int64(len(p.urlString)+len(p.url.Opaque)+len(p.url.RawQuery)) + 48 // 48: the map's header
+		for name, vs := range p.header {
+			n += 64 + int64(len(name)) + int64(cap(vs))*16 // a slot of the map (at its load factor), the values' array
+			for _, v := range vs {
+				n += int64(len(v))
+			}
+		}
 	}
-	return rs
+	return rs, n
 }
 
 // prepared is request i of s made ready to send by t: from the session's

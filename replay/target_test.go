@@ -2,8 +2,10 @@ package replay
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -98,7 +100,7 @@ func TestPreparedSession(t *testing.T) {
 		{Method: "GET", Path: "/a?x=1", Headers: []trace.Header{h("Accept", "*/*")}},
 		{Method: "BAD METHOD", Path: "/b"},
 	}}
-	s.Ready = a.PrepareSession(s)
+	s.Ready, _ = a.PrepareSession(s)
 	for i := range s.Requests {
 		got, gerr := a.prepared(s, i)
 		want, werr := a.Prepare(&s.Requests[i])
@@ -245,5 +247,34 @@ func TestRedactHost(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "secret") || strings.Contains(RedactHost(host), "secret") {
 			t.Errorf("%s: %v", host, err)
 		}
+	}
+}
+
+// PrepareSession says about what its prepared requests hold, so that
+// session can count it against its bounds: not less than the heap grows
+// by, and not twice as much.
+func TestPrepareSessionCountsItsBytes(t *testing.T) {
+	tgt, _ := ParseTarget("http://127.0.0.1:9000")
+	tgt.APIKey = "key"
+	reqs := make([]session.Request, 20000)
+	for i := range reqs {
+		reqs[i] = session.Request{Method: "GET", Path: fmt.Sprintf("/api/v1/tasks/%d?page=2", i), Headers: []trace.Header{
+			h("Host", "api.example.com"), h("User-Agent", "Mozilla/5.0 (X11; Linux x86_64)"), h("Accept", "application/json"),
+			h("Authorization", "redacted:0123456789abcdef"), h("Accept-Encoding", "gzip"), h("content-type", "application/json")}}
+	}
+	s := &session.Session{Key: "k", Requests: reqs}
+	heap := func() int64 {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	before := heap()
+	ready, n := tgt.PrepareSession(s)
+	grew := heap() - before
+	runtime.KeepAlive(ready)
+	t.Logf("%d requests prepared: %d bytes counted, the heap grew by %d (%d and %d a request)", len(reqs), n, grew, n/int64(len(reqs)), grew/int64(len(reqs)))
+	if n < grew || n > 2*grew {
+		t.Errorf("PrepareSession counts %d bytes, the heap grew by %d", n, grew)
 	}
 }

@@ -7,6 +7,15 @@
 // Options.Memory; past that it sorts requests by session into temporary
 // parquet files, merges them into one, and reads each session back when a
 // virtual user takes it, through a cache bounded in bytes.
+//
+// What is counted is what is held: each request's struct, strings, header
+// slice and body, and what Options.Ready keeps for a session (it says).
+// Open holds at most about Options.Memory of it, working buffers included
+// (the batch being decoded, the row group being spilled, the readers of a
+// merge), whatever the trace; after Open, the Source holds either every
+// session (when they fitted in Memory, Ready included) or the index (about
+// 100 bytes a session) and the cache (Options.Cache). Sessions that virtual
+// users hold beyond the cache are shared while held: one copy each.
 package session
 
 import (
@@ -18,9 +27,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
+	"weak"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/replaykit/replaykit/pqfile"
 	"github.com/replaykit/replaykit/trace"
@@ -42,7 +56,9 @@ type Request struct {
 	Route  string `parquet:"route"`
 	// Headers are the request headers in wire order, secrets redacted.
 	Headers []trace.Header `parquet:"req_headers,list"`
-	// Body is the recorded body; BodyTruncated says it was cut by --max-body.
+	// Body is the recorded body, nil when empty (parquet-go decodes a
+	// null after a value as empty, not nil); BodyTruncated says it was cut
+	// by --max-body.
 	Body          []byte `parquet:"req_body,optional"`
 	BodyTruncated bool   `parquet:"req_body_truncated"`
 	// Size is the body's full length.
@@ -53,13 +69,33 @@ type Request struct {
 	Kind string `parquet:"kind"`
 }
 
-// size is about how many bytes r holds in memory.
+// Sizes of what a decoded request holds, for size.
+const (
+	requestBytes = int64(unsafe.Sizeof(Request{}))
+	headerBytes  = int64(unsafe.Sizeof(trace.Header{}))
+	sessionBytes = int64(unsafe.Sizeof(Session{}))
+	infoBytes    = int64(unsafe.Sizeof(Info{}))
+)
+
+// size is how many bytes r holds in memory: its struct, and each string
+// and slice it points to (decoded rows share none), rounded up to the
+// allocator's 8 bytes.
 func (r *Request) size() int64 {
-	n := 160 + len(r.Session) + len(r.Method) + len(r.Host) + len(r.Path) + len(r.Route) + len(r.Body) + len(r.Kind)
+	n := requestBytes + alloc(len(r.Session)) + alloc(len(r.Method)) + alloc(len(r.Host)) + alloc(len(r.Path)) +
+		alloc(len(r.Route)) + alloc(len(r.Kind)) + alloc(cap(r.Body)) + int64(cap(r.Headers))*headerBytes
 	for _, h := range r.Headers {
-		n += 32 + len(h.Name) + len(h.Value)
+		n += alloc(len(h.Name)) + alloc(len(h.Value))
 	}
-	return int64(n)
+	return n
+}
+
+// alloc is about what the heap takes for n bytes: size classes below
+// 1 KiB are 8 or 16 bytes apart.
+func alloc(n int) int64 {
+	if n == 0 {
+		return 0
+	}
+	return int64(n+15) &^ 15
 }
 
 // Session is the requests of one recorded user, in the order sent.
@@ -98,26 +134,29 @@ type Stats struct {
 	// Spilled says the request side did not fit in Options.Memory and
 	// sessions are read back from a temporary file.
 	Spilled bool
+	// Held is the bytes the Source keeps after Open: every session with
+	// its Ready when in memory, else the index (the cache comes on top,
+	// up to Options.Cache).
+	Held int64
 }
 
 // Options bound the memory Open and Source use.
 type Options struct {
-	// Memory bounds the request side held while reading (default 256 MiB).
+	// Memory bounds the bytes Open holds while reading, in bytes: the
+	// request side kept, its working buffers, and, when the sessions stay
+	// in memory, what Ready keeps for them (default 256 MiB).
 	Memory int64
-	// Cache bounds the sessions kept decoded once spilled (default 64 MiB;
-	// a session larger than it is read each time it is taken).
+	// Cache bounds the sessions kept decoded once spilled, Ready included,
+	// in bytes (default 64 MiB; a session larger than it is read each time
+	// it is taken).
 	Cache int64
 	// TempDir holds the spilled files (default: the system's).
 	TempDir string
 	// Ready, when set, is called once for each session as it comes into
-	// memory; what it returns is kept in Session.Ready. Its memory is
-	// counted as readyBytes a request.
-	Ready func(*Session) any
+	// memory; what it returns is kept in Session.Ready, with the bytes it
+	// holds beyond the session's requests, counted against Memory or Cache.
+	Ready func(*Session) (ready any, bytes int64)
 }
-
-// readyBytes is about what Options.Ready keeps per request (replay's
-// prepared URL and headers), for the cache's bound.
-const readyBytes = 768
 
 func (o *Options) defaults() {
 	if o.Memory <= 0 {
@@ -128,6 +167,14 @@ func (o *Options) defaults() {
 	}
 }
 
+// work is what one working buffer of Open may hold, out of Memory: the
+// batch of rows being decoded, the row group being spilled.
+func (o *Options) work() int64 { return min(max(o.Memory/16, 1<<10), 8<<20) }
+
+// fanIn is how many spilled runs one merge reads at once: each reader holds
+// a batch and a page of each column.
+func (o *Options) fanIn() int { return int(min(max(o.Memory/(4<<20), 4), 16)) }
+
 // Source hands out sessions by index, in order of their first request.
 // Safe for concurrent use.
 type Source struct {
@@ -137,12 +184,15 @@ type Source struct {
 	// Spilled: sessions sorted by key in one file, read back on demand.
 	dir    string
 	sorted *pqfile.File
+	ready  func(*Session) (any, int64)
 	mu     sync.Mutex
-	cache  map[int]*list.Element // of *cached
+	cache  map[int]*list.Element // of *cached, most recently taken first
 	lru    list.List
 	bytes  int64
 	limit  int64
-	ready  func(*Session) any
+	// held are the sessions read and not yet collected, cached or not: one
+	// that users still hold is handed out again rather than read twice.
+	held map[int]held
 }
 
 type cached struct {
@@ -151,9 +201,14 @@ type cached struct {
 	bytes int64
 }
 
+type held struct {
+	s     weak.Pointer[Session]
+	bytes int64
+}
+
 // FromSessions is a Source over sessions already in memory.
 func FromSessions(sessions []Session) *Source {
-	src := &Source{mem: sessions}
+	src := &Source{mem: sessions, infos: make([]Info, 0, len(sessions))}
 	for _, s := range sessions {
 		src.infos = append(src.infos, infoOf(s.Key, s.Requests))
 	}
@@ -175,6 +230,13 @@ func infoOf(key string, reqs []Request) Info {
 	return in
 }
 
+// sample, set by tests, is called where Open and Session hold the most:
+// each row read, spilled or merged, and each session made ready.
+var sample func()
+
+// byFirst orders sessions by their first request, then key.
+func byFirst(a, b Info) int { return cmp.Or(a.First.Compare(b.First), cmp.Compare(a.Key, b.Key)) }
+
 // Open reads every trace file matching the globs, as described in the
 // package comment. Close the Source to remove its temporary files.
 func Open(opts Options, globs ...string) (*Source, Stats, error) {
@@ -194,15 +256,28 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 		return nil, st, fmt.Errorf("no trace matches %q: record one first (record --iface, --pcap or --proxy)", globs)
 	}
 	sp := &spiller{opts: opts}
+	// buf holds the requests read since the last spill: content counts
+	// their strings and bodies, cap(buf) their structs. The batch being
+	// decoded, the reader's pages and the row group being spilled come on
+	// top, out of Memory.
 	var buf []Request
-	var held int64
+	var content int64
+	spill := func() error {
+		if err := sp.run(buf); err != nil {
+			return err
+		}
+		clear(buf) // the array is reused: drop its bodies now, not as it refills
+		buf, content = buf[:0], 0
+		return nil
+	}
 	for _, path := range files {
 		f, err := trace.Open(path)
 		if err != nil {
 			sp.remove()
 			return nil, st, err
 		}
-		err = trace.Scan(f, func(r *Request) error {
+		limit := opts.Memory - 2*opts.work() - pqfile.PageBytes[Request](f) // the reader's pages too
+		err = pqfile.ScanBytes(f, opts.work(), func(r *Request) error {
 			st.Requests++
 			if r.Kind == trace.KindRead {
 				st.Reads++
@@ -212,12 +287,28 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			if r.BodyTruncated {
 				st.Truncated++
 			}
-			buf = append(buf, *r)
-			if held += r.size(); held > opts.Memory {
-				if err := sp.run(buf); err != nil {
+			if len(r.Body) == 0 {
+				r.Body = nil
+			}
+			n := r.size() - requestBytes
+			slots := int64(cap(buf))
+			if len(buf) == cap(buf) {
+				// Growing copies the array: old and new are both held
+				// for a moment.
+				slots += int64(max(256, cap(buf)+cap(buf)/4))
+			}
+			if len(buf) > 0 && content+n+slots*requestBytes > limit {
+				if err := spill(); err != nil {
 					return err
 				}
-				buf, held = buf[:0], 0
+			}
+			if len(buf) == cap(buf) {
+				buf = slices.Grow(buf, max(256, cap(buf)/4))
+			}
+			buf = append(buf, *r)
+			content += n
+			if sample != nil {
+				sample()
 			}
 			return nil
 		})
@@ -234,16 +325,34 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 	}
 	var src *Source
 	if len(sp.runs) == 0 {
+		// Everything fits. What Ready keeps is kept too if it fits with
+		// the requests; else it is made as each session is taken, and
+		// kept in the cache, within its bound, as spilled sessions are.
 		sessions := group(buf)
-		if opts.Ready != nil {
-			for i := range sessions {
-				sessions[i].Ready = opts.Ready(&sessions[i])
+		total := content + int64(cap(buf))*requestBytes + int64(len(sessions))*(sessionBytes+infoBytes)
+		all := total
+		for i := 0; i < len(sessions) && opts.Ready != nil && all <= opts.Memory; i++ {
+			var n int64
+			sessions[i].Ready, n = opts.Ready(&sessions[i])
+			all += n
+			if sample != nil {
+				sample()
 			}
 		}
+		slices.SortFunc(sessions, func(a, b Session) int {
+			return cmp.Or(a.Requests[0].TS.Compare(b.Requests[0].TS), cmp.Compare(a.Key, b.Key))
+		})
 		src = FromSessions(sessions)
+		if st.Held = all; all > opts.Memory {
+			for i := range sessions {
+				sessions[i].Ready = nil
+			}
+			st.Held = total
+			src.readOnTake(opts)
+		}
 	} else {
 		if len(buf) > 0 {
-			if err := sp.run(buf); err != nil {
+			if err := spill(); err != nil {
 				sp.remove()
 				return nil, st, err
 			}
@@ -254,29 +363,15 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			sp.remove()
 			return nil, st, err
 		}
+		src.readOnTake(opts)
 		st.Spilled = true
-	}
-	// Sessions in order of their first request; the index remembers where
-	// each one is.
-	perm := make([]int, len(src.infos))
-	for i := range perm {
-		perm[i] = i
-	}
-	slices.SortFunc(perm, func(a, b int) int {
-		x, y := &src.infos[a], &src.infos[b]
-		return cmp.Or(x.First.Compare(y.First), cmp.Compare(x.Key, y.Key))
-	})
-	infos := make([]Info, len(perm))
-	for i, j := range perm {
-		infos[i] = src.infos[j]
-	}
-	src.infos = infos
-	if src.mem != nil {
-		mem := make([]Session, len(perm))
-		for i, j := range perm {
-			mem[i] = src.mem[j]
+		// Sessions in order of their first request; the index remembers
+		// where each one is.
+		slices.SortFunc(src.infos, byFirst)
+		st.Held = int64(cap(src.infos)) * infoBytes
+		for _, in := range src.infos {
+			st.Held += alloc(len(in.Key))
 		}
-		src.mem = mem
 	}
 	st.Sessions = len(src.infos)
 	return src, st, nil
@@ -291,7 +386,13 @@ func byStart(a, b Request) int {
 func group(reqs []Request) []Session {
 	// Rows are stored in the order exchanges completed: sort by start.
 	slices.SortStableFunc(reqs, byStart)
-	var out []Session
+	n := 0
+	for i := range reqs {
+		if i == 0 || reqs[i].Session != reqs[i-1].Session {
+			n++
+		}
+	}
+	out := make([]Session, 0, n)
 	for i := 0; i < len(reqs); {
 		j := i + 1
 		for j < len(reqs) && reqs[j].Session == reqs[i].Session {
@@ -305,26 +406,45 @@ func group(reqs []Request) []Session {
 
 // spiller writes sorted runs of requests to temporary files and merges them.
 type spiller struct {
-	opts Options
-	dir  string
-	runs []string
+	opts  Options
+	dir   string
+	runs  []string
+	files int // made so far, for their names
 }
 
-// spillOptions keep row groups small: a session is read back by seeking
-// to its first row, and a reader decodes whole pages of its row group.
-var spillOptions = pqfile.Options{RowGroupRows: 4096, RowGroupBytes: 8 << 20, FlushInterval: -1}
+// spillFormat is the spilled files' parquet: small pages, since a session
+// is read back by seeking to its first row and a reader decodes whole
+// pages; no statistics, which would copy the smallest and largest body of
+// every page into its header and the footer (2 MiB of metadata a row
+// group of 1 MiB uploads); nothing reads them.
+var spillFormat = []parquet.WriterOption{
+	parquet.PageBufferSize(64 << 10),
+	parquet.DataPageStatistics(false),
+	parquet.SkipPageBounds("session"), parquet.SkipPageBounds("method"), parquet.SkipPageBounds("host"),
+	parquet.SkipPageBounds("path"), parquet.SkipPageBounds("route"), parquet.SkipPageBounds("kind"),
+	parquet.SkipPageBounds("req_body"),
+	parquet.SkipPageBounds("req_headers", "list", "element", "name"),
+	parquet.SkipPageBounds("req_headers", "list", "element", "value"),
+}
 
-func (sp *spiller) run(reqs []Request) error {
+// create makes the spilled file name, and the temporary directory first.
+func (sp *spiller) create(name string) (*pqfile.Writer[Request], error) {
 	if sp.dir == "" {
 		dir, err := os.MkdirTemp(sp.opts.TempDir, "replaykit-sessions-")
 		if err != nil {
-			return fmt.Errorf("the trace does not fit in memory (%d MiB) and no temporary directory could be made for it: %w", sp.opts.Memory>>20, err)
+			return nil, fmt.Errorf("the trace does not fit in memory (%d MiB) and no temporary directory could be made for it: %w", sp.opts.Memory>>20, err)
 		}
 		sp.dir = dir
 	}
+	sp.files++
+	// Row groups of one working buffer: the writer holds one.
+	opts := pqfile.Options{RowGroupRows: 4096, RowGroupBytes: sp.opts.work(), FlushInterval: -1, NoSync: true}
+	return pqfile.Create[Request]("session spill", filepath.Join(sp.dir, name), "replaykit.sessions.v1", opts, spillFormat...)
+}
+
+func (sp *spiller) run(reqs []Request) error {
 	slices.SortStableFunc(reqs, byStart)
-	path := filepath.Join(sp.dir, fmt.Sprintf("run-%04d.parquet", len(sp.runs)))
-	w, err := pqfile.Create[Request]("session spill", path, "replaykit.sessions.v1", spillOptions)
+	w, err := sp.create(fmt.Sprintf("run-%04d.parquet", sp.files))
 	if err != nil {
 		return err
 	}
@@ -333,16 +453,51 @@ func (sp *spiller) run(reqs []Request) error {
 			w.Abort()
 			return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
 		}
+		if sample != nil {
+			sample()
+		}
 	}
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
 	}
-	sp.runs = append(sp.runs, path)
+	sp.runs = append(sp.runs, w.Path())
 	return nil
 }
 
 // merge merges the runs into one file sorted by session and indexes it.
+// Each merge reads at most fanIn runs at once: past that, runs are merged
+// into longer runs first.
 func (sp *spiller) merge() (*Source, error) {
+	for k := sp.opts.fanIn(); len(sp.runs) > k; {
+		w, err := sp.create(fmt.Sprintf("run-%04d.parquet", sp.files))
+		if err != nil {
+			return nil, err
+		}
+		if err := sp.mergeInto(w, sp.runs[:k], nil); err != nil {
+			return nil, err
+		}
+		sp.runs = append(sp.runs[k:], w.Path())
+	}
+	w, err := sp.create("sessions.parquet")
+	if err != nil {
+		return nil, err
+	}
+	src := &Source{dir: sp.dir}
+	if err := sp.mergeInto(w, sp.runs, &src.infos); err != nil {
+		return nil, err
+	}
+	sp.runs = nil
+	f, err := pqfile.Open[Request]("session spill", w.Path())
+	if err != nil {
+		return nil, err
+	}
+	src.sorted = f
+	return src, nil
+}
+
+// mergeInto merges the sorted runs into w, closes it and removes the runs;
+// with index set, it appends each session's Info to it.
+func (sp *spiller) mergeInto(w *pqfile.Writer[Request], runs []string, index *[]Info) error {
 	type head struct {
 		r    Request
 		next func() (*Request, error, bool)
@@ -354,18 +509,22 @@ func (sp *spiller) merge() (*Source, error) {
 			h.stop()
 		}
 	}()
-	for _, path := range sp.runs {
+	// The readers share one working buffer between them.
+	batch := sp.opts.work() / int64(len(runs))
+	for _, path := range runs {
 		f, err := pqfile.Open[Request]("session spill", path)
 		if err != nil {
-			return nil, err
+			w.Abort()
+			return err
 		}
 		defer f.Close()
-		next, stop := iter.Pull2(rowsOf(f))
+		next, stop := iter.Pull2(rowsOf(f, batch))
 		h := &head{next: next, stop: stop}
 		if r, err, ok := next(); ok {
 			if err != nil {
 				stop()
-				return nil, err
+				w.Abort()
+				return err
 			}
 			h.r = *r
 			heads = append(heads, h)
@@ -373,22 +532,15 @@ func (sp *spiller) merge() (*Source, error) {
 			stop()
 		}
 	}
-	path := filepath.Join(sp.dir, "sessions.parquet")
-	w, err := pqfile.Create[Request]("session spill", path, "replaykit.sessions.v1", spillOptions)
-	if err != nil {
-		return nil, err
-	}
-	src := &Source{dir: sp.dir}
 	var cur Info
 	var row int64
 	flush := func() {
-		if cur.Requests > 0 {
-			src.infos = append(src.infos, cur)
+		if cur.Requests > 0 && index != nil {
+			*index = append(*index, cur)
 		}
 	}
 	for len(heads) > 0 {
-		// A linear scan for the smallest head: runs are few (the trace's
-		// size over Options.Memory).
+		// A linear scan for the smallest head: runs are at most fanIn.
 		m := 0
 		for i := 1; i < len(heads); i++ {
 			if byStart(heads[i].r, heads[m].r) < 0 {
@@ -410,7 +562,10 @@ func (sp *spiller) merge() (*Source, error) {
 		}
 		if err := w.Write(&r, r.size()); err != nil {
 			w.Abort()
-			return nil, fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
+			return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
+		}
+		if sample != nil {
+			sample()
 		}
 		row++
 		next, err, ok := h.next()
@@ -420,34 +575,26 @@ func (sp *spiller) merge() (*Source, error) {
 			heads = slices.Delete(heads, m, m+1)
 		case err != nil:
 			w.Abort()
-			return nil, err
+			return err
 		default:
 			h.r = *next
 		}
 	}
 	flush()
 	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
+		return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
 	}
-	for _, p := range sp.runs {
+	for _, p := range runs {
 		os.Remove(p)
 	}
-	f, err := pqfile.Open[Request]("session spill", path)
-	if err != nil {
-		return nil, err
-	}
-	src.sorted = f
-	src.limit = sp.opts.Cache
-	src.ready = sp.opts.Ready
-	src.cache = map[int]*list.Element{}
-	return src, nil
+	return nil
 }
 
-// rowsOf yields the rows of f in order.
-func rowsOf(f *pqfile.File) iter.Seq2[*Request, error] {
+// rowsOf yields the rows of f in order, decoding about batch bytes at once.
+func rowsOf(f *pqfile.File, batch int64) iter.Seq2[*Request, error] {
 	return func(yield func(*Request, error) bool) {
 		stopped := errors.New("stopped")
-		err := pqfile.Scan(f, func(r *Request) error {
+		err := pqfile.ScanBytes(f, batch, func(r *Request) error {
 			if !yield(r, nil) {
 				return stopped
 			}
@@ -465,6 +612,15 @@ func (sp *spiller) remove() {
 	}
 }
 
+// readOnTake makes Session read each session as it is taken (from the
+// spilled file, or from memory to make it ready) through the cache.
+func (s *Source) readOnTake(opts Options) {
+	s.limit = opts.Cache
+	s.ready = opts.Ready
+	s.cache = map[int]*list.Element{}
+	s.held = map[int]held{}
+}
+
 // Len is the number of sessions.
 func (s *Source) Len() int { return len(s.infos) }
 
@@ -473,40 +629,104 @@ func (s *Source) Info(i int) Info { return s.infos[i] }
 
 // Session reads session i (0 <= i < Len()). The caller must not change it.
 func (s *Source) Session(i int) (*Session, error) {
-	if s.mem != nil {
-		return &s.mem[i], nil
+	if s.cache == nil {
+		return &s.mem[i], nil // everything is in memory, made ready
 	}
 	s.mu.Lock()
-	if el, ok := s.cache[i]; ok {
-		s.lru.MoveToFront(el)
-		sess := el.Value.(*cached).s
-		s.mu.Unlock()
+	sess := s.lookup(i)
+	s.mu.Unlock()
+	if sess != nil {
 		return sess, nil
 	}
-	s.mu.Unlock()
 	// Read outside the lock: two users taking the same session at once
-	// may both read it, which is cheaper than making every reader wait.
-	in := s.infos[i]
-	reqs, err := pqfile.ReadRange[Request](s.sorted, in.offset, int64(in.Requests))
+	// may both read it, which is cheaper than making every reader wait;
+	// the second copy is dropped at once.
+	sess, n, err := s.read(i)
 	if err != nil {
 		return nil, err
 	}
-	if len(reqs) != in.Requests || (len(reqs) > 0 && reqs[0].Session != in.Key) {
-		return nil, fmt.Errorf("session %q: the spilled file %s does not match its index", in.Key, s.sorted.Path())
-	}
-	sess := &Session{Key: in.Key, Requests: reqs}
-	var n int64
-	for j := range reqs {
-		n += reqs[j].size()
-	}
 	if s.ready != nil {
-		sess.Ready = s.ready(sess)
-		n += int64(len(reqs)) * readyBytes
+		var rn int64
+		sess.Ready, rn = s.ready(sess)
+		n += rn
+		if sample != nil {
+			sample()
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.cache[i]; ok || n > s.limit {
-		return sess, nil
+	if other := s.lookup(i); other != nil {
+		return other, nil
+	}
+	h := held{s: weak.Make(sess), bytes: n}
+	s.held[i] = h
+	runtime.AddCleanup(sess, s.forget, heldSession{i, h.s})
+	s.remember(i, sess, n)
+	return sess, nil
+}
+
+// read reads session i back from the spilled file, or copies it from
+// memory to make it ready; n is what it holds that Held does not count.
+func (s *Source) read(i int) (sess *Session, n int64, err error) {
+	if s.mem != nil {
+		return &Session{Key: s.mem[i].Key, Requests: s.mem[i].Requests}, sessionBytes, nil
+	}
+	in := s.infos[i]
+	reqs, err := pqfile.ReadRange[Request](s.sorted, in.offset, int64(in.Requests))
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(reqs) != in.Requests || (len(reqs) > 0 && reqs[0].Session != in.Key) {
+		return nil, 0, fmt.Errorf("session %q: the spilled file %s does not match its index", in.Key, s.sorted.Path())
+	}
+	n = sessionBytes + int64(cap(reqs)-len(reqs))*requestBytes
+	for j := range reqs {
+		if len(reqs[j].Body) == 0 {
+			reqs[j].Body = nil
+		}
+		n += reqs[j].size()
+	}
+	return &Session{Key: in.Key, Requests: reqs}, n, nil
+}
+
+// heldSession names an entry of Source.held for its cleanup.
+type heldSession struct {
+	i int
+	s weak.Pointer[Session]
+}
+
+// forget drops the entry of a session no longer held anywhere.
+func (s *Source) forget(h heldSession) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held[h.i].s == h.s {
+		delete(s.held, h.i)
+	}
+}
+
+// lookup is session i if it is in memory: cached, or still held by a
+// user (then cached again). s.mu is held.
+func (s *Source) lookup(i int) *Session {
+	if el, ok := s.cache[i]; ok {
+		s.lru.MoveToFront(el)
+		return el.Value.(*cached).s
+	}
+	h, ok := s.held[i]
+	if !ok {
+		return nil
+	}
+	sess := h.s.Value()
+	if sess != nil {
+		s.remember(i, sess, h.bytes)
+	}
+	return sess
+}
+
+// remember caches session i of n bytes, evicting the least recently taken
+// past the cache's bound. s.mu is held.
+func (s *Source) remember(i int, sess *Session, n int64) {
+	if n > s.limit {
+		return
 	}
 	s.cache[i] = s.lru.PushFront(&cached{i: i, s: sess, bytes: n})
 	for s.bytes += n; s.bytes > s.limit; {
@@ -514,7 +734,6 @@ func (s *Source) Session(i int) (*Session, error) {
 		delete(s.cache, old.i)
 		s.bytes -= old.bytes
 	}
-	return sess, nil
 }
 
 // Close removes the temporary files, if any.

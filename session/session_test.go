@@ -195,7 +195,7 @@ func TestOpenIsBoundedByOptions(t *testing.T) {
 func TestReadyRunsOncePerSessionRead(t *testing.T) {
 	for _, opts := range []Options{{}, {Memory: 16 << 10, Cache: 64 << 20, TempDir: t.TempDir()}} {
 		calls := map[string]int{}
-		opts.Ready = func(s *Session) any { calls[s.Key]++; return len(s.Requests) }
+		opts.Ready = func(s *Session) (any, int64) { calls[s.Key]++; return len(s.Requests), 0 }
 		src, st, err := Open(opts, "../testdata/sample/*.parquet")
 		if err != nil {
 			t.Fatal(err)
