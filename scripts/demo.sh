@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command (make demo): replaykit end to end on the
-# embedded default, all on loopback: about 1.5 minutes (the first time on a
-# machine, add the module downloads and a full build: about 2 more).
+# embedded default, all on loopback: about a minute (the first time on a
+# machine, with the module downloads and a full build: about 2.5).
 #  1. record: the sample capture (curl, ab, a pipelining client) -> a trace
 #  2. start the demo API on 127.0.0.1:18000
 #  3. replay --check-only, then light_load and spike_test, shortened, from
