@@ -7,12 +7,15 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-# record, replay against the demo API on loopback, analyze: about a minute.
+# record, replay against the demo API on loopback, analyze: about a minute
+# (2.5 the first time: module downloads, a full build).
 demo:
 	scripts/demo.sh
 
 # gofmt, go vet, every test (race detector on), then each fuzz target for
-# FUZZTIME. What .ci/run runs.
+# FUZZTIME. What .ci/run runs. About 3 minutes on 2 cores (12 the first
+# time: it compiles everything three times); as root, it first installs
+# the missing commands some tests need (gcc, curl, tcpdump, chromium).
 test:
 	scripts/test.sh
 

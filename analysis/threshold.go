@@ -178,30 +178,79 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 		default:
 			v.Actual = s.Quantile(t.Quantile)
 		}
-		switch t.Op {
-		case "<":
-			v.Pass = v.Actual < t.Value
-		case "<=":
-			v.Pass = v.Actual <= t.Value
-		case ">":
-			v.Pass = v.Actual > t.Value
-		case ">=":
-			v.Pass = v.Actual >= t.Value
-		}
+		v.Pass = t.holds(v.Actual)
 		out = append(out, v)
 	}
 	return out
 }
 
-// Format writes a value in the threshold's unit.
+// holds says whether the value x, in the threshold's unit, passes it.
+func (t Threshold) holds(x float64) bool {
+	switch t.Op {
+	case "<":
+		return x < t.Value
+	case "<=":
+		return x <= t.Value
+	case ">":
+		return x > t.Value
+	case ">=":
+		return x >= t.Value
+	}
+	return false
+}
+
+// Format writes a value in the threshold's unit, as a person reads it:
+// 4 significant digits (4.4304% is 4.43%, 318.207ms is 318.2ms, 146.729 rps
+// is 146.7), never an exponent, never fewer digits than the integer part.
 func (t Threshold) Format(v float64) string {
+	return t.format(v, 4)
+}
+
+func (t Threshold) format(v float64, digits int) string {
+	scale, unit := t.display()
+	return strconv.FormatFloat(roundFigure(v*scale, digits), 'f', -1, 64) + unit
+}
+
+// display is how a value in the threshold's unit is shown: rates as
+// percentages, latencies in milliseconds, rps bare.
+func (t Threshold) display() (scale float64, unit string) {
 	switch t.Metric {
 	case "error_rate", "availability":
-		return strconv.FormatFloat(v*100, 'f', -1, 64) + "%"
+		return 100, "%"
 	case "rps":
-		return strconv.FormatFloat(v, 'f', 1, 64)
+		return 1, ""
 	}
-	return strconv.FormatFloat(v, 'f', -1, 64) + "ms"
+	return 1, "ms"
+}
+
+// roundFigure rounds v to digits significant digits, or to a whole number
+// when it has more integer digits than that. The rounding is decimal
+// (strconv's), so the result prints without binary noise such as
+// 4.430400000000001.
+func roundFigure(v float64, digits int) float64 {
+	if v == 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return v
+	}
+	decimals := max(digits-1-int(math.Floor(math.Log10(math.Abs(v)))), 0)
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'f', decimals, 64), 64)
+	return r
+}
+
+// shown is the verdict's figure as printed: 4 significant digits, or as
+// many more as it takes for the printed figure to agree with the verdict
+// (availability 99.9951% against >99.999% is shown so, not as 100%), and
+// 100% only when it is.
+func (v Verdict) shown() string {
+	scale, unit := v.display()
+	digits := 4
+	for ; digits < 17; digits++ {
+		r := roundFigure(v.Actual*scale, digits)
+		whole := unit == "%" && r == 100 && v.Actual != 1
+		if v.holds(r/scale) == v.Pass && !whole {
+			break
+		}
+	}
+	return v.format(v.Actual, digits)
 }
 
 // String says what was checked and what was found.
@@ -217,11 +266,5 @@ func (v Verdict) String() string {
 	if v.Missing {
 		return fmt.Sprintf("%s %s: %s had no request", verdict, v.Expr, where)
 	}
-	actual := v.Actual
-	if v.Metric == "error_rate" || v.Metric == "availability" {
-		actual = float64(int64(actual*1e6+0.5)) / 1e6 // 4 decimals of a percent
-	} else {
-		actual = float64(int64(actual*1e3+0.5)) / 1e3
-	}
-	return fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.Format(actual))
+	return fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.shown())
 }

@@ -145,3 +145,42 @@ func FuzzParseThreshold(f *testing.F) {
 		}
 	})
 }
+
+// A verdict's figure reads as a person writes it: 4 significant digits, no
+// binary noise, and never a rounding that contradicts the verdict.
+func TestVerdictFigures(t *testing.T) {
+	tests := []struct {
+		expr   string
+		actual float64
+		want   string
+	}{
+		{"error_rate<1%", 0.04430400000000001, "FAIL error_rate<1%: total error_rate is 4.43%"},
+		{"error_rate<1%", 0.044304, "FAIL error_rate<1%: total error_rate is 4.43%"},
+		{"error_rate<1%", 61.0 / 1111, "FAIL error_rate<1%: total error_rate is 5.491%"}, // the README's demo
+		{"error_rate<1%", 0, "PASS error_rate<1%: total error_rate is 0%"},
+		{"error_rate<1%", 0.0000123, "PASS error_rate<1%: total error_rate is 0.00123%"},
+		{"availability>99.9%", 1, "PASS availability>99.9%: total availability is 100%"},
+		{"availability>99.9%", 0.9956666666666667, "FAIL availability>99.9%: total availability is 99.57%"},
+		// 4 digits would print 100%: a failure must not read as a pass.
+		{"availability>99.999%", 0.999951, "FAIL availability>99.999%: total availability is 99.995%"},
+		{"error_rate<1%", 0.0099996, "PASS error_rate<1%: total error_rate is 0.99996%"},
+		{"availability>99.9%", 0.9999951, "PASS availability>99.9%: total availability is 99.9995%"},
+		{"avg<500ms", 75.23685666666668, "PASS avg<500ms: total avg is 75.24ms"},
+		{"p95<2000ms", 318.207, "PASS p95<2000ms: total p95 is 318.2ms"},
+		{"p95<2s", 12345.678, "FAIL p95<2s: total p95 is 12346ms"},
+		{"max<1ns", 0.51234, "FAIL max<1ns: total max is 0.5123ms"},
+		{"rps>50", 146.72943787168668, "PASS rps>50: total rps is 146.7"},
+		{"rps>50", 22.3, "FAIL rps>50: total rps is 22.3"},
+		{"rps>=50", 49.99996, "FAIL rps>=50: total rps is 49.99996"},
+	}
+	for _, tt := range tests {
+		th, err := ParseThreshold(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := Verdict{Threshold: th, Actual: tt.actual, Pass: th.holds(tt.actual)}
+		if got := v.String(); got != tt.want {
+			t.Errorf("%s at %v: got %q, want %q", tt.expr, tt.actual, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's first command (make demo): replaykit end to end on the
-# embedded default, in about a minute, all on loopback.
+# embedded default, all on loopback: about a minute (the first time on a
+# machine, with the module downloads and a full build: about 2.5).
 #  1. record: the sample capture (curl, ab, a pipelining client) -> a trace
 #  2. start the demo API on 127.0.0.1:18000
 #  3. replay --check-only, then light_load and spike_test, shortened, from
@@ -11,7 +12,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-command -v curl >/dev/null || need curl:curl
+need "curl:curl:the demo waits for the demo API with it"
+echo "== build bin/record, bin/replay, bin/analyze, bin/demoapi (the first time: downloads the Go modules and compiles everything)"
 go build -o bin/ ./cmd/...
 out=demo-out
 rm -rf "$out"

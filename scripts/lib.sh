@@ -1,12 +1,23 @@
 # Shared by the scripts under scripts/ and bench/: source it.
 
-# need CMD:PACKAGE...: installs the Debian packages of missing commands.
+# need CMD:PACKAGE[:WHY]...: installs the Debian packages of the commands
+# not on PATH with apt-get, after saying which and why on stderr. PACKAGE
+# may be several, space-separated. Not root: says what to install and
+# returns 1.
 need() {
-	local missing=()
-	for cmd in "$@"; do command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}"); done
-	if ((${#missing[@]})); then
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	local missing=() spec cmd pkg why
+	for spec in "$@"; do
+		IFS=: read -r cmd pkg why <<<"$spec"
+		command -v "$cmd" >/dev/null && continue
+		echo "${0##*/}: installing $pkg with apt-get (${why:-$cmd is not on PATH})" >&2
+		missing+=($pkg)
+	done
+	((${#missing[@]})) || return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "${0##*/}: not root, so not installing: apt-get install ${missing[*]}" >&2
+		return 1
 	fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
 # A scratch directory, and the processes started in the background: both

@@ -7,31 +7,35 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FUZZTIME=${FUZZTIME:-10s}
 command -v go >/dev/null || { echo "test: Go 1.26 is needed (https://go.dev/dl): not found on PATH" >&2; exit 2; }
-# The race detector needs cgo and a C compiler; the live capture tests use
-# curl as a client and tcpdump to compile a --filter expression; the HTML
-# report is opened in headless chromium. (They run as root, as CI does;
-# they skip with a message otherwise.)
-missing=()
-command -v gcc >/dev/null || missing+=(gcc libc6-dev)
-command -v curl >/dev/null || missing+=(curl)
-command -v tcpdump >/dev/null || missing+=(tcpdump)
-command -v chromium >/dev/null || missing+=(chromium)
-if ((${#missing[@]})) && [ "$(id -u)" = 0 ]; then
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+. scripts/lib.sh
+# Commands some tests need, installed from Debian's packages when run as
+# root (as CI does). Without them those tests skip or fail, saying why.
+need "gcc:gcc libc6-dev:the race detector needs cgo and a C compiler" \
+	"curl:curl:the live capture tests use it as an HTTP client" \
+	"tcpdump:tcpdump:record --filter compiles its expression with it" \
+	"chromium:chromium:the HTML report test opens the report in headless chromium" ||
+	echo "test: going on without them: the tests that need them skip" >&2
 
 if [ "${1:-}" != fuzz ]; then
 	unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go'))
 	if [ -n "$unformatted" ]; then
 		echo "gofmt would change:"; echo "$unformatted"; exit 1
 	fi
+	# The first run on a machine compiles the standard library and every
+	# dependency three times (plain for vet, with the race detector, and
+	# instrumented for fuzzing): most of its time. Later runs reuse them.
+	echo "== go vet ./... (the first time: compiles everything)"
 	go vet ./...
-	go test -race -count=1 ./...
+	# go test's own vet would be a subset of what just ran.
+	echo "== go test -race ./... (the first time: compiles everything with the race detector)"
+	go test -race -count=1 -vet=off ./...
 	# The Kubernetes manifests, decoded strictly with the API types (a
 	# module of its own: the API types are no dependency of replaykit).
-	(cd deploy/kubernetes && go vet ./... && go test -count=1 ./...)
+	echo "== deploy/kubernetes: the manifests against the API types (the first time: compiles them)"
+	(cd deploy/kubernetes && go vet ./... && go test -count=1 -vet=off ./...)
 fi
 
+echo "== each fuzz target for $FUZZTIME (the first time: compiles everything instrumented for fuzzing)"
 # Every FuzzXxx target, each for FUZZTIME: no crash, no hang.
 grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
 	pkg=./$(dirname "${f#./}")

@@ -4,7 +4,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/cmdline"
 )
 
 const usage = `usage:
@@ -39,11 +39,8 @@ func run(args []string) int {
 	window := fs.Duration("window", time.Second, "time series step")
 	host := fs.String("host", "", "the target, shown in the report")
 	trace := fs.String("trace", "", "the trace replayed, shown in the report")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return analysis.ExitBad
+	if code, done := cmdline.Parse(fs, args); done {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()

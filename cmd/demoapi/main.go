@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/internal/cmdline"
 	"github.com/replaykit/replaykit/internal/loopback"
 )
 
@@ -30,11 +31,8 @@ func run() int {
 	slow := fs.Float64("slow", 1, "scale of the simulated latency of every endpoint")
 	noDelay := fs.Bool("no-delay", false, "no simulated latency")
 	seed := fs.Uint64("seed", 0, "seed of the latency draws (0: random)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
+		return code
 	}
 	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
 		Slow: *slow, NoDelay: *noDelay, Seed: *seed})

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/replaykit/replaykit/capture"
+	"github.com/replaykit/replaykit/internal/cmdline"
 	"github.com/replaykit/replaykit/record"
 )
 
@@ -52,11 +52,8 @@ func run() int {
 	maxBody := fs.String("max-body", "1MiB", "request body bytes kept per exchange")
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "record: "+format+"\n", a...)

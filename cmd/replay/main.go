@@ -19,6 +19,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/cmdline"
 	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
@@ -68,11 +69,8 @@ func run() int {
 	thresholds := fs.StringArray("threshold", nil, "add a threshold to the analysis, as analyze --threshold (repeatable)")
 	noDefaults := fs.Bool("no-default-thresholds", false, "check only the --threshold ones")
 	formats := fs.StringSlice("format", []string{"html", "csv", "json"}, "analysis outputs: html, csv, json, junit")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
+		return code
 	}
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "replay: "+format+"\n", a...)
