@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -87,14 +88,13 @@ type Writer[T any] struct {
 func Create[T any](what, path, format string, opts Options, extra ...parquet.WriterOption) (*Writer[T], error) {
 	opts.defaults()
 	tmp := path + ".tmp"
-	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	var f *os.File
+	var err error
 	if opts.NoReplace {
-		if _, err := os.Lstat(path); err == nil {
-			return nil, fmt.Errorf("create %s %s: %w", what, path, os.ErrExist)
-		}
-		flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL
+		f, err = createLocked(path, tmp)
+	} else {
+		f, err = os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	}
-	f, err := os.OpenFile(tmp, flags, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("create %s %s: %w", what, path, err)
 	}
@@ -186,17 +186,64 @@ func (w *Writer[T]) Close() error {
 	if err == nil && !w.opts.NoSync {
 		err = w.f.Sync()
 	}
-	if cerr := w.f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
+	if w.opts.NoReplace && err == nil {
+		// Named while still locked: no other writer can take the
+		// temporary name over between the two.
 		err = w.rename()
+		if cerr := w.f.Close(); err == nil {
+			err = cerr
+		}
+	} else {
+		if cerr := w.f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = w.rename()
+		}
 	}
 	if err != nil {
 		os.Remove(w.tmp) // a file that could not be finished is not left half-written
 		return fmt.Errorf("close %s %s: %w", w.what, w.path, err)
 	}
 	return nil
+}
+
+// createLocked opens tmp for a writer that must not replace path, and
+// holds an exclusive lock on it while it writes: a NAME.tmp another
+// writer holds is refused (os.ErrExist), one a killed writer left behind
+// is taken over (its lock died with it).
+func createLocked(path, tmp string) (*os.File, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, os.ErrExist
+	}
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another process is writing %s: %w", tmp, os.ErrExist)
+		}
+		return nil, err
+	}
+	// Locked: whoever had it is gone. The final name may have come
+	// meanwhile (the lock's last holder finished), and the locked file
+	// must still be the one under tmp.
+	var fst, pst syscall.Stat_t
+	if _, err := os.Lstat(path); err == nil {
+		f.Close()
+		return nil, os.ErrExist
+	}
+	if syscall.Fstat(int(f.Fd()), &fst) != nil || syscall.Stat(tmp, &pst) != nil || fst.Ino != pst.Ino || fst.Dev != pst.Dev {
+		f.Close()
+		return nil, fmt.Errorf("%s changed while it was being opened: %w", tmp, os.ErrExist)
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // rename gives the finished file its name; with NoReplace, a hard link
@@ -225,8 +272,8 @@ func (w *Writer[T]) Abort() {
 		return
 	}
 	w.closed = true
+	os.Remove(w.tmp) // before the lock goes, with NoReplace
 	w.f.Close()
-	os.Remove(w.tmp)
 }
 
 // readBatch is how many rows Scan decodes at once.

@@ -1,6 +1,8 @@
 package pqfile
 
 import (
+	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -134,5 +136,56 @@ func TestPageBytes(t *testing.T) {
 	defer f.Close()
 	if n := PageBytes[row](f); n < 3<<20 {
 		t.Errorf("PageBytes %d for a page of 3 MiB of text", n)
+	}
+}
+
+// NoReplace never writes over a file: not a finished one, not one another
+// writer is writing; a NAME.tmp that a killed writer left behind is taken
+// over.
+func TestNoReplace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.parquet")
+	opts := Options{NoReplace: true, FlushInterval: -1}
+	// A killed writer's leftover: no lock holds it.
+	if err := os.WriteFile(path+".tmp", []byte("half a file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Create[row]("test", path, "test.v1", opts)
+	if err != nil {
+		t.Fatalf("a stale .tmp was not taken over: %v", err)
+	}
+	// While w writes, another writer of the same name is refused.
+	if _, err := Create[row]("test", path, "test.v1", opts); !errors.Is(err, os.ErrExist) {
+		t.Errorf("a second writer of a name being written: %v", err)
+	}
+	if err := w.Write(&row{N: 1}, 8); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".tmp"); !os.IsNotExist(err) {
+		t.Errorf("the .tmp is still there: %v", err)
+	}
+	// Finished: nobody writes it again.
+	if _, err := Create[row]("test", path, "test.v1", opts); !errors.Is(err, os.ErrExist) {
+		t.Errorf("a finished file: %v", err)
+	}
+	// A file that appears under the name while a writer writes is kept.
+	other := filepath.Join(dir, "o.parquet")
+	w, err = Create[row]("test", other, "test.v1", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(other, []byte("someone else's"), 0o600)
+	if err := w.Close(); !errors.Is(err, os.ErrExist) {
+		t.Errorf("closing over a file that appeared: %v", err)
+	}
+	if b, _ := os.ReadFile(other); string(b) != "someone else's" {
+		t.Errorf("the file that appeared was replaced")
+	}
+	rows, err := ReadAll[row]("test", path)
+	if err != nil || len(rows) != 1 {
+		t.Errorf("%v %v", rows, err)
 	}
 }

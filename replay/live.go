@@ -76,6 +76,7 @@ type meter struct {
 	mu                           sync.Mutex // guards what follows
 	window, lateWindow           *hdrhistogram.Histogram
 	requests, failures, answered int64
+	tried                        int64            // sent and not answered
 	errs                         map[string]int64 // transport errors by label, while nothing was answered
 	lastTick                     time.Time
 	lastCPU                      time.Duration
@@ -96,7 +97,9 @@ func (m *meter) users() int32 {
 	return m.active.Load()
 }
 
-func (m *meter) add(res *results.Result) {
+// add counts a row; sent says the request went out (rows of requests
+// the generator could not send say nothing of the target).
+func (m *meter) add(res *results.Result, sent bool) {
 	if res.Error == results.Abandoned {
 		m.abandoned.Add(1)
 		return
@@ -107,10 +110,14 @@ func (m *meter) add(res *results.Result) {
 	if res.Failed() {
 		m.failures++
 	}
-	if res.Status > 0 {
+	switch {
+	case res.Status > 0:
 		m.answered++
-	} else if m.answered == 0 {
-		m.errs[res.Error]++
+	case sent:
+		m.tried++
+		if m.answered == 0 {
+			m.errs[res.Error]++
+		}
 	}
 	m.window.RecordValue(max(res.LatencyNanos, 1))
 	if late := res.Sent.Sub(res.Scheduled); m.open && late > 0 {
@@ -164,7 +171,7 @@ func (m *meter) total() Progress {
 func (m *meter) unreachable() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.answered > 0 || m.requests < unreachableRequests || time.Since(m.start) < unreachableAfter {
+	if m.answered > 0 || m.tried < unreachableRequests || time.Since(m.start) < unreachableAfter {
 		return ""
 	}
 	labels := make([]string, 0, len(m.errs))
@@ -176,7 +183,7 @@ func (m *meter) unreachable() string {
 	for _, l := range labels[:min(len(labels), 3)] {
 		parts = append(parts, strconv.FormatInt(m.errs[l], 10)+" × "+l)
 	}
-	return "none of the " + strconv.FormatInt(m.requests, 10) + " requests of the first " +
+	return "none of the " + strconv.FormatInt(m.tried, 10) + " requests of the first " +
 		time.Since(m.start).Round(time.Second).String() + " got an answer (" + strings.Join(parts, ", ") +
 		"): is the server running, and is --host right?"
 }

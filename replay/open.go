@@ -3,6 +3,7 @@ package replay
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -23,9 +24,9 @@ const maxInFlight = 20000
 // counts from that moment, so a stalled server shows in the figures (no
 // coordinated omission). Requests are the sessions' in recorded order,
 // the sessions taken in the walk's order. Only requests scheduled before
-// the end are sent, and the run ends at its duration however far behind
-// the schedule it is: what it could not send by then is counted
-// (runState.unsent), not sent late.
+// the end are sent, and the run ends at its duration (or its stop)
+// however far behind the schedule it is: what was due by then and not
+// sent is counted (runState.unsent), not sent late.
 type openModel struct{}
 
 func (openModel) run(st *runState) {
@@ -84,9 +85,13 @@ func (openModel) run(st *runState) {
 			ended = !waitUntil(scheduled, st.starting)
 		}
 		if ended {
-			if !time.Now().Before(end) {
-				st.unsent = unsentFrom(i, p, st.start, interval, end)
-			} // else stopped early: what was not sent was not due yet
+			// Requests due by now (by the end, once it has passed) that
+			// were not sent: the generator was behind its schedule.
+			until := end
+			if now := time.Now(); now.Before(end) {
+				until = now
+			}
+			st.unsent = unsentFrom(i, p, st.start, interval, until)
 			return
 		}
 		users := st.live.inflight.Load()
@@ -105,15 +110,19 @@ func (openModel) run(st *runState) {
 }
 
 // unsentFrom counts this shard's scheduled requests from i on that fall
-// before end: the ones a run that fell behind could not send in time.
-func unsentFrom(i int, p *Plan, start time.Time, interval float64, end time.Time) int64 {
-	var n int64
-	for ; start.Add(time.Duration(float64(i) * interval)).Before(end); i++ {
-		if p.Shard.Mine(i) {
-			n++
-		}
+// before until: the ones a run that fell behind could not send in time.
+func unsentFrom(i int, p *Plan, start time.Time, interval float64, until time.Time) int64 {
+	at := func(j int) time.Time { return start.Add(time.Duration(float64(j) * interval)) }
+	// n is the first request scheduled at or after until: counted, not
+	// walked to (a million a second for an hour is too many to walk).
+	n := max(i, int(math.Ceil(float64(until.Sub(start))/interval)))
+	for n > i && !at(n-1).Before(until) {
+		n--
 	}
-	return n
+	for at(n).Before(until) {
+		n++
+	}
+	return int64(p.Shard.Of(n) - p.Shard.Of(i))
 }
 
 // waitUntil returns at t, within microseconds, unless ctx ends first.

@@ -65,7 +65,8 @@ type Plan struct {
 	// unsharded run.
 	Shard shard.Shard
 	// StartAt, when set, is when the run starts (every shard alike): Run
-	// waits for it, and the open model's schedule counts from it.
+	// waits for it, and the open model's schedule counts from it (from
+	// the real start, for a shard that comes more than a second late).
 	StartAt time.Time
 	// Aborts are thresholds checked every second on the figures so far
 	// (once each one's AbortAfter has passed): the first that fails stops
@@ -101,12 +102,17 @@ func (p *Plan) check() error {
 	case p.Rate == 0 && p.Walk.Users() != p.Users:
 		return errors.New("the plan's walk is not for its users")
 	case p.Rate == 0 && p.Shard.Of(p.Users) == 0:
-		return fmt.Errorf("%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", p.Users, p.Shard.Count, p.Shard.Index, p.Shard.Count)
+		return tooFewUsers(p.Users, p.Shard)
 	}
 	if _, err := scenario.ParseMix(string(p.Mix)); err != nil {
 		return err
 	}
 	return nil
+}
+
+// tooFewUsers says a shard would have no user of the closed model.
+func tooFewUsers(users int, sh shard.Shard) error {
+	return fmt.Errorf("%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", users, sh.Count, sh.Index, sh.Count)
 }
 
 // Why a run stopped starting requests: the cause of its context.
@@ -160,8 +166,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		return nil, fmt.Errorf("replay: %w", err)
 	}
 	if !p.StartAt.IsZero() {
-		// Every shard waits for the same instant; one that comes late
-		// starts at once, and its open-model sends show as late.
+		// Every shard waits for the same instant. One that comes less
+		// than a second late keeps the shared schedule (its first sends
+		// show as late); later than that, it starts its own at once.
 		t := time.NewTimer(time.Until(p.StartAt))
 		select {
 		case <-t.C:
@@ -258,16 +265,13 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	if cause := context.Cause(starting); cause != nil && !errors.Is(cause, errDuration) {
 		s.Stopped = cause.Error()
 		if s.Abandoned > 0 && errors.Is(context.Cause(ctx), ErrAbandoned) {
-			s.Stopped = fmt.Sprintf("%s (%d requests in flight abandoned)", ErrAbandoned, s.Abandoned)
+			s.Stopped = fmt.Sprintf("interrupted; %d requests in flight abandoned", s.Abandoned)
 		}
 	}
-	if writeErr != nil {
-		return s, writeErr
-	}
-	if cause := context.Cause(starting); errors.Is(cause, ErrSession) {
-		return s, cause
-	}
-	return s, nil
+	// A session that cannot be read stops the run like any other cause:
+	// what was sent is kept, and the stop says why. Only results that
+	// cannot be written are an error: there is no file to keep.
+	return s, writeErr
 }
 
 // A model starts requests until st.starting ends, and returns once every

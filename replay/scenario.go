@@ -103,7 +103,7 @@ func (c Config) Check(name string) error {
 	}
 	users := cmp.Or(c.Users, sc.Users)
 	if c.Rate == 0 && c.Shard.Of(users) == 0 {
-		return optionErr("Shard", "%d users cannot be split into %d shards: shard %d would have none (use at least %d users)", users, c.Shard.Count, c.Shard.Index, c.Shard.Count)
+		return &OptionError{Option: "Shard", Err: tooFewUsers(users, c.Shard)}
 	}
 	return nil
 }
@@ -179,6 +179,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	sum, err := Run(ctx, stop, plan, w, progress)
 	if err != nil {
 		w.Abort()
+		if sum != nil {
+			sum.Results = "" // nothing is left of it
+		}
 		return sum, err
 	}
 	if sum.Requests == 0 && sum.Abandoned == 0 {

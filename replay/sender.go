@@ -45,7 +45,7 @@ func (sn *sender) skip(v int, users int32, r *session.Request, scheduled time.Ti
 	if !sn.fromSchedule {
 		res.Scheduled = res.Sent
 	}
-	sn.record(&res)
+	sn.record(&res, false)
 }
 
 // send sends request i of s for user v and records its row. scheduled is
@@ -94,10 +94,10 @@ func (sn *sender) send(v int, users int32, s *session.Session, i int, scheduled 
 	if f := first.Load(); f != 0 {
 		res.TTFBNanos = f - sent.UnixNano()
 	}
-	sn.record(&res)
+	sn.record(&res, true)
 }
 
-func (sn *sender) record(res *results.Result) {
-	sn.live.add(res)
+func (sn *sender) record(res *results.Result, sent bool) {
+	sn.live.add(res, sent)
 	sn.rows <- *res
 }

@@ -1,6 +1,3 @@
-// Package replay re-issues recorded sessions against a target as virtual
-// users (the closed model) or on a fixed schedule (the open model), and
-// streams one results row per request.
 package replay
 
 import (

@@ -159,12 +159,15 @@ func run() int {
 		select {
 		case <-sig:
 			abandon(replay.ErrAbandoned)
+			// A third signal ends the process as signals do, in case the
+			// closing of files is what hangs.
+			signal.Stop(sig)
 		case <-ctx.Done():
 		}
 	}()
 
 	if *checkOnly {
-		return check(ctx, cfg)
+		return check(stop, cfg)
 	}
 	if *insecure {
 		fmt.Fprintln(os.Stderr, "replay: warning: --insecure: the target's TLS certificate is not verified")
@@ -192,8 +195,8 @@ func run() int {
 			}
 			code = max(code, analysis.ExitFail)
 		}
-		if sum == nil {
-			continue
+		if sum == nil || sum.Results == "" && sum.Requests > 0 {
+			continue // no results file to analyze (the error said why)
 		}
 		if sum.Requests == 0 {
 			// Nothing to analyze, and nothing measured: a failed run.
