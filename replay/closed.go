@@ -132,10 +132,11 @@ func replaySession(st *runState, v, k int, act context.Context, rng *rand.Rand, 
 			gap = r.TS.Sub(prev)
 		}
 		prev = r.TS
+		rq := st.send.request(s, j)
 		if !sleep(act, p.Pacing.Wait(gap, rng)) {
 			return false
 		}
-		st.send.send(v, st.live.users(), s, j, time.Now())
+		st.send.send(v, st.live.users(), rq, time.Now())
 		sent++
 	}
 	if sent == 0 {

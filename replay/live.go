@@ -127,9 +127,10 @@ func (m *meter) add(res *results.Result, sent bool) {
 
 // tick ends a one-second window and says what it saw.
 func (m *meter) tick() Progress {
+	// Read outside the lock: senders record rows under it.
+	now, cpu, host := time.Now(), cpuTime(), readHostCPU()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now, cpu, host := time.Now(), cpuTime(), readHostCPU()
 	p := Progress{Elapsed: now.Sub(m.start), Users: int(m.users()), Requests: m.requests, Failures: m.failures}
 	if wall := now.Sub(m.lastTick); wall > 0 {
 		p.CPU = float64(cpu-m.lastCPU) / float64(wall) / float64(runtime.NumCPU())

@@ -75,6 +75,7 @@ func (openModel) run(st *runState) {
 		if !p.Shard.Mine(i) {
 			continue // another shard sends it
 		}
+		rq := st.send.request(sess, ri)
 		// The loop checks for the end at every request: a run far behind
 		// its schedule never waits, and must still end on time.
 		ended := false
@@ -96,7 +97,7 @@ func (openModel) run(st *runState) {
 		}
 		users := st.live.inflight.Load()
 		if users >= maxInFlight {
-			st.send.skip(i%max(p.Users, 1), users, &sess.Requests[ri], scheduled, "generator overloaded: too many requests in flight")
+			st.send.skip(i%max(p.Users, 1), users, rq.r, scheduled, "generator overloaded: too many requests in flight")
 			continue
 		}
 		st.live.inflight.Add(1)
@@ -104,7 +105,7 @@ func (openModel) run(st *runState) {
 		go func() {
 			defer inflight.Done()
 			defer st.live.inflight.Add(-1)
-			st.send.send(i%max(p.Users, 1), users+1, sess, ri, scheduled)
+			st.send.send(i%max(p.Users, 1), users+1, rq, scheduled)
 		}()
 	}
 }

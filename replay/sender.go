@@ -48,14 +48,26 @@ func (sn *sender) skip(v int, users int32, r *session.Request, scheduled time.Ti
 	sn.record(&res, false)
 }
 
-// send sends request i of s for user v and records its row. scheduled is
-// when it was meant to leave (the open model's schedule; now for a
-// virtual user, who means to send when it sends).
-func (sn *sender) send(v int, users int32, s *session.Session, i int, scheduled time.Time) {
-	r := &s.Requests[i]
+// request is request i of s made ready to send: the models take it
+// before they wait, so the send itself starts at once.
+type request struct {
+	r    *session.Request
+	prep *Prepared
+	err  error // it cannot be sent
+}
+
+func (sn *sender) request(s *session.Session, i int) request {
 	prep, err := sn.target.prepared(s, i)
-	if err != nil {
-		sn.skip(v, users, r, scheduled, "cannot replay: "+err.Error())
+	return request{r: &s.Requests[i], prep: prep, err: err}
+}
+
+// send sends rq for user v and records its row. scheduled is when it was
+// meant to leave (the open model's schedule; now for a virtual user, who
+// means to send when it sends).
+func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
+	r, prep := rq.r, rq.prep
+	if rq.err != nil {
+		sn.skip(v, users, r, scheduled, "cannot replay: "+rq.err.Error())
 		return
 	}
 	res := sn.row(v, users, r, scheduled)
