@@ -265,7 +265,7 @@ func TestStopsWhenResultsCannotBeWritten(t *testing.T) {
 	// Closing the writer makes every later Write fail, as a full disk would.
 	w.Close()
 	start := time.Now()
-	sum, err := Run(context.Background(), context.Background(), Plan{Run: "r", Scenario: "s", Sessions: sessions, Walk: NewWalk(sessions, scenario.MixRecorded, 4, 1),
+	sum, err := Run(context.Background(), context.Background(), Plan{Run: "r", Scenario: "s", Sessions: sessions, Walk: NewWalk(sessions, scenario.MixRecorded, scenario.Uniform{}, 0, 4, 1),
 		Users: 4, Shape: scenario.Ramp{Peak: 4}, Pacing: scenario.Uniform{Max: time.Millisecond}, Mix: scenario.MixRecorded,
 		Duration: 30 * time.Second, Timeout: time.Second, Target: tgt}, w, nil)
 	if err == nil || sum == nil || !strings.HasPrefix(sum.Stopped, "results could not be written") {

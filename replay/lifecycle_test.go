@@ -30,14 +30,14 @@ func runPlan(t testing.TB, ctx, stop context.Context, p Plan) (*Summary, error, 
 	if p.Mix == "" {
 		p.Mix = scenario.MixRecorded
 	}
-	if p.Walk == nil {
-		p.Walk = NewWalk(p.Sessions, p.Mix, p.Users, p.Seed)
-	}
 	if p.Shape == nil {
 		p.Shape = scenario.Ramp{Peak: p.Users}
 	}
 	if p.Pacing == nil {
 		p.Pacing = scenario.Uniform{Max: 5 * time.Millisecond}
+	}
+	if p.Walk == nil {
+		p.Walk = NewWalk(p.Sessions, p.Mix, p.Pacing, p.FirstWait, p.Users, p.Seed)
 	}
 	if p.Timeout == 0 {
 		p.Timeout = 10 * time.Second

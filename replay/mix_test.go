@@ -102,12 +102,12 @@ func isRead(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" 
 // mixRun replays src with users virtual users and no think time against
 // a transport that answers at once, until about n requests were sent (a
 // count, not a time: a slow machine sends the same), and returns the rows.
-func mixRun(t testing.TB, src *session.Source, mix scenario.MixKind, users, n int) []results.Result {
+func mixRun(t testing.TB, src *session.Source, mix scenario.MixKind, users, n int, pacing scenario.Pacing) []results.Result {
 	t.Helper()
 	stop, enough := context.WithCancelCause(context.Background())
 	defer enough(nil)
 	tr := &instant{limit: int64(n), full: func() { enough(ErrInterrupted) }}
-	_, err, rows := runPlan(t, context.Background(), stop, Plan{Sessions: src, Mix: mix, Users: users, Pacing: scenario.Uniform{},
+	_, err, rows := runPlan(t, context.Background(), stop, Plan{Sessions: src, Mix: mix, Users: users, Pacing: pacing,
 		FirstWait: ThinkTime(src), Duration: 10 * time.Minute, Client: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
@@ -171,24 +171,34 @@ func syntheticSessions(n int, seed uint64) *session.Source {
 func TestClosedModelKeepsTheMix(t *testing.T) {
 	sample, synthetic := sampleSessions(t), syntheticSessions(40, 1)
 	for _, tc := range []struct {
-		name  string
-		src   *session.Source
-		mix   scenario.MixKind
-		users int
-		sent  int
+		name   string
+		src    *session.Source
+		mix    scenario.MixKind
+		users  int
+		sent   int
+		pacing scenario.Pacing // none when nil
 	}{
-		{"sample", sample, scenario.MixRecorded, 1, 5000},
-		{"sample", sample, scenario.MixRecorded, 8, 5000},
-		{"sample", sample, scenario.MixRecorded, 200, 40000},
-		{"sample", sample, scenario.MixRead, 80, 20000},
-		{"sample", sample, scenario.MixWrite, 30, 60000},
-		{"synthetic", synthetic, scenario.MixRecorded, 1, 100000},
-		{"synthetic", synthetic, scenario.MixRecorded, 10, 100000},
-		{"synthetic", synthetic, scenario.MixRead, 10, 100000},
-		{"synthetic", synthetic, scenario.MixWrite, 10, 100000},
+		{"sample", sample, scenario.MixRecorded, 1, 5000, nil},
+		{"sample", sample, scenario.MixRecorded, 8, 5000, nil},
+		{"sample", sample, scenario.MixRecorded, 200, 40000, nil},
+		{"sample", sample, scenario.MixRead, 80, 20000, nil},
+		{"sample", sample, scenario.MixWrite, 30, 60000, nil},
+		// Recorded think times, 200 times faster: users are spread by the
+		// time sessions take, not by their requests (the sample's session
+		// of 201 requests a minute among six of 31 a minute).
+		{"sample, recorded pacing", sample, scenario.MixRecorded, 8, 20000, scenario.Recorded{Speed: 200}},
+		{"sample, recorded pacing", sample, scenario.MixRecorded, 60, 6000, scenario.Recorded{Speed: 200}},
+		{"synthetic", synthetic, scenario.MixRecorded, 1, 100000, nil},
+		{"synthetic", synthetic, scenario.MixRecorded, 10, 100000, nil},
+		{"synthetic", synthetic, scenario.MixRead, 10, 100000, nil},
+		{"synthetic", synthetic, scenario.MixWrite, 10, 100000, nil},
 	} {
 		t.Run(fmt.Sprintf("%s/%s/%d", tc.name, tc.mix, tc.users), func(t *testing.T) {
-			rows := mixRun(t, tc.src, tc.mix, tc.users, tc.sent)
+			pacing := tc.pacing
+			if pacing == nil {
+				pacing = scenario.Uniform{}
+			}
+			rows := mixRun(t, tc.src, tc.mix, tc.users, tc.sent, pacing)
 			for _, d := range mixTVDs(t, tc.src, tc.mix, rows) {
 				t.Logf("%d requests sent: TVD %.4f", len(rows), d)
 				if d > 0.05 {
@@ -222,7 +232,7 @@ func TestMixFidelityTable(t *testing.T) {
 			for _, users := range []int{1, 2, 8, 10, 50, 100, 200} {
 				// Enough for each user to get through its longest session
 				// a few times: the mix is the recorded one from then on.
-				rows := mixRun(t, tr.src, mix, users, max(100000, 4*longest*users))
+				rows := mixRun(t, tr.src, mix, users, max(100000, 4*longest*users), scenario.Uniform{})
 				var parts []string
 				for _, x := range mixTVDs(t, tr.src, mix, rows) {
 					parts = append(parts, fmt.Sprintf("%.4f", x))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -150,9 +151,10 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		return nil, err
 	}
 	pacing, _ := scenario.NewPacing(cmp.Or(cfg.Pacing, sc.Pacing), cmp.Or(cfg.Speed, 1))
+	think := ThinkTime(sessions)
 	plan := Plan{
-		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, users, cfg.Seed),
-		Users: users, Shape: shape, Pacing: pacing, FirstWait: ThinkTime(sessions), Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
+		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, pacing, think, users, cfg.Seed),
+		Users: users, Shape: shape, Pacing: pacing, FirstWait: think, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts,
 	}
 	if err := plan.check(); err != nil {
@@ -247,20 +249,34 @@ func OverloadCauses(m map[string]int) string {
 	return strings.Join(parts, ", ")
 }
 
-// NewWalk lays out how users walk through the sessions of src under mix
-// (session.Walk), each session weighed by the requests mix sends of it.
-func NewWalk(src *session.Source, mix scenario.MixKind, users int, seed uint64) *session.Walk {
+// NewWalk lays out how users walk through the sessions of src
+// (session.Walk). Users are placed as the recorded users were spread:
+// each session weighs the time a user spends in it. With recorded pacing
+// that is its recorded length (and the wait before its first request,
+// firstWait); with any other pacing every request takes about as long,
+// and a session weighs the requests mix sends of it. (Weighing by
+// requests under recorded pacing put as many users in a session of 201
+// requests a minute as in six of 31 a minute: it then sent 88% of the
+// requests instead of its recorded 54%.)
+func NewWalk(src *session.Source, mix scenario.MixKind, pacing scenario.Pacing, firstWait time.Duration, users int, seed uint64) *session.Walk {
+	_, recorded := pacing.(scenario.Recorded)
 	weights := make([]int, src.Len())
 	for i := range weights {
 		in := src.Info(i)
+		kept := in.Requests
 		switch mix {
 		case scenario.MixRead:
-			weights[i] = in.Reads
+			kept = in.Reads
 		case scenario.MixWrite:
-			weights[i] = min(in.Requests, in.Writes+in.Writes/4) // every write, reads up to a fifth
-		default:
-			weights[i] = in.Requests
+			kept = min(in.Requests, in.Writes+in.Writes/4) // every write, reads up to a fifth
 		}
+		if !recorded {
+			weights[i] = kept
+			continue
+		}
+		// Milliseconds of the session, for the share mix keeps of it.
+		length := float64((in.Last.Sub(in.First) + firstWait).Milliseconds())
+		weights[i] = int(math.Ceil(length * float64(kept) / float64(max(in.Requests, 1))))
 	}
 	return session.NewWalk(weights, users, seed)
 }
