@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/replaykit/replaykit/internal/loopback"
 )
 
 // On loopback the kernel hands a raw socket every packet twice; the filter
@@ -21,7 +23,14 @@ func TestLoopbackSeesEachPacketOnce(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("live capture on lo needs root (or CAP_NET_RAW): run the tests as root, as CI does")
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	ln, err := loopback.ListenBelowEphemeral() // no other connection on lo uses its port
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
 	defer srv.Close()
 	_, p, _ := net.SplitHostPort(srv.Listener.Addr().String())
 	port, _ := strconv.Atoi(p)
