@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
 )
 
 // Live captures from a network interface with an AF_PACKET TPACKET_V3 ring
@@ -74,14 +75,45 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		}
 		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
 	}
+	// The socket took every packet from its creation until a filter is
+	// set. As libpcap does: a filter that drops everything, the ring
+	// drained of what came before it, then the real filter. (Without
+	// it, a --filter capture on a busy lo recorded other connections'
+	// first exchanges.)
+	if err := l.tp.SetBPF(dropAll); err != nil {
+		l.tp.Close()
+		return nil, fmt.Errorf("capture on %q: set filter: %w", opts.Iface, err)
+	}
+	if err := l.drain(); err != nil {
+		l.tp.Close()
+		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
+	}
 	if err := l.tp.SetBPF(prog); err != nil {
 		l.tp.Close()
 		return nil, fmt.Errorf("capture on %q: set filter: %w", opts.Iface, err)
 	}
-	// Counters start now: packets queued before the filter was set are
-	// read (and filtered again by the port check) but not counted here.
+	// Counters start now.
 	l.base, _ = l.Stats()
 	return l, nil
+}
+
+// dropAll is a filter that takes no packet (ret #0).
+var dropAll = []bpf.RawInstruction{{Op: 0x06, K: 0}}
+
+// drain discards what the ring holds: packets queued before the filter.
+// It ends when a read times out (a block is handed over after its 10 ms
+// timeout, so nothing queued is left behind), within a bound.
+func (l *Live) drain() error {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		_, _, err := l.tp.ZeroCopyReadPacketData()
+		if errors.Is(err, afpacket.ErrTimeout) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("drain packets queued before the filter: %w", err)
+		}
+	}
+	return nil
 }
 
 // ReadPacket returns the next packet; data is valid until the next call.

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -314,5 +315,40 @@ func TestProxyStreams(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A filtered capture records only what its filter takes, from its first
+// packet, while other connections on lo are busy: the socket takes every
+// packet until a filter is set, and those queued before it are dropped.
+func TestFilteredCaptureOnBusyLoopback(t *testing.T) {
+	needRoot(t)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "other") }))
+	defer other.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var busy sync.WaitGroup
+	for range 2 {
+		busy.Add(1)
+		go func() { // bounded: 20 s or the end of the test
+			defer busy.Done()
+			c := &http.Client{Timeout: time.Second}
+			for end := time.Now().Add(20 * time.Second); ctx.Err() == nil && time.Now().Before(end); {
+				req, _ := http.NewRequestWithContext(ctx, "GET", other.URL+"/other", nil)
+				req.Header.Set("X-API-Key", "key-alice")
+				if resp, err := c.Do(req); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	defer func() { cancel(); busy.Wait() }()
+	for range 3 {
+		srv := testServer(t)
+		prog, err := capture.CompileFilter("lo", fmt.Sprintf("tcp port %d", serverPort(t, srv)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		liveRun(t, srv, LiveSource{Iface: "lo", Filter: prog}, Config{})
 	}
 }
