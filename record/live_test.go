@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/capture"
-	"github.com/replaykit/replaykit/internal/loopback"
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
 )
@@ -33,7 +32,7 @@ func needRoot(t *testing.T) {
 // testServer is a real HTTP server on 127.0.0.1 whose responses say what
 // they got, so sizes can be checked.
 func testServer(t *testing.T) *httptest.Server {
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		switch {
 		case r.URL.Path == "/missing":
@@ -45,13 +44,6 @@ func testServer(t *testing.T) *httptest.Server {
 			fmt.Fprintf(w, `{"path":%q,"got":%d}`, r.URL.Path, len(b))
 		}
 	}))
-	srv.Listener.Close()
-	ln, err := loopback.ListenBelowEphemeral()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Listener = ln
-	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
 }

@@ -1,9 +1,7 @@
 package loopback
 
 import (
-	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 )
@@ -40,23 +38,5 @@ func TestListen(t *testing.T) {
 		if host != tc.host {
 			t.Errorf("%q listened on %s, want %s", tc.addr, host, tc.host)
 		}
-	}
-}
-
-// The port is below the ephemeral range, so no client connection can have
-// it as its own port.
-func TestListenBelowEphemeral(t *testing.T) {
-	ln, err := ListenBelowEphemeral()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	low := 32768
-	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
-		fmt.Sscan(string(b), &low)
-	}
-	addr := ln.Addr().(*net.TCPAddr)
-	if addr.Port >= low || addr.Port < 10000 || !addr.IP.IsLoopback() {
-		t.Errorf("listening on %v, the ephemeral range starts at %d", addr, low)
 	}
 }
