@@ -54,10 +54,11 @@ type Outcome struct {
 }
 
 // Check says what is wrong with the formats and thresholds, without
-// reading any input: replay asks before it sends any load.
-func (cfg Config) Check() error {
-	_, _, err := cfg.parse()
-	return err
+// reading any input, and returns the thresholds parsed: replay asks
+// before it sends any load (and takes the abort thresholds from them).
+func (cfg Config) Check() ([]Threshold, error) {
+	_, ths, err := cfg.parse()
+	return ths, err
 }
 
 // parse reads the formats and the thresholds to check.

@@ -61,6 +61,11 @@ func recordedMix(t testing.TB, src *session.Source, keep func(kind string) bool)
 			}
 		}
 	}
+	return shares(counts, n)
+}
+
+// shares divides counts by their total n.
+func shares(counts map[string]float64, n float64) map[string]float64 {
 	for k := range counts {
 		counts[k] /= n
 	}
@@ -91,10 +96,7 @@ func sentMix(rows []results.Result, keep func(method string) bool) map[string]fl
 			n++
 		}
 	}
-	for k := range counts {
-		counts[k] /= n
-	}
-	return counts
+	return shares(counts, n)
 }
 
 func isRead(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }

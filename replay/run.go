@@ -92,9 +92,9 @@ func (p *Plan) check() error {
 	case p.Target == nil:
 		return errors.New("no target")
 	case p.Timeout < MinTimeout:
-		return fmt.Errorf("a request timeout of %s is shorter than any request takes: give at least %s", p.Timeout, MinTimeout)
+		return tooShortTimeout(p.Timeout)
 	case p.Duration < MinDuration:
-		return fmt.Errorf("a run of %s would send next to nothing: give at least %s", p.Duration, MinDuration)
+		return tooShortRun(p.Duration)
 	case p.Rate < 0:
 		return fmt.Errorf("a rate cannot be negative (%g)", p.Rate)
 	case p.Rate == 0 && (p.Shape == nil || p.Pacing == nil):
@@ -108,6 +108,15 @@ func (p *Plan) check() error {
 		return err
 	}
 	return nil
+}
+
+// tooShortTimeout and tooShortRun say a value is under its limit.
+func tooShortTimeout(d time.Duration) error {
+	return fmt.Errorf("a request timeout of %s is shorter than any request takes: give at least %s", d, MinTimeout)
+}
+
+func tooShortRun(d time.Duration) error {
+	return fmt.Errorf("a run of %s would send next to nothing: give at least %s", d, MinDuration)
 }
 
 // tooFewUsers says a shard would have no user of the closed model.

@@ -95,9 +95,9 @@ func (c Config) Check(name string) error {
 	case c.Ramp < 0:
 		return optionErr("Ramp", "the ramp cannot be negative (%s)", c.Ramp)
 	case c.Duration < 0 || (c.Duration > 0 && c.Duration < MinDuration):
-		return optionErr("Duration", "a run of %s would send next to nothing: give at least %s", c.Duration, MinDuration)
+		return &OptionError{Option: "Duration", Err: tooShortRun(c.Duration)}
 	case c.Timeout < 0 || (c.Timeout > 0 && c.Timeout < MinTimeout):
-		return optionErr("Timeout", "a request timeout of %s is shorter than any request takes: give at least %s", c.Timeout, MinTimeout)
+		return &OptionError{Option: "Timeout", Err: tooShortTimeout(c.Timeout)}
 	}
 	if _, err := scenario.NewPacing(cmp.Or(c.Pacing, sc.Pacing), cmp.Or(c.Speed, 1)); err != nil {
 		return &OptionError{Option: "Pacing", Err: err}

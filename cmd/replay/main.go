@@ -129,11 +129,12 @@ func run() int {
 	}
 	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
 		Host: replay.RedactHost(*host), Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
-	if err := acfg.Check(); err != nil {
+	ths, err := acfg.Check()
+	if err != nil {
 		return fail("%v", err)
 	}
-	for _, e := range *thresholds {
-		if t, _ := analysis.ParseThreshold(e); t.Abort {
+	for _, t := range ths {
+		if t.Abort {
 			cfg.Aborts = append(cfg.Aborts, t)
 		}
 	}
