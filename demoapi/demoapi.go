@@ -1,15 +1,23 @@
 // Package demoapi is the API replaykit demonstrates itself against: a small
-// work-OS-like JSON API (tasks, projects, documents, search) with X-API-Key
-// auth, a per-key rate limit that answers 429, and a few slow endpoints
-// with a realistic latency spread. Its store is in memory and safe for
-// concurrent use. It stands in for the "AI Work OS" app of the Locust
-// setup replaykit replaces.
+// work-OS-like JSON API (tasks, projects, documents, search) with a per-
+// principal rate limit that answers 429, and a few slow endpoints with a
+// realistic latency spread. Its store is in memory and safe for concurrent
+// use. It stands in for the "AI Work OS" app of the Locust setup replaykit
+// replaces.
+//
+// It hands out what real APIs hand out, so that a replay has state to
+// carry from responses into later requests: bearer tokens (POST
+// /api/v1/login) and session cookies (POST /web/login) beside X-API-Key;
+// ids counting from a random base on each start; Location on create; ETags
+// that If-Match must match; Idempotency-Keys and document uuids the client
+// makes up.
 package demoapi
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -24,8 +32,12 @@ import (
 type Config struct {
 	// Keys are the accepted X-API-Key values (default: DefaultKeys).
 	Keys []string
-	// RatePerKey is the sustained requests per second allowed per key
-	// (default 50); Burst the bucket size (default 100). Beyond, 429.
+	// Users are the accounts that may log in, name to password (default:
+	// DefaultUsers).
+	Users map[string]string
+	// RatePerKey is the sustained requests per second allowed per
+	// principal: an API key, or a user however they logged in (default 50);
+	// Burst the bucket size (default 100). Beyond, 429.
 	RatePerKey float64
 	Burst      int
 	// Slow scales the latency of the slow endpoints (default 1; 0 in tests
@@ -35,18 +47,32 @@ type Config struct {
 	NoDelay bool
 	// Seed seeds the latency draws (0: random).
 	Seed uint64
+	// IDBase is the first id of every kind; each kind counts up from it.
+	// 0: a random base in [1000, 1000000), drawn apart from Seed, so two
+	// servers started with the same Seed still issue different ids, and a
+	// replay that sends recorded ids unchanged finds out.
+	IDBase int
 }
 
 // DefaultKeys are the API keys a default Server accepts; the sample trace
 // uses them.
 var DefaultKeys = []string{"demo-key-alice", "demo-key-bob", "demo-key-carol", "demo-key-dave", "demo-key-erin", "demo-key-frank"}
 
+// maxIdempotencyKeys bounds the creates kept to answer retries.
+const maxIdempotencyKeys = 10_000
+
 // Server is the demo API as an http.Handler.
 type Server struct {
 	cfg   Config
 	keys  map[string]bool
+	users map[string]string
 	mux   *http.ServeMux
 	store *store
+
+	tokens   *fifo[login]       // bearer token -> user
+	sessions *fifo[login]       // sid cookie -> user
+	replies  *fifo[*idempotent] // principal and Idempotency-Key -> first answer
+	prefs    *preferences
 
 	mu      sync.Mutex // guards buckets and rng
 	buckets map[string]*bucket
@@ -59,6 +85,9 @@ func New(cfg Config) *Server {
 	if len(cfg.Keys) == 0 {
 		cfg.Keys = DefaultKeys
 	}
+	if len(cfg.Users) == 0 {
+		cfg.Users = DefaultUsers
+	}
 	if cfg.RatePerKey <= 0 {
 		cfg.RatePerKey = 50
 	}
@@ -68,23 +97,35 @@ func New(cfg Config) *Server {
 	if cfg.Slow == 0 {
 		cfg.Slow = 1
 	}
+	if cfg.IDBase <= 0 {
+		cfg.IDBase = 1000 + rand.IntN(1000000-1000)
+	}
 	seed := cfg.Seed
 	if seed == 0 {
 		seed = rand.Uint64()
 	}
-	s := &Server{cfg: cfg, keys: map[string]bool{}, mux: http.NewServeMux(), store: newStore(),
+	s := &Server{cfg: cfg, keys: map[string]bool{}, users: map[string]string{}, mux: http.NewServeMux(),
+		store: newStore(cfg.IDBase, slices.Sorted(maps.Keys(cfg.Users))), tokens: newFIFO[login](maxLogins), sessions: newFIFO[login](maxLogins),
+		replies: newFIFO[*idempotent](maxIdempotencyKeys), prefs: &preferences{byUser: map[string]map[string]any{}},
 		buckets: map[string]*bucket{}, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), now: time.Now}
 	for _, k := range cfg.Keys {
 		s.keys[k] = true
+	}
+	for name, password := range cfg.Users {
+		s.users[name] = password
 	}
 	s.routes()
 	return s
 }
 
+// IDBase is the first id of every kind this server issues.
+func (s *Server) IDBase() int { return s.cfg.IDBase }
+
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "healthy", "version": "demo-1"})
 	})
+	s.mux.HandleFunc("POST /api/v1/login", s.apiLogin)
 	for _, kind := range []string{"tasks", "projects", "documents"} {
 		base := "/api/v1/" + kind
 		s.mux.HandleFunc("GET "+base, s.auth(s.list(kind)))
@@ -97,28 +138,16 @@ func (s *Server) routes() {
 	// The slow ones: full-text search and an "AI" document analysis.
 	s.mux.HandleFunc("GET /api/v1/search", s.auth(s.search))
 	s.mux.HandleFunc("POST /api/v1/documents/{id}/analyze", s.auth(s.analyze))
+	// The web app's pages, behind the session cookie.
+	s.mux.HandleFunc("POST /web/login", s.webLogin)
+	s.mux.HandleFunc("GET /web/dashboard", s.cookieAuth(s.dashboard))
+	s.mux.HandleFunc("GET /web/preferences", s.cookieAuth(s.getPreferences))
+	s.mux.HandleFunc("PUT /web/preferences", s.cookieAuth(s.putPreferences))
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	s.mux.ServeHTTP(w, r)
-}
-
-// auth checks the API key and the key's rate limit.
-func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		key := r.Header.Get("X-API-Key")
-		if !s.keys[key] {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"detail": "Invalid or missing API key"})
-			return
-		}
-		if wait := s.take(key); wait > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"detail": "Rate limit exceeded"})
-			return
-		}
-		h(w, r)
-	}
 }
 
 // bucket is a token bucket: RatePerKey tokens a second, Burst at most.
@@ -127,15 +156,16 @@ type bucket struct {
 	last   time.Time
 }
 
-// take spends a token of key's bucket, or says how long until one is free.
-func (s *Server) take(key string) time.Duration {
+// take spends a token of the principal's bucket, or says how long until
+// one is free.
+func (s *Server) take(principal string) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	b, ok := s.buckets[key]
+	b, ok := s.buckets[principal]
 	if !ok {
 		b = &bucket{tokens: float64(s.cfg.Burst), last: now}
-		s.buckets[key] = b
+		s.buckets[principal] = b
 	}
 	b.tokens = math.Min(float64(s.cfg.Burst), b.tokens+now.Sub(b.last).Seconds()*s.cfg.RatePerKey)
 	b.last = now
@@ -186,29 +216,64 @@ func (s *Server) list(kind string) http.HandlerFunc {
 func (s *Server) get(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.delay(r, 2*time.Millisecond, 15*time.Millisecond)
-		it, ok := s.store.get(kind, r.PathValue("id"))
-		if !ok {
-			notFound(w, kind)
-			return
-		}
-		writeJSON(w, http.StatusOK, it)
-	}
-}
-
-func (s *Server) create(kind string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		s.delay(r, 8*time.Millisecond, 60*time.Millisecond)
-		fields, err := readFields(r)
+		it, tag, err := s.store.get(kind, r.PathValue("id"))
 		if err != nil {
 			writeError(w, err)
 			return
 		}
-		if title, _ := fields["title"].(string); strings.TrimSpace(title) == "" {
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"detail": "title is required"})
+		reply{status: http.StatusOK, etag: tag, body: it}.write(w)
+	}
+}
+
+// idempotent is the first answer to a create with an Idempotency-Key;
+// done is closed once reply is set, so a retry that arrives while the
+// first is still being made waits for it instead of creating another.
+type idempotent struct {
+	done  chan struct{}
+	reply reply
+}
+
+func (s *Server) create(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get("Idempotency-Key")
+		if kind != "tasks" || key == "" {
+			s.createItem(kind, r).write(w)
 			return
 		}
-		writeJSON(w, http.StatusCreated, s.store.create(kind, fields))
+		// Keys are scoped by principal: another user's key is not a retry.
+		e, seen := s.replies.getOrPut(principalOf(r).id+"\x00"+key, &idempotent{done: make(chan struct{})})
+		if !seen {
+			e.reply = s.createItem(kind, r)
+			close(e.done)
+			e.reply.write(w)
+			return
+		}
+		select {
+		case <-e.done:
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Idempotent-Replayed", "true")
+		e.reply.write(w)
 	}
+}
+
+// createItem makes an item from the request's body; the answer says where
+// it is (Location) and its version (ETag).
+func (s *Server) createItem(kind string, r *http.Request) reply {
+	s.delay(r, 8*time.Millisecond, 60*time.Millisecond)
+	fields, err := readFields(r)
+	if err != nil {
+		return errorReply(err)
+	}
+	if title, _ := fields["title"].(string); strings.TrimSpace(title) == "" {
+		return errorReply(apiError{http.StatusUnprocessableEntity, "title is required"})
+	}
+	it, tag, err := s.store.create(kind, fields, principalOf(r).user)
+	if err != nil {
+		return errorReply(err)
+	}
+	return reply{status: http.StatusCreated, location: fmt.Sprintf("/api/v1/%s/%v", kind, it["id"]), etag: tag, body: it}
 }
 
 func (s *Server) update(kind string, replace bool) http.HandlerFunc {
@@ -219,24 +284,29 @@ func (s *Server) update(kind string, replace bool) http.HandlerFunc {
 			writeError(w, err)
 			return
 		}
-		it, ok := s.store.update(kind, r.PathValue("id"), fields, replace)
-		if !ok {
-			notFound(w, kind)
+		it, tag, err := s.store.update(kind, r.PathValue("id"), fields, replace, ifMatch(r))
+		if err != nil {
+			writeError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, it)
+		reply{status: http.StatusOK, etag: tag, body: it}.write(w)
 	}
 }
 
 func (s *Server) delete(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s.delay(r, 5*time.Millisecond, 40*time.Millisecond)
-		if !s.store.remove(kind, r.PathValue("id")) {
-			notFound(w, kind)
+		if err := s.store.remove(kind, r.PathValue("id"), ifMatch(r)); err != nil {
+			writeError(w, err)
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
 	}
+}
+
+// ifMatch returns the request's If-Match tags, comma separated ("": none).
+func ifMatch(r *http.Request) string {
+	return strings.Join(r.Header.Values("If-Match"), ",")
 }
 
 func (s *Server) search(w http.ResponseWriter, r *http.Request) {
@@ -250,9 +320,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) analyze(w http.ResponseWriter, r *http.Request) {
-	it, ok := s.store.get("documents", r.PathValue("id"))
-	if !ok {
-		notFound(w, "documents")
+	it, _, err := s.store.get("documents", r.PathValue("id"))
+	if err != nil {
+		writeError(w, err)
 		return
 	}
 	s.delay(r, 250*time.Millisecond, 1500*time.Millisecond)
@@ -260,14 +330,18 @@ func (s *Server) analyze(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"id": it["id"], "summary": fmt.Sprintf("%d words analysed", words), "sentiment": "neutral"})
 }
 
-// notFound answers 404 for an item of kind ("tasks": "task not found").
-func notFound(w http.ResponseWriter, kind string) {
-	writeJSON(w, http.StatusNotFound, map[string]string{"detail": strings.TrimSuffix(kind, "s") + " not found"})
+// apiError is a refusal with its status and the detail the body says.
+type apiError struct {
+	status int
+	detail string
 }
 
-type badRequest struct{ msg string }
+func (e apiError) Error() string { return e.detail }
 
-func (e badRequest) Error() string { return e.msg }
+// notFound is the 404 of an item of kind ("tasks": "task not found").
+func notFound(kind string) apiError {
+	return apiError{http.StatusNotFound, strings.TrimSuffix(kind, "s") + " not found"}
+}
 
 func readFields(r *http.Request) (map[string]any, error) {
 	var fields map[string]any
@@ -277,155 +351,49 @@ func readFields(r *http.Request) (map[string]any, error) {
 		if errors.As(err, &tooBig) {
 			return nil, err
 		}
-		return nil, badRequest{"body must be a JSON object: " + err.Error()}
+		return nil, apiError{http.StatusBadRequest, "body must be a JSON object: " + err.Error()}
 	}
 	if fields == nil {
-		return nil, badRequest{"body must be a JSON object"}
+		return nil, apiError{http.StatusBadRequest, "body must be a JSON object"}
 	}
 	return fields, nil
 }
 
-func writeError(w http.ResponseWriter, err error) {
+// reply is an answer with a JSON body, made before it is written so that
+// it can be kept (see idempotent).
+type reply struct {
+	status         int
+	location, etag string // headers, if set
+	body           any
+}
+
+func (rp reply) write(w http.ResponseWriter) {
+	if rp.location != "" {
+		w.Header().Set("Location", rp.location)
+	}
+	if rp.etag != "" {
+		w.Header().Set("ETag", rp.etag)
+	}
+	writeJSON(w, rp.status, rp.body)
+}
+
+func errorReply(err error) reply {
 	var tooBig *http.MaxBytesError
+	var refused apiError
 	switch {
 	case errors.As(err, &tooBig):
-		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"detail": "body larger than 1 MiB"})
+		return reply{status: http.StatusRequestEntityTooLarge, body: map[string]string{"detail": "body larger than 1 MiB"}}
+	case errors.As(err, &refused):
+		return reply{status: refused.status, body: map[string]string{"detail": refused.detail}}
 	default:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"detail": err.Error()})
+		return reply{status: http.StatusBadRequest, body: map[string]string{"detail": err.Error()}}
 	}
 }
+
+func writeError(w http.ResponseWriter, err error) { errorReply(err).write(w) }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-// store holds the items of each kind in memory.
-type store struct {
-	mu    sync.RWMutex
-	next  map[string]int
-	items map[string]map[string]map[string]any
-}
-
-func newStore() *store {
-	st := &store{next: map[string]int{}, items: map[string]map[string]map[string]any{}}
-	statuses := []string{"todo", "in_progress", "done"}
-	for i := 1; i <= 30; i++ {
-		st.create("tasks", map[string]any{"title": fmt.Sprintf("Task %d", i), "status": statuses[i%3], "project_id": 1 + i%5})
-		if i <= 5 {
-			st.create("projects", map[string]any{"title": fmt.Sprintf("Project %d", i), "status": "active"})
-		}
-		if i <= 20 {
-			st.create("documents", map[string]any{"title": fmt.Sprintf("Document %d", i),
-				"content": strings.Repeat(fmt.Sprintf("Notes on topic %d for the quarterly plan. ", i), 1+i%7)})
-		}
-	}
-	return st
-}
-
-func (st *store) create(kind string, fields map[string]any) map[string]any {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	st.next[kind]++
-	id := st.next[kind]
-	it := map[string]any{}
-	for k, v := range fields {
-		it[k] = v
-	}
-	it["id"] = id
-	if _, ok := it["status"]; !ok {
-		it["status"] = "todo"
-	}
-	it["created_at"] = time.Now().UTC().Format(time.RFC3339)
-	if st.items[kind] == nil {
-		st.items[kind] = map[string]map[string]any{}
-	}
-	st.items[kind][strconv.Itoa(id)] = it
-	return clone(it)
-}
-
-func (st *store) get(kind, id string) (map[string]any, bool) {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	it, ok := st.items[kind][id]
-	return clone(it), ok
-}
-
-func (st *store) update(kind, id string, fields map[string]any, replace bool) (map[string]any, bool) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	it, ok := st.items[kind][id]
-	if !ok {
-		return nil, false
-	}
-	if replace {
-		created := it["created_at"]
-		it = map[string]any{"id": it["id"], "created_at": created}
-		st.items[kind][id] = it
-	}
-	for k, v := range fields {
-		if k != "id" && k != "created_at" {
-			it[k] = v
-		}
-	}
-	it["updated_at"] = time.Now().UTC().Format(time.RFC3339)
-	return clone(it), true
-}
-
-func (st *store) remove(kind, id string) bool {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if _, ok := st.items[kind][id]; !ok {
-		return false
-	}
-	delete(st.items[kind], id)
-	return true
-}
-
-func (st *store) list(kind, status string, limit int) []map[string]any {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	ids := make([]int, 0, len(st.items[kind]))
-	for k, it := range st.items[kind] {
-		if status == "" || it["status"] == status {
-			n, _ := strconv.Atoi(k)
-			ids = append(ids, n)
-		}
-	}
-	slices.Sort(ids)
-	out := make([]map[string]any, 0, min(limit, len(ids)))
-	for _, id := range ids[:min(limit, len(ids))] {
-		out = append(out, clone(st.items[kind][strconv.Itoa(id)]))
-	}
-	return out
-}
-
-func (st *store) search(q string, limit int) []map[string]any {
-	st.mu.RLock()
-	defer st.mu.RUnlock()
-	q = strings.ToLower(q)
-	var out []map[string]any
-	for _, kind := range []string{"documents", "tasks", "projects"} {
-		for _, it := range st.items[kind] {
-			if strings.Contains(strings.ToLower(fmt.Sprint(it["title"], " ", it["content"])), q) {
-				out = append(out, map[string]any{"kind": kind, "id": it["id"], "title": it["title"]})
-			}
-		}
-	}
-	slices.SortFunc(out, func(a, b map[string]any) int {
-		return strings.Compare(fmt.Sprint(a["kind"], a["id"]), fmt.Sprint(b["kind"], b["id"]))
-	})
-	return out[:min(limit, len(out))]
-}
-
-func clone(it map[string]any) map[string]any {
-	if it == nil {
-		return nil
-	}
-	out := make(map[string]any, len(it))
-	for k, v := range it {
-		out[k] = v
-	}
-	return out
 }

@@ -28,7 +28,7 @@ func do(t *testing.T, h http.Handler, method, path, key, body string) (int, map[
 }
 
 func TestEndpoints(t *testing.T) {
-	s := New(Config{NoDelay: true})
+	s := New(Config{NoDelay: true, IDBase: 1})
 	key := DefaultKeys[0]
 	tests := []struct {
 		method, path, key, body string
@@ -64,7 +64,7 @@ func TestEndpoints(t *testing.T) {
 }
 
 func TestCRUDRoundTrip(t *testing.T) {
-	s := New(Config{NoDelay: true})
+	s := New(Config{NoDelay: true, IDBase: 1})
 	key := DefaultKeys[1]
 	code, created, _ := do(t, s, "POST", "/api/v1/tasks", key, `{"title":"a","priority":3}`)
 	if code != 201 {
@@ -88,7 +88,7 @@ func TestCRUDRoundTrip(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
-	s := New(Config{NoDelay: true, RatePerKey: 10, Burst: 5})
+	s := New(Config{NoDelay: true, RatePerKey: 10, Burst: 5, IDBase: 1})
 	now := time.Unix(1000, 0)
 	s.now = func() time.Time { return now }
 	var codes []int
