@@ -26,22 +26,25 @@ func run() int {
 	fs := pflag.NewFlagSet("demoapi", pflag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address (:PORT is loopback only; 0.0.0.0:PORT for all)")
 	keys := fs.String("keys", strings.Join(demoapi.DefaultKeys, ","), "accepted X-API-Key values, comma separated")
-	rate := fs.Float64("rate", 50, "requests per second allowed per key (beyond: 429)")
-	burst := fs.Int("burst", 100, "requests a key may send at once before the rate applies")
+	rate := fs.Float64("rate", 50, "requests per second allowed per key or logged-in user (beyond: 429)")
+	burst := fs.Int("burst", 100, "requests a key or user may send at once before the rate applies")
 	slow := fs.Float64("slow", 1, "scale of the simulated latency of every endpoint")
 	noDelay := fs.Bool("no-delay", false, "no simulated latency")
 	seed := fs.Uint64("seed", 0, "seed of the latency draws (0: random)")
+	idBase := fs.Int("id-base", 0, "first id of tasks, projects and documents, each counting up from it\n"+
+		"(0: a random base in [1000, 1000000) on each start, whatever --seed, so ids recorded\n"+
+		"against one run are not valid against the next)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
 	}
 	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
-		Slow: *slow, NoDelay: *noDelay, Seed: *seed})
+		Slow: *slow, NoDelay: *noDelay, Seed: *seed, IDBase: *idBase})
 	ln, err := loopback.Listen(*addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demoapi: --addr", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "demoapi: listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(os.Stderr, "demoapi: listening on http://%s (ids from %d)\n", ln.Addr(), srv.IDBase())
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
