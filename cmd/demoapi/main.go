@@ -37,6 +37,10 @@ func run() int {
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
 	}
+	if *idBase < 0 {
+		fmt.Fprintln(os.Stderr, "demoapi: --id-base must be 0 (a random base) or a first id")
+		return 2
+	}
 	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
 		Slow: *slow, NoDelay: *noDelay, Seed: *seed, IDBase: *idBase})
 	ln, err := loopback.Listen(*addr)
