@@ -1,28 +1,51 @@
 // Command sampletraffic plays the users whose traffic becomes the sample
 // trace (scripts/make-sample-trace.sh): the seed's user classes against the
-// demo API, each with its own API key and think times.
+// demo API, each with its own credential, HTTP client (keep-alive, cookie
+// jar) and think times.
 //
-//	reader   ReadOnlyUser: lists, gets, searches; 1-3 s between requests
-//	writer   WriteHeavyUser: creates, updates, deletes; 1-3 s
-//	mixed    AIWorkOSUser: mostly reads, some writes and analyses; 1-3 s
-//	hurried  HighLoadUser: health checks and lists, 0.1-0.5 s: meets the rate limit
-//	intruder a wrong key: 401s
+//	reader    ReadOnlyUser: lists, gets, searches; 1-3 s between requests
+//	writer    WriteHeavyUser: creates, updates, deletes; 1-3 s
+//	mixed     AIWorkOSUser: mostly reads, some writes and analyses; 1-3 s
+//	hurried   HighLoadUser: health checks and lists, 0.1-0.5 s: meets the rate limit
+//	intruder  a wrong key: 401s
+//
+// and the users whose requests carry what earlier responses gave them, as
+// real clients do (each request with a fresh X-Request-ID); 1-3 s:
+//
+//	login     an app with a bearer token: logs in, creates a task with an
+//	          Idempotency-Key (retried now and then), follows its Location,
+//	          PUTs and PATCHes it with If-Match, sometimes deletes it; gets
+//	          tasks and projects by ids from lists; a new token every 4 rounds
+//	browser   a web page with a session cookie: logs in with a form, follows
+//	          the 303 to the dashboard, reads and writes its preferences,
+//	          lists tasks with the cookie alone; a new session every 3 rounds
+//	documents an API key: creates a document with a fresh uuid, gets it by
+//	          its Location, analyses it, mostly deletes it with If-Match
+//
+// At the end it prints each user's responses by status (0: no response).
 package main
 
 import (
+	crand "crypto/rand"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"math/rand/v2"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
 )
 
+// user is one player: name labels its counts; key is its X-API-Key, and
+// account the user it logs in as (login, browser).
 type user struct {
-	name, key, class string
+	name, key, class, account string
 }
 
 func main() {
@@ -30,111 +53,382 @@ func main() {
 	duration := flag.Duration("duration", 60*time.Second, "how long the users play")
 	flag.Parse()
 	users := []user{
-		{"alice", "demo-key-alice", "reader"},
-		{"bob", "demo-key-bob", "writer"},
-		{"carol", "demo-key-carol", "mixed"},
-		{"dave", "demo-key-dave", "mixed"},
-		{"erin", "demo-key-erin", "reader"},
-		{"frank", "demo-key-frank", "hurried"},
-		{"mallory", "not-a-key", "intruder"},
+		{name: "alice", key: "demo-key-alice", class: "reader"},
+		{name: "bob", key: "demo-key-bob", class: "writer"},
+		{name: "carol", key: "demo-key-carol", class: "mixed"},
+		{name: "dave", key: "demo-key-dave", class: "mixed"},
+		{name: "erin", key: "demo-key-erin", class: "reader"},
+		{name: "frank", key: "demo-key-frank", class: "hurried"},
+		{name: "mallory", key: "not-a-key", class: "intruder"},
+		{name: "bob-app", class: "login", account: "bob"},
+		{name: "carol-web", class: "browser", account: "carol"},
+		{name: "erin-docs", key: "demo-key-erin", class: "documents"},
 	}
+	// The API's ids start from a random base on each start: the classic
+	// users' fixed ids (Task 1 to 30, ...) are offsets from it.
+	idBase := discoverIDBase(*base, users[0].key)
 	stop := time.Now().Add(*duration)
+	counts := &tally{byUser: map[string]map[int]int{}}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	counts := map[string]map[int]int{}
 	for i, u := range users {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(i+1), 42))
-			c := &http.Client{Timeout: 10 * time.Second}
-			send := func(method, path, body string) {
-				req, _ := http.NewRequest(method, *base+path, strings.NewReader(body))
-				req.Header.Set("X-API-Key", u.key)
-				req.Header.Set("User-Agent", "sampletraffic/1 ("+u.class+")")
-				if body != "" {
-					req.Header.Set("Content-Type", "application/json")
-				}
-				resp, err := c.Do(req)
-				if err != nil {
-					log.Printf("%s: %v", u.name, err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				if counts[u.name] == nil {
-					counts[u.name] = map[int]int{}
-				}
-				counts[u.name][resp.StatusCode]++
-				mu.Unlock()
-			}
-			think := func(lo, hi float64) {
-				time.Sleep(time.Duration((lo + rng.Float64()*(hi-lo)) * float64(time.Second)))
-			}
-			id := func(n int) int { return 1 + rng.IntN(n) }
-			for time.Now().Before(stop) {
-				switch u.class {
-				case "reader":
-					switch rng.IntN(5) {
-					case 0:
-						send("GET", "/api/v1/tasks?limit=20", "")
-					case 1:
-						send("GET", fmt.Sprintf("/api/v1/tasks/%d", id(30)), "")
-					case 2:
-						send("GET", "/api/v1/projects", "")
-					case 3:
-						send("GET", fmt.Sprintf("/api/v1/documents/%d", id(20)), "")
-					default:
-						send("GET", "/api/v1/search?q="+[]string{"quarterly", "plan", "topic", "notes"}[rng.IntN(4)], "")
-					}
-					think(1, 3)
-				case "writer":
-					switch rng.IntN(6) {
-					case 0, 1:
-						send("POST", "/api/v1/tasks", fmt.Sprintf(`{"title":"task from bob %d","priority":%d}`, rng.IntN(1000), rng.IntN(5)))
-					case 2:
-						send("PATCH", fmt.Sprintf("/api/v1/tasks/%d", id(30)), `{"status":"done"}`)
-					case 3:
-						send("PUT", fmt.Sprintf("/api/v1/documents/%d", id(20)), `{"title":"rewritten","content":"new text for the plan"}`)
-					case 4:
-						send("DELETE", fmt.Sprintf("/api/v1/tasks/%d", id(40)), "")
-					default:
-						send("GET", "/api/v1/tasks?status=todo", "")
-					}
-					think(1, 3)
-				case "mixed":
-					switch rng.IntN(10) {
-					case 0:
-						send("POST", "/api/v1/tasks", `{"title":"follow up"}`)
-					case 1:
-						send("POST", fmt.Sprintf("/api/v1/documents/%d/analyze", id(20)), "")
-					case 2:
-						send("PATCH", fmt.Sprintf("/api/v1/projects/%d", id(5)), `{"status":"review"}`)
-					case 3, 4:
-						send("GET", "/api/v1/tasks?limit=10", "")
-					case 5:
-						send("GET", "/api/v1/search?q=plan", "")
-					default:
-						send("GET", fmt.Sprintf("/api/v1/tasks/%d", id(35)), "")
-					}
-					think(1, 3)
-				case "hurried":
-					if rng.IntN(3) == 0 {
-						send("GET", "/health", "")
-					} else {
-						send("GET", "/api/v1/tasks?limit=5", "")
-					}
-					think(0.1, 0.5)
-				case "intruder":
-					send("GET", "/api/v1/tasks", "")
-					think(3, 6)
-				}
-			}
+			p := newPlayer(u, *base, stop, rand.New(rand.NewPCG(uint64(i+1), 42)), counts)
+			p.play(idBase)
 		}()
 	}
 	wg.Wait()
 	for _, u := range users {
-		fmt.Printf("%-8s %-8s %v\n", u.name, u.class, counts[u.name])
+		fmt.Printf("%-9s %-9s %v\n", u.name, u.class, counts.of(u.name))
+	}
+}
+
+// discoverIDBase returns the first project's id: the base every kind's ids
+// count from (1 if the API does not say).
+func discoverIDBase(base, key string) int {
+	req, _ := http.NewRequest("GET", base+"/api/v1/projects?limit=1", nil)
+	req.Header.Set("X-API-Key", key)
+	req.Header.Set("User-Agent", "sampletraffic/1 (setup)")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Printf("find the first id: %v; counting from 1", err)
+		return 1
+	}
+	defer resp.Body.Close()
+	var v struct {
+		Items []struct {
+			ID int `json:"id"`
+		} `json:"items"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || len(v.Items) == 0 {
+		log.Printf("find the first id: %s answered %d without items; counting from 1", req.URL, resp.StatusCode)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "sampletraffic: ids from %d\n", v.Items[0].ID)
+	return v.Items[0].ID
+}
+
+// tally counts each user's responses by status.
+type tally struct {
+	mu     sync.Mutex
+	byUser map[string]map[int]int
+}
+
+func (t *tally) add(user string, status int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.byUser[user] == nil {
+		t.byUser[user] = map[int]int{}
+	}
+	t.byUser[user][status]++
+}
+
+func (t *tally) of(user string) map[int]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.byUser[user]
+}
+
+// transport counts every response a user gets, a redirect's too, and
+// gives each request of the users who send one a fresh X-Request-ID.
+type transport struct {
+	next      http.RoundTripper
+	user      string
+	requestID bool
+	counts    *tally
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.requestID {
+		req = req.Clone(req.Context()) // a RoundTripper must not change its request
+		req.Header.Set("X-Request-ID", newUUID())
+	}
+	resp, err := t.next.RoundTrip(req)
+	status := 0
+	if err == nil {
+		status = resp.StatusCode
+	}
+	t.counts.add(t.user, status)
+	return resp, err
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() string {
+	var b [16]byte
+	crand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // RFC 9562 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+// player plays one user until stop.
+type player struct {
+	user
+	base  string
+	stop  time.Time
+	rng   *rand.Rand
+	c     *http.Client
+	token string // the bearer token, once logged in
+}
+
+func newPlayer(u user, base string, stop time.Time, rng *rand.Rand, counts *tally) *player {
+	jar, _ := cookiejar.New(nil) // never fails without options
+	newcomer := u.class == "login" || u.class == "browser" || u.class == "documents"
+	tr := &transport{next: http.DefaultTransport.(*http.Transport).Clone(), user: u.name, requestID: newcomer, counts: counts}
+	return &player{user: u, base: base, stop: stop, rng: rng, c: &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: tr}}
+}
+
+// result is a response as a flow needs it.
+type result struct {
+	status int // 0: no response
+	header http.Header
+	body   map[string]any
+}
+
+// send sends a request with the user's credential and headers (name,
+// value, ...); a JSON body gets its Content-Type unless headers set one.
+func (p *player) send(method, path, body string, headers ...string) result {
+	req, err := http.NewRequest(method, p.base+path, strings.NewReader(body))
+	if err != nil {
+		log.Printf("%s: %v", p.name, err)
+		return result{}
+	}
+	if p.key != "" {
+		req.Header.Set("X-API-Key", p.key)
+	}
+	if p.token != "" {
+		req.Header.Set("Authorization", "Bearer "+p.token)
+	}
+	req.Header.Set("User-Agent", "sampletraffic/1 ("+p.class+")")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := p.c.Do(req)
+	if err != nil {
+		log.Printf("%s: %v", p.name, err)
+		return result{}
+	}
+	defer resp.Body.Close()
+	r := result{status: resp.StatusCode, header: resp.Header}
+	json.NewDecoder(resp.Body).Decode(&r.body)
+	io.Copy(io.Discard, resp.Body)
+	return r
+}
+
+// visit sends a request, then thinks 1-3 s; ok is false once the time is
+// up (then nothing is sent).
+func (p *player) visit(method, path, body string, headers ...string) (r result, ok bool) {
+	if !time.Now().Before(p.stop) {
+		return result{}, false
+	}
+	r = p.send(method, path, body, headers...)
+	p.think(1, 3)
+	return r, true
+}
+
+func (p *player) think(lo, hi float64) {
+	time.Sleep(time.Duration((lo + p.rng.Float64()*(hi-lo)) * float64(time.Second)))
+}
+
+func (p *player) play(idBase int) {
+	for round := 0; time.Now().Before(p.stop); round++ {
+		switch p.class {
+		case "login":
+			p.playApp(round)
+		case "browser":
+			p.playBrowser(round)
+		case "documents":
+			p.playDocuments()
+		default:
+			p.playClassic(idBase)
+		}
+	}
+}
+
+// playClassic plays one request of the seed's user classes.
+func (p *player) playClassic(idBase int) {
+	id := func(n int) int { return idBase + p.rng.IntN(n) }
+	switch p.class {
+	case "reader":
+		switch p.rng.IntN(5) {
+		case 0:
+			p.send("GET", "/api/v1/tasks?limit=20", "")
+		case 1:
+			p.send("GET", fmt.Sprintf("/api/v1/tasks/%d", id(30)), "")
+		case 2:
+			p.send("GET", "/api/v1/projects", "")
+		case 3:
+			p.send("GET", fmt.Sprintf("/api/v1/documents/%d", id(20)), "")
+		default:
+			p.send("GET", "/api/v1/search?q="+[]string{"quarterly", "plan", "topic", "notes"}[p.rng.IntN(4)], "")
+		}
+		p.think(1, 3)
+	case "writer":
+		switch p.rng.IntN(6) {
+		case 0, 1:
+			p.send("POST", "/api/v1/tasks", fmt.Sprintf(`{"title":"task from bob %d","priority":%d}`, p.rng.IntN(1000), p.rng.IntN(5)))
+		case 2:
+			p.send("PATCH", fmt.Sprintf("/api/v1/tasks/%d", id(30)), `{"status":"done"}`)
+		case 3:
+			p.send("PUT", fmt.Sprintf("/api/v1/documents/%d", id(20)), `{"title":"rewritten","content":"new text for the plan"}`)
+		case 4:
+			p.send("DELETE", fmt.Sprintf("/api/v1/tasks/%d", id(40)), "")
+		default:
+			p.send("GET", "/api/v1/tasks?status=todo", "")
+		}
+		p.think(1, 3)
+	case "mixed":
+		switch p.rng.IntN(10) {
+		case 0:
+			p.send("POST", "/api/v1/tasks", `{"title":"follow up"}`)
+		case 1:
+			p.send("POST", fmt.Sprintf("/api/v1/documents/%d/analyze", id(20)), "")
+		case 2:
+			p.send("PATCH", fmt.Sprintf("/api/v1/projects/%d", id(5)), `{"status":"review"}`)
+		case 3, 4:
+			p.send("GET", "/api/v1/tasks?limit=10", "")
+		case 5:
+			p.send("GET", "/api/v1/search?q=plan", "")
+		default:
+			p.send("GET", fmt.Sprintf("/api/v1/tasks/%d", id(35)), "")
+		}
+		p.think(1, 3)
+	case "hurried":
+		if p.rng.IntN(3) == 0 {
+			p.send("GET", "/health", "")
+		} else {
+			p.send("GET", "/api/v1/tasks?limit=5", "")
+		}
+		p.think(0.1, 0.5)
+	case "intruder":
+		p.send("GET", "/api/v1/tasks", "")
+		p.think(3, 6)
+	}
+}
+
+// playApp plays one round of the app with a bearer token.
+func (p *player) playApp(round int) {
+	if round%4 == 0 || p.token == "" {
+		if !p.logIn() {
+			return
+		}
+	}
+	if !p.taskLifecycle() {
+		return
+	}
+	p.browse("tasks")
+	p.browse("projects")
+}
+
+// logIn gets a new bearer token.
+func (p *player) logIn() bool {
+	p.token = "" // the login itself goes without the old one
+	body, _ := json.Marshal(map[string]string{"username": p.account, "password": "demo-password-" + p.account})
+	r, ok := p.visit("POST", "/api/v1/login", string(body))
+	if token, _ := r.body["access_token"].(string); ok && r.status == http.StatusOK && token != "" {
+		p.token = token
+		return true
+	}
+	return false
+}
+
+// taskLifecycle creates a task, reads it where the API said it is, edits
+// it twice with the ETag each answer gave, and deletes it a third of the
+// time; false once the time is up or a step failed.
+func (p *player) taskLifecycle() bool {
+	key := newUUID()
+	task, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("task from %s's app", p.account), "client_ref": newUUID(),
+		"priority": p.rng.IntN(5)})
+	r, ok := p.visit("POST", "/api/v1/tasks", string(task), "Idempotency-Key", key)
+	if !ok || r.status != http.StatusCreated {
+		return false
+	}
+	// Now and then the answer is taken for lost and the create retried,
+	// with the same key: the API answers with the same task.
+	if p.rng.IntN(4) == 0 {
+		if r, ok = p.visit("POST", "/api/v1/tasks", string(task), "Idempotency-Key", key); !ok || r.status != http.StatusCreated {
+			return false
+		}
+	}
+	loc := r.header.Get("Location")
+	if r, ok = p.visit("GET", loc, ""); !ok || r.status != http.StatusOK {
+		return false
+	}
+	edit, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("task from %s's app (edited)", p.account),
+		"client_ref": r.body["client_ref"], "priority": r.body["priority"], "status": "in_progress"})
+	if r, ok = p.visit("PUT", loc, string(edit), "If-Match", r.header.Get("ETag")); !ok || r.status != http.StatusOK {
+		return false
+	}
+	if r, ok = p.visit("PATCH", loc, `{"status":"done"}`, "If-Match", r.header.Get("ETag")); !ok || r.status != http.StatusOK {
+		return false
+	}
+	if p.rng.IntN(3) == 0 {
+		if r, ok = p.visit("DELETE", loc, "", "If-Match", r.header.Get("ETag")); !ok || r.status != http.StatusNoContent {
+			return false
+		}
+	}
+	return true
+}
+
+// browse lists items of kind and opens one of those listed.
+func (p *player) browse(kind string) bool {
+	r, ok := p.visit("GET", "/api/v1/"+kind+"?limit=20", "")
+	items, _ := r.body["items"].([]any)
+	if !ok || len(items) == 0 {
+		return false
+	}
+	it, _ := items[p.rng.IntN(len(items))].(map[string]any)
+	_, ok = p.visit("GET", fmt.Sprintf("/api/v1/%s/%v", kind, it["id"]), "")
+	return ok
+}
+
+// playBrowser plays one round of the web page with a session cookie.
+func (p *player) playBrowser(round int) {
+	if round%3 == 0 {
+		// The client follows the 303 to the dashboard with the new cookie.
+		form := url.Values{"username": {p.account}, "password": {"demo-password-" + p.account}}.Encode()
+		if r, ok := p.visit("POST", "/web/login", form, "Content-Type", "application/x-www-form-urlencoded"); !ok || r.status != http.StatusOK {
+			return
+		}
+	}
+	r, ok := p.visit("GET", "/web/preferences", "")
+	if !ok || r.status != http.StatusOK {
+		return
+	}
+	prefs := map[string]any{"theme": []string{"light", "dark", "system"}[p.rng.IntN(3)], "page_size": []int{10, 20, 50}[p.rng.IntN(3)],
+		"notifications": p.rng.IntN(2) == 0}
+	body, _ := json.Marshal(prefs)
+	if _, ok = p.visit("PUT", "/web/preferences", string(body)); !ok {
+		return
+	}
+	if _, ok = p.visit("GET", "/api/v1/tasks?limit=10", ""); !ok {
+		return
+	}
+	p.visit("GET", "/web/dashboard", "")
+}
+
+// playDocuments plays one document's life: created with a uuid of the
+// client's, read by its Location, analysed, mostly deleted with If-Match.
+func (p *player) playDocuments() {
+	doc, _ := json.Marshal(map[string]any{"title": fmt.Sprintf("Meeting notes %d", p.rng.IntN(1000)), "uuid": newUUID(),
+		"content": strings.Repeat("Decisions and follow-ups for the quarterly plan. ", 1+p.rng.IntN(8))})
+	r, ok := p.visit("POST", "/api/v1/documents", string(doc))
+	if !ok || r.status != http.StatusCreated {
+		return
+	}
+	loc := r.header.Get("Location")
+	if r, ok = p.visit("GET", loc, ""); !ok || r.status != http.StatusOK {
+		return
+	}
+	tag := r.header.Get("ETag")
+	if r, ok = p.visit("POST", loc+"/analyze", ""); !ok || r.status != http.StatusOK {
+		return
+	}
+	if p.rng.IntN(3) != 0 {
+		p.visit("DELETE", loc, "", "If-Match", tag)
 	}
 }
