@@ -9,7 +9,11 @@
 // capture time until it is sure again.
 package httpstream
 
-import "github.com/replaykit/replaykit/trace"
+import (
+	"strings"
+
+	"github.com/replaykit/replaykit/trace"
+)
 
 // Message is one parsed request or response.
 type Message struct {
@@ -23,7 +27,8 @@ type Message struct {
 	Proto string
 	// Headers are the header lines in wire order, values not yet redacted.
 	Headers []trace.Header
-	// Body holds the first MaxBody bytes of the body, transfer coding removed.
+	// Body holds the first MaxBody bytes of a request body (MaxRespBody of a
+	// response's: see KeepsBody), transfer coding removed.
 	Body []byte
 	// BodySize is the body length in bytes, transfer coding removed.
 	BodySize int64
@@ -51,3 +56,10 @@ func (m *Message) Header(name string) (string, bool) { return trace.HeaderValue(
 // settled says nothing more will change whether m is emitted: it is
 // complete, or damaged and so dropped anyway.
 func (m *Message) settled() bool { return m.done || m.Damaged }
+
+// KeepsBody says whether a response with these headers has a body whose
+// values later requests may reuse: JSON, or no Content-Type at all.
+func KeepsBody(headers []trace.Header) bool {
+	ct, ok := trace.HeaderValue(headers, "Content-Type")
+	return !ok || strings.Contains(strings.ToLower(ct), "json")
+}

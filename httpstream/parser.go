@@ -33,8 +33,10 @@ var errFraming = errors.New("conflicting or malformed body length")
 // parser reads one direction of a connection: requests from the client, or
 // responses from the server.
 type parser struct {
-	c         *Conn
-	request   bool
+	c       *Conn
+	request bool
+	// keepResp says the response being read keeps its body (MaxRespBody).
+	keepResp  bool
 	st        state
 	buf       []byte   // partial head, chunk line or start-line prefix
 	cur       *Message // message being read
@@ -310,6 +312,7 @@ func (p *parser) frameRequest() error {
 
 func (p *parser) frameResponse(method string) error {
 	m := p.cur
+	p.keepResp = p.c.s.opts.MaxRespBody > 0 && KeepsBody(m.Headers)
 	switch {
 	case m.Status == 101 || (method == "CONNECT" && m.Status/100 == 2):
 		p.stats().Tunnels++
@@ -349,10 +352,14 @@ func (p *parser) frameResponse(method string) error {
 func (p *parser) body(b []byte) {
 	m := p.cur
 	m.BodySize += int64(len(b))
+	limit := p.c.s.opts.MaxBody
 	if !p.request {
-		return
+		if !p.keepResp {
+			return
+		}
+		limit = p.c.s.opts.MaxRespBody
 	}
-	if room := p.c.s.opts.MaxBody - len(m.Body); room > 0 {
+	if room := limit - len(m.Body); room > 0 {
 		m.Body = append(m.Body, b[:min(room, len(b))]...)
 	}
 }

@@ -5,6 +5,10 @@ type Options struct {
 	// MaxBody is how many request body bytes a Message keeps (the rest is
 	// counted in BodySize only). 0 keeps none.
 	MaxBody int
+	// MaxRespBody is how many bytes of a JSON (or untyped) response body
+	// a Message keeps, for the values later requests reuse; 0 keeps none.
+	// Other responses keep none.
+	MaxRespBody int
 	// MaxPending bounds the requests waiting for a response on one
 	// connection (default 16384: a pipelining client may send 10,000
 	// before the first answer), so a client that never gets answers cannot

@@ -303,7 +303,7 @@ func Open[T any](what, path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s %s: not a readable parquet file (%v); was it written to the end?", what, path, err)
 	}
-	if err := hasColumns(pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
+	if err := hasColumns[T](pf.Schema()); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open %s %s: %w", what, path, err)
 	}
@@ -334,10 +334,25 @@ func openParquet(r io.ReaderAt, size int64) (pf *parquet.File, err error) {
 	return parquet.OpenFile(r, size)
 }
 
-// hasColumns checks that every leaf of want is in got with the same type.
-func hasColumns(got, want *parquet.Schema) error {
+// Later says which columns of a row type came after its first files: a
+// file without them is read with them zero.
+type Later interface {
+	LaterColumns() []string
+}
+
+// hasColumns checks that every leaf of T is in got with the same type,
+// but for the columns T says came later (Later).
+func hasColumns[T any](got *parquet.Schema) error {
+	want := parquet.SchemaOf(new(T))
+	var later []string
+	if l, ok := any(new(T)).(Later); ok {
+		later = l.LaterColumns()
+	}
 	for _, path := range want.Columns() {
 		g, ok := got.Lookup(path...)
+		if !ok && slices.Contains(later, path[0]) {
+			continue
+		}
 		if !ok {
 			return fmt.Errorf("column %q is missing: not a replaykit file of this kind, or an older format", strings.Join(path, "."))
 		}
@@ -396,7 +411,7 @@ func Scan[T any](f *File, fn func(*T) error) (err error) {
 // takes as many rows as fit (at least one). A trace of 1 MiB uploads
 // would otherwise decode a whole row group, 64 of them, at once.
 func ScanBytes[T any](f *File, batchBytes int64, fn func(*T) error) (err error) {
-	if err := hasColumns(f.pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
+	if err := hasColumns[T](f.pf.Schema()); err != nil {
 		return fmt.Errorf("read %s %s: %w", f.what, f.path, err)
 	}
 	defer func() {
@@ -485,7 +500,7 @@ func PageBytes[T any](f *File) int64 {
 // the file), decoded into T as Scan does. Only the row groups and pages
 // that hold them are decoded. Safe to call from several goroutines.
 func ReadRange[T any](f *File, offset, n int64) (out []T, err error) {
-	if err := hasColumns(f.pf.Schema(), parquet.SchemaOf(new(T))); err != nil {
+	if err := hasColumns[T](f.pf.Schema()); err != nil {
 		return nil, fmt.Errorf("read %s %s: %w", f.what, f.path, err)
 	}
 	defer func() {

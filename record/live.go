@@ -41,7 +41,7 @@ func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
 	}
 	sum := &Summary{Input: "interface " + src.Iface, InputFormat: "live", Output: filepath.Clean(dir) + "/"}
 	rec := newRecorder(&cfg, out, sum)
-	x := capture.NewExtractor(capture.Options{Ports: cfg.Ports, HTTP: httpstream.Options{MaxBody: cfg.MaxBody}}, rec)
+	x := capture.NewExtractor(capture.Options{Ports: cfg.Ports, HTTP: httpstream.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg)}}, rec)
 	if cfg.Ready != nil {
 		cfg.Ready(src.Iface)
 	}

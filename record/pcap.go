@@ -36,7 +36,7 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	rec := newRecorder(&cfg, w, sum)
 	x := capture.NewExtractor(capture.Options{
 		Ports: cfg.Ports,
-		HTTP:  httpstream.Options{MaxBody: cfg.MaxBody},
+		HTTP:  httpstream.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg)},
 	}, rec)
 
 	lt := in.LinkType()

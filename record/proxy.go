@@ -47,7 +47,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	sum := &Summary{Input: fmt.Sprintf("proxy %s -> %s", ln.Addr(), u), InputFormat: "proxy", Output: dir}
 	rec := newRecorder(&cfg, out, sum)
 
-	p := &proxy{maxBody: cfg.MaxBody, server: u.Host, rows: make(chan proxied, 4096)}
+	p := &proxy{maxBody: cfg.MaxBody, respBody: respBody(&cfg), server: u.Host, rows: make(chan proxied, 4096)}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.FlushInterval = -1 // stream: pass every byte on as it comes
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -155,9 +155,11 @@ type proxied struct {
 type proxy struct {
 	rp      *httputil.ReverseProxy
 	maxBody int
-	server  string
-	conns   atomic.Int64
-	rows    chan proxied
+	// respBody is how much of a response body to keep for correlate.
+	respBody int
+	server   string
+	conns    atomic.Int64
+	rows     chan proxied
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -175,7 +177,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tap = &bodyTap{rc: r.Body, max: p.maxBody, msg: req}
 		r.Body = tap
 	}
-	rw := &responseTap{ResponseWriter: w, msg: &httpstream.Message{Proto: r.Proto}}
+	rw := &responseTap{ResponseWriter: w, msg: &httpstream.Message{Proto: r.Proto}, keep: p.respBody}
 	p.rp.ServeHTTP(rw, r)
 	if tap != nil {
 		// The upstream may answer without reading the whole body.
@@ -239,6 +241,8 @@ func (t *bodyTap) Close() error { return t.rc.Close() }
 type responseTap struct {
 	http.ResponseWriter
 	msg *httpstream.Message
+	// keep is how many body bytes to keep for correlate (0: none).
+	keep int
 }
 
 func (t *responseTap) WriteHeader(code int) {
@@ -246,6 +250,9 @@ func (t *responseTap) WriteHeader(code int) {
 		t.msg.Status = code
 		t.msg.Start = time.Now().UnixNano()
 		t.msg.Headers = headerList("", t.Header())
+		if !httpstream.KeepsBody(t.msg.Headers) {
+			t.keep = 0
+		}
 	}
 	t.ResponseWriter.WriteHeader(code)
 }
@@ -256,6 +263,9 @@ func (t *responseTap) Write(b []byte) (int, error) {
 	}
 	n, err := t.ResponseWriter.Write(b)
 	t.msg.BodySize += int64(n)
+	if room := t.keep - len(t.msg.Body); room > 0 {
+		t.msg.Body = append(t.msg.Body, b[:min(n, room)]...)
+	}
 	return n, err
 }
 

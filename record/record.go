@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/capture"
+	"github.com/replaykit/replaykit/correlate"
 	"github.com/replaykit/replaykit/httpstream"
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
@@ -56,6 +57,9 @@ type Config struct {
 	// Warn, when set, is told at once of a problem the recording goes on
 	// with (the proxy cannot write its trace: it keeps forwarding).
 	Warn func(msg string)
+	// NoCorrelate records no links (package correlate): replay then sends
+	// every value as recorded.
+	NoCorrelate bool
 }
 
 // Summary is what a recording did.
@@ -88,6 +92,8 @@ type Summary struct {
 	Kernel *capture.KernelStats
 	// Files are the trace files written (live capture and proxy).
 	Files []string
+	// Links counts the links found between responses and requests.
+	Links correlate.Stats
 }
 
 // recorder is the httpstream.Sink that writes rows.
@@ -98,27 +104,52 @@ type recorder struct {
 	sum      *Summary
 	err      error // the first write error; recording stops on it
 	full     bool  // MaxExchanges reached
+	// nextID is the id of the next row: links name their source by it.
+	nextID int64
 	// ipSessions caches client-IP sessions by client address: keep-alive
 	// connections ask again and again.
 	ipSessions map[string]string
+	// links finds the values requests reuse; nil with NoCorrelate.
+	links *correlate.Finder
+}
+
+// respBody is how much of a response body the recorder looks into: one
+// byte more than correlate reads, to tell a body that was cut; none with
+// NoCorrelate.
+func respBody(cfg *Config) int {
+	if cfg.NoCorrelate {
+		return 0
+	}
+	return correlate.MaxBody + 1
 }
 
 func newRecorder(cfg *Config, w rowWriter, sum *Summary) *recorder {
-	return &recorder{cfg: cfg, redactor: redact.New(cfg.RedactKey, cfg.RedactHeaders), w: w, sum: sum,
+	r := &recorder{cfg: cfg, redactor: redact.New(cfg.RedactKey, cfg.RedactHeaders), w: w, sum: sum,
 		ipSessions: map[string]string{}}
+	if !cfg.NoCorrelate {
+		r.links = correlate.NewFinder(correlate.Options{Hash: r.redactor.Hash, SessionCookie: isSessionCookie})
+	}
+	return r
 }
 
 func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 	if r.err != nil || r.full {
 		return
 	}
-	// The session comes from the credentials before they are redacted.
-	session := r.session(c, req)
+	// The session and the links come from the credentials before they
+	// are redacted.
+	session, cred := r.session(c, req)
+	var links []trace.Link
+	if r.links != nil {
+		session, links = r.observe(session, cred, req, resp)
+	}
 	if r.cfg.Sample > 0 && !sampled(session, r.cfg.Sample) {
 		r.sum.Unsampled++
 		return
 	}
 	e := trace.Exchange{
+		ID:         r.nextID,
+		Links:      links,
 		TS:         time.Unix(0, req.Start).UTC(),
 		Session:    session,
 		Conn:       c.ID,
@@ -151,6 +182,7 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 		r.err = err
 		return
 	}
+	r.nextID++
 	r.sum.Written++
 	r.sum.ReqBytes += e.ReqSize
 	r.sum.RespBytes += e.RespSize
@@ -160,9 +192,24 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 	}
 }
 
-func (r *recorder) session(c *httpstream.Conn, req *httpstream.Message) string {
-	if s, ok := r.cfg.SessionKey.credential(req.Headers, r.redactor); ok {
-		return s
+// observe finds the links of an exchange and the session it continues.
+func (r *recorder) observe(session, cred string, req, resp *httpstream.Message) (string, []trace.Link) {
+	x := correlate.Exchange{ID: r.nextID, Session: session, Credential: cred, Method: req.Method, Target: req.Target,
+		ReqHeaders: req.Headers, ReqBody: req.Body}
+	if req.BodyTruncated() {
+		x.ReqBody = nil // a cut body's values may be cut too
+	}
+	if resp != nil {
+		x.Status, x.RespHeaders, x.RespBody, x.RespBodyCut = resp.Status, resp.Headers, resp.Body, resp.BodyTruncated()
+	}
+	s, links := r.links.Observe(&x)
+	r.sum.Links = r.links.Stats()
+	return s, links
+}
+
+func (r *recorder) session(c *httpstream.Conn, req *httpstream.Message) (session, cred string) {
+	if s, cred, ok := r.cfg.SessionKey.credential(req.Headers, r.redactor); ok {
+		return s, cred
 	}
 	s, ok := r.ipSessions[c.Client]
 	if !ok {
@@ -172,7 +219,7 @@ func (r *recorder) session(c *httpstream.Conn, req *httpstream.Message) string {
 		s = ipSession(c.Client)
 		r.ipSessions[c.Client] = s
 	}
-	return s
+	return s, ""
 }
 
 // host is the Host header, or the authority of an absolute-form target.

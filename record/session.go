@@ -51,7 +51,7 @@ func (k SessionKey) String() string {
 // client address. Credentials appear only as keyed hashes, the same ones
 // the redacted header values carry.
 func (k SessionKey) Of(hs []trace.Header, client string, r *redact.Redactor) string {
-	if s, ok := k.credential(hs, r); ok {
+	if s, _, ok := k.credential(hs, r); ok {
 		return s
 	}
 	return ipSession(client)
@@ -60,17 +60,18 @@ func (k SessionKey) Of(hs []trace.Header, client string, r *redact.Redactor) str
 // ipSession is the session of a client known by its address only.
 func ipSession(client string) string { return "ip:" + clientIP(client) }
 
-// credential returns the session named by a credential or cookie, or false
-// when the request has none and its client IP is the session.
-func (k SessionKey) credential(hs []trace.Header, r *redact.Redactor) (string, bool) {
+// credential returns the session named by a credential or cookie, and
+// the credential (an Authorization without its scheme word), or false when
+// the request has none and its client IP is the session.
+func (k SessionKey) credential(hs []trace.Header, r *redact.Redactor) (session, cred string, ok bool) {
 	switch k.kind {
 	case "header":
 		if v, ok := trace.HeaderValue(hs, k.name); ok {
-			return strings.ToLower(k.name) + ":" + r.Hash(v), true
+			return strings.ToLower(k.name) + ":" + r.Hash(v), credentialValue(k.name, v), true
 		}
 	case "cookie":
 		if v, ok := cookie(hs, k.name); ok {
-			return "cookie:" + k.name + ":" + r.Hash(v), true
+			return "cookie:" + k.name + ":" + r.Hash(v), v, true
 		}
 	case "auto", "": // the zero SessionKey is auto
 		// One pass: the first credential header in credentialHeaders'
@@ -87,15 +88,38 @@ func (k SessionKey) credential(hs []trace.Header, r *redact.Redactor) (string, b
 			}
 		}
 		if bestRank < len(credentialHeaders) {
-			return strings.ToLower(credentialHeaders[bestRank]) + ":" + r.Hash(best), true
+			name := credentialHeaders[bestRank]
+			return strings.ToLower(name) + ":" + r.Hash(best), credentialValue(name, best), true
 		}
 		if hasCookie {
 			if name, v, ok := sessionCookie(hs); ok {
-				return "cookie:" + name + ":" + r.Hash(v), true
+				return "cookie:" + name + ":" + r.Hash(v), v, true
 			}
 		}
 	}
-	return "", false
+	return "", "", false
+}
+
+// credentialValue is a credential header's secret: an Authorization's
+// without its scheme word ("Bearer "), which is what a login hands out.
+func credentialValue(name, v string) string {
+	if strings.EqualFold(name, "Authorization") || strings.EqualFold(name, "Proxy-Authorization") {
+		if _, cred, ok := strings.Cut(v, " "); ok {
+			return strings.TrimLeft(cred, " ")
+		}
+	}
+	return v
+}
+
+// isSessionCookie says whether a cookie name is one "auto" takes as a
+// session's.
+func isSessionCookie(name string) bool {
+	for _, c := range sessionCookies {
+		if name == c {
+			return true
+		}
+	}
+	return false
 }
 
 // credentialRank is the index of name in credentialHeaders, or its length.

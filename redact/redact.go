@@ -63,12 +63,28 @@ func (r *Redactor) IsSecret(name string) bool {
 	return false
 }
 
-// Headers replaces secret values in hs, in place, and returns hs.
+// Headers replaces secret values in hs, in place, and returns hs. An
+// Authorization keeps its scheme word ("Bearer redacted:..."): replay puts
+// a live token after it. The hash is of the whole value, as the session's.
 func (r *Redactor) Headers(hs []trace.Header) []trace.Header {
 	for i := range hs {
 		if r.IsSecret(hs[i].Name) {
-			hs[i].Value = Prefix + r.Hash(hs[i].Value)
+			hs[i].Value = Scheme(hs[i].Name, hs[i].Value) + Prefix + r.Hash(hs[i].Value)
 		}
 	}
 	return hs
+}
+
+// Scheme is the scheme word of an Authorization or Proxy-Authorization
+// value with the space after it ("Bearer "), or "": the one part of a
+// credential that is no secret.
+func Scheme(name, value string) string {
+	if !strings.EqualFold(name, "Authorization") && !strings.EqualFold(name, "Proxy-Authorization") {
+		return ""
+	}
+	scheme, _, ok := strings.Cut(value, " ")
+	if !ok || scheme == "" || len(scheme) > 32 || strings.ContainsAny(scheme, "=,\"\t") {
+		return ""
+	}
+	return scheme + " "
 }

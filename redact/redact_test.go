@@ -16,13 +16,24 @@ func TestHeaders(t *testing.T) {
 	r.Headers(hs)
 	for _, h := range hs {
 		secret := h.Name != "Host" && h.Name != "Accept"
-		if secret != strings.HasPrefix(h.Value, Prefix) {
+		if secret != strings.HasPrefix(strings.TrimPrefix(h.Value, "Bearer "), Prefix) {
 			t.Errorf("%s = %q", h.Name, h.Value)
 		}
 		for _, s := range []string{"s3cret", "key-1", "abc"} {
 			if strings.Contains(h.Value, s) {
 				t.Errorf("%s leaks %q", h.Name, s)
 			}
+		}
+	}
+	if hs[1].Value != "Bearer "+Prefix+r.Hash("Bearer s3cret") {
+		t.Errorf("authorization = %q: want its scheme kept and the whole value hashed", hs[1].Value)
+	}
+	for _, c := range []struct{ name, value, want string }{
+		{"Authorization", "Basic dXNlcjpwYXNz", "Basic "}, {"Authorization", "s3cret", ""},
+		{"Authorization", "a=b c", ""}, {"X-API-Key", "Bearer x", ""}, {"proxy-authorization", "Token t", "Token "},
+	} {
+		if got := Scheme(c.name, c.value); got != c.want {
+			t.Errorf("Scheme(%q, %q) = %q, want %q", c.name, c.value, got, c.want)
 		}
 	}
 	if New([]byte("k"), nil).Hash("key-1") != r.Hash("key-1") || r.Hash("key-1") == r.Hash("key-2") {

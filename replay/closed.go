@@ -122,9 +122,12 @@ func replaySession(st *runState, v, k int, act context.Context, rng *rand.Rand, 
 	}
 	var prev time.Time
 	sent := 0
+	values := st.send.values(s)
 	for j := range s.Requests {
 		r := &s.Requests[j]
-		if !mix.Keep(r.Kind) {
+		// A request whose answer a later one needs (correlate) goes even
+		// where the mix would leave it out.
+		if !mix.Keep(r.Kind) && !values.isSource(r.ID) {
 			continue
 		}
 		gap := p.FirstWait
@@ -132,7 +135,7 @@ func replaySession(st *runState, v, k int, act context.Context, rng *rand.Rand, 
 			gap = r.TS.Sub(prev)
 		}
 		prev = r.TS
-		rq := st.send.request(s, j)
+		rq := st.send.request(s, j, values)
 		if !sleep(act, p.Pacing.Wait(gap, rng)) {
 			return false
 		}

@@ -33,7 +33,7 @@ func sampleSessionsWith(t testing.TB, opts session.Options) *session.Source {
 }
 
 func demo(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6}))
+	srv := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6, IDBase: 1}))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -196,7 +196,7 @@ func TestOpenModelStall(t *testing.T) {
 	// The server stalls from 300ms to 800ms after the first request it sees:
 	// requests arriving then wait until 800ms.
 	var first atomic.Int64
-	api := demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6})
+	api := demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6, IDBase: 1})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		now := time.Now()
 		first.CompareAndSwap(0, now.UnixNano())

@@ -35,12 +35,13 @@ func (openModel) run(st *runState) {
 	mix := st.newMix(rand.New(rand.NewPCG(p.Seed, 0)))
 	// A cursor over the sessions in the walk's order, read one at a time.
 	var s *session.Session
+	var values *sessionValues // s's, shared by its requests in flight
 	place, j, empty := -1, 0, 0
 	next := func() (*session.Session, int, bool) {
 		for {
 			for s != nil && j < len(s.Requests) {
 				j++
-				if mix.Keep(s.Requests[j-1].Kind) {
+				if r := &s.Requests[j-1]; mix.Keep(r.Kind) || values.isSource(r.ID) {
 					empty = 0
 					return s, j - 1, true
 				}
@@ -55,6 +56,7 @@ func (openModel) run(st *runState) {
 				return nil, 0, false
 			}
 			j = 0
+			values = st.send.values(s)
 		}
 	}
 	defer steadyGC()()
@@ -75,7 +77,7 @@ func (openModel) run(st *runState) {
 		if !p.Shard.Mine(i) {
 			continue // another shard sends it
 		}
-		rq := st.send.request(sess, ri)
+		rq := st.send.request(sess, ri, values)
 		// The loop checks for the end at every request: a run far behind
 		// its schedule never waits, and must still end on time.
 		ended := false

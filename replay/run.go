@@ -72,6 +72,9 @@ type Plan struct {
 	// (once each one's AbortAfter has passed): the first that fails stops
 	// the run.
 	Aborts []analysis.Threshold
+	// NoCorrelate sends every recorded value as recorded: no value is
+	// carried from a live response, none made anew, no cookie jar.
+	NoCorrelate bool
 }
 
 // Limits below which a value cannot mean what it says.
@@ -252,7 +255,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		}
 	}()
 
-	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open, live: live, rows: rows,
+	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open, live: live, rows: rows, correlate: !p.NoCorrelate,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
 	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start}
 	for i := range p.Sessions.Len() {

@@ -53,10 +53,11 @@ type Config struct {
 	Progress func(name string, total time.Duration, p Progress)
 	// Sessions bound the memory the trace's sessions take.
 	Sessions session.Options
-	// Shard, StartAt and Aborts: see Plan.
-	Shard   shard.Shard
-	StartAt time.Time
-	Aborts  []analysis.Threshold
+	// Shard, StartAt, Aborts and NoCorrelate: see Plan.
+	Shard       shard.Shard
+	StartAt     time.Time
+	Aborts      []analysis.Threshold
+	NoCorrelate bool
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -155,7 +156,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, pacing, think, users, cfg.Seed),
 		Users: users, Shape: shape, Pacing: pacing, FirstWait: think, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts,
+		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate,
 	}
 	if err := plan.check(); err != nil {
 		return nil, err

@@ -28,6 +28,8 @@ type sender struct {
 	base         results.Result // the run's columns
 	live         *meter
 	rows         chan<- results.Result
+	// correlate carries live values into requests (package correlate).
+	correlate bool
 }
 
 // row is the results row of request i of s, sent by user v.
@@ -54,11 +56,13 @@ type request struct {
 	r    *session.Request
 	prep *Prepared
 	err  error // it cannot be sent
+	// values are its session's live values (nil: none carried).
+	values *sessionValues
 }
 
-func (sn *sender) request(s *session.Session, i int) request {
+func (sn *sender) request(s *session.Session, i int, values *sessionValues) request {
 	prep, err := sn.target.prepared(s, i)
-	return request{r: &s.Requests[i], prep: prep, err: err}
+	return request{r: &s.Requests[i], prep: prep, err: err, values: values}
 }
 
 // send sends rq for user v and records its row. scheduled is when it was
@@ -76,11 +80,22 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	req := prep.Request(httptrace.WithClientTrace(sn.abandon, &httptrace.ClientTrace{
 		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
 	}))
+	if rq.values != nil {
+		u, carried, missed := rq.values.apply(r, prep, req)
+		if u != "" {
+			res.URL = u
+		}
+		res.Carried, res.NotCarried = int32(carried), int32(missed)
+	}
 	sent := time.Now()
 	resp, err := sn.client.Do(req)
 	if err == nil {
 		var n int64
-		n, err = io.Copy(io.Discard, resp.Body)
+		if rq.values != nil {
+			n, err = rq.values.take(r, prep, resp)
+		} else {
+			n, err = io.Copy(io.Discard, resp.Body)
+		}
 		resp.Body.Close()
 		res.Status, res.RespSize = int32(resp.StatusCode), n
 	}

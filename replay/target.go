@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/replaykit/replaykit/correlate"
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/session"
 	"github.com/replaykit/replaykit/trace"
@@ -142,6 +143,7 @@ var hopByHop = map[string]bool{
 type Prepared struct {
 	// Recorded is the trace row it came from.
 	Recorded *session.Request
+	target   *Target
 	method   string
 	url      url.URL
 	header   http.Header
@@ -161,23 +163,12 @@ func (t *Target) NewRequest(ctx context.Context, r *session.Request) (*http.Requ
 
 // Prepare works out the URL and headers of a recorded request.
 func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
-	_, path := trace.SplitTarget(r.Path) // absolute form, recorded from a proxy client
-	if !strings.HasPrefix(path, "/") {
-		path = "/" + path
-	}
+	path := originPath(r.Path) // absolute form, recorded from a proxy client
 	if !validMethod(r.Method) {
 		return nil, fmt.Errorf("trace row %d: bad method %q", r.ID, r.Method)
 	}
-	raw, query, _ := strings.Cut(t.Base.Path+path, "?")
-	// Opaque sends the path as recorded, without escaping it again, and in
-	// origin form (GET /path HTTP/1.1) as the recorded client did: an
-	// opaque "//host/path" would send the absolute form.
-	u := url.URL{Scheme: t.Base.Scheme, Host: t.Base.Host, Opaque: raw, RawQuery: query}
-	p := &Prepared{Recorded: r, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host}
-	p.urlString = t.Base.Scheme + "://" + t.Base.Host + raw
-	if query != "" {
-		p.urlString += "?" + query
-	}
+	u, us := t.urlOf(path)
+	p := &Prepared{Recorded: r, target: t, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host, urlString: us}
 	for _, h := range r.Headers {
 		name := http.CanonicalHeaderKey(h.Name)
 		switch {
@@ -205,12 +196,37 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 	return p, nil
 }
 
+// urlOf is the URL a recorded path (and query) is sent to, and its text.
+func (t *Target) urlOf(path string) (url.URL, string) {
+	raw, query, _ := strings.Cut(t.Base.Path+path, "?")
+	// Opaque sends the path as recorded, without escaping it again, and in
+	// origin form (GET /path HTTP/1.1) as the recorded client did: an
+	// opaque "//host/path" would send the absolute form.
+	u := url.URL{Scheme: t.Base.Scheme, Host: t.Base.Host, Opaque: raw, RawQuery: query}
+	s := t.Base.Scheme + "://" + t.Base.Host + raw
+	if query != "" {
+		s += "?" + query
+	}
+	return u, s
+}
+
+// originPath is a recorded target's path, in origin form.
+func originPath(target string) string {
+	_, path := trace.SplitTarget(target)
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return path
+}
+
 // readySession is a session's requests prepared by one target
 // (session.Options.Ready): once per session in memory, not once per send.
 type readySession struct {
 	target *Target
 	prep   []*Prepared
 	errs   []error
+	// sources are the responses the session's links read (correlate).
+	sources map[int64][]string
 }
 
 // PrepareSession prepares every request of s; replay passes it as
@@ -219,8 +235,12 @@ type readySession struct {
 // bounds: structs, URLs and header maps (values counted even where they
 // share the recorded bytes).
 func (t *Target) PrepareSession(s *session.Session) (any, int64) {
-	rs := &readySession{target: t, prep: make([]*Prepared, len(s.Requests)), errs: make([]error, len(s.Requests))}
+	rs := &readySession{target: t, prep: make([]*Prepared, len(s.Requests)), errs: make([]error, len(s.Requests)),
+		sources: sourcesOf(s)}
 	n := int64(unsafe.Sizeof(*rs)) + int64(len(s.Requests))*int64(unsafe.Sizeof(rs.prep[0])+unsafe.Sizeof(rs.errs[0]))
+	for _, srcs := range rs.sources {
+		n += 64 + int64(cap(srcs))*16 // a slot of the map, the array
+	}
 	for i := range s.Requests {
 		rs.prep[i], rs.errs[i] = t.Prepare(&s.Requests[i])
 		p := rs.prep[i]
@@ -245,6 +265,24 @@ func (t *Target) prepared(s *session.Session, i int) (*Prepared, error) {
 		return rs.prep[i], rs.errs[i]
 	}
 	return t.Prepare(&s.Requests[i])
+}
+
+// sourcesOf lists the responses the links of s read, by row id.
+func sourcesOf(s *session.Session) map[int64][]string {
+	ids := make([]int64, len(s.Requests))
+	links := make([][]trace.Link, len(s.Requests))
+	for i := range s.Requests {
+		ids[i], links[i] = s.Requests[i].ID, s.Requests[i].Links
+	}
+	return correlate.Sources(ids, links)
+}
+
+// sources is what sourcesOf says of s: from its Ready when t made it.
+func (t *Target) sources(s *session.Session) map[int64][]string {
+	if rs, ok := s.Ready.(*readySession); ok && rs.target == t {
+		return rs.sources
+	}
+	return sourcesOf(s)
 }
 
 // URLString is the URL requested, for the results.

@@ -51,6 +51,13 @@ type Result struct {
 	RecordedStatus int32 `parquet:"recorded_status"`
 	// Users is the number of active virtual users when it was sent.
 	Users int32 `parquet:"users"`
+	// Carried counts the values this request took from its session's live
+	// responses, or made anew (a made-up id), in place of the recorded
+	// ones; NotCarried its links that could not be (the source did not
+	// answer as recorded, or its answer lacked the value): those values
+	// went as recorded. Both 0 with replay --no-correlate.
+	Carried    int32 `parquet:"carried"`
+	NotCarried int32 `parquet:"not_carried"`
 }
 
 // Failed says whether the request failed, by Locust's rule: a transport
@@ -147,3 +154,7 @@ func Scan[T any](f *File, fn func(*T) error) error { return pqfile.Scan(f, fn) }
 
 // ReadAll reads a whole results file. For tests and small files.
 func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("results", path) }
+
+// LaterColumns are the columns results written before them lack
+// (pqfile.Later): such files read with them 0.
+func (*Result) LaterColumns() []string { return []string{"carried", "not_carried"} }

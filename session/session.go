@@ -67,12 +67,20 @@ type Request struct {
 	Status int32 `parquet:"status"`
 	// Kind is "read" or "write".
 	Kind string `parquet:"kind"`
+	// Links are the values it reuses from earlier responses of its
+	// session, or made up (trace.Link); none in traces recorded before
+	// links existed.
+	Links []trace.Link `parquet:"links,list"`
 }
+
+// LaterColumns are the trace columns older traces lack (pqfile.Later).
+func (*Request) LaterColumns() []string { return []string{"links"} }
 
 // Sizes of what a decoded request holds, for size.
 const (
 	requestBytes = int64(unsafe.Sizeof(Request{}))
 	headerBytes  = int64(unsafe.Sizeof(trace.Header{}))
+	linkBytes    = int64(unsafe.Sizeof(trace.Link{}))
 	sessionBytes = int64(unsafe.Sizeof(Session{}))
 	infoBytes    = int64(unsafe.Sizeof(Info{}))
 )
@@ -85,6 +93,10 @@ func (r *Request) size() int64 {
 		alloc(len(r.Route)) + alloc(len(r.Kind)) + alloc(cap(r.Body)) + int64(cap(r.Headers))*headerBytes
 	for _, h := range r.Headers {
 		n += alloc(len(h.Name)) + alloc(len(h.Value))
+	}
+	n += int64(cap(r.Links)) * linkBytes
+	for _, l := range r.Links {
+		n += alloc(len(l.At)) + alloc(len(l.Src))
 	}
 	return n
 }

@@ -58,6 +58,40 @@ type Exchange struct {
 	DurationNanos int64 `parquet:"duration_ns"`
 	// Kind is KindRead for GET, HEAD and OPTIONS, KindWrite otherwise.
 	Kind string `parquet:"kind,dict"`
+	// Links are the values of this request that an earlier response of its
+	// session handed out, or that the client made up (see Link). Empty in
+	// traces recorded before links existed, or with --no-correlate.
+	Links []Link `parquet:"links,list"`
+}
+
+// Link says that the value at At in a request came from the response of
+// an earlier row of its file, Back rows before it, at Src: replay puts the
+// value the live response has there. No value is stored, only positions
+// (see package correlate for their grammar: "path/3",
+// "header/Authorization", "body/items/0/id", ...).
+//
+// A value the client made up (a UUID in a create body, an Idempotency-Key)
+// has Src "fresh:" and the position where the session first sent it, in
+// the row Back rows before (0: this one): replay sends a new value in its
+// place, the same wherever the session sends it again.
+type Link struct {
+	// At is the value's position in this request.
+	At string `parquet:"at,dict"`
+	// Back is how many rows before this one the source row is: the source
+	// is the row with id = this row's id - Back. A distance, not an id,
+	// so that it survives the merging of a live recording's parts.
+	Back int64 `parquet:"back"`
+	// Src is the value's position in the source row's response, or
+	// "fresh:" and its position in the source row's request.
+	Src string `parquet:"src,dict"`
+}
+
+// FreshPrefix starts the Src of a made-up value's link.
+const FreshPrefix = "fresh:"
+
+// IsFresh says whether l is a made-up value's link.
+func (l Link) IsFresh() bool {
+	return len(l.Src) > len(FreshPrefix) && l.Src[:len(FreshPrefix)] == FreshPrefix
 }
 
 // Header is one header line: its name as sent and its value.
@@ -114,3 +148,7 @@ func lower(c byte) byte {
 	}
 	return c
 }
+
+// LaterColumns are the columns traces recorded before them lack
+// (pqfile.Later): such traces read with them empty.
+func (*Exchange) LaterColumns() []string { return []string{"links"} }

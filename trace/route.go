@@ -51,6 +51,9 @@ func needsTemplate(p string) bool {
 	return false
 }
 
+// IsID says whether a path segment is one Route replaces by {id}.
+func IsID(seg string) bool { return isID(seg) }
+
 func isID(seg string) bool {
 	if seg == "" {
 		return false

@@ -36,7 +36,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +51,7 @@ type user struct {
 func main() {
 	base := flag.String("url", "http://127.0.0.1:18101", "where to send (the recording proxy)")
 	duration := flag.Duration("duration", 60*time.Second, "how long the users play")
+	only := flag.String("classes", "", "play only these user classes (comma-separated: reader, writer, mixed, hurried, intruder, login, browser, documents); default all")
 	flag.Parse()
 	users := []user{
 		{name: "alice", key: "demo-key-alice", class: "reader"},
@@ -64,9 +65,9 @@ func main() {
 		{name: "carol-web", class: "browser", account: "carol"},
 		{name: "erin-docs", key: "demo-key-erin", class: "documents"},
 	}
-	// The API's ids start from a random base on each start: the classic
-	// users' fixed ids (Task 1 to 30, ...) are offsets from it.
-	idBase := discoverIDBase(*base, users[0].key)
+	if *only != "" {
+		users = slices.DeleteFunc(users, func(u user) bool { return !slices.Contains(strings.Split(*only, ","), u.class) })
+	}
 	stop := time.Now().Add(*duration)
 	counts := &tally{byUser: map[string]map[int]int{}}
 	var wg sync.WaitGroup
@@ -75,38 +76,13 @@ func main() {
 		go func() {
 			defer wg.Done()
 			p := newPlayer(u, *base, stop, rand.New(rand.NewPCG(uint64(i+1), 42)), counts)
-			p.play(idBase)
+			p.play()
 		}()
 	}
 	wg.Wait()
 	for _, u := range users {
 		fmt.Printf("%-9s %-9s %v\n", u.name, u.class, counts.of(u.name))
 	}
-}
-
-// discoverIDBase returns the first project's id: the base every kind's ids
-// count from (1 if the API does not say).
-func discoverIDBase(base, key string) int {
-	req, _ := http.NewRequest("GET", base+"/api/v1/projects?limit=1", nil)
-	req.Header.Set("X-API-Key", key)
-	req.Header.Set("User-Agent", "sampletraffic/1 (setup)")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		log.Printf("find the first id: %v; counting from 1", err)
-		return 1
-	}
-	defer resp.Body.Close()
-	var v struct {
-		Items []struct {
-			ID int `json:"id"`
-		} `json:"items"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || len(v.Items) == 0 {
-		log.Printf("find the first id: %s answered %d without items; counting from 1", req.URL, resp.StatusCode)
-		return 1
-	}
-	fmt.Fprintf(os.Stderr, "sampletraffic: ids from %d\n", v.Items[0].ID)
-	return v.Items[0].ID
 }
 
 // tally counts each user's responses by status.
@@ -170,13 +146,55 @@ type player struct {
 	rng   *rand.Rand
 	c     *http.Client
 	token string // the bearer token, once logged in
+	// known are the ids of each kind this user has seen in answers (lists
+	// and creates), as a real client knows ids: from the API.
+	known map[string][]int
+	mine  []int // the tasks it created and has not deleted
+}
+
+// learn keeps the ids an answer about kind shows.
+func (p *player) learn(kind string, r result) {
+	if r.status/100 != 2 || r.body == nil {
+		return
+	}
+	add := func(v any) {
+		if f, ok := v.(float64); ok && !slices.Contains(p.known[kind], int(f)) {
+			p.known[kind] = append(p.known[kind], int(f))
+		}
+	}
+	add(r.body["id"])
+	items, _ := r.body["items"].([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			add(m["id"])
+		}
+	}
+}
+
+// id is an id of kind the user knows, learnt with a list first if it
+// knows none; 0 when the list has none.
+func (p *player) id(kind string) int {
+	if len(p.known[kind]) == 0 {
+		p.learn(kind, p.send("GET", "/api/v1/"+kind+"?limit=20", ""))
+		p.think(1, 3)
+	}
+	if len(p.known[kind]) == 0 {
+		return 0
+	}
+	return p.known[kind][p.rng.IntN(len(p.known[kind]))]
+}
+
+// forget drops an id the user deleted.
+func (p *player) forget(kind string, id int) {
+	p.known[kind] = slices.DeleteFunc(p.known[kind], func(x int) bool { return x == id })
 }
 
 func newPlayer(u user, base string, stop time.Time, rng *rand.Rand, counts *tally) *player {
 	jar, _ := cookiejar.New(nil) // never fails without options
 	newcomer := u.class == "login" || u.class == "browser" || u.class == "documents"
 	tr := &transport{next: http.DefaultTransport.(*http.Transport).Clone(), user: u.name, requestID: newcomer, counts: counts}
-	return &player{user: u, base: base, stop: stop, rng: rng, c: &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: tr}}
+	return &player{user: u, base: base, stop: stop, rng: rng, c: &http.Client{Timeout: 10 * time.Second, Jar: jar, Transport: tr},
+		known: map[string][]int{}}
 }
 
 // result is a response as a flow needs it.
@@ -234,7 +252,7 @@ func (p *player) think(lo, hi float64) {
 	time.Sleep(time.Duration((lo + p.rng.Float64()*(hi-lo)) * float64(time.Second)))
 }
 
-func (p *player) play(idBase int) {
+func (p *player) play() {
 	for round := 0; time.Now().Before(p.stop); round++ {
 		switch p.class {
 		case "login":
@@ -244,25 +262,25 @@ func (p *player) play(idBase int) {
 		case "documents":
 			p.playDocuments()
 		default:
-			p.playClassic(idBase)
+			p.playClassic()
 		}
 	}
 }
 
-// playClassic plays one request of the seed's user classes.
-func (p *player) playClassic(idBase int) {
-	id := func(n int) int { return idBase + p.rng.IntN(n) }
+// playClassic plays one request of the seed's user classes. Ids come from
+// what the user saw: its lists and its creates.
+func (p *player) playClassic() {
 	switch p.class {
 	case "reader":
 		switch p.rng.IntN(5) {
 		case 0:
-			p.send("GET", "/api/v1/tasks?limit=20", "")
+			p.learn("tasks", p.send("GET", "/api/v1/tasks?limit=20", ""))
 		case 1:
-			p.send("GET", fmt.Sprintf("/api/v1/tasks/%d", id(30)), "")
+			p.send("GET", fmt.Sprintf("/api/v1/tasks/%d", p.id("tasks")), "")
 		case 2:
-			p.send("GET", "/api/v1/projects", "")
+			p.learn("projects", p.send("GET", "/api/v1/projects", ""))
 		case 3:
-			p.send("GET", fmt.Sprintf("/api/v1/documents/%d", id(20)), "")
+			p.send("GET", fmt.Sprintf("/api/v1/documents/%d", p.id("documents")), "")
 		default:
 			p.send("GET", "/api/v1/search?q="+[]string{"quarterly", "plan", "topic", "notes"}[p.rng.IntN(4)], "")
 		}
@@ -270,31 +288,41 @@ func (p *player) playClassic(idBase int) {
 	case "writer":
 		switch p.rng.IntN(6) {
 		case 0, 1:
-			p.send("POST", "/api/v1/tasks", fmt.Sprintf(`{"title":"task from bob %d","priority":%d}`, p.rng.IntN(1000), p.rng.IntN(5)))
+			r := p.send("POST", "/api/v1/tasks", fmt.Sprintf(`{"title":"task from bob %d","priority":%d}`, p.rng.IntN(1000), p.rng.IntN(5)))
+			p.learn("tasks", r)
+			if id, ok := r.body["id"].(float64); ok && r.status == http.StatusCreated {
+				p.mine = append(p.mine, int(id))
+			}
 		case 2:
-			p.send("PATCH", fmt.Sprintf("/api/v1/tasks/%d", id(30)), `{"status":"done"}`)
+			p.send("PATCH", fmt.Sprintf("/api/v1/tasks/%d", p.id("tasks")), `{"status":"done"}`)
 		case 3:
-			p.send("PUT", fmt.Sprintf("/api/v1/documents/%d", id(20)), `{"title":"rewritten","content":"new text for the plan"}`)
+			p.send("PUT", fmt.Sprintf("/api/v1/documents/%d", p.id("documents")), `{"title":"rewritten","content":"new text for the plan"}`)
 		case 4:
-			p.send("DELETE", fmt.Sprintf("/api/v1/tasks/%d", id(40)), "")
+			// Only what it created itself: others' tasks are not its to delete.
+			if n := len(p.mine); n > 0 {
+				id := p.mine[n-1]
+				p.mine = p.mine[:n-1]
+				p.send("DELETE", fmt.Sprintf("/api/v1/tasks/%d", id), "")
+				p.forget("tasks", id)
+			}
 		default:
-			p.send("GET", "/api/v1/tasks?status=todo", "")
+			p.learn("tasks", p.send("GET", "/api/v1/tasks?status=todo", ""))
 		}
 		p.think(1, 3)
 	case "mixed":
 		switch p.rng.IntN(10) {
 		case 0:
-			p.send("POST", "/api/v1/tasks", `{"title":"follow up"}`)
+			p.learn("tasks", p.send("POST", "/api/v1/tasks", `{"title":"follow up"}`))
 		case 1:
-			p.send("POST", fmt.Sprintf("/api/v1/documents/%d/analyze", id(20)), "")
+			p.send("POST", fmt.Sprintf("/api/v1/documents/%d/analyze", p.id("documents")), "")
 		case 2:
-			p.send("PATCH", fmt.Sprintf("/api/v1/projects/%d", id(5)), `{"status":"review"}`)
+			p.send("PATCH", fmt.Sprintf("/api/v1/projects/%d", p.id("projects")), `{"status":"review"}`)
 		case 3, 4:
-			p.send("GET", "/api/v1/tasks?limit=10", "")
+			p.learn("tasks", p.send("GET", "/api/v1/tasks?limit=10", ""))
 		case 5:
 			p.send("GET", "/api/v1/search?q=plan", "")
 		default:
-			p.send("GET", fmt.Sprintf("/api/v1/tasks/%d", id(35)), "")
+			p.send("GET", fmt.Sprintf("/api/v1/tasks/%d", p.id("tasks")), "")
 		}
 		p.think(1, 3)
 	case "hurried":

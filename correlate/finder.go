@@ -1,0 +1,499 @@
+// Package correlate finds, at recording time, the values a request reuses
+// from an earlier response of its session (an id a create returned, the
+// token a login returned, an ETag) and the values its client made up (an
+// Idempotency-Key, a UUID in a create body); at replay it carries the live
+// values into the requests that use them. Links hold positions only:
+// values are compared in memory, by hash, and never written.
+package correlate
+
+import (
+	"hash/maphash"
+	"regexp"
+	"strings"
+
+	"github.com/replaykit/replaykit/trace"
+)
+
+// Exchange is what Finder reads of one recorded exchange, in the clear
+// (before redaction).
+type Exchange struct {
+	// ID numbers the exchange: one more than the one observed before it
+	// that was written (links count back by it).
+	ID int64
+	// Session is the session its credential or client address gives it;
+	// Credential is that credential (an Authorization without its scheme,
+	// an API key, a session cookie's value), "" when the session is the
+	// client address.
+	Session, Credential string
+	// Method and Target are the request line's; ReqBody is the request
+	// body as sent (content-coded), RespBody the response body's start as
+	// sent, RespBodyCut true when it is not all of it.
+	Method, Target string
+	ReqHeaders     []trace.Header
+	ReqBody        []byte
+	Status         int
+	RespHeaders    []trace.Header
+	RespBody       []byte
+	RespBodyCut    bool
+}
+
+// Stats count what a Finder did.
+type Stats struct {
+	// Links counts the links found; Fresh those to made-up values.
+	Links, Fresh int64
+	// Linked counts the requests with at least one link.
+	Linked int64
+	// Continued counts sessions that continue the session that received
+	// their credential (a login's).
+	Continued int64
+	// Unscanned counts response bodies not looked into: larger than
+	// MaxBody, cut by the capture, or with a coding that failed to decode.
+	Unscanned int64
+}
+
+// Options tune a Finder.
+type Options struct {
+	// Hash is the keyed hash of a value (redact.Redactor.Hash): it names a
+	// session that starts with a login ("user:" and the token's hash).
+	Hash func(string) string
+	// SessionCookie says whether a cookie name is a session cookie: its
+	// Set-Cookie starts a user's session.
+	SessionCookie func(name string) bool
+	// Users and Values bound memory: the sessions followed at once, and
+	// the values remembered per session (each kept for at least that many
+	// newer ones). Defaults 16384 and 8192.
+	Users, Values int
+}
+
+// Finder finds links, one exchange at a time, in the order exchanges
+// complete. It is not safe for concurrent use: one recorder owns it.
+type Finder struct {
+	opts  Options
+	seed  maphash.Seed
+	users gen[string, *user]
+	// aliases maps a credential's session to the session that received
+	// the credential (itself when none did), fixed when first seen.
+	aliases gen[string, string]
+	// handed maps credentials handed out by a response to its session.
+	handed gen[uint64, string]
+	// seen holds the UUIDs and random-looking values any response held:
+	// such a value in a request was not made up by its client.
+	seen  gen[uint64, struct{}]
+	stats Stats
+}
+
+// user is what a session's responses handed out, and what its client
+// made up.
+type user struct {
+	values gen[uint64, []source]
+	made   gen[uint64, source]
+}
+
+// source is where a response held a value.
+type source struct {
+	from int64
+	src  string
+	name string
+	part byte
+	// prefix is a Location segment's collection; coll the collection the
+	// source request was about (the last segment of its route that is
+	// not {id}).
+	prefix, coll string
+}
+
+// NewFinder makes a Finder.
+func NewFinder(opts Options) *Finder {
+	if opts.Users <= 0 {
+		opts.Users = 16384
+	}
+	if opts.Values <= 0 {
+		opts.Values = 8192
+	}
+	if opts.SessionCookie == nil {
+		opts.SessionCookie = func(string) bool { return false }
+	}
+	return &Finder{opts: opts, seed: maphash.MakeSeed(),
+		users: newGen[string, *user](opts.Users), aliases: newGen[string, string](4 * opts.Users),
+		handed: newGen[uint64, string](4 * opts.Users), seen: newGen[uint64, struct{}](1 << 18)}
+}
+
+// Stats returns the counters so far.
+func (f *Finder) Stats() Stats { return f.stats }
+
+func (f *Finder) hash(v string) uint64 { return maphash.String(f.seed, v) }
+
+// Observe finds the links of e's request, then remembers what its
+// response handed out. It returns e's session, which differs from
+// e.Session when the request continues a user's session: a credential
+// an earlier response handed out, or a login's answer (then "user:" and
+// the hash of the credential it hands out).
+func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
+	var body []byte
+	ok := e.Status >= 200 && e.Status < 400
+	if ok && len(e.RespBody) > 0 {
+		var err error
+		if e.RespBodyCut {
+			f.stats.Unscanned++
+		} else if body, err = Decode(e.RespHeaders, e.RespBody); err != nil {
+			f.stats.Unscanned++
+			body = nil
+		}
+	}
+	var resp []place
+	if ok {
+		responsePlaces(e.RespHeaders, body, func(p *place) { resp = append(resp, *p) })
+	}
+	session = f.session(e, resp)
+	u, found := f.users.get(session)
+	if !found {
+		u = &user{values: newGen[uint64, []source](f.opts.Values), made: newGen[uint64, source](f.opts.Values)}
+		f.users.put(session, u)
+	}
+	links = f.link(u, e)
+	if len(links) > 0 {
+		f.stats.Linked++
+		f.stats.Links += int64(len(links))
+	}
+	f.remember(u, e, session, resp)
+	return session, links
+}
+
+// session is the session e belongs to (see Observe).
+func (f *Finder) session(e *Exchange, resp []place) string {
+	if e.Credential != "" {
+		if s, ok := f.aliases.get(e.Session); ok {
+			return s
+		}
+		s := e.Session
+		if owner, ok := f.handed.get(f.hash(e.Credential)); ok && owner != s {
+			s = owner
+			f.stats.Continued++
+		}
+		f.aliases.put(e.Session, s)
+		return s
+	}
+	for i := range resp {
+		if f.credential(&resp[i]) && f.opts.Hash != nil {
+			return "user:" + f.opts.Hash(resp[i].value)
+		}
+	}
+	return e.Session
+}
+
+// credential says whether a response value looks like a credential its
+// client will send back: a session cookie, or a long value under a name
+// that says token, session or key.
+func (f *Finder) credential(p *place) bool {
+	if len(p.value) < 16 || strings.ContainsAny(p.value, " \t") {
+		return false
+	}
+	switch p.part {
+	case 'c':
+		return f.opts.SessionCookie(p.name)
+	case 'b', 'h':
+		n := strings.ToLower(p.name)
+		for _, w := range []string{"token", "jwt", "session", "sid", "apikey", "api_key", "auth"} {
+			if strings.Contains(n, w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (f *Finder) link(u *user, e *Exchange) []trace.Link {
+	body, err := Decode(e.ReqHeaders, e.ReqBody)
+	if err != nil {
+		body = nil
+	}
+	write := trace.KindOf(e.Method) == trace.KindWrite
+	var links []trace.Link
+	seenPos := map[string]bool{}
+	requestPlaces(e.Target, e.ReqHeaders, body, func(p *place) {
+		if seenPos[p.pos] || trivial(p.value) || len(p.value) > maxValue {
+			return
+		}
+		seenPos[p.pos] = true
+		h := f.hash(p.value)
+		distinct := distinctive(p.value)
+		if srcs, ok := u.values.get(h); ok {
+			for _, s := range srcs {
+				if binds(&s, p, distinct) {
+					links = append(links, trace.Link{At: p.pos, Back: e.ID - s.from, Src: s.src})
+					return
+				}
+			}
+		}
+		if m, ok := u.made.get(h); ok && (distinct || madeUpShape(p.value)) {
+			links = append(links, trace.Link{At: p.pos, Back: e.ID - m.from, Src: m.src})
+			f.stats.Fresh++
+			return
+		}
+		if madeUp(p, write) {
+			if _, ok := f.seen.get(h); ok {
+				return // a response held it: not made up here
+			}
+			s := source{from: e.ID, src: trace.FreshPrefix + p.pos}
+			u.made.put(h, s)
+			links = append(links, trace.Link{At: p.pos, Back: e.ID - s.from, Src: s.src})
+			f.stats.Fresh++
+		}
+	})
+	return links
+}
+
+// remember keeps the values of a response for the requests that follow.
+// The most recent response holding a value wins; within one, the first
+// place in order (Location, Set-Cookie and headers in wire order, then
+// the body in document order), up to four places a value.
+func (f *Finder) remember(u *user, e *Exchange, session string, resp []place) {
+	coll := collection(e.Target)
+	for i := range resp {
+		p := &resp[i]
+		if trivial(p.value) || len(p.value) > maxValue {
+			continue
+		}
+		h := f.hash(p.value)
+		if f.credential(p) {
+			f.handed.put(f.hash(p.value), session)
+		}
+		if madeUpShape(p.value) {
+			f.seen.put(h, struct{}{})
+		}
+		if !distinctive(p.value) && !idLike(p.name) && p.part != 'l' && !isETag(p) {
+			continue
+		}
+		s := source{from: e.ID, src: p.pos, name: p.name, part: p.part, prefix: p.prefix, coll: coll}
+		u.values.put(h, newestFirst(s, u.values.cur[h], u.values.old[h]))
+	}
+}
+
+// maxSources bounds the places remembered for one value.
+const maxSources = 4
+
+// newestFirst puts s before the places known for its value (cur, then
+// old): after the other places of its own response, before those of older
+// responses. A value an older response held under a name that binds (the
+// "id" of a task) is not lost to a newer one that held it under one that
+// does not (a project's "id" equal to it).
+func newestFirst(s source, cur, old []source) []source {
+	out := make([]source, 0, maxSources)
+	i := 0
+	for ; i < len(cur) && cur[i].from == s.from; i++ {
+		out = append(out, cur[i])
+	}
+	out = append(out, s)
+	for _, k := range append(cur[i:len(cur):len(cur)], old...) {
+		if len(out) == maxSources {
+			break
+		}
+		if k.from != s.from {
+			out = append(out, k)
+		}
+	}
+	return out[:min(len(out), maxSources)]
+}
+
+// binds says whether a request place takes a remembered value. A
+// distinctive value (8 characters or more, no space, not a date) binds
+// wherever it recurs. A short one binds only where the names agree:
+//
+//   - a path segment after /tasks/ takes a Location segment after
+//     /tasks/, an "id" of a response about tasks, or a "task_id" (taskId,
+//     task.id) anywhere;
+//   - a query, form, JSON or header value takes the value of a response
+//     key of the same name that names an id (id, *_id, *Id, uuid, key,
+//     token, version, etag), or the "id" of a response about the
+//     collection its name says (project_id: an id a /projects response
+//     held);
+//   - If-Match and If-None-Match take an ETag.
+func binds(s *source, p *place, distinct bool) bool {
+	if p.part == 'h' && (strings.EqualFold(p.name, "If-Match") || strings.EqualFold(p.name, "If-None-Match")) {
+		return s.part == 'h' && strings.EqualFold(s.name, "ETag")
+	}
+	if distinct {
+		return true
+	}
+	sn := norm(s.name)
+	if p.part == 'p' {
+		coll := lastSegment(p.prefix)
+		switch {
+		case s.part == 'l':
+			return s.prefix == p.prefix
+		case sn == "id" || sn == "uuid":
+			return s.coll != "" && s.coll == coll
+		default:
+			return idLike(s.name) && (sn == singular(coll)+"id" || sn == singular(coll)+"uuid")
+		}
+	}
+	if p.part == 'l' || p.part == 'c' {
+		return false
+	}
+	pn := norm(p.name)
+	if idLike(s.name) && sn == pn {
+		return true
+	}
+	return (sn == "id" || sn == "uuid") && s.coll != "" && (pn == singular(s.coll)+sn)
+}
+
+func isETag(p *place) bool { return p.part == 'h' && strings.EqualFold(p.name, "ETag") }
+
+// collection is what a request target is about: the last segment of its
+// route that is not an id ("tasks" for /api/v1/tasks/42).
+func collection(target string) string {
+	route := strings.Trim(trace.Route(target), "/")
+	for route != "" {
+		i := strings.LastIndexByte(route, '/')
+		seg := route[i+1:]
+		if seg != "{id}" {
+			return seg
+		}
+		if i < 0 {
+			return ""
+		}
+		route = route[:i]
+	}
+	return ""
+}
+
+func lastSegment(path string) string { return path[strings.LastIndexByte(path, '/')+1:] }
+
+// singular is a collection's name for one of it: tasks task, entries entry.
+func singular(s string) string {
+	s = strings.ToLower(s)
+	switch {
+	case strings.HasSuffix(s, "ies") && len(s) > 3:
+		return s[:len(s)-3] + "y"
+	case strings.HasSuffix(s, "ses") && len(s) > 3:
+		return s[:len(s)-2]
+	case strings.HasSuffix(s, "s") && len(s) > 1:
+		return s[:len(s)-1]
+	}
+	return s
+}
+
+// norm is a name compared loosely: lower case, no separators (task_id,
+// taskId and task.id are one name).
+func norm(n string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '_', '-', '.':
+			return -1
+		}
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, n)
+}
+
+// idLike says whether a name names an identifier or a version.
+func idLike(n string) bool {
+	switch norm(n) {
+	case "id", "uuid", "guid", "key", "token", "etag", "version", "rev", "ref", "slug", "code":
+		return true
+	}
+	l := strings.ToLower(n)
+	return strings.HasSuffix(n, "Id") || strings.HasSuffix(n, "ID") || strings.HasSuffix(n, "Uuid") ||
+		strings.HasSuffix(n, "UUID") || strings.HasSuffix(n, "Key") || strings.HasSuffix(n, "Token") ||
+		hasSuffixAfterSep(l, "id") || hasSuffixAfterSep(l, "uuid") || hasSuffixAfterSep(l, "key") ||
+		hasSuffixAfterSep(l, "token") || hasSuffixAfterSep(l, "ref")
+}
+
+func hasSuffixAfterSep(l, word string) bool {
+	if !strings.HasSuffix(l, word) || len(l) == len(word) {
+		return false
+	}
+	c := l[len(l)-len(word)-1]
+	return c == '_' || c == '-' || c == '.'
+}
+
+// trivial values bind nothing: they recur everywhere.
+func trivial(v string) bool {
+	switch v {
+	case "", "0", "1", "-1", "true", "false", "null", "none", "None", "yes", "no":
+		return true
+	}
+	return strings.ContainsAny(v, " \t\r\n")
+}
+
+var dateLike = regexp.MustCompile(`^(\d{4}-\d\d-\d\d|\d\d:\d\d)`)
+
+// distinctive values are unlikely to recur by chance.
+func distinctive(v string) bool {
+	return len(v) >= 8 && !trivial(v) && !dateLike.MatchString(v)
+}
+
+var uuidLike = regexp.MustCompile(`^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$`)
+
+// randomLooking values are long runs of letters and digits mixed, as
+// generated ids are.
+func randomLooking(v string) bool {
+	if len(v) < 16 || len(v) > 128 {
+		return false
+	}
+	var letters, digits bool
+	for i := 0; i < len(v); i++ {
+		switch c := v[i]; {
+		case '0' <= c && c <= '9':
+			digits = true
+		case ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z'):
+			letters = true
+		case c == '-' || c == '_':
+		default:
+			return false
+		}
+	}
+	return letters && digits
+}
+
+// madeUpShape says a value has the shape of one a client makes up.
+func madeUpShape(v string) bool { return uuidLike.MatchString(v) || randomLooking(v) }
+
+// freshHeaders carry a value the client makes up for each request.
+var freshHeaders = map[string]bool{"idempotency-key": true, "x-idempotency-key": true, "x-request-id": true,
+	"request-id": true, "x-correlation-id": true, "correlation-id": true}
+
+// madeUp says whether a request value was made up by its client (when no
+// response held it): an id-making header's value, a UUID in a header or in
+// a write request, or a random-looking id under an id's name in a write's
+// body.
+func madeUp(p *place, write bool) bool {
+	if p.part == 'h' {
+		return freshHeaders[strings.ToLower(p.name)] || uuidLike.MatchString(p.value)
+	}
+	if !write {
+		return false
+	}
+	if uuidLike.MatchString(p.value) {
+		return true
+	}
+	return (p.part == 'b' || p.part == 'f') && (idLike(p.name) || strings.Contains(strings.ToLower(p.name), "nonce")) && randomLooking(p.value)
+}
+
+// gen is a map bounded by generations: when the current one holds max
+// entries it becomes the old one (the one before is dropped), so an entry
+// lives for at least max newer ones.
+type gen[K comparable, V any] struct {
+	cur, old map[K]V
+	max      int
+}
+
+func newGen[K comparable, V any](max int) gen[K, V] {
+	return gen[K, V]{cur: map[K]V{}, max: max}
+}
+
+func (g *gen[K, V]) get(k K) (V, bool) {
+	if v, ok := g.cur[k]; ok {
+		return v, true
+	}
+	v, ok := g.old[k]
+	return v, ok
+}
+
+func (g *gen[K, V]) put(k K, v V) {
+	if _, ok := g.cur[k]; !ok && len(g.cur) >= g.max {
+		g.old, g.cur = g.cur, make(map[K]V, g.max/4)
+	}
+	g.cur[k] = v
+}

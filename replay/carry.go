@@ -1,0 +1,81 @@
+package replay
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/replaykit/replaykit/correlate"
+	"github.com/replaykit/replaykit/session"
+)
+
+// sessionValues are one replayed session's live values (package
+// correlate) and the responses its links read. nil with --no-correlate:
+// every value then goes as recorded.
+type sessionValues struct {
+	live    *correlate.Values
+	sources map[int64][]string
+}
+
+// values makes the live values of one replay of s.
+func (sn *sender) values(s *session.Session) *sessionValues {
+	if !sn.correlate {
+		return nil
+	}
+	return &sessionValues{live: correlate.NewValues(), sources: sn.target.sources(s)}
+}
+
+// isSource says whether a later request of the session needs row id's
+// answer.
+func (v *sessionValues) isSource(id int64) bool { return v != nil && v.sources[id] != nil }
+
+// apply puts the session's live values and cookies into req, the request
+// p makes of recorded row r. It returns the URL when it changed (p is
+// shared: it is not changed) and what correlate.Values.Apply does.
+func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request) (sentURL string, carried, missed int) {
+	cr := correlate.Request{Target: r.Path, Header: req.Header, Recorded: r.Headers, Body: r.Body}
+	carried, missed = v.live.Apply(r.ID, r.Links, &cr, p.cookieURL(r.Path))
+	if cr.Target != r.Path {
+		u, s := p.target.urlOf(originPath(cr.Target))
+		req.URL, sentURL = &u, s
+	}
+	if len(cr.Body) > 0 && !bytes.Equal(cr.Body, r.Body) {
+		b := cr.Body
+		req.ContentLength = int64(len(b))
+		req.Body = io.NopCloser(bytes.NewReader(b))
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+	}
+	return sentURL, carried, missed
+}
+
+// take reads resp's body, keeping the values later requests need from
+// it when it answered as recorded (same status class), and the cookies it
+// sets. It returns the body's size.
+func (v *sessionValues) take(r *session.Request, p *Prepared, resp *http.Response) (int64, error) {
+	srcs := v.sources[r.ID]
+	if resp.StatusCode/100 != int(r.Status)/100 {
+		srcs = nil // not answered as recorded: its later uses go as recorded
+	}
+	var body []byte
+	var n int64
+	if correlate.NeedsBody(srcs) {
+		var err error
+		body, err = io.ReadAll(io.LimitReader(resp.Body, correlate.MaxBody+1))
+		n = int64(len(body))
+		if err != nil {
+			return n, err
+		}
+	}
+	rest, err := io.Copy(io.Discard, resp.Body)
+	v.live.Take(r.ID, srcs, p.cookieURL(r.Path), resp, body)
+	return n + rest, err
+}
+
+// cookieURL is the URL the cookie jar files a request under: the target's
+// scheme and host, the recorded path.
+func (p *Prepared) cookieURL(target string) *url.URL {
+	path, _, _ := strings.Cut(originPath(target), "?")
+	return &url.URL{Scheme: p.target.Base.Scheme, Host: p.target.Base.Host, Path: p.target.Base.Path + path}
+}
