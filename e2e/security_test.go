@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/internal/syncbuf"
+	"github.com/replaykit/replaykit/results"
 )
 
 var bin string
@@ -209,11 +211,59 @@ func TestSecretsStayOut(t *testing.T) {
 		send("POST", "/api/v1/tasks", fmt.Sprintf(`{"title":"task %d"}`, i), apiKey)
 		send("GET", "/api/v1/projects", "", refused) // a 401, recorded too
 	}
+	// A login: the token it hands out, then a form login and the session
+	// cookie the server sets, each used by later requests. Neither may
+	// reach a file (the trace keeps links, positions only).
+	noRedirect := &http.Client{Timeout: 5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	do := func(req *http.Request) (*http.Response, []byte) {
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	req, _ := http.NewRequest("POST", "http://"+proxyAddr+"/api/v1/login", strings.NewReader(`{"username":"bob","password":"demo-password-bob"}`))
+	req.Header.Set("Content-Type", "application/json")
+	_, body := do(req)
+	var login struct {
+		Token string `json:"access_token"`
+	}
+	if json.Unmarshal(body, &login); len(login.Token) < 16 {
+		t.Fatalf("login answered %s", body)
+	}
+	req, _ = http.NewRequest("POST", "http://"+proxyAddr+"/web/login", strings.NewReader("username=carol&password=demo-password-carol"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, _ := do(req)
+	var sid string
+	for _, c := range resp.Cookies() {
+		if c.Name == "sid" {
+			sid = c.Value
+		}
+	}
+	if len(sid) < 16 {
+		t.Fatalf("web login set no sid cookie: %v", resp.Header)
+	}
+	secrets = append(secrets, login.Token, sid)
+	for range 5 {
+		req, _ = http.NewRequest("GET", "http://"+proxyAddr+"/api/v1/tasks", nil)
+		req.Header.Set("Authorization", "Bearer "+login.Token)
+		if resp, _ := do(req); resp.StatusCode != 200 {
+			t.Fatalf("the token's request: %s", resp.Status)
+		}
+		req, _ = http.NewRequest("GET", "http://"+proxyAddr+"/web/dashboard", nil)
+		req.Header.Set("Cookie", "sid="+sid)
+		if resp, _ := do(req); resp.StatusCode != 200 {
+			t.Fatalf("the cookie's request: %s", resp.Status)
+		}
+	}
 	stop(recorder) // SIGINT: the trace is written whole
 
 	code := runCmd(t, &logs, []string{"API_KEY=" + apiKey}, "replay", "--trace", filepath.Join(dir, "traces", "*.parquet"),
-		"--host", "http://"+apiAddr, "--out", filepath.Join(dir, "results"), "--duration", "2s", "--scale", "3",
-		"--pacing", "high", "--format", "html,csv,json,junit", "light")
+		"--host", "http://"+apiAddr, "--out", filepath.Join(dir, "results"), "--duration", "3s", "--scale", "3",
+		"--pacing", "stress", "--format", "html,csv,json,junit", "light")
 	if code > 1 {
 		t.Fatalf("replay exit %d:\n%s", code, logs.String())
 	}
@@ -229,6 +279,28 @@ func TestSecretsStayOut(t *testing.T) {
 	}
 	runCmd(t, &logs, nil, "analyze", filepath.Join(dir, "results", "*.parquet"), "--out", filepath.Join(dir, "report"),
 		"--format", "html,csv,json,junit")
+	// The replayed sessions logged in anew and used what they got.
+	paths, _ := filepath.Glob(filepath.Join(dir, "results", "*.parquet"))
+	carried := map[string]int{}
+	for _, p := range paths {
+		rows, err := results.ReadAll(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			// The dashboard's cookie comes from the replay's cookie jar
+			// (the recorded one is redacted); the token is a carried value.
+			if r.Name == "/web/dashboard" || (r.Name == "/api/v1/tasks" && r.Method == "GET" && r.Carried > 0) {
+				if r.Status != 200 {
+					t.Errorf("replayed %s %s: %d (%d values carried); want 200 with the live token or cookie", r.Method, r.Name, r.Status, r.Carried)
+				}
+				carried[r.Name]++
+			}
+		}
+	}
+	if carried["/web/dashboard"] == 0 || carried["/api/v1/tasks"] == 0 {
+		t.Errorf("replayed with carried values: %v; want the token's and the cookie's requests", carried)
+	}
 
 	// Every byte written, and every line printed.
 	files := 0
