@@ -53,14 +53,14 @@ func TestApply(t *testing.T) {
 	}, {
 		name:   "JSON body: a number stays a number, a string a string, other bytes kept",
 		target: "/api/v1/comments", recorded: []string{"Content-Type: application/json"},
-		body:  `{ "task_id": 1042, "ref": "1042", "text": "see \u00e9 1042" }`,
-		links: []trace.Link{{At: "body/task_id", Back: 1, Src: "body/id"}, {At: "body/ref", Back: 1, Src: "body/id"}},
+		body:       `{ "task_id": 1042, "ref": "1042", "text": "see \u00e9 1042" }`,
+		links:      []trace.Link{{At: "body/task_id", Back: 1, Src: "body/id"}, {At: "body/ref", Back: 1, Src: "body/id"}},
 		wantTarget: "/api/v1/comments", wantBody: `{ "task_id": 777, "ref": "777", "text": "see \u00e9 1042" }`, carried: 2,
 	}, {
 		name:   "form and query",
 		target: "/web/p?task=1042&task=9", recorded: []string{"Content-Type: application/x-www-form-urlencoded"},
-		body:  "a=b&task=1042&task=1042",
-		links: []trace.Link{{At: "query/task", Back: 1, Src: "body/id"}, {At: "form/task", Back: 1, Src: "body/id"}},
+		body:       "a=b&task=1042&task=1042",
+		links:      []trace.Link{{At: "query/task", Back: 1, Src: "body/id"}, {At: "form/task", Back: 1, Src: "body/id"}},
 		wantTarget: "/web/p?task=777&task=9", wantBody: "a=b&task=777&task=1042", carried: 2,
 	}, {
 		name:   "a source that gave nothing: the recorded value goes, counted",

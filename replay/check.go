@@ -132,37 +132,57 @@ func probeOnce(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, e
 	return resp.StatusCode, body, nil
 }
 
-// chooseProbe is the recorded GET that tests most: with a credential
-// API_KEY replaces (one it does not, X-Auth-Token say, would be sent
-// redacted and look refused), recorded 2xx (a 404 now then says the path
-// is wrong), on a route without an id (which the target may not have). It
-// reads sessions until it finds one with all three.
+// chooseProbe is the recorded GET that tests most: on a route the
+// recording saw refuse a request (401, 403: it checks credentials, which
+// /health may not), with a credential API_KEY replaces (one it does not,
+// X-Auth-Token say, would be sent redacted and look refused), recorded
+// 2xx (a 404 now then says the path is wrong), on a route without an id
+// (which the target may not have). It reads at most the first 1000
+// sessions, fewer when one has all four.
 func chooseProbe(sessions *session.Source) (*session.Request, error) {
+	refusedRoutes := map[string]bool{}
+	var gets []*session.Request
+	score := func(r *session.Request) int {
+		n := 0
+		if refusedRoutes[r.Route] {
+			n += 8
+		}
+		if hasCredential(r) {
+			n += 4
+		}
+		if r.Status/100 == 2 {
+			n += 2
+		}
+		if !strings.Contains(r.Route, "{") {
+			n++
+		}
+		return n
+	}
 	var best *session.Request
 	bestScore := -1
-	for i := 0; sessions != nil && i < sessions.Len() && bestScore < 7; i++ {
+	for i := 0; sessions != nil && i < min(sessions.Len(), 1000) && bestScore < 15; i++ {
 		s, err := sessions.Session(i)
 		if err != nil {
 			return nil, err
 		}
 		for j := range s.Requests {
 			r := &s.Requests[j]
-			if r.Method != "GET" {
-				continue
+			if refused(int(r.Status)) {
+				refusedRoutes[r.Route] = true
 			}
-			score := 0
-			if hasCredential(r) {
-				score += 4
+			if r.Method == "GET" && len(gets) < 100000 {
+				gets = append(gets, r)
 			}
-			if r.Status/100 == 2 {
-				score += 2
-			}
-			if !strings.Contains(r.Route, "{") {
-				score++
-			}
-			if score > bestScore {
-				best, bestScore = r, score
-			}
+		}
+		for _, r := range gets[max(0, len(gets)-len(s.Requests)):] {
+			bestScore = max(bestScore, score(r))
+		}
+	}
+	// Scored again: a route refused later makes an earlier GET better.
+	bestScore = -1
+	for _, r := range gets {
+		if n := score(r); n > bestScore {
+			best, bestScore = r, n
 		}
 	}
 	return best, nil
@@ -193,9 +213,24 @@ func hintFor(err error, other string) string {
 	return other
 }
 
+// hasCredential says whether r carries a credential API_KEY replaces. A
+// credential an earlier answer handed out (a login's token: a link to
+// it) is not the API key's to replace: the run logs in anew and carries
+// the live one, which a probe on its own cannot.
 func hasCredential(r *session.Request) bool {
 	for _, h := range r.Headers {
-		if replacedByAPIKey[http.CanonicalHeaderKey(h.Name)] != nil {
+		if replacedByAPIKey[http.CanonicalHeaderKey(h.Name)] != nil && !linked(r, h.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// linked says whether r's header name takes a value from an earlier
+// answer.
+func linked(r *session.Request, name string) bool {
+	for _, l := range r.Links {
+		if at, ok := strings.CutPrefix(l.At, "header/"); ok && strings.EqualFold(at, name) && !l.IsFresh() {
 			return true
 		}
 	}

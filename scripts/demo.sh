@@ -6,7 +6,8 @@
 #  2. start the demo API on 127.0.0.1:18000
 #  3. replay --check-only, then light_load and spike_test, shortened, from
 #     the sample trace of the demo API (testdata/sample/demo.parquet); each
-#     run is analyzed (table, thresholds, HTML report, Locust CSVs)
+#     run is analyzed (table, thresholds, HTML report, Locust CSVs), and
+#     light_load's answers are compared with the recorded ones
 #  4. analyze both runs together against the seed's thresholds; stop the
 #     demo API
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need "curl:curl:the demo waits for the demo API with it"
 echo "== build bin/record, bin/replay, bin/analyze, bin/demoapi (the first time: downloads the Go modules and compiles everything)"
-go build -o bin/ ./cmd/...
+go build -o bin/ ./cmd/... ./bench/statusmatch
 out=demo-out
 rm -rf "$out"
 
@@ -44,6 +45,10 @@ verdict() {
 echo
 echo "== replay light_load for 20s (10 users, the recorded think times), checked against the seed's thresholds"
 verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 20s light_load
+
+echo
+echo "== light_load's answers against the recording's: the same status class? (ids, tokens, cookies and ETags carried from the live answers)"
+bin/statusmatch "$out"/results/light_load_*.parquet
 
 echo
 echo "== replay spike_test for 30s (60 users: 6 for 6s, all of them within a second, back to 6), with our own thresholds"

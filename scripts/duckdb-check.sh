@@ -15,4 +15,4 @@ trap 'rm -rf "$work"' EXIT
 go run ./cmd/record --pcap testdata/pcap/go-curl.pcap -o "$work/go-curl.parquet" -q
 expected=$(wc -l <testdata/golden/go-curl.txt)
 cp scripts/duckdb/check.mjs "$cache/"
-node "$cache/check.mjs" "$work/go-curl.parquet" "$expected"
+node "$cache/check.mjs" "$work/go-curl.parquet" "$expected" testdata/sample/demo.parquet

@@ -21,6 +21,7 @@ const want = {
   req_headers: 'STRUCT("name" VARCHAR, "value" VARCHAR)[]', resp_headers: 'STRUCT("name" VARCHAR, "value" VARCHAR)[]',
   req_body: 'BLOB', req_body_truncated: 'BOOLEAN', req_size: 'BIGINT', resp_size: 'BIGINT', status: 'INTEGER',
   ttfb_ns: 'BIGINT', duration_ns: 'BIGINT', kind: 'VARCHAR',
+  links: 'STRUCT("at" VARCHAR, back BIGINT, src VARCHAR)[]',
 };
 for (const [col, t] of Object.entries(want)) check(types[col] === t, `column ${col} is ${t} (got ${types[col]})`);
 
@@ -32,10 +33,22 @@ console.table(await rows(`SELECT route, method, count(*) AS n, round(avg(duratio
   max(status) AS max_status FROM ${src} GROUP BY ALL ORDER BY n DESC, route LIMIT 8`));
 
 const secrets = await rows(`SELECT count(*) AS n FROM (SELECT unnest(req_headers) AS h FROM ${src})
-  WHERE lower(h.name) IN ('authorization', 'cookie', 'x-api-key') AND NOT starts_with(h.value, 'redacted:')`);
+  WHERE lower(h.name) IN ('authorization', 'cookie', 'x-api-key') AND NOT regexp_full_match(h.value, '([A-Za-z0-9._~+-]+ )?redacted:[0-9a-f]{12}')`);
 check(Number(secrets[0].n) === 0, 'every credential header value is redacted');
 
 const bodies = await rows(`SELECT count(*) AS n FROM ${src} WHERE req_size > 0 AND req_body IS NULL`);
 check(Number(bodies[0].n) === 0, 'every request with a body has req_body');
 
+// The links of a trace that has some (the sample trace): every source is
+// an earlier row of the file, and no link holds a value.
+if (process.argv[4]) {
+  const linked = `read_parquet('${process.argv[4].replaceAll("'", "''")}')`;
+  const [l] = await rows(`SELECT count(*) AS n, count(*) FILTER (WHERE id - l.back < 0 OR l.back < 0) AS dangling,
+    count(DISTINCT l.src) AS srcs FROM (SELECT id, unnest(links) AS l FROM ${linked})`);
+  check(Number(l.n) > 0 && Number(l.dangling) === 0, `${l.n} links in ${process.argv[4]}, ${l.srcs} source positions, each to an earlier row`);
+  console.table(await rows(`SELECT method, route, l.at, l.src, count(*) AS n FROM
+    (SELECT method, route, unnest(links) AS l FROM ${linked}) GROUP BY ALL ORDER BY n DESC LIMIT 8`));
+}
+
 process.exit(failed ? 1 : 0);
+
