@@ -8,7 +8,6 @@ package correlate
 
 import (
 	"hash/maphash"
-	"regexp"
 	"strings"
 
 	"github.com/replaykit/replaykit/trace"
@@ -414,17 +413,62 @@ func trivial(v string) bool {
 	case "", "0", "1", "-1", "true", "false", "null", "none", "None", "yes", "no":
 		return true
 	}
-	return strings.ContainsAny(v, " \t\r\n")
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case ' ', '\t', '\r', '\n':
+			return true
+		}
+	}
+	return false
 }
-
-var dateLike = regexp.MustCompile(`^(\d{4}-\d\d-\d\d|\d\d:\d\d)`)
 
 // distinctive values are unlikely to recur by chance.
 func distinctive(v string) bool {
-	return len(v) >= 8 && !trivial(v) && !dateLike.MatchString(v)
+	return len(v) >= 8 && !trivial(v) && !dateLike(v)
 }
 
-var uuidLike = regexp.MustCompile(`^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$`)
+// dateLike says v starts as a date (2026-12-01) or a time (10:30) does.
+func dateLike(v string) bool {
+	digits := func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	return (len(v) >= 10 && digits(v[:4]) && v[4] == '-' && digits(v[5:7]) && v[7] == '-' && digits(v[8:10])) ||
+		(len(v) >= 5 && digits(v[:2]) && v[2] == ':' && digits(v[3:5]))
+}
+
+// uuidShape is a UUID's: 8-4-4-4-12 hex digits, maybe in braces.
+type uuidShape struct{}
+
+// MatchString says whether v is a UUID.
+func (uuidShape) MatchString(v string) bool {
+	if len(v) == 38 && v[0] == '{' && v[37] == '}' {
+		v = v[1:37]
+	}
+	if len(v) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := v[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var uuidLike uuidShape
 
 // randomLooking values are long runs of letters and digits mixed, as
 // generated ids are.

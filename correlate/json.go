@@ -32,6 +32,9 @@ type jsonWalker struct {
 	b      []byte
 	i      int
 	tokens []string // object keys and array indexes down to the leaf
+	// path is tokens as a JSON Pointer, kept as the walk goes down and
+	// up: a leaf's pointer is one copy.
+	path []byte
 	leaves int
 	visit  func(w *jsonWalker, l leaf) bool // false: stop
 	stop   bool
@@ -57,13 +60,35 @@ func walkJSON(b []byte, visit func(w *jsonWalker, l leaf) bool) error {
 }
 
 // pointer is the JSON Pointer of the leaf being visited.
-func (w *jsonWalker) pointer() string {
-	var sb strings.Builder
-	for _, t := range w.tokens {
-		sb.WriteByte('/')
-		sb.WriteString(escapeToken(t))
+func (w *jsonWalker) pointer() string { return string(w.path) }
+
+// push and pop go down to a key or index and back up.
+func (w *jsonWalker) push(t string) int {
+	mark := len(w.path)
+	w.tokens = append(w.tokens, t)
+	w.path = append(append(w.path, '/'), escapeToken(t)...)
+	return mark
+}
+
+func (w *jsonWalker) pop(mark int) {
+	w.tokens = w.tokens[:len(w.tokens)-1]
+	w.path = w.path[:mark]
+}
+
+// indexes are the array index tokens made once.
+var indexes = func() []string {
+	out := make([]string, 1024)
+	for i := range out {
+		out[i] = strconv.Itoa(i)
 	}
-	return sb.String()
+	return out
+}()
+
+func index(n int) string {
+	if n < len(indexes) {
+		return indexes[n]
+	}
+	return strconv.Itoa(n)
 }
 
 // name is the key the leaf is under: the last token that is not an array
@@ -176,9 +201,9 @@ func (w *jsonWalker) object(depth int) error {
 		}
 		w.i++
 		w.space()
-		w.tokens = append(w.tokens, key)
+		mark := w.push(key)
 		err = w.value(depth + 1)
-		w.tokens = w.tokens[:len(w.tokens)-1]
+		w.pop(mark)
 		if err != nil || w.stop {
 			return err
 		}
@@ -208,9 +233,9 @@ func (w *jsonWalker) array(depth int) error {
 	}
 	for n := 0; !w.stop; n++ {
 		w.space()
-		w.tokens = append(w.tokens, strconv.Itoa(n))
+		mark := w.push(index(n))
 		err := w.value(depth + 1)
-		w.tokens = w.tokens[:len(w.tokens)-1]
+		w.pop(mark)
 		if err != nil || w.stop {
 			return err
 		}
