@@ -9,16 +9,27 @@
 #   lossy      curl and ab in a network namespace whose nftables drop 4% of
 #              TCP packets: real retransmissions and out-of-order segments
 #
+#   links-curl    a bash script of curl commands against the demo API
+#   links-python  a Python client with requests against the demo API
+#
 # and derived copies: a pcapng conversion, a capture cut short, one with
 # frames removed, and one that starts mid-stream. Goldens are written by
 # scripts/tshark-exchanges.py (tshark's HTTP dissector), so they do not come
-# from the code they test. Needs root (tcpdump, network namespace).
+# from the code they test; the links of links-*.pcap are written by hand in
+# testdata/links. Needs root (tcpdump, network namespace).
+#
+#   scripts/make-fixtures.sh         all of them
+#   scripts/make-fixtures.sh links   links-curl and links-python only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+only=${1:-all}
+case $only in all | links) ;; *) echo "usage: $0 [links]" >&2; exit 2 ;; esac
 
 . scripts/lib.sh
-need tcpdump:tcpdump tshark:tshark editcap:wireshark-common nginx:nginx-light ab:apache2-utils curl:curl nft:nftables ip:iproute2 python3:python3
+if [ "$only" = all ]; then
+	need tcpdump:tcpdump tshark:tshark editcap:wireshark-common nginx:nginx-light ab:apache2-utils curl:curl nft:nftables ip:iproute2 python3:python3
+fi
 
 netns=rk-fixtures-$$
 del_netns() { ip netns del "$netns" 2>/dev/null; }
@@ -45,6 +56,93 @@ stop_capture() {
 	kill -INT "$cap_pid"
 	wait "$cap_pid" || true
 }
+
+# --- links-curl, links-python: clients that carry values -----------------------
+# Real clients against the demo API, whose ids count from a fixed base (7300:
+# the hand-written lists in testdata/links name them): each reuses what a
+# response handed out (a bearer token, a Location, an ETag, a sid cookie, an
+# id from a list) and makes values up (an Idempotency-Key, a document uuid, an
+# X-Request-ID), as a user's script does. record/links_test.go checks the
+# links record finds against testdata/links/links-*.txt.
+links_fixtures() {
+	need tcpdump:tcpdump curl:curl jq:jq python3:python3
+	local py=python3
+	if ! python3 -c 'import requests' 2>/dev/null; then
+		# Debian's python3-requests is /usr/bin/python3's, whatever python3 is first on PATH.
+		/usr/bin/python3 -c 'import requests' 2>/dev/null || need "_requests_:python3-requests:the Python client uses requests"
+		py=/usr/bin/python3
+	fi
+	go build -o bin/demoapi ./cmd/demoapi
+	local flow port A demo_pid want got
+	for flow in curl python; do
+		# A port of the kernel's choosing: fixed ones collide with other
+		# servers on a shared machine. demoapi says which.
+		bin/demoapi --addr 127.0.0.1:0 --id-base 7300 --rate 100000 --burst 100000 2>"$work/demoapi-$flow.log" &
+		demo_pid=$!
+		pids+=($demo_pid)
+		wait_for grep -q 'listening on' "$work/demoapi-$flow.log"
+		A=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/demoapi-$flow.log")
+		port=${A##*:}
+		wait_for curl -sf $A/health
+		start_capture links-$flow "tcp port $port"
+		if [ $flow = python ]; then
+			$py scripts/correlate-clients.py $A
+			want=13 # 12 requests and the 303's redirect
+		else
+			links_curl_flow $A
+			want=11
+		fi
+		# tcpdump (not in --immediate-mode) gets the packets a block at a
+		# time, when a block is full or a second has passed; a SIGINT before
+		# then loses the last ones.
+		sleep 1.5
+		stop_capture
+		got=$(tcpdump -r "$work/links-$flow.pcap" -nn -A 2>/dev/null | grep -ao 'HTTP/1\.1 [1-5][0-9][0-9] ' | wc -l)
+		if [ "$got" != "$want" ]; then
+			echo "links-$flow: $got responses captured, want $want" >&2
+			exit 1
+		fi
+		kill "$demo_pid"
+		wait "$demo_pid" || true
+		cp "$work/links-$flow.pcap" "$out/links-$flow.pcap"
+		chmod 0644 "$out/links-$flow.pcap"
+		echo "$out/links-$flow.pcap: $(stat -c %s "$out/links-$flow.pcap") bytes"
+	done
+}
+
+# links_curl_flow URL: what a user's bash script does with curl, one
+# connection per command, taking values out of the answers with jq and sed.
+links_curl_flow() {
+	local A=$1 h=$work/headers tok key loc etag
+	curl -sf -o /dev/null $A/health
+	tok=$(curl -sf -H 'Content-Type: application/json' -d '{"username":"bob","password":"demo-password-bob"}' \
+		$A/api/v1/login | jq -r .access_token)
+	key=$(cat /proc/sys/kernel/random/uuid)
+	create() {
+		curl -sf -o /dev/null -D "$h" -H "Authorization: Bearer $tok" -H "Idempotency-Key: $key" \
+			-H 'Content-Type: application/json' -d '{"title":"Write the report","status":"todo"}' $A/api/v1/tasks
+	}
+	create
+	create # a retry, as after a timeout: the same key, the same task
+	loc=$(sed -n 's/^Location: *//Ip' "$h" | tr -d '\r')
+	curl -sf -o /dev/null -D "$h" -H "Authorization: Bearer $tok" "$A$loc"
+	etag=$(sed -n 's/^ETag: *//Ip' "$h" | tr -d '\r')
+	curl -sf -o /dev/null -D "$h" -X PUT -H "Authorization: Bearer $tok" -H "If-Match: $etag" \
+		-H 'Content-Type: application/json' -d '{"title":"Write the report","status":"done"}' "$A$loc"
+	etag=$(sed -n 's/^ETag: *//Ip' "$h" | tr -d '\r')
+	curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $tok" -H "If-Match: $etag" "$A$loc"
+	local jar=$work/cookies.txt
+	rm -f "$jar"
+	curl -sf -o /dev/null -c "$jar" -d 'username=bob&password=demo-password-bob' $A/web/login
+	curl -sf -o /dev/null -b "$jar" $A/web/dashboard
+	curl -sf -b "$jar" $A/web/preferences | jq -c '. + {"theme":"dark"}' >"$work/prefs.json"
+	curl -sf -o /dev/null -b "$jar" -X PUT -H 'Content-Type: application/json' -d @"$work/prefs.json" $A/web/preferences
+}
+
+if [ "$only" = links ]; then
+	links_fixtures
+	exit 0
+fi
 
 head -c 1048576 /dev/urandom >"$work/1mb.bin"
 head -c 262144 /dev/urandom >"$work/256k.bin"
@@ -171,5 +269,6 @@ python3 $x --drop "$removed" "$out/go-curl.pcap" 18080 >"$golden/go-curl-holes.t
 python3 $x --until "$last" "$out/go-curl.pcap" 18080 >"$golden/go-curl-cut.txt"
 python3 $x --from "$first" "$out/nginx-ab.pcap" 18081 >"$golden/nginx-ab-midstream.txt"
 chmod 0644 "$out"/* "$golden"/*
+links_fixtures
 for g in "$golden"/*.txt; do echo "$(wc -l <"$g") exchanges in $g (tshark)"; done
 du -sh "$out"
