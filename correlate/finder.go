@@ -7,6 +7,7 @@
 package correlate
 
 import (
+	"bytes"
 	"hash/maphash"
 	"strings"
 
@@ -46,7 +47,10 @@ type Stats struct {
 	// their credential (a login's).
 	Continued int64
 	// Unscanned counts response bodies not looked into: larger than
-	// MaxBody, cut by the capture, or with a coding that failed to decode.
+	// MaxBody, cut by the capture, with a coding that failed to decode,
+	// or held unread while 64 newer JSON answers of their session came
+	// (or 4 MiB; 128 MiB for all sessions) with no request that looked
+	// for a value.
 	Unscanned int64
 }
 
@@ -79,13 +83,19 @@ type Finder struct {
 	// such a value in a request was not made up by its client.
 	seen  gen[uint64, struct{}]
 	stats Stats
+	// heldBytes adds up the answers all sessions hold (maxAllHeld).
+	heldBytes int
 }
 
 // user is what a session's responses handed out, and what its client
 // made up.
 type user struct {
-	values gen[uint64, []source]
-	made   gen[uint64, source]
+	session string
+	values  gen[uint64, []source]
+	made    gen[uint64, source]
+	// held are the JSON answers not looked into yet (hold, flush).
+	held      []held
+	heldBytes int
 }
 
 // source is where a response held a value.
@@ -111,9 +121,11 @@ func NewFinder(opts Options) *Finder {
 	if opts.SessionCookie == nil {
 		opts.SessionCookie = func(string) bool { return false }
 	}
-	return &Finder{opts: opts, seed: maphash.MakeSeed(),
+	f := &Finder{opts: opts, seed: maphash.MakeSeed(),
 		users: newGen[string, *user](opts.Users), aliases: newGen[string, string](4 * opts.Users),
 		handed: newGen[uint64, string](4 * opts.Users), seen: newGen[uint64, struct{}](1 << 18)}
+	f.users.dropped = func(u *user) { f.heldBytes -= u.heldBytes }
+	return f
 }
 
 // Stats returns the counters so far.
@@ -127,25 +139,28 @@ func (f *Finder) hash(v string) uint64 { return maphash.String(f.seed, v) }
 // an earlier response handed out, or a login's answer (then "user:" and
 // the hash of the credential it hands out).
 func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
-	var body []byte
 	ok := e.Status >= 200 && e.Status < 400
-	if ok && len(e.RespBody) > 0 {
-		var err error
-		if e.RespBodyCut {
-			f.stats.Unscanned++
-		} else if body, err = Decode(e.RespHeaders, e.RespBody); err != nil {
-			f.stats.Unscanned++
-			body = nil
-		}
-	}
 	var resp []place
 	if ok {
-		responsePlaces(e.RespHeaders, body, func(p *place) { resp = append(resp, *p) })
+		responsePlaces(e.RespHeaders, nil, func(p *place) { resp = append(resp, *p) })
+	}
+	// A JSON answer is looked into when a later request of its session
+	// has a value to look for (hold, flush): most answers feed no request
+	// and cost nothing. A login's is looked into now: it says whose
+	// session the request starts.
+	body := ok && len(e.RespBody) > 0
+	if body && e.RespBodyCut {
+		f.stats.Unscanned++
+		body = false
+	}
+	if body && e.Credential == "" && mayHandOut(e.RespHeaders, e.RespBody) {
+		resp = f.bodyPlaces(resp, e.RespHeaders, e.RespBody)
+		body = false
 	}
 	session = f.session(e, resp)
 	u, found := f.users.get(session)
 	if !found {
-		u = &user{values: newGen[uint64, []source](f.opts.Values), made: newGen[uint64, source](f.opts.Values)}
+		u = &user{session: session, values: newGen[uint64, []source](f.opts.Values), made: newGen[uint64, source](f.opts.Values)}
 		f.users.put(session, u)
 	}
 	links = f.link(u, e)
@@ -153,8 +168,109 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 		f.stats.Linked++
 		f.stats.Links += int64(len(links))
 	}
-	f.remember(u, e, session, resp)
+	coll := collection(e.Target)
+	f.remember(u, e.ID, coll, resp)
+	if body {
+		f.seeUUIDs(e.RespHeaders, e.RespBody)
+		f.hold(u, held{id: e.ID, coll: coll, headers: e.RespHeaders, body: e.RespBody})
+	}
 	return session, links
+}
+
+// bodyPlaces appends the places of a response body to resp.
+func (f *Finder) bodyPlaces(resp []place, headers []trace.Header, raw []byte) []place {
+	body, err := Decode(headers, raw)
+	if err != nil {
+		f.stats.Unscanned++
+		return resp
+	}
+	bodyPlaces(headers, body, func(p *place) { resp = append(resp, *p) })
+	return resp
+}
+
+// held is a JSON answer not looked into yet.
+type held struct {
+	id      int64
+	coll    string
+	headers []trace.Header
+	body    []byte
+}
+
+// Bounds of the answers a session holds: the most recent ones.
+const (
+	maxHeld      = 64
+	maxHeldBytes = 4 << 20
+	// maxAllHeld bounds what all sessions hold together.
+	maxAllHeld = 128 << 20
+)
+
+// hold keeps an answer for flush. Beyond the bounds the oldest goes
+// unread (counted in Unscanned): no request of its session looked for a
+// value in it while 64 newer JSON answers (or 4 MiB) came.
+func (f *Finder) hold(u *user, h held) {
+	u.held = append(u.held, h)
+	u.heldBytes += len(h.body)
+	f.heldBytes += len(h.body)
+	for len(u.held) > 0 && (len(u.held) > maxHeld || u.heldBytes > maxHeldBytes || f.heldBytes > maxAllHeld) {
+		n := len(u.held[0].body)
+		u.heldBytes, f.heldBytes = u.heldBytes-n, f.heldBytes-n
+		u.held[0] = held{}
+		u.held = u.held[1:]
+		f.stats.Unscanned++
+	}
+}
+
+// flush looks into every answer u holds, oldest first: what a request
+// looks for is then in u.values as if each had been read on arrival.
+func (f *Finder) flush(u *user) {
+	for _, h := range u.held {
+		f.remember(u, h.id, h.coll, f.bodyPlaces(nil, h.headers, h.body))
+	}
+	clear(u.held)
+	f.heldBytes -= u.heldBytes
+	u.held, u.heldBytes = u.held[:0], 0
+}
+
+// mayHandOut says whether an answer's body may hold a credential (see
+// credential): a cheap look for the words, so that an answer with none
+// is not parsed now.
+func mayHandOut(headers []trace.Header, body []byte) bool {
+	if ce, ok := trace.HeaderValue(headers, "Content-Encoding"); ok && ce != "" && !strings.EqualFold(ce, "identity") {
+		return true // coded: cannot tell without decoding
+	}
+	return containsHint(body)
+}
+
+// credentialHints are parts of the words a credential's name holds
+// (token, Token, jwt, session, sid, apiKey, api_key, auth, Auth), found
+// with bytes.Index: fast on the bodies that hold none.
+var credentialHints = [][]byte{[]byte("oken"), []byte("jwt"), []byte("JWT"), []byte("ession"), []byte("sid"),
+	[]byte("SID"), []byte("pikey"), []byte("piKey"), []byte("pi_key"), []byte("uth")}
+
+func containsHint(b []byte) bool {
+	for _, h := range credentialHints {
+		if bytes.Contains(b, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// seeUUIDs notes the UUIDs an answer's body holds (seen), without
+// parsing it: a UUID a request sends later was not made up by its client.
+func (f *Finder) seeUUIDs(headers []trace.Header, body []byte) {
+	if ce, ok := trace.HeaderValue(headers, "Content-Encoding"); ok && ce != "" {
+		return
+	}
+	for i := 8; i+28 <= len(body); i++ {
+		if body[i] != '-' || body[i+5] != '-' {
+			continue
+		}
+		if v := string(body[i-8 : i+28]); uuidLike.MatchString(v) {
+			f.seen.put(f.hash(v), struct{}{})
+			i += 27
+		}
+	}
 }
 
 // session is the session e belongs to (see Observe).
@@ -206,47 +322,81 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 		body = nil
 	}
 	write := trace.KindOf(e.Method) == trace.KindWrite
-	var links []trace.Link
-	seenPos := map[string]bool{}
+	var places []place
 	requestPlaces(e.Target, e.ReqHeaders, body, func(p *place) {
-		if seenPos[p.pos] || trivial(p.value) || len(p.value) > maxValue {
+		if trivial(p.value) || len(p.value) > maxValue {
 			return
 		}
-		seenPos[p.pos] = true
-		h := f.hash(p.value)
-		distinct := distinctive(p.value)
-		if srcs, ok := u.values.get(h); ok {
-			for _, s := range srcs {
-				if binds(&s, p, distinct) {
-					links = append(links, trace.Link{At: p.pos, Back: e.ID - s.from, Src: s.src})
-					return
-				}
+		for i := range places {
+			if places[i].pos == p.pos {
+				return
 			}
 		}
-		if m, ok := u.made.get(h); ok && (distinct || madeUpShape(p.value)) {
+		places = append(places, *p)
+	})
+	if len(u.held) > 0 {
+		// A value may be in an answer held unread (and the most recent
+		// answer that holds it wins).
+		for i := range places {
+			if mayBind(&places[i]) {
+				f.flush(u)
+				break
+			}
+		}
+	}
+	var links []trace.Link
+	for i := range places {
+		p := &places[i]
+		if s, ok := f.bound(u, p); ok {
+			links = append(links, trace.Link{At: p.pos, Back: e.ID - s.from, Src: s.src})
+			continue
+		}
+		h := f.hash(p.value)
+		if m, ok := u.made.get(h); ok && (distinctive(p.value) || madeUpShape(p.value)) {
 			links = append(links, trace.Link{At: p.pos, Back: e.ID - m.from, Src: m.src})
 			f.stats.Fresh++
-			return
+			continue
 		}
 		if madeUp(p, write) {
 			if _, ok := f.seen.get(h); ok {
-				return // a response held it: not made up here
+				continue // a response held it: not made up here
 			}
 			s := source{from: e.ID, src: trace.FreshPrefix + p.pos}
 			u.made.put(h, s)
-			links = append(links, trace.Link{At: p.pos, Back: e.ID - s.from, Src: s.src})
+			links = append(links, trace.Link{At: p.pos, Src: s.src})
 			f.stats.Fresh++
 		}
-	})
+	}
 	return links
+}
+
+// mayBind says whether a request place could take a remembered value
+// (binds): if not, no held answer is read for it.
+func mayBind(p *place) bool {
+	return p.part == 'p' || distinctive(p.value) || idLike(p.name) ||
+		(p.part == 'h' && (strings.EqualFold(p.name, "If-Match") || strings.EqualFold(p.name, "If-None-Match")))
+}
+
+// bound is the remembered place a request place takes its value from.
+func (f *Finder) bound(u *user, p *place) (source, bool) {
+	srcs, ok := u.values.get(f.hash(p.value))
+	if !ok {
+		return source{}, false
+	}
+	distinct := distinctive(p.value)
+	for _, s := range srcs {
+		if binds(&s, p, distinct) {
+			return s, true
+		}
+	}
+	return source{}, false
 }
 
 // remember keeps the values of a response for the requests that follow.
 // The most recent response holding a value wins; within one, the first
 // place in order (Location, Set-Cookie and headers in wire order, then
 // the body in document order), up to four places a value.
-func (f *Finder) remember(u *user, e *Exchange, session string, resp []place) {
-	coll := collection(e.Target)
+func (f *Finder) remember(u *user, id int64, coll string, resp []place) {
 	for i := range resp {
 		p := &resp[i]
 		if trivial(p.value) || len(p.value) > maxValue {
@@ -254,7 +404,7 @@ func (f *Finder) remember(u *user, e *Exchange, session string, resp []place) {
 		}
 		h := f.hash(p.value)
 		if f.credential(p) {
-			f.handed.put(f.hash(p.value), session)
+			f.handed.put(h, u.session)
 		}
 		if madeUpShape(p.value) {
 			f.seen.put(h, struct{}{})
@@ -262,8 +412,13 @@ func (f *Finder) remember(u *user, e *Exchange, session string, resp []place) {
 		if !distinctive(p.value) && !idLike(p.name) && p.part != 'l' && !isETag(p) {
 			continue
 		}
-		s := source{from: e.ID, src: p.pos, name: p.name, part: p.part, prefix: p.prefix, coll: coll}
-		u.values.put(h, newestFirst(s, u.values.cur[h], u.values.old[h]))
+		s := source{from: id, src: p.pos, name: p.name, part: p.part, prefix: p.prefix, coll: coll}
+		cur, old := u.values.cur[h], u.values.old[h]
+		if len(cur) == 0 && len(old) == 0 {
+			u.values.put(h, []source{s})
+			continue
+		}
+		u.values.put(h, newestFirst(s, cur, old))
 	}
 }
 
@@ -521,6 +676,8 @@ func madeUp(p *place, write bool) bool {
 type gen[K comparable, V any] struct {
 	cur, old map[K]V
 	max      int
+	// dropped, when set, is told of each entry a rotation drops.
+	dropped func(V)
 }
 
 func newGen[K comparable, V any](max int) gen[K, V] {
@@ -537,6 +694,11 @@ func (g *gen[K, V]) get(k K) (V, bool) {
 
 func (g *gen[K, V]) put(k K, v V) {
 	if _, ok := g.cur[k]; !ok && len(g.cur) >= g.max {
+		if g.dropped != nil {
+			for _, v := range g.old {
+				g.dropped(v)
+			}
+		}
 		g.old, g.cur = g.cur, make(map[K]V, g.max/4)
 	}
 	g.cur[k] = v

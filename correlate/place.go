@@ -63,8 +63,19 @@ func init() {
 }
 
 func ignoredHeader(name string) bool {
-	n := strings.ToLower(name)
-	return ignoredHeaders[n] || strings.HasPrefix(n, "access-control-") || strings.HasPrefix(n, "sec-")
+	var buf [64]byte
+	if len(name) > len(buf) {
+		return false
+	}
+	n := buf[:len(name)]
+	for i := 0; i < len(name); i++ {
+		n[i] = name[i]
+		if 'A' <= n[i] && n[i] <= 'Z' {
+			n[i] += 'a' - 'A'
+		}
+	}
+	// string(n) in a map index and a comparison does not allocate.
+	return ignoredHeaders[string(n)] || (len(n) > 15 && string(n[:15]) == "access-control-") || (len(n) > 4 && string(n[:4]) == "sec-")
 }
 
 // isAuthorization says whether a header carries "scheme credential".
