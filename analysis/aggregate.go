@@ -58,6 +58,12 @@ type Stats struct {
 	Requests, Failures, RateLimited, Unavailable int64
 	// Bytes is the sum of response body sizes.
 	Bytes int64
+	// Carried sums the values requests took from their session's live
+	// responses (or made anew) in place of the recorded ones; NotCarried
+	// the links that could not be (their source did not answer as
+	// recorded, or lacked the value): those values went as recorded. Both
+	// 0 for results without links, or written before these columns.
+	Carried, NotCarried int64
 	// Latency is what users felt (from the scheduled time in the open
 	// model); Service from the actual send; TTFB to the first byte. Set
 	// by Report.
@@ -95,6 +101,8 @@ func (s *Stats) add(r *results.Result) {
 		s.Unavailable++
 	}
 	s.Bytes += max(r.RespSize, 0)
+	s.Carried += int64(max(r.Carried, 0))
+	s.NotCarried += int64(max(r.NotCarried, 0))
 	lat := r.LatencyNanos
 	if late := int64(r.Sent.Sub(r.Scheduled)); late > 0 {
 		s.late()
@@ -114,6 +122,8 @@ func (s *Stats) merge(o *Stats) {
 	s.RateLimited += o.RateLimited
 	s.Unavailable += o.Unavailable
 	s.Bytes += o.Bytes
+	s.Carried += o.Carried
+	s.NotCarried += o.NotCarried
 	s.onTime.Merge(o.onTime)
 	if o.lateLatency != nil {
 		s.late()
@@ -175,6 +185,9 @@ func quantile(h *hdrhistogram.Histogram, q float64) int64 {
 func (s *Stats) Avg() float64 { return s.Latency.Mean() / 1000 }
 func (s *Stats) Min() float64 { return ms(s.Latency.Min()) }
 func (s *Stats) Max() float64 { return ms(s.Latency.Max()) }
+
+// Linked says whether any request had a link to carry, carried or not.
+func (s *Stats) Linked() bool { return s.Carried+s.NotCarried > 0 }
 
 // AvgBytes is the mean response body size.
 func (s *Stats) AvgBytes() float64 { return float64(s.Bytes) / float64(max(s.Requests, 1)) }

@@ -284,6 +284,13 @@ func FuzzAddFile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
+	// A file from before the carried columns: those read as 0.
+	old := filepath.Join(dir, "old.parquet")
+	writeBeforeLinks(f, old, synthetic(300, 5, 1))
+	if seed, err = os.ReadFile(old); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), "f.parquet")
 		if err := os.WriteFile(p, data, 0o600); err != nil {

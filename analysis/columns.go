@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,34 +22,46 @@ import (
 
 // batch is one row group's columns.
 type batch struct {
-	latency, ttfb, respSize, scheduled, sent []int64
-	status, shard, users                     []int32
-	method, name, errText, run, scenario     []string
+	latency, ttfb, respSize, scheduled, sent  []int64
+	status, shard, users, carried, notCarried []int32
+	method, name, errText, run, scenario      []string
 }
 
-// columnsRead are the columns analyze needs, by name.
+// columnsRead are the columns analyze needs, by name. Those results
+// written before them lack (laterColumns) read as 0 when absent.
 var (
 	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent"}
-	int32Columns  = []string{"status", "shard", "users"}
+	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried"}
 	stringColumns = []string{"method", "name", "error", "run", "scenario"}
+	laterColumns  = (*results.Result).LaterColumns(nil)
 )
 
 func (b *batch) int64s(i int) *[]int64 {
 	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent}[i]
 }
 
-func (b *batch) int32s(i int) *[]int32 { return [...]*[]int32{&b.status, &b.shard, &b.users}[i] }
+func (b *batch) int32s(i int) *[]int32 {
+	return [...]*[]int32{&b.status, &b.shard, &b.users, &b.carried, &b.notCarried}[i]
+}
 
 func (b *batch) strings(i int) *[]string {
 	return [...]*[]string{&b.method, &b.name, &b.errText, &b.run, &b.scenario}[i]
 }
 
+// absent is the index of a later column the file lacks: it reads as 0.
+const absent = -1
+
 // columnIndexes finds each needed column; results.Open has checked that
-// they exist with the right types.
+// they exist with the right types, but for the later columns, which an
+// older file lacks (absent).
 func columnIndexes(pf *parquet.File, names []string) ([]int, error) {
 	var out []int
 	for _, n := range names {
 		leaf, ok := pf.Schema().Lookup(n)
+		if !ok && slices.Contains(laterColumns, n) {
+			out = append(out, absent)
+			continue
+		}
 		if !ok {
 			return nil, fmt.Errorf("no column %q", n)
 		}
@@ -252,7 +265,11 @@ func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*b
 	open := func(idx []int) []*column {
 		var out []*column
 		for _, ci := range idx {
-			if ci >= len(chunks) {
+			if ci == absent {
+				out = append(out, nil) // read as 0
+				continue
+			}
+			if ci < 0 || ci >= len(chunks) {
 				panic("column index past the row group's columns")
 			}
 			c := &column{pages: chunks[ci].Pages()}
@@ -272,6 +289,10 @@ func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*b
 		}
 		for k, c := range c32 {
 			dst := resize(g.b.int32s(k), n)
+			if c == nil {
+				clear(dst)
+				continue
+			}
 			if err := c.readValues(g.vals[:n]); err != nil {
 				return fmt.Errorf("column %s: %w", int32Columns[k], err)
 			}
@@ -320,7 +341,8 @@ func (a *Aggregate) addBatch(b *batch) {
 	for i := range b.latency {
 		r = results.Result{Run: b.run[i], Scenario: b.scenario[i], Shard: b.shard[i], Method: b.method[i], Name: b.name[i],
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
-			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i]}
+			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
+			Carried: b.carried[i], NotCarried: b.notCarried[i]}
 		a.Add(&r)
 	}
 }

@@ -31,6 +31,8 @@ type nameRow struct {
 	Method, Name                                              string
 	Requests, Failures, Limited, Avg, P50, P95, P99, Max, RPS cmpCell
 	ErrRate                                                   cmpCell
+	// Carried is the values carried, and "(N not)" when links were not.
+	Carried string
 }
 
 // regression is the change for the worse that stands out.
@@ -67,7 +69,11 @@ func row(rep, base *Report, s, b *Stats) nameRow {
 		b.finish()
 	}
 	f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
-	return nameRow{Method: s.Method, Name: s.Name,
+	carried := fmt.Sprint(s.Carried)
+	if s.NotCarried > 0 {
+		carried += fmt.Sprintf(" (%d not)", s.NotCarried)
+	}
+	return nameRow{Method: s.Method, Name: s.Name, Carried: carried,
 		Requests: compare(float64(s.Requests), float64(b.Requests), has, false, fmt.Sprint(s.Requests)),
 		Failures: compare(float64(s.Failures), float64(b.Failures), has, true, fmt.Sprint(s.Failures)),
 		Limited:  compare(float64(s.RateLimited), float64(b.RateLimited), has, true, fmt.Sprint(s.RateLimited)),
@@ -132,6 +138,8 @@ type htmlData struct {
 	Problems                      []string
 	LateP99, OverloadReason       string
 	Service                       []serviceRow
+	// Linked shows the Carried column: the run had links to carry.
+	Linked bool
 }
 
 type serviceRow struct {
@@ -160,6 +168,7 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 		baseTotal = base.Total
 	}
 	d.Total = row(rep, base, rep.Total, baseTotal)
+	d.Linked = rep.Total.Linked()
 	baseByKey := map[Key]*Stats{}
 	if base != nil {
 		for _, bs := range base.Names {
@@ -251,10 +260,10 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 
 <h2>Requests by name</h2>
 <table>
-<tr><th>Type</th><th>Name</th><th># reqs</th><th># fails</th><th>error rate</th><th>429</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th></tr>
+<tr><th>Type</th><th>Name</th><th># reqs</th><th># fails</th><th>error rate</th><th>429</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th>{{if .Linked}}<th title="values taken from the session's live responses, or made anew, in place of the recorded ones; (N not): links whose source did not answer as recorded or lacked the value, so the recorded value went">Carried</th>{{end}}</tr>
 {{define "cell"}}<td class="{{.Class}}">{{.Text}}{{if .Change}}<span class="change">{{.Change}}</span>{{end}}</td>{{end}}
-{{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}</tr>
-{{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}</tr>{{end}}
+{{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>
+{{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>{{end}}
 </table>
 
 {{if .Open}}<h2>Service time (open model)</h2>

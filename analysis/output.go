@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,6 +36,13 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 			s.Requests, s.Failures, 100*s.ErrorRate(), s.RateLimited, s.Avg(), s.Quantile(50), s.Quantile(95), s.Quantile(99), s.Max(), rep.RPS(s))
 	}
 	tw.Flush()
+	if t := rep.Total; t.Linked() {
+		fmt.Fprintf(w, "values carried: %s", thousands(t.Carried))
+		if t.NotCarried > 0 {
+			fmt.Fprintf(w, " (%s not carried: their source did not answer as recorded or lacked the value, so the recorded one went)", thousands(t.NotCarried))
+		}
+		fmt.Fprintln(w)
+	}
 	if rep.Open {
 		t := rep.Total
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
@@ -64,6 +72,15 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 	}
 }
 
+// thousands writes n with commas between groups of three digits.
+func thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
 func modelText(rep *Report) string {
 	if rep.Open {
 		return "open model: latency counts from the scheduled time"
@@ -83,6 +100,8 @@ type jsonStats struct {
 	RPS          float64            `json:"rps"`
 	FailuresPerS float64            `json:"failures_per_s"`
 	AvgBytes     float64            `json:"avg_bytes"`
+	Carried      int64              `json:"carried"`
+	NotCarried   int64              `json:"not_carried"`
 	AvgMs        float64            `json:"avg_ms"`
 	MinMs        float64            `json:"min_ms"`
 	MaxMs        float64            `json:"max_ms"`
@@ -121,7 +140,7 @@ func statsJSON(rep *Report, s *Stats) jsonStats {
 	}
 	return jsonStats{Method: s.Method, Name: s.Name, Requests: s.Requests, Failures: s.Failures, RateLimited: s.RateLimited,
 		ErrorRate: s.ErrorRate(), Availability: s.Availability(), RPS: rep.RPS(s), FailuresPerS: rep.FailuresPerSecond(s),
-		AvgBytes: s.AvgBytes(), AvgMs: s.Avg(), MinMs: s.Min(), MaxMs: s.Max(),
+		AvgBytes: s.AvgBytes(), Carried: s.Carried, NotCarried: s.NotCarried, AvgMs: s.Avg(), MinMs: s.Min(), MaxMs: s.Max(),
 		Percentiles: pct(s.Latency), Service: pct(s.Service), TTFB: pct(s.TTFB)}
 }
 

@@ -146,6 +146,40 @@ func TestExitCodes(t *testing.T) {
 	}
 }
 
+// The line under the table sums the values carried, and only when the
+// run had links: a file from before the columns, or without links, has
+// none.
+func TestCarriedLine(t *testing.T) {
+	dir := t.TempDir()
+	carrying := healthy(t, filepath.Join(dir, "carrying.parquet"), func(i int, r *results.Result) {
+		r.Carried = 3
+		if i%100 == 0 {
+			r.Carried, r.NotCarried = 1, 2
+		}
+	})
+	allCarried := healthy(t, filepath.Join(dir, "all.parquet"), func(_ int, r *results.Result) { r.Carried = 1 })
+	for _, tc := range []struct {
+		name, file string
+		line       string // "" for none
+	}{
+		{"links", carrying, "values carried: 2,980 (20 not carried: their source did not answer as recorded or lacked the value, so the recorded one went)\n"},
+		{"all carried", allCarried, "values carried: 1,000\n"},
+		{"future columns", writeFuture(t, filepath.Join(dir, "future.parquet")), "values carried: 100 (50 not carried: "},
+		{"no links", healthy(t, filepath.Join(dir, "none.parquet"), func(int, *results.Result) {}), ""},
+		{"before the carried columns", writeBeforeLinks(t, filepath.Join(dir, "older.parquet")), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := capture(t, tc.file, "--out", t.TempDir(), "--no-default-thresholds", "--threshold", "p50<1s")
+			if code != 0 || !strings.Contains(out, "PASS p50<1s") {
+				t.Fatalf("exit %d; output:\n%s", code, out)
+			}
+			if tc.line == "" && strings.Contains(out, "values carried") || !strings.Contains(out, tc.line) {
+				t.Errorf("want the line %q; output:\n%s", tc.line, out)
+			}
+		})
+	}
+}
+
 // writeFuture writes a results file from a later version: every column
 // of today's plus one more.
 func writeFuture(t *testing.T, path string) string {
@@ -161,9 +195,50 @@ func writeFuture(t *testing.T, path string) string {
 	var rows []future
 	for i := range 50 {
 		r := future{Result: results.Result{Run: "future_run", Method: "GET", Name: "/x", Sent: t0.Add(time.Duration(i) * time.Millisecond),
-			LatencyNanos: 1e6, Status: 200}, CPUNanos: 7}
+			LatencyNanos: 1e6, Status: 200, Carried: 2, NotCarried: 1}, CPUNanos: 7}
 		r.Scheduled = r.Sent
 		rows = append(rows, r)
+	}
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	f.Close()
+	return path
+}
+
+// writeBeforeLinks writes a results file from before the carried and
+// not_carried columns.
+func writeBeforeLinks(t *testing.T, path string) string {
+	type before struct {
+		Run          string    `parquet:"run,dict"`
+		Scenario     string    `parquet:"scenario,dict"`
+		Shard        int32     `parquet:"shard"`
+		VU           int32     `parquet:"vu"`
+		TraceID      int64     `parquet:"trace_id"`
+		Method       string    `parquet:"method,dict"`
+		Name         string    `parquet:"name,dict"`
+		URL          string    `parquet:"url"`
+		Scheduled    time.Time `parquet:"scheduled,timestamp(nanosecond)"`
+		Sent         time.Time `parquet:"sent,timestamp(nanosecond)"`
+		LatencyNanos int64     `parquet:"latency_ns"`
+		TTFBNanos    int64     `parquet:"ttfb_ns"`
+		Status       int32     `parquet:"status"`
+		Error        string    `parquet:"error,dict"`
+		ReqSize      int64     `parquet:"req_size"`
+		RespSize     int64     `parquet:"resp_size"`
+		Recorded     int32     `parquet:"recorded_status"`
+		Users        int32     `parquet:"users"`
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[before](f)
+	var rows []before
+	for i := range 50 {
+		sent := t0.Add(time.Duration(i) * time.Millisecond)
+		rows = append(rows, before{Run: "older_run", Method: "GET", Name: "/x", Scheduled: sent, Sent: sent, LatencyNanos: 1e6, Status: 200})
 	}
 	if _, err := w.Write(rows); err != nil {
 		t.Fatal(err)
