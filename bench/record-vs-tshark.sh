@@ -13,6 +13,7 @@
 #   N=5000 RUNS=1 bench/record-vs-tshark.sh
 #   REUSE=1 bench/record-vs-tshark.sh    # measure the captures of the last run again
 #   BASELINE=73e8be5 bench/record-vs-tshark.sh   # also time record built from that commit
+#   JSON=0 bench/record-vs-tshark.sh     # no JSON answers (the capture of before correlate)
 #
 # A third of the GETs fetch a JSON list (50 objects with ids): record looks
 # into JSON answers for the values later requests reuse (correlate).
@@ -50,8 +51,9 @@ capture() {
 	tcpdump -i lo -s 0 -B 262144 -U -w "$out/$name.pcap" "tcp port $PORT" 2>"$work/$name.log" &
 	local cap=$!
 	for _ in $(seq 100); do grep -q listening "$work/$name.log" && break; sleep 0.1; done
-	ab -q -k -n $((n * 5 / 10)) -c 8 "http://127.0.0.1:$PORT/index.html" >/dev/null
-	ab -q -k -n $((n * 2 / 10)) -c 8 "http://127.0.0.1:$PORT/tasks.json" >/dev/null
+	local json=$((n * ${JSON:-2} / 10))
+	ab -q -k -n $((n * 7 / 10 - json)) -c 8 "http://127.0.0.1:$PORT/index.html" >/dev/null
+	[ "$json" -gt 0 ] && ab -q -k -n "$json" -c 8 "http://127.0.0.1:$PORT/tasks.json" >/dev/null
 	ab -q -k -n $((n * 2 / 10)) -c 4 -p "$work/post.json" -T application/json "http://127.0.0.1:$PORT/api/tasks" >/dev/null
 	ab -q -n $((n / 10)) -c 4 "http://127.0.0.1:$PORT/index.html?fresh=1" >/dev/null
 	sleep 0.5

@@ -69,14 +69,31 @@ type key struct {
 	src  string
 }
 
-// NewValues makes an empty set, with an empty cookie jar.
-func NewValues() *Values { return &Values{got: map[key]string{}, jar: newJar()} }
+// NewValues makes an empty set; its cookie jar is made with the first
+// cookie set.
+func NewValues() *Values { return &Values{got: map[key]string{}} }
+
+// HasCookies says whether the target set a cookie in this session: a
+// request then needs its URL for the jar (Apply's cookieURL).
+func (v *Values) HasCookies() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.jar != nil
+}
 
 // Take keeps the values at srcs of the live response to row from, and
 // the cookies it sets for u (the URL requested). body is the response
 // body as received (content-coded).
 func (v *Values) Take(from int64, srcs []string, u *url.URL, resp *http.Response, body []byte) {
-	v.jar.set(u, resp)
+	if len(resp.Header["Set-Cookie"]) > 0 {
+		v.mu.Lock()
+		if v.jar == nil {
+			v.jar = newJar()
+		}
+		j := v.jar
+		v.mu.Unlock()
+		j.set(u, resp)
+	}
 	if len(srcs) == 0 {
 		return
 	}
@@ -150,8 +167,11 @@ type Request struct {
 // answer as recorded, or the live answer did not hold the value (the
 // recorded value is sent).
 func (v *Values) Apply(id int64, links []trace.Link, r *Request, cookieURL *url.URL) (carried, missed int) {
-	if cookieURL != nil {
-		v.jar.apply(cookieURL, r.Header)
+	v.mu.Lock()
+	j := v.jar
+	v.mu.Unlock()
+	if cookieURL != nil && j != nil {
+		j.apply(cookieURL, r.Header)
 	}
 	if len(links) == 0 {
 		return 0, 0
@@ -258,7 +278,7 @@ func recordedValue(at string, r *Request) (string, bool) {
 	if err != nil {
 		body = nil
 	}
-	requestPlaces(r.Target, r.Recorded, body, func(p *place) {
+	requestPlaces(r.Target, r.Recorded, body, func(p place) {
 		if !ok && p.pos == at {
 			found, ok = p.value, true
 		}

@@ -85,6 +85,8 @@ type Finder struct {
 	stats Stats
 	// heldBytes adds up the answers all sessions hold (maxAllHeld).
 	heldBytes int
+	// scratch is the request places of link, reused.
+	scratch []place
 }
 
 // user is what a session's responses handed out, and what its client
@@ -142,7 +144,7 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 	ok := e.Status >= 200 && e.Status < 400
 	var resp []place
 	if ok {
-		responsePlaces(e.RespHeaders, nil, func(p *place) { resp = append(resp, *p) })
+		responsePlaces(e.RespHeaders, nil, func(p place) { resp = append(resp, p) })
 	}
 	// A JSON answer is looked into when a later request of its session
 	// has a value to look for (hold, flush): most answers feed no request
@@ -153,7 +155,7 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 		f.stats.Unscanned++
 		body = false
 	}
-	if body && e.Credential == "" && mayHandOut(e.RespHeaders, e.RespBody) {
+	if body && e.Credential == "" && e.Method != "GET" && e.Method != "HEAD" && mayHandOut(e.RespHeaders, e.RespBody) {
 		resp = f.bodyPlaces(resp, e.RespHeaders, e.RespBody)
 		body = false
 	}
@@ -168,7 +170,10 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 		f.stats.Linked++
 		f.stats.Links += int64(len(links))
 	}
-	coll := collection(e.Target)
+	var coll string
+	if len(resp) > 0 || body {
+		coll = collection(e.Target)
+	}
 	f.remember(u, e.ID, coll, resp)
 	if body {
 		f.seeUUIDs(e.RespHeaders, e.RespBody)
@@ -184,7 +189,7 @@ func (f *Finder) bodyPlaces(resp []place, headers []trace.Header, raw []byte) []
 		f.stats.Unscanned++
 		return resp
 	}
-	bodyPlaces(headers, body, func(p *place) { resp = append(resp, *p) })
+	bodyPlaces(headers, body, func(p place) { resp = append(resp, p) })
 	return resp
 }
 
@@ -263,7 +268,12 @@ func (f *Finder) seeUUIDs(headers []trace.Header, body []byte) {
 		return
 	}
 	for i := 8; i+28 <= len(body); i++ {
-		if body[i] != '-' || body[i+5] != '-' {
+		// From one '-' to the next (IndexByte is vectorized).
+		j := bytes.IndexByte(body[i:len(body)-27], '-')
+		if j < 0 {
+			return
+		}
+		if i += j; body[i+5] != '-' {
 			continue
 		}
 		if v := string(body[i-8 : i+28]); uuidLike.MatchString(v) {
@@ -322,8 +332,9 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 		body = nil
 	}
 	write := trace.KindOf(e.Method) == trace.KindWrite
-	var places []place
-	requestPlaces(e.Target, e.ReqHeaders, body, func(p *place) {
+	places := f.scratch[:0]
+	defer func() { f.scratch = places[:0] }()
+	requestPlaces(e.Target, e.ReqHeaders, body, func(p place) {
 		if trivial(p.value) || len(p.value) > maxValue {
 			return
 		}
@@ -332,7 +343,7 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 				return
 			}
 		}
-		places = append(places, *p)
+		places = append(places, p)
 	})
 	if len(u.held) > 0 {
 		// A value may be in an answer held unread (and the most recent
@@ -418,7 +429,13 @@ func (f *Finder) remember(u *user, id int64, coll string, resp []place) {
 			u.values.put(h, []source{s})
 			continue
 		}
-		u.values.put(h, newestFirst(s, cur, old))
+		var tmp [maxSources]source
+		out := newestFirst(tmp[:0], s, cur, old)
+		if cap(cur) >= len(out) {
+			u.values.cur[h] = append(cur[:0], out...) // in place: no allocation
+			continue
+		}
+		u.values.put(h, append(make([]source, 0, maxSources), out...))
 	}
 }
 
@@ -430,8 +447,7 @@ const maxSources = 4
 // responses. A value an older response held under a name that binds (the
 // "id" of a task) is not lost to a newer one that held it under one that
 // does not (a project's "id" equal to it).
-func newestFirst(s source, cur, old []source) []source {
-	out := make([]source, 0, maxSources)
+func newestFirst(out []source, s source, cur, old []source) []source {
 	i := 0
 	for ; i < len(cur) && cur[i].from == s.from; i++ {
 		out = append(out, cur[i])

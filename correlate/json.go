@@ -34,7 +34,7 @@ type jsonWalker struct {
 	tokens []string // object keys and array indexes down to the leaf
 	// path is tokens as a JSON Pointer, kept as the walk goes down and
 	// up: a leaf's pointer is one copy.
-	path []byte
+	path   []byte
 	leaves int
 	visit  func(w *jsonWalker, l leaf) bool // false: stop
 	stop   bool
@@ -207,18 +207,8 @@ func (w *jsonWalker) object(depth int) error {
 		if err != nil || w.stop {
 			return err
 		}
-		w.space()
-		if w.i >= len(w.b) {
-			return errJSON
-		}
-		switch w.b[w.i] {
-		case ',':
-			w.i++
-		case '}':
-			w.i++
-			return nil
-		default:
-			return errJSON
+		if done, err := w.after('}'); done || err != nil {
+			return err
 		}
 	}
 	return nil
@@ -239,21 +229,29 @@ func (w *jsonWalker) array(depth int) error {
 		if err != nil || w.stop {
 			return err
 		}
-		w.space()
-		if w.i >= len(w.b) {
-			return errJSON
-		}
-		switch w.b[w.i] {
-		case ',':
-			w.i++
-		case ']':
-			w.i++
-			return nil
-		default:
-			return errJSON
+		if done, err := w.after(']'); done || err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// after reads what follows a member or an element: a comma (more come)
+// or the closing bracket (done).
+func (w *jsonWalker) after(closing byte) (done bool, err error) {
+	w.space()
+	if w.i >= len(w.b) {
+		return false, errJSON
+	}
+	switch w.b[w.i] {
+	case ',':
+		w.i++
+		return false, nil
+	case closing:
+		w.i++
+		return true, nil
+	}
+	return false, errJSON
 }
 
 // string reads a JSON string at w.i and returns its value.

@@ -2,6 +2,7 @@ package correlate
 
 import (
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -93,7 +94,7 @@ func credentialOf(v string) string {
 
 // requestPlaces visits the values of a request: its path segments, query
 // values, headers and body leaves (body decoded: see Decode).
-func requestPlaces(target string, headers []trace.Header, body []byte, visit func(p *place)) {
+func requestPlaces(target string, headers []trace.Header, body []byte, visit func(p place)) {
 	_, pathQuery := trace.SplitTarget(target)
 	path, query, _ := strings.Cut(pathQuery, "?")
 	segments(path, 'p', visit)
@@ -108,7 +109,7 @@ func requestPlaces(target string, headers []trace.Header, body []byte, visit fun
 		if isAuthorization(h.Name) {
 			v = credentialOf(v)
 		}
-		visit(&place{pos: "header/" + h.Name, name: h.Name, value: v, part: 'h'})
+		visit(place{pos: "header/" + h.Name, name: h.Name, value: v, part: 'h'})
 	}
 	bodyPlaces(headers, body, visit)
 }
@@ -116,7 +117,7 @@ func requestPlaces(target string, headers []trace.Header, body []byte, visit fun
 // responsePlaces visits the values of a response: Location's segments,
 // Set-Cookie values, headers, then the JSON body's leaves in document
 // order (body decoded).
-func responsePlaces(headers []trace.Header, body []byte, visit func(p *place)) {
+func responsePlaces(headers []trace.Header, body []byte, visit func(p place)) {
 	for _, h := range headers {
 		switch {
 		case strings.EqualFold(h.Name, "Location"):
@@ -126,10 +127,10 @@ func responsePlaces(headers []trace.Header, body []byte, visit func(p *place)) {
 			}
 		case strings.EqualFold(h.Name, "Set-Cookie"):
 			if name, v, ok := setCookie(h.Value); ok {
-				visit(&place{pos: "cookie/" + escapeToken(name), name: name, value: v, part: 'c'})
+				visit(place{pos: "cookie/" + escapeToken(name), name: name, value: v, part: 'c'})
 			}
 		case !ignoredHeader(h.Name) && h.Value != "":
-			visit(&place{pos: "header/" + h.Name, name: h.Name, value: h.Value, part: 'h'})
+			visit(place{pos: "header/" + h.Name, name: h.Name, value: h.Value, part: 'h'})
 		}
 	}
 	bodyPlaces(headers, body, visit)
@@ -143,7 +144,7 @@ func setCookie(line string) (name, value string, ok bool) {
 	return name, value, ok && name != "" && value != ""
 }
 
-func segments(path string, part byte, visit func(p *place)) {
+func segments(path string, part byte, visit func(p place)) {
 	path = strings.TrimPrefix(path, "/")
 	if path == "" {
 		return
@@ -167,7 +168,7 @@ func segments(path string, part byte, visit func(p *place)) {
 			if start > 0 {
 				prefix = path[:start-1]
 			}
-			visit(&place{pos: kind + strconv.Itoa(i), name: prev, value: v, part: part, seg: i, prefix: prefix})
+			visit(place{pos: kind + strconv.Itoa(i), name: prev, value: v, part: part, seg: i, prefix: prefix})
 		}
 		prev = seg
 		if end < 0 {
@@ -178,22 +179,22 @@ func segments(path string, part byte, visit func(p *place)) {
 }
 
 // formPlaces visits the first value of each name of a urlencoded form.
-func formPlaces(form, kind string, part byte, visit func(p *place)) {
-	seen := map[string]bool{}
+func formPlaces(form, kind string, part byte, visit func(p place)) {
+	var seen []string // names are few: a slice beats a map
 	for pair := range strings.SplitSeq(form, "&") {
 		k, v, _ := strings.Cut(pair, "=")
 		k, err1 := url.QueryUnescape(k)
 		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil || k == "" || v == "" || seen[k] {
+		if err1 != nil || err2 != nil || k == "" || v == "" || trivial(v) || slices.Contains(seen, k) {
 			continue
 		}
-		seen[k] = true
-		visit(&place{pos: kind + escapeToken(k), name: k, value: v, part: part})
+		seen = append(seen, k)
+		visit(place{pos: kind + escapeToken(k), name: k, value: v, part: part})
 	}
 }
 
 // bodyPlaces visits a JSON or urlencoded body's values.
-func bodyPlaces(headers []trace.Header, body []byte, visit func(p *place)) {
+func bodyPlaces(headers []trace.Header, body []byte, visit func(p place)) {
 	if len(body) == 0 {
 		return
 	}
@@ -202,7 +203,7 @@ func bodyPlaces(headers []trace.Header, body []byte, visit func(p *place)) {
 		walkJSON(body, func(w *jsonWalker, l leaf) bool {
 			v, ok := leafText(body, l)
 			if ok && v != "" && len(v) <= maxValue {
-				visit(&place{pos: "body" + w.pointer(), name: w.name(), value: v, part: 'b'})
+				visit(place{pos: "body" + w.pointer(), name: w.name(), value: v, part: 'b'})
 			}
 			return true
 		})

@@ -177,10 +177,13 @@ func TestShardsSendWhatOneRunSends(t *testing.T) {
 			t.Errorf("%s: 4 shard files and one file of their rows differ", suffix)
 		}
 	}
+	// The same requests; not always the same answers: a value a request
+	// carries from its session's earlier answer (correlate) is carried
+	// when the same process sent that answer's request.
 	count := func(rows []results.Result) map[string]int {
 		m := map[string]int{}
 		for _, r := range rows {
-			m[fmt.Sprintf("%s %s %d", r.Method, r.Name, r.Status)]++
+			m[r.Method+" "+r.Name]++
 		}
 		return m
 	}

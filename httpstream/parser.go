@@ -345,6 +345,9 @@ func (p *parser) frameResponse(method string) error {
 		p.complete(m.End)
 	default:
 		p.remaining, p.st = n, stBodyLen
+		if p.keepResp {
+			m.Body = make([]byte, 0, min(n, int64(p.c.s.opts.MaxRespBody)))
+		}
 	}
 	return nil
 }

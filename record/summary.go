@@ -41,6 +41,10 @@ func (s *Summary) Print(w io.Writer) {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  bodies       %s in requests, %s in responses\n", bytesIEC(s.ReqBytes), bytesIEC(s.RespBytes))
+	if l := s.Links; l.Links > 0 || l.Continued > 0 || l.Unscanned > 0 {
+		fmt.Fprintf(w, "  links        %d in %d requests (%d to made-up values), %d sessions continue a login's; %d answers not looked into\n",
+			l.Links, l.Linked, l.Fresh, l.Continued, l.Unscanned)
+	}
 	perRow := "-"
 	if s.Written > 0 {
 		perRow = fmt.Sprintf("%d B/exchange", s.OutputBytes/s.Written)

@@ -27,16 +27,20 @@ func (sn *sender) values(s *session.Session) *sessionValues {
 	return &sessionValues{live: correlate.NewValues(), sources: sn.target.sources(s)}
 }
 
-// isSource says whether a later request of the session needs row id's
-// answer.
-func (v *sessionValues) isSource(id int64) bool { return v != nil && v.sources[id] != nil }
-
 // apply puts the session's live values and cookies into req, the request
 // p makes of recorded row r. It returns the URL when it changed (p is
 // shared: it is not changed) and what correlate.Values.Apply does.
 func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request) (sentURL string, carried, missed int) {
+	cookies := v.live.HasCookies()
+	if len(r.Links) == 0 && !cookies {
+		return "", 0, 0 // the usual request: nothing to do
+	}
+	var jarURL *url.URL
+	if cookies {
+		jarURL = p.cookieURL(r.Path)
+	}
 	cr := correlate.Request{Target: r.Path, Header: req.Header, Recorded: r.Headers, Body: r.Body}
-	carried, missed = v.live.Apply(r.ID, r.Links, &cr, p.cookieURL(r.Path))
+	carried, missed = v.live.Apply(r.ID, r.Links, &cr, jarURL)
 	if cr.Target != r.Path {
 		u, s := p.target.urlOf(originPath(cr.Target))
 		req.URL, sentURL = &u, s
@@ -55,6 +59,9 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 // sets. It returns the body's size.
 func (v *sessionValues) take(r *session.Request, p *Prepared, resp *http.Response) (int64, error) {
 	srcs := v.sources[r.ID]
+	if len(srcs) == 0 && len(resp.Header["Set-Cookie"]) == 0 {
+		return io.Copy(io.Discard, resp.Body) // the usual answer: nothing to keep
+	}
 	if resp.StatusCode/100 != int(r.Status)/100 {
 		srcs = nil // not answered as recorded: its later uses go as recorded
 	}

@@ -144,8 +144,8 @@ func chooseProbe(sessions *session.Source) (*session.Request, error) {
 	var gets []*session.Request
 	score := func(r *session.Request) int {
 		n := 0
-		if refusedRoutes[r.Route] {
-			n += 8
+		if refusedRoutes[r.Route] && r.Status/100 == 2 {
+			n += 8 // accepted here, refused elsewhere: the credential decides
 		}
 		if hasCredential(r) {
 			n += 4

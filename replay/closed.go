@@ -125,9 +125,7 @@ func replaySession(st *runState, v, k int, act context.Context, rng *rand.Rand, 
 	values := st.send.values(s)
 	for j := range s.Requests {
 		r := &s.Requests[j]
-		// A request whose answer a later one needs (correlate) goes even
-		// where the mix would leave it out.
-		if !mix.Keep(r.Kind) && !values.isSource(r.ID) {
+		if !mix.Keep(r.Kind) {
 			continue
 		}
 		gap := p.FirstWait

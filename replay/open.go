@@ -41,7 +41,7 @@ func (openModel) run(st *runState) {
 		for {
 			for s != nil && j < len(s.Requests) {
 				j++
-				if r := &s.Requests[j-1]; mix.Keep(r.Kind) || values.isSource(r.ID) {
+				if mix.Keep(s.Requests[j-1].Kind) {
 					empty = 0
 					return s, j - 1, true
 				}

@@ -37,6 +37,9 @@ fi
 
 echo "== each fuzz target for $FUZZTIME (the first time: compiles everything instrumented for fuzzing)"
 # Every FuzzXxx target, each for FUZZTIME: no crash, no hang.
+# saved PKG TARGET: how many inputs are kept under PKG/testdata/fuzz/TARGET
+# (0 when none: the directory may not exist).
+saved() { if [ -d "$1/testdata/fuzz/$2" ]; then ls -A "$1/testdata/fuzz/$2" | wc -l; else echo 0; fi; }
 grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
 	pkg=./$(dirname "${f#./}")
 	for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | cut -d' ' -f2); do
@@ -47,11 +50,11 @@ grep -rl --include='*_test.go' '^func Fuzz' . | while read -r f; do
 		# That, and only that, is tried again (twice at most); a failing
 		# input always fails the run.
 		for try in 1 2 3; do
-			corpus=$(ls "$pkg/testdata/fuzz/$target" 2>/dev/null | wc -l)
+			corpus=$(saved "$pkg" "$target")
 			if go test -run '^$' -fuzz "^$target\$" -fuzztime "$FUZZTIME" -fuzzminimizetime 2s "$pkg" >"$log" 2>&1; then
 				break
 			fi
-			if [ "$try" -lt 3 ] && [ "$(ls "$pkg/testdata/fuzz/$target" 2>/dev/null | wc -l)" = "$corpus" ] &&
+			if [ "$try" -lt 3 ] && [ "$(saved "$pkg" "$target")" = "$corpus" ] &&
 				[ "$(grep -c -- '^--- FAIL' "$log")" = 1 ] && grep -A1 -- '^--- FAIL' "$log" | grep -qx '    context deadline exceeded'; then
 				echo "fuzz $pkg $target: the Go fuzz coordinator's deadline race (golang/go#75804, no failing input): again"
 				continue
