@@ -176,6 +176,12 @@ func (v *Values) Apply(id int64, links []trace.Link, r *Request, cookieURL *url.
 	if len(links) == 0 {
 		return 0, 0
 	}
+	if len(links) > maxPlaces {
+		// A request has at most maxPlaces places: more links come from a
+		// damaged or hostile trace.
+		missed += len(links) - maxPlaces
+		links = links[:maxPlaces]
+	}
 	var body map[string]string // JSON pointer or form name -> value
 	var bodyKindOf byte
 	var decoded []byte

@@ -335,7 +335,7 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 	places := f.scratch[:0]
 	defer func() { f.scratch = places[:0] }()
 	requestPlaces(e.Target, e.ReqHeaders, body, func(p place) {
-		if trivial(p.value) || len(p.value) > maxValue {
+		if trivial(p.value) || len(p.value) > maxValue || len(places) == maxPlaces {
 			return
 		}
 		for i := range places {

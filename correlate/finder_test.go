@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/replaykit/replaykit/trace"
 )
@@ -191,5 +192,35 @@ func TestFinderSessions(t *testing.T) {
 	}
 	if !strings.HasPrefix(sessions[0], "user:") || sessions[4] != "authorization:c" {
 		t.Errorf("sessions %q: want user:... for a login, a token's own session when no response gave it", sessions)
+	}
+}
+
+// Hostile requests cost what their bounds allow: a query of 100,000
+// names, a JSON body of 100,000 leaves, a 60-level nesting.
+func TestFinderBounds(t *testing.T) {
+	var q strings.Builder
+	for i := range 100000 {
+		fmt.Fprintf(&q, "n%d=v%d&", i, i)
+	}
+	var body strings.Builder
+	body.WriteString("[")
+	for i := range 100000 {
+		fmt.Fprintf(&body, `{"id%d":"x%08d"},`, i, i)
+	}
+	body.WriteString(`0]`)
+	deep := strings.Repeat(`{"a":`, 60) + `"deep-value-1"` + strings.Repeat("}", 60)
+	f := newTestFinder()
+	start := time.Now()
+	for i, e := range []Exchange{
+		{Method: "GET", Target: "/x?" + q.String(), Status: 200},
+		{Method: "POST", Target: "/y", ReqHeaders: headers([]string{"Content-Type: application/json"}), ReqBody: []byte(body.String()), Status: 200,
+			RespHeaders: headers([]string{"Content-Type: application/json"}), RespBody: []byte(body.String())},
+		{Method: "POST", Target: "/z", ReqHeaders: headers([]string{"Content-Type: application/json"}), ReqBody: []byte(deep), Status: 200},
+	} {
+		e.ID, e.Session = int64(i), "s"
+		f.Observe(&e)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("3 hostile exchanges took %v", d)
 	}
 }

@@ -41,6 +41,13 @@ type place struct {
 // Most values longer than this are documents, not ids or tokens.
 const maxValue = 4096
 
+// maxNames bounds the names of a query or a form looked at, and
+// maxPlaces the places of a request.
+const (
+	maxNames  = 256
+	maxPlaces = 1024
+)
+
 // ignoredHeaders carry no value a server handed out for later use (or are
 // handled apart: Cookie by the replay's cookie jar, Set-Cookie and
 // Location by their own positions).
@@ -182,6 +189,9 @@ func segments(path string, part byte, visit func(p place)) {
 func formPlaces(form, kind string, part byte, visit func(p place)) {
 	var seen []string // names are few: a slice beats a map
 	for pair := range strings.SplitSeq(form, "&") {
+		if len(seen) == maxNames {
+			return // a hostile form's 100,000 names cost no more than 256
+		}
 		k, v, _ := strings.Cut(pair, "=")
 		k, err1 := url.QueryUnescape(k)
 		v, err2 := url.QueryUnescape(v)
