@@ -18,6 +18,7 @@ import (
 // ids, links their links.
 func Sources(ids []int64, links [][]trace.Link) map[int64][]string {
 	var out map[int64][]string
+	seen := map[key]bool{}
 	for i, ls := range links {
 		for _, l := range ls {
 			if l.IsFresh() {
@@ -27,21 +28,14 @@ func Sources(ids []int64, links [][]trace.Link) map[int64][]string {
 				out = map[int64][]string{}
 			}
 			from := ids[i] - l.Back
-			if !containsString(out[from], l.Src) {
+			k := key{from, l.Src}
+			if !seen[k] {
+				seen[k] = true
 				out[from] = append(out[from], l.Src)
 			}
 		}
 	}
 	return out
-}
-
-func containsString(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // NeedsBody says whether any of srcs is in a response body.
@@ -98,6 +92,7 @@ func (v *Values) Take(from int64, srcs []string, u *url.URL, resp *http.Response
 		return
 	}
 	var decoded []byte
+	var leaves map[string]string
 	decodedOK := false
 	for _, src := range srcs {
 		part, name, _ := strings.Cut(src, "/")
@@ -126,10 +121,9 @@ func (v *Values) Take(from int64, srcs []string, u *url.URL, resp *http.Response
 			if !decodedOK {
 				decoded, _ = Decode(headersOf(resp.Header), body)
 				decodedOK = true
+				leaves = leavesAt(decoded, srcs)
 			}
-			if l, found := jsonAt(decoded, src[len("body"):]); found {
-				val, ok = leafText(decoded, l)
-			}
+			val, ok = leaves[src[len("body"):]]
 		}
 		if ok {
 			v.mu.Lock()
@@ -137,6 +131,27 @@ func (v *Values) Take(from int64, srcs []string, u *url.URL, resp *http.Response
 			v.mu.Unlock()
 		}
 	}
+}
+
+// leavesAt is the values of doc at the body positions among srcs, in one
+// walk: a source read by many later requests is walked once.
+func leavesAt(doc []byte, srcs []string) map[string]string {
+	want := map[string]bool{}
+	for _, s := range srcs {
+		if ptr, ok := strings.CutPrefix(s, "body"); ok {
+			want[ptr] = true
+		}
+	}
+	out := map[string]string{}
+	walkJSON(doc, func(w *jsonWalker, l leaf) bool {
+		if ptr := w.pointer(); want[ptr] {
+			if v, ok := leafText(doc, l); ok {
+				out[ptr] = v
+			}
+		}
+		return len(out) < len(want)
+	})
+	return out
 }
 
 func headersOf(h http.Header) []trace.Header {
@@ -205,14 +220,18 @@ func (v *Values) Apply(id int64, links []trace.Link, r *Request, cookieURL *url.
 				continue
 			}
 		case "header":
+			if strings.ContainsAny(val, "\r\n\x00") {
+				missed++ // no header can hold it: the recorded value goes
+				continue
+			}
 			if isAuthorization(name) {
-				scheme := "Bearer"
-				if rec := r.Header.Get(name); rec != "" {
-					if s, _, ok := strings.Cut(rec, " "); ok && s != "" {
-						scheme = s
+				// The scheme the recording had (the trace keeps it:
+				// "Bearer redacted:..."); none when it had none.
+				if rec, ok := trace.HeaderValue(r.Recorded, name); ok {
+					if scheme, _, found := strings.Cut(rec, " "); found && scheme != "" {
+						val = scheme + " " + val
 					}
 				}
-				val = scheme + " " + val
 			}
 			r.Header.Set(name, val)
 		case "body", "form":
@@ -346,7 +365,10 @@ func setSegment(target *string, n int, val string) bool {
 	}
 	if authority != "" {
 		// Keep the absolute form's scheme and authority as recorded.
-		i := strings.Index(*target, authority)
+		i := strings.Index(*target, "://") + 3
+		if i < 3 {
+			i = 0
+		}
 		*target = (*target)[:i+len(authority)] + path
 	} else {
 		*target = path

@@ -264,8 +264,12 @@ func containsHint(b []byte) bool {
 // seeUUIDs notes the UUIDs an answer's body holds (seen), without
 // parsing it: a UUID a request sends later was not made up by its client.
 func (f *Finder) seeUUIDs(headers []trace.Header, body []byte) {
-	if ce, ok := trace.HeaderValue(headers, "Content-Encoding"); ok && ce != "" {
-		return
+	if ce, ok := trace.HeaderValue(headers, "Content-Encoding"); ok && ce != "" && !strings.EqualFold(ce, "identity") {
+		decoded, err := Decode(headers, body)
+		if err != nil {
+			return
+		}
+		body = decoded
 	}
 	for i := 8; i+28 <= len(body); i++ {
 		// From one '-' to the next (IndexByte is vectorized).

@@ -195,10 +195,15 @@ func formPlaces(form, kind string, part byte, visit func(p place)) {
 		k, v, _ := strings.Cut(pair, "=")
 		k, err1 := url.QueryUnescape(k)
 		v, err2 := url.QueryUnescape(v)
-		if err1 != nil || err2 != nil || k == "" || v == "" || trivial(v) || slices.Contains(seen, k) {
+		if err1 != nil || k == "" || slices.Contains(seen, k) {
 			continue
 		}
+		// The first value of a name is its value (replay replaces that
+		// one), even when it is one that binds nothing.
 		seen = append(seen, k)
+		if err2 != nil || v == "" || trivial(v) {
+			continue
+		}
 		visit(place{pos: kind + escapeToken(k), name: k, value: v, part: part})
 	}
 }

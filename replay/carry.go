@@ -41,6 +41,12 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 	}
 	cr := correlate.Request{Target: r.Path, Header: req.Header, Recorded: r.Headers, Body: r.Body}
 	carried, missed = v.live.Apply(r.ID, r.Links, &cr, jarURL)
+	// --header comes first: asked for every request, it is not replaced.
+	for name, vs := range p.target.Headers {
+		if name = http.CanonicalHeaderKey(name); name != "Host" {
+			req.Header[name] = vs
+		}
+	}
 	if cr.Target != r.Path {
 		u, s := p.target.urlOf(originPath(cr.Target))
 		req.URL, sentURL = &u, s
@@ -54,30 +60,33 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 	return sentURL, carried, missed
 }
 
-// take reads resp's body, keeping the values later requests need from
-// it when it answered as recorded (same status class), and the cookies it
-// sets. It returns the body's size.
-func (v *sessionValues) take(r *session.Request, p *Prepared, resp *http.Response) (int64, error) {
+// read reads resp's body, keeping its start when a later request needs a
+// value in it (keep). It returns the body's size.
+func (v *sessionValues) read(r *session.Request, resp *http.Response) (n int64, body []byte, err error) {
+	if correlate.NeedsBody(v.sources[r.ID]) && resp.StatusCode/100 == int(r.Status)/100 {
+		body, err = io.ReadAll(io.LimitReader(resp.Body, correlate.MaxBody+1))
+		n = int64(len(body))
+		if err != nil {
+			return n, nil, err
+		}
+	}
+	rest, err := io.Copy(io.Discard, resp.Body)
+	return n + rest, body, err
+}
+
+// keep takes the values later requests need from resp (body: what read
+// kept), when it answered as recorded (same status class), and the
+// cookies it sets. After the request's timing: its work is replay's, not
+// the target's.
+func (v *sessionValues) keep(r *session.Request, p *Prepared, resp *http.Response, body []byte) {
 	srcs := v.sources[r.ID]
 	if len(srcs) == 0 && len(resp.Header["Set-Cookie"]) == 0 {
-		return io.Copy(io.Discard, resp.Body) // the usual answer: nothing to keep
+		return // the usual answer: nothing to keep
 	}
 	if resp.StatusCode/100 != int(r.Status)/100 {
 		srcs = nil // not answered as recorded: its later uses go as recorded
 	}
-	var body []byte
-	var n int64
-	if correlate.NeedsBody(srcs) {
-		var err error
-		body, err = io.ReadAll(io.LimitReader(resp.Body, correlate.MaxBody+1))
-		n = int64(len(body))
-		if err != nil {
-			return n, err
-		}
-	}
-	rest, err := io.Copy(io.Discard, resp.Body)
 	v.live.Take(r.ID, srcs, p.cookieURL(r.Path), resp, body)
-	return n + rest, err
 }
 
 // cookieURL is the URL the cookie jar files a request under: the target's

@@ -81,18 +81,18 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
 	}))
 	if rq.values != nil {
-		u, carried, missed := rq.values.apply(r, prep, req)
-		if u != "" {
-			res.URL = u
-		}
+		// res.URL stays the recorded one: a live token carried into a
+		// path or query is written nowhere.
+		_, carried, missed := rq.values.apply(r, prep, req)
 		res.Carried, res.NotCarried = int32(carried), int32(missed)
 	}
 	sent := time.Now()
 	resp, err := sn.client.Do(req)
+	var body []byte
 	if err == nil {
 		var n int64
 		if rq.values != nil {
-			n, err = rq.values.take(r, prep, resp)
+			n, body, err = rq.values.read(r, resp)
 		} else {
 			n, err = io.Copy(io.Discard, resp.Body)
 		}
@@ -100,6 +100,9 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 		res.Status, res.RespSize = int32(resp.StatusCode), n
 	}
 	end := time.Now()
+	if err == nil && rq.values != nil {
+		rq.values.keep(r, prep, resp, body)
+	}
 	if err != nil {
 		res.Status, res.Error = 0, Classify(err)
 		if sn.abandon.Err() != nil {
