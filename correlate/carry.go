@@ -144,9 +144,9 @@ func leavesAt(doc []byte, srcs []string) map[string]string {
 	}
 	out := map[string]string{}
 	walkJSON(doc, func(w *jsonWalker, l leaf) bool {
-		if ptr := w.pointer(); want[ptr] {
+		if want[string(w.path)] {
 			if v, ok := leafText(doc, l); ok {
-				out[ptr] = v
+				out[w.pointer()] = v
 			}
 		}
 		return len(out) < len(want)
@@ -199,9 +199,20 @@ func (v *Values) Apply(id int64, links []trace.Link, r *Request, cookieURL *url.
 	}
 	var body map[string]string // JSON pointer or form name -> value
 	var bodyKindOf byte
+	// The recorded body decoded, once: made-up values' shapes and the
+	// substitutions both read it.
 	var decoded []byte
+	var decodeErr error
+	decodedOnce := false
+	plain := func() []byte {
+		if !decodedOnce {
+			decoded, decodeErr = Decode(r.Recorded, r.Body)
+			decodedOnce = true
+		}
+		return decoded
+	}
 	for _, l := range links {
-		val, ok := v.value(id, l, r)
+		val, ok := v.value(id, l, r, plain)
 		if !ok {
 			missed++
 			continue
@@ -236,8 +247,7 @@ func (v *Values) Apply(id int64, links []trace.Link, r *Request, cookieURL *url.
 			r.Header.Set(name, val)
 		case "body", "form":
 			if body == nil {
-				var err error
-				if decoded, err = Decode(r.Recorded, r.Body); err != nil {
+				if plain(); decodeErr != nil {
 					missed++
 					continue
 				}
@@ -274,7 +284,7 @@ func (v *Values) Apply(id int64, links []trace.Link, r *Request, cookieURL *url.
 
 // value is the live value of link l: from the session's table, or, for a
 // made-up value seen first now, a new one shaped like the recorded one.
-func (v *Values) value(id int64, l trace.Link, r *Request) (string, bool) {
+func (v *Values) value(id int64, l trace.Link, r *Request, plain func() []byte) (string, bool) {
 	k := key{id - l.Back, l.Src}
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -286,7 +296,7 @@ func (v *Values) value(id int64, l trace.Link, r *Request) (string, bool) {
 	}
 	// The first use sent is the model (the request that first made it up
 	// may not have been sent: a mix left it out).
-	rec, ok := recordedValue(l.At, r)
+	rec, ok := recordedValue(l.At, r, plain())
 	if !ok {
 		return "", false
 	}
@@ -295,14 +305,11 @@ func (v *Values) value(id int64, l trace.Link, r *Request) (string, bool) {
 	return val, true
 }
 
-// recordedValue is the value at a request position, as recorded.
-func recordedValue(at string, r *Request) (string, bool) {
+// recordedValue is the value at a request position, as recorded (body:
+// r.Body decoded).
+func recordedValue(at string, r *Request, body []byte) (string, bool) {
 	var found string
 	ok := false
-	body, err := Decode(r.Recorded, r.Body)
-	if err != nil {
-		body = nil
-	}
 	requestPlaces(r.Target, r.Recorded, body, func(p place) {
 		if !ok && p.pos == at {
 			found, ok = p.value, true
@@ -421,10 +428,7 @@ func setJSON(doc []byte, vals map[string]string) []byte {
 	}
 	var splices []splice
 	walkJSON(doc, func(w *jsonWalker, l leaf) bool {
-		for ptr, val := range vals {
-			if !w.matches(ptr) {
-				continue
-			}
+		if val, ok := vals[string(w.path)]; ok { // string(bytes) in an index: no copy
 			var text []byte
 			if !l.str && json.Valid([]byte(val)) && isNumber(val) {
 				text = []byte(val)

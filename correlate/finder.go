@@ -29,12 +29,14 @@ type Exchange struct {
 	// body as sent (content-coded), RespBody the response body's start as
 	// sent, RespBodyCut true when it is not all of it.
 	Method, Target string
-	ReqHeaders     []trace.Header
-	ReqBody        []byte
-	Status         int
-	RespHeaders    []trace.Header
-	RespBody       []byte
-	RespBodyCut    bool
+	// Route is Target's (trace.Route), which the recorder has made.
+	Route       string
+	ReqHeaders  []trace.Header
+	ReqBody     []byte
+	Status      int
+	RespHeaders []trace.Header
+	RespBody    []byte
+	RespBodyCut bool
 }
 
 // Stats count what a Finder did.
@@ -172,7 +174,7 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 	}
 	var coll string
 	if len(resp) > 0 || body {
-		coll = collection(e.Target)
+		coll = collection(e.Route)
 	}
 	f.remember(u, e.ID, coll, resp)
 	if body {
@@ -512,10 +514,10 @@ func binds(s *source, p *place, distinct bool) bool {
 
 func isETag(p *place) bool { return p.part == 'h' && strings.EqualFold(p.name, "ETag") }
 
-// collection is what a request target is about: the last segment of its
-// route that is not an id ("tasks" for /api/v1/tasks/42).
-func collection(target string) string {
-	route := strings.Trim(trace.Route(target), "/")
+// collection is what a request is about: the last segment of its route
+// that is not an id ("tasks" for /api/v1/tasks/{id}).
+func collection(route string) string {
+	route = strings.Trim(route, "/")
 	for route != "" {
 		i := strings.LastIndexByte(route, '/')
 		seg := route[i+1:]

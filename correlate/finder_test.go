@@ -40,7 +40,7 @@ func observe(f *Finder, flow []ex) (sessions []string, links [][]trace.Link) {
 		if session == "" {
 			session = "ip:127.0.0.1"
 		}
-		x := Exchange{ID: int64(i), Session: session, Credential: e.cred, Method: e.method, Target: e.target,
+		x := Exchange{ID: int64(i), Session: session, Credential: e.cred, Method: e.method, Target: e.target, Route: trace.Route(e.target),
 			ReqHeaders: headers(e.reqHeaders), ReqBody: []byte(e.reqBody), Status: e.status,
 			RespHeaders: headers(e.respHeaders), RespBody: []byte(e.respBody)}
 		s, l := f.Observe(&x)

@@ -379,37 +379,3 @@ func unescapeToken(t string) string {
 	}
 	return strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
 }
-
-// jsonAt finds the leaf at pointer ptr in b.
-func jsonAt(b []byte, ptr string) (leaf, bool) {
-	var found leaf
-	ok := false
-	walkJSON(b, func(w *jsonWalker, l leaf) bool {
-		if w.matches(ptr) {
-			found, ok = l, true
-			return false
-		}
-		return true
-	})
-	return found, ok
-}
-
-// matches says whether the leaf being visited is at ptr, without making
-// its pointer string.
-func (w *jsonWalker) matches(ptr string) bool {
-	for _, t := range w.tokens {
-		if len(ptr) == 0 || ptr[0] != '/' {
-			return false
-		}
-		ptr = ptr[1:]
-		n := strings.IndexByte(ptr, '/')
-		if n < 0 {
-			n = len(ptr)
-		}
-		if unescapeToken(ptr[:n]) != t {
-			return false
-		}
-		ptr = ptr[n:]
-	}
-	return ptr == ""
-}

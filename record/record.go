@@ -139,9 +139,10 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 	// The session and the links come from the credentials before they
 	// are redacted.
 	session, cred := r.session(c, req)
+	route := trace.Route(req.Target)
 	var links []trace.Link
 	if r.links != nil {
-		session, links = r.observe(session, cred, req, resp)
+		session, links = r.observe(session, cred, route, req, resp)
 	}
 	if r.cfg.Sample > 0 && !sampled(session, r.cfg.Sample) {
 		r.sum.Unsampled++
@@ -158,7 +159,7 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 		Method:     req.Method,
 		Host:       host(req),
 		Path:       req.Target,
-		Route:      trace.Route(req.Target),
+		Route:      route,
 		Proto:      req.Proto,
 		ReqHeaders: r.redactor.Headers(req.Headers),
 		ReqSize:    req.BodySize,
@@ -193,8 +194,8 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 }
 
 // observe finds the links of an exchange and the session it continues.
-func (r *recorder) observe(session, cred string, req, resp *httpstream.Message) (string, []trace.Link) {
-	x := correlate.Exchange{ID: r.nextID, Session: session, Credential: cred, Method: req.Method, Target: req.Target,
+func (r *recorder) observe(session, cred, route string, req, resp *httpstream.Message) (string, []trace.Link) {
+	x := correlate.Exchange{ID: r.nextID, Session: session, Credential: cred, Method: req.Method, Target: req.Target, Route: route,
 		ReqHeaders: req.Headers, ReqBody: req.Body}
 	if req.BodyTruncated() {
 		x.ReqBody = nil // a cut body's values may be cut too

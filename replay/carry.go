@@ -28,12 +28,12 @@ func (sn *sender) values(s *session.Session) *sessionValues {
 }
 
 // apply puts the session's live values and cookies into req, the request
-// p makes of recorded row r. It returns the URL when it changed (p is
-// shared: it is not changed) and what correlate.Values.Apply does.
-func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request) (sentURL string, carried, missed int) {
+// p makes of recorded row r (p is shared: it is not changed). It returns
+// what correlate.Values.Apply does.
+func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request) (carried, missed int) {
 	cookies := v.live.HasCookies()
 	if len(r.Links) == 0 && !cookies {
-		return "", 0, 0 // the usual request: nothing to do
+		return 0, 0 // the usual request: nothing to do
 	}
 	var jarURL *url.URL
 	if cookies {
@@ -48,8 +48,8 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 		}
 	}
 	if cr.Target != r.Path {
-		u, s := p.target.urlOf(originPath(cr.Target))
-		req.URL, sentURL = &u, s
+		u, _ := p.target.urlOf(originPath(cr.Target))
+		req.URL = &u
 	}
 	if len(cr.Body) > 0 && !bytes.Equal(cr.Body, r.Body) {
 		b := cr.Body
@@ -57,7 +57,7 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 		req.Body = io.NopCloser(bytes.NewReader(b))
 		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
 	}
-	return sentURL, carried, missed
+	return carried, missed
 }
 
 // read reads resp's body, keeping its start when a later request needs a

@@ -83,7 +83,7 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	if rq.values != nil {
 		// res.URL stays the recorded one: a live token carried into a
 		// path or query is written nowhere.
-		_, carried, missed := rq.values.apply(r, prep, req)
+		carried, missed := rq.values.apply(r, prep, req)
 		res.Carried, res.NotCarried = int32(carried), int32(missed)
 	}
 	sent := time.Now()
