@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/internal/oldresults"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -286,7 +287,7 @@ func FuzzAddFile(f *testing.F) {
 	f.Add(seed)
 	// A file from before the carried columns: those read as 0.
 	old := filepath.Join(dir, "old.parquet")
-	writeBeforeLinks(f, old, synthetic(300, 5, 1))
+	oldresults.Write(f, old, synthetic(300, 5, 1))
 	if seed, err = os.ReadFile(old); err != nil {
 		f.Fatal(err)
 	}

@@ -7,58 +7,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/parquet-go/parquet-go"
-
+	"github.com/replaykit/replaykit/internal/oldresults"
 	"github.com/replaykit/replaykit/results"
 )
-
-// beforeLinks is a results row as replaykit wrote it before the carried
-// and not_carried columns.
-type beforeLinks struct {
-	Run            string    `parquet:"run,dict"`
-	Scenario       string    `parquet:"scenario,dict"`
-	Shard          int32     `parquet:"shard"`
-	VU             int32     `parquet:"vu"`
-	TraceID        int64     `parquet:"trace_id"`
-	Method         string    `parquet:"method,dict"`
-	Name           string    `parquet:"name,dict"`
-	URL            string    `parquet:"url"`
-	Scheduled      time.Time `parquet:"scheduled,timestamp(nanosecond)"`
-	Sent           time.Time `parquet:"sent,timestamp(nanosecond)"`
-	LatencyNanos   int64     `parquet:"latency_ns"`
-	TTFBNanos      int64     `parquet:"ttfb_ns"`
-	Status         int32     `parquet:"status"`
-	Error          string    `parquet:"error,dict"`
-	ReqSize        int64     `parquet:"req_size"`
-	RespSize       int64     `parquet:"resp_size"`
-	RecordedStatus int32     `parquet:"recorded_status"`
-	Users          int32     `parquet:"users"`
-}
-
-// writeBeforeLinks writes rows as an older replaykit did: their carried
-// and not_carried are lost.
-func writeBeforeLinks(t testing.TB, path string, rows []results.Result) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := parquet.NewGenericWriter[beforeLinks](f, parquet.MaxRowsPerRowGroup(1000))
-	for _, r := range rows {
-		if _, err := w.Write([]beforeLinks{{r.Run, r.Scenario, r.Shard, r.VU, r.TraceID, r.Method, r.Name, r.URL, r.Scheduled, r.Sent,
-			r.LatencyNanos, r.TTFBNanos, r.Status, r.Error, r.ReqSize, r.RespSize, r.RecordedStatus, r.Users}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // Carried and not carried values are summed per route and in total from
 // the files that have the columns; a file written before them analyzes as
@@ -88,7 +40,7 @@ func TestCarriedSumsPerRoute(t *testing.T) {
 	}{
 		{"before the columns", func(t *testing.T, dir string) []string {
 			p := filepath.Join(dir, "old.parquet")
-			writeBeforeLinks(t, p, rows)
+			oldresults.Write(t, p, rows)
 			return []string{p}
 		}, nil, ""},
 		{"with the columns", func(t *testing.T, dir string) []string {
@@ -108,7 +60,7 @@ func TestCarriedSumsPerRoute(t *testing.T) {
 		}, nil, ""},
 		{"old and new shards", func(t *testing.T, dir string) []string {
 			old, cur := filepath.Join(dir, "old.parquet"), filepath.Join(dir, "new.parquet")
-			writeBeforeLinks(t, old, rows[:2000])
+			oldresults.Write(t, old, rows[:2000])
 			writeResults(t, cur, rows[2000:])
 			return []string{old, cur}
 		}, want(rows[2000:]), "values carried: 1,495 (5 not carried: their source did not answer as recorded or lacked the value, so the recorded one went)\n"},
@@ -207,7 +159,7 @@ func TestResultsBeforeLinksAnalyzeAsBefore(t *testing.T) {
 	old, cur := filepath.Join(dir, "old", "r.parquet"), filepath.Join(dir, "new", "r.parquet")
 	os.MkdirAll(filepath.Dir(old), 0o700)
 	os.MkdirAll(filepath.Dir(cur), 0o700)
-	writeBeforeLinks(t, old, rows)
+	oldresults.Write(t, old, rows)
 	writeResults(t, cur, rows)
 	outputs := func(in string) (map[string]string, string) {
 		var table bytes.Buffer

@@ -11,6 +11,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/replaykit/replaykit/internal/oldresults"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -210,40 +211,11 @@ func writeFuture(t *testing.T, path string) string {
 // writeBeforeLinks writes a results file from before the carried and
 // not_carried columns.
 func writeBeforeLinks(t *testing.T, path string) string {
-	type before struct {
-		Run          string    `parquet:"run,dict"`
-		Scenario     string    `parquet:"scenario,dict"`
-		Shard        int32     `parquet:"shard"`
-		VU           int32     `parquet:"vu"`
-		TraceID      int64     `parquet:"trace_id"`
-		Method       string    `parquet:"method,dict"`
-		Name         string    `parquet:"name,dict"`
-		URL          string    `parquet:"url"`
-		Scheduled    time.Time `parquet:"scheduled,timestamp(nanosecond)"`
-		Sent         time.Time `parquet:"sent,timestamp(nanosecond)"`
-		LatencyNanos int64     `parquet:"latency_ns"`
-		TTFBNanos    int64     `parquet:"ttfb_ns"`
-		Status       int32     `parquet:"status"`
-		Error        string    `parquet:"error,dict"`
-		ReqSize      int64     `parquet:"req_size"`
-		RespSize     int64     `parquet:"resp_size"`
-		Recorded     int32     `parquet:"recorded_status"`
-		Users        int32     `parquet:"users"`
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := parquet.NewGenericWriter[before](f)
-	var rows []before
+	var rows []results.Result
 	for i := range 50 {
 		sent := t0.Add(time.Duration(i) * time.Millisecond)
-		rows = append(rows, before{Run: "older_run", Method: "GET", Name: "/x", Scheduled: sent, Sent: sent, LatencyNanos: 1e6, Status: 200})
+		rows = append(rows, results.Result{Run: "older_run", Method: "GET", Name: "/x", Scheduled: sent, Sent: sent, LatencyNanos: 1e6, Status: 200})
 	}
-	if _, err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	f.Close()
+	oldresults.Write(t, path, rows)
 	return path
 }
