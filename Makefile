@@ -23,7 +23,8 @@ fuzz:
 	FUZZTIME=5m scripts/test.sh fuzz
 
 # Every benchmark: record vs tshark (needs root: tcpdump), live capture vs
-# tcpdump, replay vs Vegeta and wrk, analyze vs DuckDB, shard processes.
+# tcpdump, replay vs Vegeta and wrk, analyze vs DuckDB, shard processes,
+# mix fidelity, stateful replay against a fresh demo API.
 bench:
 	bench/record-vs-tshark.sh
 	bench/live-vs-tcpdump.sh
@@ -31,6 +32,7 @@ bench:
 	bench/analyze-vs-duckdb.sh
 	bench/shards.sh
 	bench/mix-fidelity.sh
+	bench/correlate.sh
 
 # record + replay + analyze against the demo API for SOAK (10m), with each
 # process's memory over time.
