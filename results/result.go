@@ -58,6 +58,13 @@ type Result struct {
 	// went as recorded. Both 0 with replay --no-correlate.
 	Carried    int32 `parquet:"carried"`
 	NotCarried int32 `parquet:"not_carried"`
+	// BehindNanos is how long after its time on the recorded timeline the
+	// request was ready to leave (the recorded scenario): an earlier
+	// answer of its session, which it waits for as the recorded client
+	// did, came that late. Scheduled is when it was ready, so its time on
+	// the timeline is Scheduled - BehindNanos, and its start lateness
+	// Sent - Scheduled + BehindNanos. 0 in the other scenarios.
+	BehindNanos int64 `parquet:"behind_ns"`
 }
 
 // Failed says whether the request failed, by Locust's rule: a transport
@@ -116,6 +123,9 @@ const (
 	// MetaUnsent counts open-model requests scheduled before the end that
 	// the generator could not send by then.
 	MetaUnsent = "replaykit.unsent"
+	// MetaTimeline is, for the recorded scenario, the recorded arrivals
+	// the run replays: a Timeline as JSON.
+	MetaTimeline = "replaykit.timeline"
 )
 
 // Abandoned is the error of a request abandoned in flight (a second
@@ -157,4 +167,4 @@ func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("res
 
 // LaterColumns are the columns results written before them lack
 // (pqfile.Later): such files read with them 0.
-func (*Result) LaterColumns() []string { return []string{"carried", "not_carried"} }
+func (*Result) LaterColumns() []string { return []string{"carried", "not_carried", "behind_ns"} }

@@ -29,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"sync"
 	"time"
 	"unsafe"
@@ -476,27 +477,62 @@ func (sp *spiller) run(reqs []Request) error {
 	return nil
 }
 
-// merge merges the runs into one file sorted by session and indexes it.
-// Each merge reads at most fanIn runs at once: past that, runs are merged
-// into longer runs first.
+// merge merges the runs into one file of whole sessions in order of their
+// first request, and indexes it: read in that order (Source.From), the
+// file is read straight through. Sessions are made whole by merging the
+// runs by session key (runs hold parts of sessions), then sorted by first
+// request in runs of whole sessions, merged again. Each merge reads at
+// most fanIn runs at once: past that, runs are merged into longer runs
+// first.
 func (sp *spiller) merge() (*Source, error) {
-	for k := sp.opts.fanIn(); len(sp.runs) > k; {
-		w, err := sp.create(fmt.Sprintf("run-%04d.parquet", sp.files))
-		if err != nil {
-			return nil, err
-		}
-		if err := sp.mergeInto(w, sp.runs[:k], nil); err != nil {
-			return nil, err
-		}
-		sp.runs = append(sp.runs[k:], w.Path())
+	if err := sp.reduce(false); err != nil {
+		return nil, err
+	}
+	keyed := sp.runs
+	sp.runs = nil
+	bs := &byFirstRuns{sp: sp}
+	if err := sp.mergeInto(bs.add, keyed, false); err != nil {
+		return nil, err
+	}
+	if err := bs.flush(); err != nil {
+		return nil, err
+	}
+	if err := sp.reduce(true); err != nil {
+		return nil, err
 	}
 	w, err := sp.create("sessions.parquet")
 	if err != nil {
 		return nil, err
 	}
 	src := &Source{dir: sp.dir}
-	if err := sp.mergeInto(w, sp.runs, &src.infos); err != nil {
+	var cur Info
+	var row int64
+	index := func(r *Request) error {
+		if cur.Requests == 0 || r.Session != cur.Key {
+			if cur.Requests > 0 {
+				src.infos = append(src.infos, cur)
+			}
+			cur = Info{Key: r.Session, First: r.TS, offset: row}
+		}
+		cur.Requests++
+		cur.Last = r.TS
+		if r.Kind == trace.KindRead {
+			cur.Reads++
+		} else {
+			cur.Writes++
+		}
+		row++
+		return w.Write(r, r.size())
+	}
+	if err := sp.mergeInto(index, sp.runs, true); err != nil {
+		w.Abort()
 		return nil, err
+	}
+	if cur.Requests > 0 {
+		src.infos = append(src.infos, cur)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
 	}
 	sp.runs = nil
 	f, err := pqfile.Open[Request]("session spill", w.Path())
@@ -507,13 +543,101 @@ func (sp *spiller) merge() (*Source, error) {
 	return src, nil
 }
 
-// mergeInto merges the sorted runs into w, closes it and removes the runs;
-// with index set, it appends each session's Info to it.
-func (sp *spiller) mergeInto(w *pqfile.Writer[Request], runs []string, index *[]Info) error {
+// reduce merges runs, fanIn at a time, until at most fanIn are left.
+func (sp *spiller) reduce(byFirst bool) error {
+	for k := sp.opts.fanIn(); len(sp.runs) > k; {
+		w, err := sp.create(fmt.Sprintf("run-%04d.parquet", sp.files))
+		if err != nil {
+			return err
+		}
+		write := func(r *Request) error { return w.Write(r, r.size()) }
+		if err := sp.mergeInto(write, sp.runs[:k], byFirst); err != nil {
+			w.Abort()
+			return err
+		}
+		if err := w.Close(); err != nil {
+			return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
+		}
+		sp.runs = append(sp.runs[k:], w.Path())
+	}
+	return nil
+}
+
+// byFirstRuns takes whole sessions in any order and writes them in runs
+// sorted by first request, one working buffer at a time.
+type byFirstRuns struct {
+	sp    *spiller
+	buf   []Request
+	bytes int64
+}
+
+// add takes the next request; a session's requests come together, in order.
+func (b *byFirstRuns) add(r *Request) error {
+	if n := len(b.buf); n > 0 && r.Session != b.buf[n-1].Session && b.bytes > b.sp.opts.work() {
+		if err := b.flush(); err != nil {
+			return err
+		}
+	}
+	b.buf = append(b.buf, *r)
+	b.bytes += r.size()
+	return nil
+}
+
+func (b *byFirstRuns) flush() error {
+	if len(b.buf) == 0 {
+		return nil
+	}
+	// Sessions by their first request, each one's requests kept in order.
+	var sessions [][]Request
+	for i := 0; i < len(b.buf); {
+		j := i + 1
+		for j < len(b.buf) && b.buf[j].Session == b.buf[i].Session {
+			j++
+		}
+		sessions = append(sessions, b.buf[i:j])
+		i = j
+	}
+	slices.SortFunc(sessions, func(x, y []Request) int {
+		return cmp.Or(x[0].TS.Compare(y[0].TS), cmp.Compare(x[0].Session, y[0].Session))
+	})
+	w, err := b.sp.create(fmt.Sprintf("run-%04d.parquet", b.sp.files))
+	if err != nil {
+		return err
+	}
+	for _, s := range sessions {
+		for i := range s {
+			if err := w.Write(&s[i], s[i].size()); err != nil {
+				w.Abort()
+				return fmt.Errorf("spill sessions to %s: %w", b.sp.dir, err)
+			}
+		}
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("spill sessions to %s: %w", b.sp.dir, err)
+	}
+	b.sp.runs = append(b.sp.runs, w.Path())
+	clear(b.buf)
+	b.buf, b.bytes = b.buf[:0], 0
+	return nil
+}
+
+// mergeInto merges the sorted runs into emit and removes them. Runs are
+// sorted by session key (parts of sessions), or, byFirst, hold whole
+// sessions in order of their first request.
+func (sp *spiller) mergeInto(emit func(*Request) error, runs []string, byFirst bool) error {
 	type head struct {
-		r    Request
-		next func() (*Request, error, bool)
-		stop func()
+		r     Request
+		first time.Time // of r's session (byFirst: its first row's)
+		next  func() (*Request, error, bool)
+		stop  func()
+	}
+	less := func(a, b *head) bool {
+		if byFirst {
+			if c := a.first.Compare(b.first); c != 0 {
+				return c < 0
+			}
+		}
+		return byStart(a.r, b.r) < 0
 	}
 	var heads []*head
 	defer func() {
@@ -526,7 +650,6 @@ func (sp *spiller) mergeInto(w *pqfile.Writer[Request], runs []string, index *[]
 	for _, path := range runs {
 		f, err := pqfile.Open[Request]("session spill", path)
 		if err != nil {
-			w.Abort()
 			return err
 		}
 		defer f.Close()
@@ -535,66 +658,42 @@ func (sp *spiller) mergeInto(w *pqfile.Writer[Request], runs []string, index *[]
 		if r, err, ok := next(); ok {
 			if err != nil {
 				stop()
-				w.Abort()
 				return err
 			}
-			h.r = *r
+			h.r, h.first = *r, r.TS
 			heads = append(heads, h)
 		} else {
 			stop()
-		}
-	}
-	var cur Info
-	var row int64
-	flush := func() {
-		if cur.Requests > 0 && index != nil {
-			*index = append(*index, cur)
 		}
 	}
 	for len(heads) > 0 {
 		// A linear scan for the smallest head: runs are at most fanIn.
 		m := 0
 		for i := 1; i < len(heads); i++ {
-			if byStart(heads[i].r, heads[m].r) < 0 {
+			if less(heads[i], heads[m]) {
 				m = i
 			}
 		}
 		h := heads[m]
-		r := h.r
-		if cur.Requests == 0 || r.Session != cur.Key {
-			flush()
-			cur = Info{Key: r.Session, First: r.TS, offset: row}
-		}
-		cur.Requests++
-		cur.Last = r.TS
-		if r.Kind == trace.KindRead {
-			cur.Reads++
-		} else {
-			cur.Writes++
-		}
-		if err := w.Write(&r, r.size()); err != nil {
-			w.Abort()
+		if err := emit(&h.r); err != nil {
 			return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
 		}
 		if sample != nil {
 			sample()
 		}
-		row++
 		next, err, ok := h.next()
 		switch {
 		case !ok:
 			h.stop()
 			heads = slices.Delete(heads, m, m+1)
 		case err != nil:
-			w.Abort()
 			return err
 		default:
+			if next.Session != h.r.Session {
+				h.first = next.TS
+			}
 			h.r = *next
 		}
-	}
-	flush()
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("spill sessions to %s: %w", sp.dir, err)
 	}
 	for _, p := range runs {
 		os.Remove(p)
@@ -762,4 +861,71 @@ func (s *Source) Close() error {
 // send the same requests.
 func Order(n int, seed uint64) []int {
 	return rand.New(rand.NewPCG(seed, seed^0x6a09e667f3bcc909)).Perm(n)
+}
+
+// From yields the sessions from index i on, in order, each with its
+// index: the timeline's way through a trace. A spilled Source is read
+// straight through, a few thousand rows at a time (sessions are in the
+// file in this order), without the cache: each session is made ready as
+// it is read, and held only as long as the caller holds it. err says,
+// once the sequence has ended, why it ended before the last session.
+func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
+	var failed error
+	return func(yield func(int, *Session) bool) {
+		if s.sorted == nil {
+			for ; i < len(s.infos); i++ {
+				sess, err := s.Session(i)
+				if err != nil || !yield(i, sess) {
+					return // in memory: Session cannot fail
+				}
+			}
+			return
+		}
+		for i < len(s.infos) {
+			// A chunk of whole sessions, about chunkRows rows.
+			j, rows := i, 0
+			for j < len(s.infos) && (j == i || rows+s.infos[j].Requests <= chunkRows) {
+				rows += s.infos[j].Requests
+				j++
+			}
+			reqs, err := pqfile.ReadRange[Request](s.sorted, s.infos[i].offset, int64(rows))
+			if err != nil || len(reqs) != rows {
+				failed = fmt.Errorf("read sessions back from %s: %v", s.sorted.Path(), cmp.Or(err, errors.New("the file is shorter than its index")))
+				return
+			}
+			for k := i; k < j; k++ {
+				in := s.infos[k]
+				// Its own copy: a session held long would keep the
+				// whole chunk.
+				part := slices.Clone(reqs[:in.Requests])
+				reqs = reqs[in.Requests:]
+				if part[0].Session != in.Key {
+					failed = fmt.Errorf("session %q: the spilled file %s does not match its index", in.Key, s.sorted.Path())
+					return
+				}
+				for r := range part {
+					if len(part[r].Body) == 0 {
+						part[r].Body = nil
+					}
+				}
+				sess := &Session{Key: in.Key, Requests: part}
+				if s.ready != nil {
+					sess.Ready, _ = s.ready(sess)
+				}
+				if !yield(k, sess) {
+					return
+				}
+			}
+			i = j
+		}
+	}, func() error { return failed }
+}
+
+// chunkRows is about how many rows From reads back at once.
+const chunkRows = 4096
+
+// Search is the index of the first session whose first request is at or
+// after t (Len() when there is none): sessions are in that order.
+func (s *Source) Search(t time.Time) int {
+	return sort.Search(len(s.infos), func(i int) bool { return !s.infos[i].First.Before(t) })
 }

@@ -88,12 +88,60 @@ func TestSpilledSessionsAreTheSame(t *testing.T) {
 				}
 			}
 		}
+		// Read straight through, from anywhere, as the timeline does.
+		for _, from := range []int{0, 3, mem.Len() - 1, mem.Len()} {
+			seq, failed := disk.From(from)
+			want := from
+			for i, b := range seq {
+				a, _ := mem.Session(i)
+				if i != want || !reflect.DeepEqual(a.Requests, b.Requests) {
+					t.Fatalf("%+v: From(%d) gave session %d where %d was due, or it differs", opts, from, i, want)
+				}
+				want++
+			}
+			if want != mem.Len() || failed() != nil {
+				t.Fatalf("%+v: From(%d) stopped at %d of %d: %v", opts, from, want, mem.Len(), failed())
+			}
+		}
 		if err := disk.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
 			t.Errorf("%+v: %d temporary files left after Close", opts, len(left))
 		}
+	}
+}
+
+// Sessions are in order of their first request, however they were
+// spread over files and runs, and Search finds where a time falls.
+func TestSessionsAreInTimeOrder(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.parquet")
+	writeTrace(t, path, 5000, 700, 0)
+	for _, opts := range []Options{{}, {Memory: 1 << 20, Cache: 1 << 20, TempDir: dir}} {
+		src, st, err := Open(opts, path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.Memory > 0 && !st.Spilled {
+			t.Fatal("the trace did not spill")
+		}
+		for i := 1; i < src.Len(); i++ {
+			if src.Info(i).First.Before(src.Info(i - 1).First) {
+				t.Fatalf("%+v: session %d starts before session %d", opts, i, i-1)
+			}
+		}
+		at := src.Info(100).First
+		if got := src.Search(at); got != 100 {
+			t.Errorf("%+v: Search(first of session 100) = %d", opts, got)
+		}
+		if got := src.Search(at.Add(time.Nanosecond)); got != 101 {
+			t.Errorf("%+v: Search(just after) = %d", opts, got)
+		}
+		if got := src.Search(src.Info(src.Len() - 1).First.Add(time.Hour)); got != src.Len() {
+			t.Errorf("%+v: Search(after the end) = %d", opts, got)
+		}
+		src.Close()
 	}
 }
 
