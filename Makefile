@@ -33,6 +33,7 @@ bench:
 	bench/shards.sh
 	bench/mix-fidelity.sh
 	bench/correlate.sh
+	bench/timeline.sh
 
 # record + replay + analyze against the demo API for SOAK (10m), with each
 # process's memory over time.

@@ -124,6 +124,11 @@ END {
 	fig("failed requests", 10, 1, "%.0f")
 	fig("wall seconds (trace read, run, analysis)", 11, 1, "%.1f")
 	fig("CPU seconds", 12, 1, "%.1f")
-	printf "\ngoal: peak RSS under 256 MiB: %s; start lateness p99 under 10 ms: %s\n",
-		med[1] < 256 ? "met" : "NOT met", med[3] < 10000 ? "met" : "NOT met"
+	printf "\ngoal: peak RSS under 256 MiB: %s; start lateness p99 under 10 ms: %s\n", goal(1, 256), goal(3, 10000)
+}
+# goal: "met" in every run, "met by the median" or "NOT met".
+function goal(col, limit,   i, all) {
+	all = 1
+	for (i = 1; i <= runs; i++) if (r[i, col] >= limit) all = 0
+	return all ? "met in every run" : med[col] < limit ? "met by the median, not in every run" : "NOT met"
 }' "$work/runs"
