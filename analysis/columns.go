@@ -22,22 +22,22 @@ import (
 
 // batch is one row group's columns.
 type batch struct {
-	latency, ttfb, respSize, scheduled, sent  []int64
-	status, shard, users, carried, notCarried []int32
-	method, name, errText, run, scenario      []string
+	latency, ttfb, respSize, scheduled, sent, behind []int64
+	status, shard, users, carried, notCarried        []int32
+	method, name, errText, run, scenario             []string
 }
 
 // columnsRead are the columns analyze needs, by name. Those results
 // written before them lack (laterColumns) read as 0 when absent.
 var (
-	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent"}
+	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns"}
 	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried"}
 	stringColumns = []string{"method", "name", "error", "run", "scenario"}
 	laterColumns  = (*results.Result).LaterColumns(nil)
 )
 
 func (b *batch) int64s(i int) *[]int64 {
-	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent}[i]
+	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent, &b.behind}[i]
 }
 
 func (b *batch) int32s(i int) *[]int32 {
@@ -283,7 +283,12 @@ func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*b
 		n := int(min(left, batchRows))
 		left -= int64(n)
 		for k, c := range c64 {
-			if err := c.readInt64s(resize(g.b.int64s(k), n), g.vals[:]); err != nil {
+			dst := resize(g.b.int64s(k), n)
+			if c == nil {
+				clear(dst)
+				continue
+			}
+			if err := c.readInt64s(dst, g.vals[:]); err != nil {
 				return fmt.Errorf("column %s: %w", int64Columns[k], err)
 			}
 		}
@@ -342,7 +347,7 @@ func (a *Aggregate) addBatch(b *batch) {
 		r = results.Result{Run: b.run[i], Scenario: b.scenario[i], Shard: b.shard[i], Method: b.method[i], Name: b.name[i],
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
 			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
-			Carried: b.carried[i], NotCarried: b.notCarried[i]}
+			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i]}
 		a.Add(&r)
 	}
 }
