@@ -70,8 +70,9 @@ func columnIndexes(pf *parquet.File, names []string) ([]int, error) {
 	return out, nil
 }
 
-// addFileColumns reads path into a with one worker per core.
-func (a *Aggregate) addFileColumns(f *pqfile.File) (err error) {
+// addFileColumns reads path into a with one worker per core; timed says
+// its rows count in a's timeline.
+func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 	pf := f.Parquet()
 	i64, err := columnIndexes(pf, int64Columns)
 	if err != nil {
@@ -97,6 +98,9 @@ func (a *Aggregate) addFileColumns(f *pqfile.File) (err error) {
 	var windowsMu sync.Mutex // guards a's windows
 	for w := range workers {
 		parts[w] = New(a.step)
+		if timed {
+			parts[w].timeline = a.timeline.empty()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
