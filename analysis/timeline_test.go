@@ -399,6 +399,37 @@ func TestTimelineCorrelationUndefined(t *testing.T) {
 	}
 }
 
+// lateness_p99 checks a recorded run's start lateness; a run without a
+// timeline fails it, saying so.
+func TestLatenessThreshold(t *testing.T) {
+	tl := recordedTimeline()
+	dir := t.TempDir()
+	on := writeRecorded(t, filepath.Join(dir, "on.parquet"), tl.Encode(), recordedRun(tl, 5, 4*time.Millisecond, time.Millisecond))
+	late := writeRecorded(t, filepath.Join(dir, "late.parquet"), tl.Encode(), recordedRun(tl, 5, 80*time.Millisecond, time.Millisecond))
+	none := writeRecorded(t, filepath.Join(dir, "none.parquet"), "", recordedRun(tl, 5, 4*time.Millisecond, time.Millisecond))
+	for _, tc := range []struct {
+		file string
+		code int
+		says string
+	}{
+		{on, ExitPass, "PASS lateness_p99<10ms: total lateness_p99 is "},
+		{late, ExitFail, "FAIL lateness_p99<10ms: total lateness_p99 is "},
+		{none, ExitFail, "FAIL lateness_p99<10ms: the run has no recorded timeline (only the recorded scenario has one)"},
+	} {
+		var table bytes.Buffer
+		res, err := Run(Config{Inputs: []string{tc.file}, Out: t.TempDir(), NoDefaults: true, Thresholds: []string{"lateness_p99<10ms"}, Formats: []string{"json"}, Stdout: &table})
+		if err != nil || res.Code != tc.code || !strings.Contains(table.String(), tc.says) {
+			t.Errorf("%s: code %d, %v:\n%s", filepath.Base(tc.file), res.Code, err, table.String())
+		}
+		if res.Report.Timeline != nil && res.Verdicts[0].Actual != res.Report.Timeline.LateP99() {
+			t.Errorf("%s: lateness_p99 is %v, the timeline's p99 %v", filepath.Base(tc.file), res.Verdicts[0].Actual, res.Report.Timeline.LateP99())
+		}
+	}
+	if _, err := ParseThreshold("name=/x:lateness_p99<10ms"); err == nil || !strings.Contains(err.Error(), "whole run's") {
+		t.Errorf("a route's lateness_p99: %v", err)
+	}
+}
+
 // The outputs of a recorded run whose target could not keep up are
 // golden files: its table, JSON and HTML report.
 func TestRecordedGoldenOutputs(t *testing.T) {
