@@ -260,6 +260,13 @@ type Aggregate struct {
 	// abandoned counts rows abandoned in flight (a second Ctrl-C): they
 	// are in no figure.
 	abandoned int64
+	// timeline counts the rows of a recorded run against its recorded
+	// timeline (nil when no file held one); timelineFrom is the file it
+	// came from; timelineNotes say what was wrong with the timelines
+	// (damaged, or files that disagree).
+	timeline      *timelineCounts
+	timelineFrom  string
+	timelineNotes []string
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -315,6 +322,9 @@ func (a *Aggregate) Add(r *results.Result) {
 		a.late.RecordValue(micros(late))
 	}
 	a.window(r)
+	if a.timeline != nil {
+		a.timeline.add(r)
+	}
 }
 
 // failureText is what the failures table says went wrong.
@@ -384,7 +394,8 @@ func (a *Aggregate) AddFile(path string) error {
 	}
 	defer f.Close()
 	a.files++
-	if err := a.addFileColumns(f); err != nil {
+	timed := a.fileTimeline(f, filepath.Base(path))
+	if err := a.addFileColumns(f, timed); err != nil {
 		return err
 	}
 	// What the footer says of the run: which shard, and whether it ended
@@ -498,6 +509,7 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	a.abandoned += o.abandoned
 	a.files += o.files
 	a.mergeWindows(o)
+	a.mergeTimeline(o)
 }
 
 // mergeWindows moves o's windows into a: both at the wider step, then
@@ -569,6 +581,13 @@ type Report struct {
 	// LateP99 is how late the open model's sends left (p99, ms): past
 	// OverloadedLate the generator, not the server, set the pace.
 	LateP99 float64
+	// Timeline is, for a run of the recorded scenario, how it kept to the
+	// recorded timeline (nil for other runs). TimelineNotes say what was
+	// wrong with the results files' timelines: a damaged one (its file's
+	// requests are in no timeline figure), or files whose timelines start
+	// elsewhere (the first is used).
+	Timeline      *Timeline
+	TimelineNotes []string
 }
 
 // Problems are MissingShards and StoppedEarly together.
@@ -626,7 +645,10 @@ func (a *Aggregate) Report() *Report {
 	// double the cost of every row.
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), Step: a.step, Start: a.first, End: a.last, Users: a.users, Open: a.open, Files: a.files,
 		LateP99: ms(quantile(a.late, 99)), MissingShards: a.missingShards(), StoppedEarly: slices.Sorted(slices.Values(a.stopped)), OverloadedSeconds: a.overloaded,
-		OverloadCauses: slices.Clone(a.causes), Unsent: a.unsent, Abandoned: a.abandoned}
+		OverloadCauses: slices.Clone(a.causes), Unsent: a.unsent, Abandoned: a.abandoned, TimelineNotes: slices.Clone(a.timelineNotes)}
+	if a.timeline != nil {
+		rep.Timeline = a.timeline.report()
+	}
 	for _, s := range a.byKey {
 		rep.Total.merge(s)
 		s.finish()

@@ -292,6 +292,13 @@ func FuzzAddFile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
+	// A recorded run's file, its timeline in the footer.
+	tl := recordedTimeline()
+	timed := writeRecorded(f, filepath.Join(dir, "recorded.parquet"), tl.Encode(), recordedRun(tl, 1, 30*time.Millisecond, time.Millisecond)[:300])
+	if seed, err = os.ReadFile(timed); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p := filepath.Join(t.TempDir(), "f.parquet")
 		if err := os.WriteFile(p, data, 0o600); err != nil {

@@ -22,22 +22,22 @@ import (
 
 // batch is one row group's columns.
 type batch struct {
-	latency, ttfb, respSize, scheduled, sent  []int64
-	status, shard, users, carried, notCarried []int32
-	method, name, errText, run, scenario      []string
+	latency, ttfb, respSize, scheduled, sent, behind []int64
+	status, shard, users, carried, notCarried        []int32
+	method, name, errText, run, scenario             []string
 }
 
 // columnsRead are the columns analyze needs, by name. Those results
 // written before them lack (laterColumns) read as 0 when absent.
 var (
-	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent"}
+	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns"}
 	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried"}
 	stringColumns = []string{"method", "name", "error", "run", "scenario"}
 	laterColumns  = (*results.Result).LaterColumns(nil)
 )
 
 func (b *batch) int64s(i int) *[]int64 {
-	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent}[i]
+	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent, &b.behind}[i]
 }
 
 func (b *batch) int32s(i int) *[]int32 {
@@ -70,8 +70,9 @@ func columnIndexes(pf *parquet.File, names []string) ([]int, error) {
 	return out, nil
 }
 
-// addFileColumns reads path into a with one worker per core.
-func (a *Aggregate) addFileColumns(f *pqfile.File) (err error) {
+// addFileColumns reads path into a with one worker per core; timed says
+// its rows count in a's timeline.
+func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 	pf := f.Parquet()
 	i64, err := columnIndexes(pf, int64Columns)
 	if err != nil {
@@ -97,6 +98,9 @@ func (a *Aggregate) addFileColumns(f *pqfile.File) (err error) {
 	var windowsMu sync.Mutex // guards a's windows
 	for w := range workers {
 		parts[w] = New(a.step)
+		if timed {
+			parts[w].timeline = a.timeline.empty()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -283,7 +287,12 @@ func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*b
 		n := int(min(left, batchRows))
 		left -= int64(n)
 		for k, c := range c64 {
-			if err := c.readInt64s(resize(g.b.int64s(k), n), g.vals[:]); err != nil {
+			dst := resize(g.b.int64s(k), n)
+			if c == nil {
+				clear(dst)
+				continue
+			}
+			if err := c.readInt64s(dst, g.vals[:]); err != nil {
 				return fmt.Errorf("column %s: %w", int64Columns[k], err)
 			}
 		}
@@ -342,7 +351,7 @@ func (a *Aggregate) addBatch(b *batch) {
 		r = results.Result{Run: b.run[i], Scenario: b.scenario[i], Shard: b.shard[i], Method: b.method[i], Name: b.name[i],
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
 			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
-			Carried: b.carried[i], NotCarried: b.notCarried[i]}
+			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i]}
 		a.Add(&r)
 	}
 }

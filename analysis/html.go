@@ -5,8 +5,11 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 )
 
 // HTMLOptions say what the report shows besides the figures.
@@ -140,6 +143,77 @@ type htmlData struct {
 	Service                       []serviceRow
 	// Linked shows the Carried column: the run had links to carry.
 	Linked bool
+	// Timeline is a recorded run against its timeline (nil for other
+	// runs); TimelineNotes what was wrong with the files' timelines.
+	Timeline      *htmlTimeline
+	TimelineNotes []string
+}
+
+// htmlTimeline is the report's section on a recorded run's timeline.
+type htmlTimeline struct {
+	Chart   template.HTML
+	Figures []figure
+	// KeepUp says who could not keep up, "" when the run kept to it.
+	KeepUp string
+}
+
+// figure is a labelled value of a two-column table.
+type figure struct{ Label, Value string }
+
+func timelineHTML(t *Timeline) *htmlTimeline {
+	late := func(h *hdrhistogram.Histogram) string {
+		return fmt.Sprintf("p50 %s, p99 %s, max %s", msText(quantile(h, 50)), msText(quantile(h, 99)), msText(h.Max()))
+	}
+	var recorded int64
+	for _, n := range t.Recorded {
+		recorded += n
+	}
+	sent := thousands(t.SentTotal)
+	if t.Planned > 0 {
+		sent += fmt.Sprintf(" (%.1f%% of planned)", 100*t.SentShare())
+	}
+	corr := "undefined (fewer than 2 steps in common, or a series that does not vary)"
+	if !math.IsNaN(t.Correlation) {
+		corr = fmt.Sprintf("%.3f over %d steps of %s", t.Correlation, t.CorrelatedSteps, t.Step)
+	}
+	h := &htmlTimeline{Chart: timelineChart(t), KeepUp: keepUpText(t), Figures: []figure{
+		{"planned", fmt.Sprintf("%s (%s recorded × %s)", thousands(t.Planned), thousands(recorded), strconv.FormatFloat(t.Amplify, 'f', -1, 64))},
+		{"speed", strconv.FormatFloat(t.Speed, 'f', -1, 64)},
+		{"sent", sent},
+		{"sent outside the recording's steps", thousands(t.Outside)},
+		{perStep(t.Step) + " correlation", corr},
+		{"start lateness (sent - timeline)", late(t.StartLate)},
+		{"behind the timeline (waiting for late answers)", late(t.Behind)},
+		{fmt.Sprintf("behind by more than %g ms", OverloadedLate), fmt.Sprintf("%.1f%% (%s requests)", 100*t.BehindOverShare(), thousands(t.BehindOver))},
+		{"the generator's lateness (sent - ready)", "p99 " + msText(quantile(t.Generator, 99))},
+	}}
+	return h
+}
+
+// timelineChart draws the recorded arrivals, amplified, beside the
+// replayed ones, per second; past maxWindows steps, steps are merged in
+// pairs as the time series' windows are.
+func timelineChart(t *Timeline) template.HTML {
+	step, rec, sent := t.Step, t.Recorded, t.Sent
+	for len(rec) > maxWindows {
+		pairs := func(v []int64) []int64 {
+			out := make([]int64, (len(v)+1)/2)
+			for i, n := range v {
+				out[i/2] += n
+			}
+			return out
+		}
+		step, rec, sent = 2*step, pairs(rec), pairs(sent)
+	}
+	secs := step.Seconds()
+	var xs, recorded, replayed []float64
+	for i := range rec {
+		xs = append(xs, float64(i)*secs)
+		recorded = append(recorded, float64(rec[i])*t.Amplify/secs)
+		replayed = append(replayed, float64(sent[i])/secs)
+	}
+	name := recordedTimes(t)
+	return lineChart("Arrivals: "+name+" and replayed", "/s", xs, []series{{name, "#6b7280", recorded}, {"replayed", "#2563eb", replayed}})
 }
 
 type serviceRow struct {
@@ -204,6 +278,10 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	d.Problems = rep.Problems()
 	d.Pass = d.Pass && len(rep.Problems()) == 0
 	d.Open, d.Overloaded, d.LateP99, d.OverloadReason = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99), rep.OverloadReason()
+	if rep.Timeline != nil {
+		d.Timeline = timelineHTML(rep.Timeline)
+	}
+	d.TimelineNotes = rep.TimelineNotes
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {
 			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(quantile(s.Service, q))) }
@@ -257,7 +335,14 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 
 <h2>Charts</h2>
 <div class="charts">{{.RPSChart}}{{.LatChart}}{{.UserChart}}{{.DistChart}}</div>
-
+{{with .Timeline}}
+<h2>Recorded timeline</h2>
+{{if .KeepUp}}<p class="fail">{{.KeepUp}}.</p>{{end}}
+<div class="charts">{{.Chart}}<table>
+{{range .Figures}}<tr><td style="white-space:normal">{{.Label}}</td><td style="white-space:normal">{{.Value}}</td></tr>
+{{end}}</table></div>
+{{end}}{{range .TimelineNotes}}<p>timeline: {{.}}</p>
+{{end}}
 <h2>Requests by name</h2>
 <table>
 <tr><th>Type</th><th>Name</th><th># reqs</th><th># fails</th><th>error rate</th><th>429</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th>{{if .Linked}}<th title="values taken from the session's live responses, or made anew, in place of the recorded ones; (N not): links whose source did not answer as recorded or lacked the value, so the recorded value went">Carried</th>{{end}}</tr>

@@ -69,6 +69,32 @@ func TestGoldenOutputs(t *testing.T) {
 	}
 }
 
+// A window without requests has no latency: the latency chart leaves it
+// out and still scales to the others (max with a NaN is NaN: the lines
+// were drawn off the chart).
+func TestLatencyChartWithAnEmptyWindow(t *testing.T) {
+	rows := synthetic(600, 10, 16)
+	for i := range rows {
+		if rows[i].Sent.Sub(t0) >= 4*time.Second {
+			rows[i].Sent = rows[i].Sent.Add(3 * time.Second) // nothing sent from 4 s to 7 s
+			rows[i].Scheduled = rows[i].Sent
+		}
+	}
+	chart := string(lineChart("Latency percentiles", "ms", []float64{0, 1, 2}, []series{{"p50", "#000", []float64{20, math.NaN(), 40}}}))
+	if !strings.Contains(chart, ">50ms</text>") || !strings.Contains(chart, `points="56.0,124.8 708.0,57.6"`) {
+		t.Errorf("a NaN drew the chart off scale: %s", chart)
+	}
+	var h bytes.Buffer
+	if err := WriteHTML(&h, aggregate(rows), nil, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, lat, _ := strings.Cut(h.String(), `aria-label="Latency percentiles"`)
+	lat, _, _ = strings.Cut(lat, "</svg>")
+	if strings.Contains(lat, `>0.25ms</text>`) {
+		t.Error("the latency chart of a run with an empty window is scaled to 1 ms")
+	}
+}
+
 // carry gives a row the links a stateful replay would: a task's id is
 // carried (not when the task was not found: its source had not answered
 // as recorded), a new task takes a made-up Idempotency-Key and the token.

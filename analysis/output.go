@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -48,6 +49,14 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
 			ms(quantile(t.Service, 50)), ms(quantile(t.Service, 95)), ms(quantile(t.Service, 99)), rep.LateP99)
 	}
+	if rep.Timeline != nil {
+		for _, l := range timelineLines(rep.Timeline) {
+			fmt.Fprintln(w, l)
+		}
+	}
+	for _, n := range rep.TimelineNotes {
+		fmt.Fprintf(w, "timeline: %s\n", printable(n))
+	}
 	for _, p := range rep.Problems() {
 		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
 	}
@@ -80,6 +89,68 @@ func thousands(n int64) string {
 	}
 	return s
 }
+
+// timelineLines say how a run of the recorded scenario kept to its
+// timeline: what it sent against what it planned, how late its requests
+// started, and, when that was late, who could not keep up.
+func timelineLines(t *Timeline) []string {
+	speed := ""
+	if t.Speed != 1 {
+		speed = " at speed " + strconv.FormatFloat(t.Speed, 'f', -1, 64)
+	}
+	sent := thousands(t.SentTotal) + " sent"
+	var why []string
+	if t.Planned > 0 {
+		why = append(why, fmt.Sprintf("%.1f%%", 100*t.SentShare()))
+	}
+	if t.Outside > 0 {
+		why = append(why, fmt.Sprintf("%s of them outside the recording's steps", thousands(t.Outside)))
+	}
+	if len(why) > 0 {
+		sent += " (" + strings.Join(why, ", ") + ")"
+	}
+	corr := fmt.Sprintf("%s correlation %.3f", perStep(t.Step), t.Correlation)
+	if math.IsNaN(t.Correlation) {
+		corr = perStep(t.Step) + " correlation undefined (fewer than 2 steps in common, or a series that does not vary)"
+	}
+	out := []string{
+		fmt.Sprintf("timeline: %s%s: %s requests planned, %s, %s", recordedTimes(t), speed, thousands(t.Planned), sent, corr),
+		fmt.Sprintf("start lateness p50 %s, p99 %s, max %s (behind the timeline: p99 %s, %.1f%% over %g ms; the generator: p99 %s)",
+			msText(quantile(t.StartLate, 50)), msText(quantile(t.StartLate, 99)), msText(t.StartLate.Max()),
+			msText(quantile(t.Behind, 99)), 100*t.BehindOverShare(), OverloadedLate, msText(quantile(t.Generator, 99))),
+	}
+	if who := keepUpText(t); who != "" {
+		out = append(out, fmt.Sprintf("start lateness p99 %s is over %g ms: %s", msText(quantile(t.StartLate, 99)), OverloadedLate, who))
+	}
+	return out
+}
+
+// keepUpText says who could not keep to the timeline, or "".
+func keepUpText(t *Timeline) string {
+	switch t.CannotKeepUp() {
+	case "target":
+		return "the target cannot keep up: answers came late and the sessions waited for them"
+	case "generator":
+		return "the generator cannot keep up"
+	}
+	return ""
+}
+
+// recordedTimes is "recorded × 3".
+func recordedTimes(t *Timeline) string {
+	return "recorded × " + strconv.FormatFloat(t.Amplify, 'f', -1, 64)
+}
+
+// perStep is "per-second", or "per-5s" for wider steps.
+func perStep(step time.Duration) string {
+	if step == time.Second {
+		return "per-second"
+	}
+	return "per-" + step.String()
+}
+
+// msText is a histogram value (µs) in milliseconds, as the table shows them.
+func msText(us int64) string { return fmt.Sprintf("%.1f ms", ms(us)) }
 
 func modelText(rep *Report) string {
 	if rep.Open {
@@ -118,6 +189,70 @@ type jsonWindow struct {
 	P50      float64   `json:"p50_ms"`
 	P95      float64   `json:"p95_ms"`
 	P99      float64   `json:"p99_ms"`
+}
+
+// jsonTimeline is a run of the recorded scenario against its timeline:
+// the timeline's own facts, what was sent against what was planned, and
+// how late requests started (milliseconds).
+type jsonTimeline struct {
+	// Start, StepS, Amplify and Speed are the timeline's: its steps count
+	// from Start, StepS seconds wide.
+	Start   time.Time `json:"start"`
+	StepS   float64   `json:"step_s"`
+	Amplify float64   `json:"amplify"`
+	Speed   float64   `json:"speed"`
+	// Planned is the sum of Recorded times Amplify, rounded; Sent every
+	// request sent (abandoned and never-sent ones left out), SentOutside
+	// those of them sent outside the steps; SentPct is Sent over Planned
+	// in percent (null when nothing was planned).
+	Planned     int64    `json:"planned"`
+	Sent        int64    `json:"sent"`
+	SentPct     *float64 `json:"sent_pct"`
+	SentOutside int64    `json:"sent_outside_steps"`
+	// Correlation is Pearson's r of Recorded and SentSteps over the
+	// CorrelationSteps steps both cover (null when it means nothing).
+	Correlation      *float64 `json:"correlation"`
+	CorrelationSteps int      `json:"correlation_steps"`
+	// StartLateness is Sent - Scheduled + behind_ns; Behind is behind_ns
+	// (the sessions waiting for late answers), BehindOverPct the percent
+	// of requests behind by more than 10 ms; GeneratorP99 is Sent -
+	// Scheduled at p99 (the generator's own lateness).
+	StartLateness jsonLateness `json:"start_lateness_ms"`
+	Behind        jsonLateness `json:"behind_ms"`
+	BehindOverPct float64      `json:"behind_over_10ms_pct"`
+	GeneratorP99  float64      `json:"generator_late_p99_ms"`
+	// CannotKeepUp is "target" or "generator" when the start lateness p99
+	// is over 10 ms (who made most of it), else absent.
+	CannotKeepUp string `json:"cannot_keep_up,omitempty"`
+	// Recorded and SentSteps count, per step from Start, the recorded
+	// requests (before amplification: a step plans Recorded × Amplify)
+	// and the requests sent.
+	Recorded  []int64 `json:"recorded_per_step"`
+	SentSteps []int64 `json:"sent_per_step"`
+}
+
+type jsonLateness struct {
+	P50 float64 `json:"p50"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+func timelineJSON(t *Timeline) *jsonTimeline {
+	late := func(h *hdrhistogram.Histogram) jsonLateness {
+		return jsonLateness{P50: ms(quantile(h, 50)), P99: ms(quantile(h, 99)), Max: ms(h.Max())}
+	}
+	j := &jsonTimeline{Start: t.Start, StepS: t.Step.Seconds(), Amplify: t.Amplify, Speed: t.Speed, Planned: t.Planned,
+		Sent: t.SentTotal, SentOutside: t.Outside, CorrelationSteps: t.CorrelatedSteps, StartLateness: late(t.StartLate),
+		Behind: late(t.Behind), BehindOverPct: 100 * t.BehindOverShare(), GeneratorP99: ms(quantile(t.Generator, 99)),
+		CannotKeepUp: t.CannotKeepUp(), Recorded: t.Recorded, SentSteps: t.Sent}
+	if t.Planned > 0 {
+		pct := 100 * t.SentShare()
+		j.SentPct = &pct
+	}
+	if !math.IsNaN(t.Correlation) {
+		j.Correlation = &t.Correlation
+	}
+	return j
 }
 
 type jsonVerdict struct {
@@ -163,11 +298,16 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Failures  []Failure     `json:"failures"`
 		WindowS   float64       `json:"window_s"`
 		Windows   []jsonWindow  `json:"windows"`
+		Timeline  *jsonTimeline `json:"timeline,omitempty"`
+		TLNotes   []string      `json:"timeline_notes,omitempty"`
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
-		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), Pass: true}
+		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true}
+	if rep.Timeline != nil {
+		out.Timeline = timelineJSON(rep.Timeline)
+	}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {
 		out.Names = append(out.Names, statsJSON(rep, s))

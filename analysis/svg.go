@@ -56,7 +56,9 @@ func lineChart(title, unit string, xs []float64, ss []series) template.HTML {
 	ymax := 0.0
 	for _, s := range ss {
 		for _, y := range s.ys {
-			ymax = max(ymax, y)
+			if !math.IsNaN(y) { // a window without requests has no latency
+				ymax = max(ymax, y)
+			}
 		}
 	}
 	ymax = niceMax(ymax)

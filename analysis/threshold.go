@@ -14,7 +14,9 @@ type Threshold struct {
 	Expr string
 	// Name limits it to one name (route); "" is the total.
 	Name string
-	// Metric is avg, min, max, median, pNN, error_rate, availability or rps.
+	// Metric is avg, min, max, median, pNN, error_rate, availability, rps
+	// or lateness_p99 (a recorded run's start lateness against its
+	// timeline, the whole run's).
 	Metric string
 	// Quantile is the percentile for pNN and median.
 	Quantile float64
@@ -39,7 +41,7 @@ const DefaultAbortAfter = 5 * time.Second
 // DefaultThresholds are the seed's five.
 var DefaultThresholds = []string{"avg<500ms", "p95<2000ms", "error_rate<1%", "rps>50", "availability>99.9%"}
 
-const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE[,abort[=DELAY]], e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability or rps"
+const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE[,abort[=DELAY]], e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability, rps or lateness_p99"
 
 // ParseThreshold reads a threshold expression.
 func ParseThreshold(expr string) (Threshold, error) {
@@ -85,6 +87,15 @@ func ParseThreshold(expr string) (Threshold, error) {
 		return bad("no value")
 	}
 	switch m := t.Metric; {
+	case m == LatenessP99:
+		if t.Name != "" {
+			return bad(m + " is the whole run's: it takes no name=")
+		}
+		v, err := parseMillis(val)
+		if err != nil {
+			return bad(err.Error())
+		}
+		t.Value = v
 	case m == "avg" || m == "min" || m == "max" || m == "median" || strings.HasPrefix(m, "p"):
 		if m == "median" {
 			t.Quantile = 50
@@ -138,13 +149,18 @@ func parseMillis(s string) (float64, error) {
 	return float64(d) / float64(time.Millisecond), nil
 }
 
+// LatenessP99 is the metric of a recorded run's start lateness against
+// its timeline (Timeline.LateP99), in milliseconds.
+const LatenessP99 = "lateness_p99"
+
 // Verdict is a threshold checked against a report.
 type Verdict struct {
 	Threshold
 	// Actual is the measured value, in the threshold's unit.
 	Actual float64
 	// Pass says the threshold holds; Missing says its name had no request
-	// (a failure: a route that never ran cannot be said to be fast).
+	// (a failure: a route that never ran cannot be said to be fast), or,
+	// for lateness_p99, that the run had no recorded timeline.
 	Pass, Missing bool
 }
 
@@ -175,6 +191,13 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 			v.Actual = s.Availability()
 		case "rps":
 			v.Actual = rep.RPS(s)
+		case LatenessP99:
+			if rep.Timeline == nil || rep.Timeline.SentTotal == 0 {
+				v.Missing = true
+				out = append(out, v)
+				continue
+			}
+			v.Actual = rep.Timeline.LateP99()
 		default:
 			v.Actual = s.Quantile(t.Quantile)
 		}
@@ -262,6 +285,9 @@ func (v Verdict) String() string {
 	where := "total"
 	if v.Name != "" {
 		where = v.Name
+	}
+	if v.Missing && v.Metric == LatenessP99 {
+		return fmt.Sprintf("%s %s: the run has no recorded timeline (only the recorded scenario has one)", verdict, v.Expr)
 	}
 	if v.Missing {
 		return fmt.Sprintf("%s %s: %s had no request", verdict, v.Expr, where)

@@ -190,14 +190,14 @@ func TestUnreachableTargetStopsTheRun(t *testing.T) {
 
 // A server that answers, even with errors, is not unreachable.
 func TestFailingServerIsNotUnreachable(t *testing.T) {
-	m := newMeter(time.Now().Add(-time.Minute), false)
+	m := newMeter(time.Now().Add(-time.Minute), false, false)
 	for range 10 {
 		m.add(&results.Result{Status: 503}, true)
 	}
 	if why := m.unreachable(); why != "" {
 		t.Errorf("503s: %q", why)
 	}
-	m = newMeter(time.Now().Add(-time.Minute), false)
+	m = newMeter(time.Now().Add(-time.Minute), false, false)
 	for range 10 {
 		m.add(&results.Result{Error: "timeout"}, true)
 	}
@@ -205,7 +205,7 @@ func TestFailingServerIsNotUnreachable(t *testing.T) {
 		t.Errorf("timeouts: %q", why)
 	}
 	// Requests the generator could not send say nothing of the target.
-	m = newMeter(time.Now().Add(-time.Minute), true)
+	m = newMeter(time.Now().Add(-time.Minute), true, true)
 	for range 10 {
 		m.add(&results.Result{Error: "generator overloaded: too many requests in flight"}, false)
 	}

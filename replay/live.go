@@ -32,9 +32,15 @@ type Progress struct {
 	// P95 is the 95th percentile latency over the last second.
 	P95 time.Duration
 	// Late is the 99th percentile of how late requests left against their
-	// schedule over the last second (open model): when it grows, the
-	// generator cannot keep up and the figures are not the server's.
+	// schedule over the last second (open model, recorded timeline): when
+	// it grows, the generator cannot keep up and the figures are not the
+	// server's.
 	Late time.Duration
+	// Behind is the 99th percentile of how far behind the recorded
+	// timeline requests were ready to leave over the last second, having
+	// waited for late answers of their sessions: when it grows, the
+	// target cannot keep up.
+	Behind time.Duration
 	// CPU is the share of this machine's cores the process used over the
 	// last second (0-1); HostCPU the share every process used.
 	CPU, HostCPU float64
@@ -68,13 +74,15 @@ const (
 // meter counts what a run did, for the live line and the summary.
 type meter struct {
 	start time.Time
-	open  bool
+	open  bool // users are requests in flight
+	late  bool // requests have a schedule to be late against
 	// active users (closed model), requests in flight (open model)
 	active, inflight atomic.Int32
 	abandoned        atomic.Int64
 
 	mu                           sync.Mutex // guards what follows
 	window, lateWindow           *hdrhistogram.Histogram
+	behindWindow                 *hdrhistogram.Histogram
 	requests, failures, answered int64
 	tried                        int64            // sent and not answered
 	errs                         map[string]int64 // transport errors by label, while nothing was answered
@@ -84,10 +92,11 @@ type meter struct {
 	overload                     map[string]int
 }
 
-func newMeter(start time.Time, open bool) *meter {
-	return &meter{start: start, open: open, lastTick: start, lastCPU: cpuTime(), lastHost: readHostCPU(),
+func newMeter(start time.Time, open, late bool) *meter {
+	return &meter{start: start, open: open, late: late, lastTick: start, lastCPU: cpuTime(), lastHost: readHostCPU(),
 		window: hdrhistogram.New(1, int64(time.Hour), 3), lateWindow: hdrhistogram.New(1, int64(time.Hour), 3),
-		errs: map[string]int64{}, overload: map[string]int{}}
+		behindWindow: hdrhistogram.New(1, int64(time.Hour), 3),
+		errs:         map[string]int64{}, overload: map[string]int{}}
 }
 
 func (m *meter) users() int32 {
@@ -120,8 +129,9 @@ func (m *meter) add(res *results.Result, sent bool) {
 		}
 	}
 	m.window.RecordValue(max(res.LatencyNanos, 1))
-	if late := res.Sent.Sub(res.Scheduled); m.open && late > 0 {
-		m.lateWindow.RecordValue(int64(late))
+	if m.late {
+		m.lateWindow.RecordValue(max(int64(res.Sent.Sub(res.Scheduled)), 0))
+		m.behindWindow.RecordValue(res.BehindNanos)
 	}
 }
 
@@ -140,6 +150,7 @@ func (m *meter) tick() Progress {
 	p.RPS = float64(m.window.TotalCount())
 	p.P95 = time.Duration(m.window.ValueAtQuantile(95))
 	p.Late = time.Duration(m.lateWindow.ValueAtQuantile(99))
+	p.Behind = time.Duration(m.behindWindow.ValueAtQuantile(99))
 	switch {
 	case p.CPU > overloadCPU:
 		p.Overloaded = OverloadOwnCPU
@@ -153,6 +164,7 @@ func (m *meter) tick() Progress {
 	}
 	m.window.Reset()
 	m.lateWindow.Reset()
+	m.behindWindow.Reset()
 	return p
 }
 

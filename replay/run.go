@@ -75,6 +75,9 @@ type Plan struct {
 	// NoCorrelate sends every recorded value as recorded: no value is
 	// carried from a live response, none made anew, no cookie jar.
 	NoCorrelate bool
+	// Timeline, when set, replays the recorded timeline (the recorded
+	// scenario) instead of virtual users or a rate.
+	Timeline *TimelinePlan
 }
 
 // Limits below which a value cannot mean what it says.
@@ -90,6 +93,8 @@ func (p *Plan) check() error {
 	switch {
 	case p.Sessions == nil || p.Sessions.Len() == 0:
 		return errors.New("no sessions to replay")
+	case p.Timeline != nil:
+		return p.checkTimeline()
 	case p.Walk == nil || p.Walk.Sessions() != p.Sessions.Len():
 		return errors.New("the plan's walk does not match its sessions")
 	case p.Target == nil:
@@ -161,8 +166,13 @@ type Summary struct {
 	Overload          map[string]int
 	OverloadedSeconds int
 	// Unsent counts open-model requests scheduled before the end that
-	// could not be sent by then (the generator fell behind its schedule).
+	// could not be sent by then (the generator fell behind its schedule);
+	// in the recorded timeline, requests due before the end that were
+	// not sent by then (also when they waited for a late answer).
 	Unsent int64
+	// Timeline is, for the recorded scenario, the recorded arrivals the
+	// run replayed (results.MetaTimeline).
+	Timeline *results.Timeline
 	// Abandoned counts requests in flight when ctx ended: they are rows
 	// marked abandoned, not failures.
 	Abandoned int64
@@ -202,7 +212,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		start = p.StartAt
 	}
 	open := p.Rate > 0
-	live := newMeter(start, open)
+	live := newMeter(start, open, open || p.Timeline != nil)
 	end, cancelEnd := context.WithCancelCause(stop)
 	defer cancelEnd(nil)
 	starting, cancelDeadline := context.WithDeadlineCause(end, start.Add(p.Duration), errDuration)
@@ -255,7 +265,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		}
 	}()
 
-	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open, live: live, rows: rows, correlate: !p.NoCorrelate,
+	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
 	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start}
 	for i := range p.Sessions.Len() {
@@ -263,8 +273,11 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		st.writes, st.reads = st.writes+in.Writes, st.reads+in.Reads
 	}
 	var m model = &closedModel{}
-	if open {
+	switch {
+	case open:
 		m = &openModel{}
+	case p.Timeline != nil:
+		m = &timelineModel{}
 	}
 	m.run(st)
 
@@ -273,6 +286,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	close(rows)
 	<-written
 	s := &Summary{Progress: live.total(), Run: p.Run, Results: out.Path(), Unsent: st.unsent, Abandoned: live.abandoned.Load()}
+	if st.timeline != nil {
+		s.Timeline = &st.timeline.t
+	}
 	s.Overload, s.OverloadedSeconds = live.overloadSeconds()
 	if cause := context.Cause(starting); cause != nil && !errors.Is(cause, errDuration) {
 		s.Stopped = cause.Error()
@@ -300,7 +316,9 @@ type runState struct {
 	send     *sender
 	live     *meter
 	start    time.Time
-	unsent   int64 // set by the open model
+	mu       sync.Mutex // guards unsent in the timeline model
+	unsent   int64      // set by the open and timeline models
+	timeline *timelineSeries
 	// writes and reads count the trace's requests, for the write mix.
 	writes, reads int
 }

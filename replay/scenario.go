@@ -19,6 +19,7 @@ import (
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
 	"github.com/replaykit/replaykit/shard"
+	"github.com/replaykit/replaykit/timeline"
 )
 
 // Config is what the replay command was asked; zero fields take the
@@ -58,6 +59,13 @@ type Config struct {
 	StartAt     time.Time
 	Aborts      []analysis.Threshold
 	NoCorrelate bool
+	// Amplify (0: 1), Jitter, Window and Loop lay out the recorded
+	// timeline (the recorded scenario only): see timeline.Options and
+	// TimelinePlan. Speed divides its offsets and gaps.
+	Amplify float64
+	Jitter  time.Duration
+	Window  timeline.Window
+	Loop    bool
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -103,11 +111,88 @@ func (c Config) Check(name string) error {
 	if _, err := scenario.NewPacing(cmp.Or(c.Pacing, sc.Pacing), cmp.Or(c.Speed, 1)); err != nil {
 		return &OptionError{Option: "Pacing", Err: err}
 	}
+	if sc.Timeline() {
+		return c.checkTimeline()
+	}
+	switch {
+	case c.Amplify != 0:
+		return optionErr("Amplify", "only the recorded scenario amplifies the timeline (replay recorded --amplify %g)", c.Amplify)
+	case c.Jitter != 0:
+		return optionErr("Jitter", "only the recorded scenario has copies to jitter")
+	case !c.Window.IsZero():
+		return optionErr("Window", "only the recorded scenario replays a window of the trace")
+	case c.Loop:
+		return optionErr("Loop", "only the recorded scenario loops its timeline (the others walk through the sessions until their duration)")
+	}
 	users := cmp.Or(c.Users, sc.Users)
 	if c.Rate == 0 && c.Shard.Of(users) == 0 {
 		return &OptionError{Option: "Shard", Err: tooFewUsers(users, c.Shard)}
 	}
 	return nil
+}
+
+// checkTimeline says what is wrong with c for the recorded scenario.
+func (c Config) checkTimeline() error {
+	switch {
+	case c.Users != 0:
+		return optionErr("Users", "the recorded timeline replays the trace's own sessions when they were recorded, not a number of users: --amplify N sends N copies of each")
+	case c.Rate != 0:
+		return optionErr("Rate", "the recorded timeline has no rate of its own: its sessions start when they were recorded (--speed, --amplify)")
+	case c.Ramp != 0:
+		return optionErr("Ramp", "the recorded timeline has no ramp: its sessions start when they were recorded")
+	case c.Pacing != "" && c.Pacing != "recorded":
+		return optionErr("Pacing", "the recorded timeline keeps the recorded gaps (divide them with --speed)")
+	case c.Loop && c.Duration == 0:
+		return optionErr("Loop", "a looped timeline has no end of its own: give --duration")
+	}
+	o := timeline.Options{Speed: cmp.Or(c.Speed, 1), Amplify: cmp.Or(c.Amplify, 1), Jitter: c.Jitter}
+	if err := o.Check(); err != nil {
+		option := "Amplify"
+		if o.Jitter < 0 {
+			option = "Jitter"
+		}
+		return &OptionError{Option: option, Err: err}
+	}
+	return nil
+}
+
+// timelinePlan lays out the recorded scenario's run over sessions:
+// the slice of the trace cfg's window says, and the run's duration
+// (cfg's, or the slice's at the speed, the jitter included).
+func timelinePlan(sessions *session.Source, cfg Config) (*TimelinePlan, time.Duration, error) {
+	tp := &TimelinePlan{Options: timeline.Options{Speed: cmp.Or(cfg.Speed, 1), Amplify: cmp.Or(cfg.Amplify, 1), Jitter: cfg.Jitter, Seed: cfg.Seed}, Loop: cfg.Loop}
+	first, last := sessions.Info(0).First, sessions.Info(0).Last
+	for i := range sessions.Len() {
+		last = maxTime(last, sessions.Info(i).Last)
+	}
+	tp.From, tp.To = first, last.Add(time.Nanosecond)
+	if !cfg.Window.IsZero() {
+		tp.From, tp.To = cfg.Window.Resolve(first)
+	}
+	tp.Lo, tp.Hi = sessions.Search(tp.From), sessions.Search(tp.To)
+	// A window's rounds follow one another; the whole trace's leave the
+	// mean gap between session starts after the last request, so that a
+	// looped run goes on at the recorded rate.
+	tp.Period = tp.To.Sub(tp.From)
+	if n := sessions.Len(); cfg.Window.IsZero() && n > 1 {
+		tp.Period += sessions.Info(n-1).First.Sub(first) / time.Duration(n-1)
+	}
+	if tp.Lo >= tp.Hi {
+		return nil, 0, &OptionError{Option: "Window", Err: fmt.Errorf("no recorded session starts in the window %s (%s to %s): the trace's sessions start from %s to %s",
+			cfg.Window, tp.From.Format(time.RFC3339), tp.To.Format(time.RFC3339), first.Format(time.RFC3339), sessions.Info(sessions.Len()-1).First.Format(time.RFC3339))}
+	}
+	d := cfg.Duration
+	if d == 0 {
+		d = max(tp.Scale(tp.To.Sub(tp.From))+tp.Jitter, MinDuration)
+	}
+	return tp, d, nil
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // RunScenario runs one scenario and writes
@@ -125,7 +210,11 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	}
 	users, d := cmp.Or(cfg.Users, sc.Users), cmp.Or(cfg.Duration, sc.Duration)
 	timeout := cmp.Or(cfg.Timeout, 30*time.Second)
-	client, err := NewClient(ClientOptions{Timeout: timeout, Users: users, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
+	pool := users
+	if sc.Timeline() {
+		pool = 1000 // copies of sessions, as many at once as the timeline has
+	}
+	client, err := NewClient(ClientOptions{Timeout: timeout, Users: pool, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
 	if err != nil {
 		return nil, &OptionError{Option: "CACert", Err: err}
 	}
@@ -143,20 +232,26 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	if sc.Mix == scenario.MixRead && st.Reads == 0 {
 		return nil, fmt.Errorf("%s needs read requests, and the traces %q have none", sc.Name, cfg.Traces)
 	}
-	ramp := cfg.Ramp
-	if ramp == 0 && sc.Shape == "ramp" {
-		ramp = min(d/10, 30*time.Second) // users start over the first tenth
-	}
-	shape, err := scenario.NewShape(sc.Shape, users, d, ramp)
-	if err != nil {
-		return nil, err
-	}
-	pacing, _ := scenario.NewPacing(cmp.Or(cfg.Pacing, sc.Pacing), cmp.Or(cfg.Speed, 1))
-	think := ThinkTime(sessions)
 	plan := Plan{
-		Scenario: sc.Name, Sessions: sessions, Walk: NewWalk(sessions, sc.Mix, pacing, think, users, cfg.Seed),
-		Users: users, Shape: shape, Pacing: pacing, FirstWait: think, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
+		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate,
+	}
+	if sc.Timeline() {
+		if plan.Timeline, plan.Duration, err = timelinePlan(sessions, cfg); err != nil {
+			return nil, err
+		}
+		d = plan.Duration
+	} else {
+		ramp := cfg.Ramp
+		if ramp == 0 && sc.Shape == "ramp" {
+			ramp = min(d/10, 30*time.Second) // users start over the first tenth
+		}
+		if plan.Shape, err = scenario.NewShape(sc.Shape, users, d, ramp); err != nil {
+			return nil, err
+		}
+		plan.Pacing, _ = scenario.NewPacing(cmp.Or(cfg.Pacing, sc.Pacing), cmp.Or(cfg.Speed, 1))
+		plan.FirstWait = ThinkTime(sessions)
+		plan.Walk = NewWalk(sessions, sc.Mix, plan.Pacing, plan.FirstWait, users, cfg.Seed)
 	}
 	if err := plan.check(); err != nil {
 		return nil, err
@@ -203,6 +298,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	}
 	if sum.Unsent > 0 {
 		w.SetMeta(results.MetaUnsent, strconv.FormatInt(sum.Unsent, 10))
+	}
+	if sum.Timeline != nil {
+		w.SetMeta(results.MetaTimeline, sum.Timeline.Encode())
 	}
 	// Every completed request is in the file, even after Ctrl-C.
 	if err := w.Close(); err != nil {

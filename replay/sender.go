@@ -58,6 +58,9 @@ type request struct {
 	err  error // it cannot be sent
 	// values are its session's live values (nil: none carried).
 	values *sessionValues
+	// behind is how long after its time on the recorded timeline it was
+	// ready to leave (the recorded scenario).
+	behind time.Duration
 }
 
 func (sn *sender) request(s *session.Session, i int, values *sessionValues) request {
@@ -76,6 +79,7 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	}
 	res := sn.row(v, users, r, scheduled)
 	res.URL = prep.URLString()
+	res.BehindNanos = int64(rq.behind)
 	var first atomic.Int64 // set on the transport's goroutine
 	req := prep.Request(httptrace.WithClientTrace(sn.abandon, &httptrace.ClientTrace{
 		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },

@@ -31,6 +31,14 @@ type Scenario struct {
 	Description string
 }
 
+// Timeline says the scenario replays the recorded timeline (Shape
+// "timeline"): its users and duration are the trace's.
+func (s Scenario) Timeline() bool { return s.Shape == ShapeTimeline }
+
+// ShapeTimeline is the recorded scenario's shape: every recorded session
+// when it was recorded, not a number of virtual users.
+const ShapeTimeline = "timeline"
+
 var table = []Scenario{
 	{"light_load", "light", 10, 5 * time.Minute, "recorded", "ramp", "recorded", "light load: recorded think times and mix"},
 	{"normal_load", "normal", 50, 10 * time.Minute, "recorded", "ramp", "recorded", "normal production load: recorded think times and mix"},
@@ -38,9 +46,22 @@ var table = []Scenario{
 	{"spike_test", "spike", 200, 5 * time.Minute, "recorded", "spike", "recorded", "10% of users for a minute, all within seconds, hold, fall back"},
 	{"read_heavy", "read", 80, 8 * time.Minute, "recorded", "ramp", "read", "read requests only (ReadOnlyUser)"},
 	{"write_heavy", "write", 30, 10 * time.Minute, "recorded", "ramp", "write", "at least 80% writes (WriteHeavyUser)"},
+	{"recorded", "rec", 0, 0, "recorded", ShapeTimeline, "recorded", "the recorded timeline: each session when it was recorded (--speed, --amplify, --window, --loop)"},
 }
 
-// All returns the scenarios in the seed's order.
+// Seed returns the seed's six scenarios (replay --all), without the
+// recorded timeline.
+func Seed() []Scenario {
+	var out []Scenario
+	for _, s := range table {
+		if !s.Timeline() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// All returns the scenarios in the seed's order, the recorded timeline last.
 func All() []Scenario { return append([]Scenario(nil), table...) }
 
 // Lookup finds a scenario by its name or short name.

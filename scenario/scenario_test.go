@@ -22,6 +22,7 @@ func TestLookup(t *testing.T) {
 		{"spike", "spike_test", 200, 5 * time.Minute},
 		{"read_heavy", "read_heavy", 80, 8 * time.Minute},
 		{"write", "write_heavy", 30, 10 * time.Minute},
+		{"rec", "recorded", 0, 0},
 	}
 	for _, tt := range tests {
 		s, err := Lookup(tt.name)
@@ -32,8 +33,8 @@ func TestLookup(t *testing.T) {
 	if _, err := Lookup("soak"); err == nil || !strings.Contains(err.Error(), "spike_test") {
 		t.Errorf("unknown scenario: %v", err)
 	}
-	if len(All()) != 6 {
-		t.Errorf("%d scenarios", len(All()))
+	if len(All()) != 7 || len(Seed()) != 6 || !All()[6].Timeline() {
+		t.Errorf("%d scenarios, %d of the seed", len(All()), len(Seed()))
 	}
 }
 

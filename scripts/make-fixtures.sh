@@ -12,19 +12,26 @@
 #   links-curl    a bash script of curl commands against the demo API
 #   links-python  a Python client with requests against the demo API
 #
+#   locust-timeline  20 s of Locust (scripts/locust-timeline.py) against the
+#                    demo API, users spawning a few a second: the recorded
+#                    timeline that replay's timeline tests play back
+#
 # and derived copies: a pcapng conversion, a capture cut short, one with
 # frames removed, and one that starts mid-stream. Goldens are written by
 # scripts/tshark-exchanges.py (tshark's HTTP dissector), so they do not come
 # from the code they test; the links of links-*.pcap are written by hand in
-# testdata/links. Needs root (tcpdump, network namespace).
+# testdata/links. The timeline of locust-timeline.pcap (its requests and
+# their count per second) is written by scripts/tshark-timeline.py into
+# testdata/timeline. Needs root (tcpdump, network namespace).
 #
-#   scripts/make-fixtures.sh         all of them
-#   scripts/make-fixtures.sh links   links-curl and links-python only
+#   scripts/make-fixtures.sh          all of them
+#   scripts/make-fixtures.sh links    links-curl and links-python only
+#   scripts/make-fixtures.sh locust   locust-timeline only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 only=${1:-all}
-case $only in all | links) ;; *) echo "usage: $0 [links]" >&2; exit 2 ;; esac
+case $only in all | links | locust) ;; *) echo "usage: $0 [links | locust]" >&2; exit 2 ;; esac
 
 . scripts/lib.sh
 if [ "$only" = all ]; then
@@ -139,8 +146,78 @@ links_curl_flow() {
 	curl -sf -o /dev/null -b "$jar" -X PUT -H 'Content-Type: application/json' -d @"$work/prefs.json" $A/web/preferences
 }
 
+# --- locust-timeline: a real load test's timeline ---------------------------
+# Locust itself (Debian's python3-locust) runs scripts/locust-timeline.py
+# for 20 s against the demo API: 120 users, 6 more a second, each with its
+# own API key or bearer token, mostly reading, a few creates and PATCHes,
+# 0.2-1 s between requests, one keep-alive connection each. So the requests
+# per second rise over the whole run, as a load test's ramp does: the tests
+# of replaying the recorded timeline compare what replay sends each second
+# with testdata/timeline/locust-per-second.txt and what a window of the
+# timeline holds with locust-requests.txt, both from tshark
+# (scripts/tshark-timeline.py), not from replaykit.
+locust_timeline_fixture() {
+	need tcpdump:tcpdump tshark:tshark curl:curl python3:python3
+	# Debian's locust is /usr/bin/python3's; another one on PATH is not it.
+	[ -x /usr/bin/locust ] || need "_locust_:python3-locust:the load test is Locust's"
+	go build -o bin/demoapi ./cmd/demoapi
+	local keys port A demo_pid got want
+	# A key for each user that uses one (locust-key-NNN, NNN its spawn number).
+	keys=$(seq -f 'locust-key-%03g' 0 199 | paste -sd,)
+	# The default rate limit (50/s a key or user, 100 at once) stays: a user
+	# sends about 1.6 a second (5 at most), and the 60 who log in share 6
+	# names, so a 429 is rare (none in the committed capture).
+	bin/demoapi --addr 127.0.0.1:0 --keys "$keys" 2>"$work/demoapi-locust.log" &
+	demo_pid=$!
+	pids+=($demo_pid)
+	wait_for grep -q 'listening on' "$work/demoapi-locust.log"
+	A=$(sed -n 's/.*listening on \(http:[^ ]*\).*/\1/p' "$work/demoapi-locust.log")
+	port=${A##*:}
+	wait_for curl -sf $A/health
+	# --immediate-mode: each packet is handed over as it comes, none waits in
+	# a block; so that none is dropped meanwhile (about 200 requests a second
+	# at the end, on two CPUs beside Locust), a 64 MiB buffer.
+	tcpdump -i lo -s 0 -B 65536 --immediate-mode -w "$work/locust-timeline.pcap" "tcp port $port" 2>"$work/locust-timeline.tcpdump.log" &
+	cap_pid=$!
+	pids+=("$cap_pid")
+	wait_for grep -q listening "$work/locust-timeline.tcpdump.log"
+	# --stop-timeout: at 20 s each user ends the task it is in, so no
+	# request is cut off without its answer. Locust exits 1 when a request
+	# failed (a 429 now and then).
+	timeout 60 /usr/bin/locust -f scripts/locust-timeline.py --headless --users 120 --spawn-rate 6 \
+		--run-time 20s --stop-timeout 5 --host "$A" --only-summary >"$work/locust.log" 2>&1 || true
+	# The last answers and FINs, then SIGINT.
+	sleep 1
+	kill -INT "$cap_pid"
+	wait "$cap_pid" || true
+	kill "$demo_pid"
+	wait "$demo_pid" || true
+	if ! grep -q '^0 packets dropped by kernel' "$work/locust-timeline.tcpdump.log"; then
+		echo "locust-timeline: tcpdump lost packets" >&2
+		cat "$work/locust-timeline.tcpdump.log" >&2
+		exit 1
+	fi
+	# Locust's own count (its summary's Aggregated line) and the capture's.
+	want=$(awk '$1 == "Aggregated" {print $2; exit}' "$work/locust.log")
+	got=$(python3 scripts/tshark-timeline.py "$work/locust-timeline.pcap" "$port" "$work/locust" | cut -d' ' -f1)
+	if [ "$got" != "$want" ]; then
+		echo "locust-timeline: $got requests captured, Locust sent $want" >&2
+		cat "$work/locust.log" >&2
+		exit 1
+	fi
+	cp "$work/locust-timeline.pcap" "$out/locust-timeline.pcap"
+	mkdir -p testdata/timeline
+	python3 scripts/tshark-timeline.py "$out/locust-timeline.pcap" "$port" testdata/timeline/locust
+	chmod 0644 "$out/locust-timeline.pcap" testdata/timeline/locust-*.txt
+	echo "$out/locust-timeline.pcap: $(stat -c %s "$out/locust-timeline.pcap") bytes, $got requests"
+}
+
 if [ "$only" = links ]; then
 	links_fixtures
+	exit 0
+fi
+if [ "$only" = locust ]; then
+	locust_timeline_fixture
 	exit 0
 fi
 
@@ -270,5 +347,6 @@ python3 $x --until "$last" "$out/go-curl.pcap" 18080 >"$golden/go-curl-cut.txt"
 python3 $x --from "$first" "$out/nginx-ab.pcap" 18081 >"$golden/nginx-ab-midstream.txt"
 chmod 0644 "$out"/* "$golden"/*
 links_fixtures
+locust_timeline_fixture
 for g in "$golden"/*.txt; do echo "$(wc -l <"$g") exchanges in $g (tshark)"; done
 du -sh "$out"

@@ -66,6 +66,10 @@ type Request struct {
 	Size int64 `parquet:"req_size"`
 	// Status is what the recording saw come back (0: nothing).
 	Status int32 `parquet:"status"`
+	// DurationNanos is how long the recorded exchange took, to the last
+	// byte of the answer: the recorded timeline waits for an answer where
+	// the recorded client did.
+	DurationNanos int64 `parquet:"duration_ns"`
 	// Kind is "read" or "write".
 	Kind string `parquet:"kind"`
 	// Links are the values it reuses from earlier responses of its

@@ -24,13 +24,16 @@ import (
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
 	"github.com/replaykit/replaykit/shard"
+	"github.com/replaykit/replaykit/timeline"
 )
 
 const usage = `usage:
   replay list                    the scenarios
   replay [flags] SCENARIO        run one (light_load normal_load high_load spike_test read_heavy write_heavy,
                                  or light normal high spike read write)
-  replay --all [flags]           every scenario in turn
+  replay [flags] recorded        the recorded timeline: each session when it was recorded
+                                 (--speed, --amplify, --jitter, --window, --loop)
+  replay --all [flags]           the six scenarios of the seed in turn (not recorded)
   replay --check-only [flags]    is the host reachable, and does the API key work
 
 API_KEY, when set, replaces every recorded credential. Results go to
@@ -51,10 +54,14 @@ func run() int {
 	traces := fs.StringArray("trace", []string{"traces/*.parquet"}, "trace files to replay (a glob; repeatable)")
 	host := fs.String("host", "http://localhost:8000", "the target")
 	scale := fs.Int("scale", 0, "virtual users at full load (default: the scenario's)")
-	duration := fs.Duration("duration", 0, "how long to run (default: the scenario's)")
+	duration := fs.Duration("duration", 0, "how long to run (default: the scenario's; recorded: the trace's or window's, divided by --speed)")
 	ramp := fs.Duration("ramp", 0, "time over which users start (default: a tenth of the run, at most 30s)")
 	pacing := fs.String("pacing", "", "think times: recorded, normal (1-3s), high (0.1-0.5s), stress (0-0.1s), none (default: the scenario's)")
-	speed := fs.Float64("speed", 1, "with recorded pacing: divide the recorded think times by this")
+	speed := fs.Float64("speed", 1, "with recorded pacing: divide the recorded think times by this (recorded: the timeline's offsets and gaps)")
+	amplify := fs.Float64("amplify", 1, "recorded: send this many copies of each session, each its own user (0.5 keeps half the sessions, chosen by --seed)")
+	jitter := fs.Duration("jitter", 100*time.Millisecond, "recorded: spread the starts of a session's extra copies over this much either side of its recorded start")
+	window := fs.String("window", "", "recorded: replay only the sessions started in FROM..TO: offsets from the trace's start (+10m..+25m), clock times in $TZ (09:00..09:15) or RFC3339 times")
+	loop := fs.Bool("loop", false, "recorded: start the timeline over each time it ends, until --duration")
 	rate := fs.Float64("rate", 0, "open model: this many requests a second whatever the server does (latency counts from the schedule)")
 	headers := fs.StringArray("header", nil, "'Name: value' added to every request, replacing the recorded one (repeatable)")
 	timeout := fs.Duration("timeout", 30*time.Second, "per request, body included")
@@ -107,6 +114,18 @@ func run() int {
 		return fail("--speed and --timeout must be positive")
 	}
 	var err error
+	if fs.Changed("amplify") {
+		cfg.Amplify = *amplify
+	}
+	if *window != "" {
+		if cfg.Window, err = timeline.ParseWindow(*window, time.Local); err != nil {
+			return fail("--window: %v", err)
+		}
+	}
+	cfg.Loop = *loop
+	if fs.Changed("jitter") || (len(args) == 1 && isTimeline(args[0])) {
+		cfg.Jitter = *jitter
+	}
 	if cfg.Shard, err = parseShard(*shard, os.Getenv("JOB_COMPLETION_INDEX"), os.Getenv("REPLAYKIT_SHARDS")); err != nil {
 		return fail("%v", err)
 	}
@@ -118,7 +137,7 @@ func run() int {
 	names := args
 	if *all {
 		names = nil
-		for _, s := range scenario.All() {
+		for _, s := range scenario.Seed() {
 			names = append(names, s.Name)
 		}
 	}
@@ -232,7 +251,14 @@ func run() int {
 
 // flags are the flags behind replay.Config's fields.
 var flags = map[string]string{"Users": "--scale", "Duration": "--duration", "Ramp": "--ramp", "Timeout": "--timeout",
-	"Rate": "--rate", "Speed": "--speed", "Pacing": "--pacing", "Shard": "--shard", "Host": "--host", "CACert": "--ca-cert"}
+	"Rate": "--rate", "Speed": "--speed", "Pacing": "--pacing", "Shard": "--shard", "Host": "--host", "CACert": "--ca-cert",
+	"Amplify": "--amplify", "Jitter": "--jitter", "Window": "--window", "Loop": "--loop"}
+
+// isTimeline says name is the recorded timeline's scenario.
+func isTimeline(name string) bool {
+	sc, err := scenario.Lookup(name)
+	return err == nil && sc.Timeline()
+}
 
 // flagged names the flag behind a library error about one option.
 func flagged(err error) error {
@@ -267,7 +293,11 @@ func list() {
 	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "SCENARIO\tSHORT\tUSERS\tDURATION\tPACING\tSHAPE\tDESCRIPTION")
 	for _, s := range scenario.All() {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", s.Name, s.Short, s.Users, s.Duration, s.Pacing, s.Shape, s.Description)
+		users, d := fmt.Sprint(s.Users), s.Duration.String()
+		if s.Timeline() {
+			users, d = "trace's", "trace's"
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Short, users, d, s.Pacing, s.Shape, s.Description)
 	}
 	w.Flush()
 }
@@ -315,6 +345,12 @@ func progressPrinter() func(string, time.Duration, replay.Progress) {
 		if p.Late > 0 {
 			line += fmt.Sprintf("  late p99 %s", p.Late.Round(time.Millisecond))
 		}
+		if p.Behind > 0 {
+			line += fmt.Sprintf("  behind the timeline p99 %s", p.Behind.Round(time.Millisecond))
+			if p.Behind > 10*time.Millisecond {
+				line += " (the target cannot keep up: sessions wait for its late answers)"
+			}
+		}
 		if p.Overloaded != "" {
 			line += "  GENERATOR OVERLOADED (" + p.Overloaded + "): these figures are not the server's"
 		}
@@ -339,7 +375,10 @@ func printSummary(name string, s *replay.Summary) {
 	if s.OverloadedSeconds > 0 {
 		fmt.Printf("  the generator was overloaded for %d s (%s): figures from then are not the server's\n", s.OverloadedSeconds, replay.OverloadCauses(s.Overload))
 	}
-	if s.Unsent > 0 {
+	switch {
+	case s.Unsent > 0 && s.Timeline != nil:
+		fmt.Printf("  %d requests due before the end were not sent by then: their sessions were behind the timeline\n", s.Unsent)
+	case s.Unsent > 0:
 		fmt.Printf("  %d scheduled requests could not be sent before the end: the generator fell behind --rate\n", s.Unsent)
 	}
 	if s.Abandoned > 0 {
