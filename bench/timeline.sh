@@ -94,14 +94,26 @@ for i in $(seq "$RUNS"); do
 	rm -rf "$work/r"
 	API_KEY=bench-token /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 bin/replay recorded --trace "$trace" \
 		--host "http://127.0.0.1:$PORT" --speed "$speed" --window "$WINDOW" "${dur[@]}" --out "$work/r" \
-		--no-default-thresholds --format json >"$work/replay-$i.out" 2>&1 || true
+		--no-default-thresholds --format json >"$work/replay-$i.out" 2>&1 &
+	timer=$!
+	pids+=($timer)
+	# replay's memory each second (on core 0, with nginx), split at its
+	# first progress line: reading the trace before, the run after.
+	sleep 0.2
+	taskset -c 0 bash -c 'p=$(pgrep -P "$1" | head -1); while [ -n "$p" ] && [ -r /proc/$p/status ]; do
+		echo "$(grep -c "^recorded " "$2" 2>/dev/null) $(awk "/^VmRSS/ {print \$2}" /proc/$p/status 2>/dev/null)"; sleep 1; done' \
+		_ "$timer" "$work/replay-$i.out" >"$work/rss-$i" &
+	sampler=$!
+	wait "$timer" || true
+	wait "$sampler" || true
+	read -r open_mb run_mb <<<"$(awk '$2 != "" {k = ($1 > 0); if ($2 > m[k]) m[k] = $2} END {printf "%d %d", m[0] / 1024, m[1] / 1024}' "$work/rss-$i")"
 	files=("$work"/r/*.parquet)
 	[ -f "${files[0]}" ] || { echo "run $i wrote no results:" >&2; tail -20 "$work/replay-$i.out" >&2; exit 1; }
 	eval "$(bin/resultstats "${files[0]}")" # requests, rate, late_*, start_late_*, timeline_recorded, ...
 	read -r wall user sys kb <"$work/time"
-	echo "$((kb / 1024)) $start_late_p50_us $start_late_p99_us $start_late_max_us $late_p99_us $behind_p99_us $rate $requests $timeline_recorded $failed $wall $(echo "$user + $sys" | bc)" >>"$work/runs"
+	echo "$((kb / 1024)) $start_late_p50_us $start_late_p99_us $start_late_max_us $late_p99_us $behind_p99_us $rate $requests $timeline_recorded $failed $wall $(echo "$user + $sys" | bc) $open_mb $run_mb" >>"$work/runs"
 	echo "run $i: $(tail -1 "$work/runs")"
-	mkdir -p "$keep/run-$i" && cp "$work/replay-$i.out" "${files[0]}" "$keep/run-$i/"
+	mkdir -p "$keep/run-$i" && cp "$work/replay-$i.out" "$work/rss-$i" "${files[0]}" "$keep/run-$i/"
 done
 
 # One row a figure: the median of the runs and their range.
@@ -116,6 +128,8 @@ function fig(name, col, scale, fmt,   v, i, j, t) {
 { for (c = 1; c <= NF; c++) r[NR, c] = $c }
 END {
 	fig("peak RSS, MiB", 1, 1, "%.0f")
+	fig("  RSS while reading the trace (1 s samples)", 13, 1, "%.0f")
+	fig("  RSS during the run and analysis (1 s samples)", 14, 1, "%.0f")
 	fig("start lateness p50, ms", 2, 1000, "%.3f")
 	fig("start lateness p99, ms", 3, 1000, "%.3f")
 	fig("start lateness max, ms", 4, 1000, "%.1f")
