@@ -32,11 +32,12 @@ type TimelinePlan struct {
 // session starts at its recorded offset from the slice's start (divided
 // by the speed, plus its jitter), whatever the target does, and is a
 // virtual user of its own (its own cookies and carried values). Within a
-// copy, a request waits for the answers its recorded client had when it
-// sent it (the requests of the session whose recorded answer had come),
-// then for the recorded gap since the last of them, and leaves at its
-// recorded offset from the session's start at the earliest; requests the
-// recorded client sent before an answer came leave without waiting for it.
+// copy, a request leaves at its recorded offset from the session's start,
+// divided by the speed, or, when an answer its recorded client had by
+// then (of an earlier request of the session) has not come yet, as soon
+// as it comes: a request that may carry a value from that answer cannot
+// go before it. Requests the recorded client sent before an answer came
+// do not wait for it.
 // Sessions are read in order of their first request, as they come due:
 // the trace is never held whole.
 type timelineModel struct{}
@@ -71,7 +72,6 @@ func (h *startHeap) Pop() any {
 func (timelineModel) run(st *runState) {
 	p := st.plan
 	tp := p.Timeline
-	st.timeline = newTimelineSeries(st.start, p.Duration, tp)
 	var copies sync.WaitGroup
 	defer copies.Wait()
 
@@ -200,9 +200,12 @@ func (st *runState) replayCopy(c copyStart) {
 				st.countUnsent(s, j, due, start, end)
 				return
 			}
-			// The recorded gap after that answer, on the live answer.
-			if t := at[i].Add(tp.Scale(r.TS.Sub(recordedEnd))); t.After(ready) {
-				ready = t
+			// Its time on the timeline, or that answer's if later. (Not
+			// that answer's plus the recorded gap after it: every answer
+			// a little slower than recorded would then push the rest of
+			// the session later and later, off the timeline.)
+			if at[i].After(ready) {
+				ready = at[i]
 			}
 		}
 		rq := st.send.request(s, j, values)
@@ -251,7 +254,8 @@ func (st *runState) skipCopy(c copyStart, why string) {
 		if !r.TS.Before(tp.To) || !due.Before(end) {
 			return
 		}
-		st.send.skip(c.vu, st.live.users(), r, due, why)
+		rq := request{r: r, seq: j}
+		st.send.skip(c.vu, st.live.users(), &rq, due, why)
 	}
 }
 
