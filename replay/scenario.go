@@ -184,9 +184,19 @@ func timelinePlan(sessions *session.Source, cfg Config) (*TimelinePlan, time.Dur
 	d := cfg.Duration
 	if d == 0 {
 		d = max(tp.Scale(tp.To.Sub(tp.From))+tp.Jitter, MinDuration)
+		if d > maxTimeline {
+			// A stray timestamp (a clock reset while recording) would make
+			// a run that waits for years.
+			return nil, 0, &OptionError{Option: "Duration", Err: fmt.Errorf("the timeline would last %s (the trace runs from %s to %s): give --window or --duration, or more --speed",
+				d.Round(time.Minute), tp.From.Format(time.RFC3339), tp.To.Format(time.RFC3339))}
+		}
 	}
 	return tp, d, nil
 }
+
+// maxTimeline is the longest a recorded timeline runs without being told
+// to: a week.
+const maxTimeline = 7 * 24 * time.Hour
 
 func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {
