@@ -53,6 +53,9 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		for _, l := range timelineLines(rep.Timeline) {
 			fmt.Fprintln(w, l)
 		}
+		if rep.Unsent > 0 {
+			fmt.Fprintf(w, "timeline: %s requests due before the end were not sent by then: their sessions were behind the timeline, waiting for answers\n", thousands(rep.Unsent))
+		}
 	}
 	for _, n := range rep.TimelineNotes {
 		fmt.Fprintf(w, "timeline: %s\n", printable(n))
@@ -213,6 +216,9 @@ type jsonTimeline struct {
 	Sent        int64    `json:"sent"`
 	SentPct     *float64 `json:"sent_pct"`
 	SentOutside int64    `json:"sent_outside_steps"`
+	// Unsent counts the requests due before the end that were not sent by
+	// then: their sessions were behind the timeline, waiting for answers.
+	Unsent int64 `json:"unsent"`
 	// Correlation is Pearson's r of Recorded and SentSteps over the
 	// CorrelationSteps steps both cover (null when it means nothing).
 	Correlation      *float64 `json:"correlation"`
@@ -314,6 +320,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
+		out.Timeline.Unsent = rep.Unsent
 	}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {
