@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -399,5 +401,53 @@ func TestTimelineAbortsOnLateness(t *testing.T) {
 	}
 	if !strings.Contains(sum.Stopped, "lateness_p99") {
 		t.Errorf("stopped: %q, want the lateness threshold", sum.Stopped)
+	}
+}
+
+// Several trace files (a rotated recording) make one timeline by their
+// timestamps; a session whose requests are in two files is one session.
+func TestTimelineMergesFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name string, rows ...trace.Exchange) {
+		w, err := trace.Create(filepath.Join(dir, name), trace.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			if err := w.Write(&rows[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ex := func(id int64, session string, at time.Duration) trace.Exchange {
+		return trace.Exchange{ID: id, TS: t0.Add(at), Session: session, Method: "GET", Path: fmt.Sprintf("/r/%d", id), Route: "/r/{id}",
+			Status: 200, Kind: trace.KindRead, DurationNanos: int64(time.Millisecond)}
+	}
+	// The second file was rotated in first by name: order is the clock's.
+	write("b.parquet", ex(4, "s0", 2*time.Second), ex(5, "s2", 1500*time.Millisecond))
+	write("a.parquet", ex(1, "s0", 0), ex(2, "s1", 500*time.Millisecond), ex(3, "s0", time.Second))
+	src, _, err := session.Open(session.Options{}, filepath.Join(dir, "*.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	sum, rows := timelineRun(t, src, timeline.Options{Speed: 4, Amplify: 1}, false, time.Second, "")
+	// By path: the writer numbers each file's rows from 0.
+	due := map[string]time.Duration{}
+	vus := map[string]int32{}
+	for _, r := range rows {
+		p := r.URL[strings.LastIndex(r.URL, "/")+1:]
+		due[p], vus[p] = onTimeline(sum, r), r.VU
+	}
+	want := map[string]time.Duration{"1": 0, "2": 125 * time.Millisecond, "3": 250 * time.Millisecond, "4": 500 * time.Millisecond, "5": 375 * time.Millisecond}
+	if len(rows) != 5 || !maps.Equal(due, want) {
+		t.Errorf("sent at %v, want %v", due, want)
+	}
+	if vus["1"] != vus["3"] || vus["3"] != vus["4"] || vus["1"] == vus["2"] || vus["1"] == vus["5"] {
+		t.Errorf("virtual users %v: s0's three requests should be one user's", vus)
 	}
 }
