@@ -410,16 +410,7 @@ func TestTimelineMergesFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	write := func(name string, rows ...trace.Exchange) {
-		w, err := trace.Create(filepath.Join(dir, name), trace.WriterOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range rows {
-			if err := w.Write(&rows[i]); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := w.Close(); err != nil {
+		if err := trace.WriteAll(filepath.Join(dir, name), rows); err != nil {
 			t.Fatal(err)
 		}
 	}
