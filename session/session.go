@@ -885,10 +885,12 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 			}
 			return
 		}
+		// Chunks of whole sessions, of about chunkBytes decoded: a few
+		// thousand rows, fewer when rows are large (uploads).
+		limit := int(min(max(chunkBytes/pqfile.RowBytes(s.sorted), 1), chunkRows))
 		for i < len(s.infos) {
-			// A chunk of whole sessions, about chunkRows rows.
 			j, rows := i, 0
-			for j < len(s.infos) && (j == i || rows+s.infos[j].Requests <= chunkRows) {
+			for j < len(s.infos) && (j == i || rows+s.infos[j].Requests <= limit) {
 				rows += s.infos[j].Requests
 				j++
 			}
@@ -916,6 +918,9 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 				if s.ready != nil {
 					sess.Ready, _ = s.ready(sess)
 				}
+				if sample != nil {
+					sample()
+				}
 				if !yield(k, sess) {
 					return
 				}
@@ -925,8 +930,11 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 	}, func() error { return failed }
 }
 
-// chunkRows is about how many rows From reads back at once.
-const chunkRows = 4096
+// chunkRows and chunkBytes bound what From reads back at once.
+const (
+	chunkRows  = 4096
+	chunkBytes = 8 << 20
+)
 
 // Search is the index of the first session whose first request is at or
 // after t (Len() when there is none): sessions are in that order.
