@@ -93,16 +93,16 @@ func (p *Plan) check() error {
 	switch {
 	case p.Sessions == nil || p.Sessions.Len() == 0:
 		return errors.New("no sessions to replay")
-	case p.Timeline != nil:
-		return p.checkTimeline()
-	case p.Walk == nil || p.Walk.Sessions() != p.Sessions.Len():
-		return errors.New("the plan's walk does not match its sessions")
 	case p.Target == nil:
 		return errors.New("no target")
 	case p.Timeout < MinTimeout:
 		return tooShortTimeout(p.Timeout)
 	case p.Duration < MinDuration:
 		return tooShortRun(p.Duration)
+	case p.Timeline != nil:
+		return p.checkTimeline()
+	case p.Walk == nil || p.Walk.Sessions() != p.Sessions.Len():
+		return errors.New("the plan's walk does not match its sessions")
 	case p.Rate < 0:
 		return fmt.Errorf("a rate cannot be negative (%g)", p.Rate)
 	case p.Rate == 0 && (p.Shape == nil || p.Pacing == nil):

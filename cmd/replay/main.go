@@ -224,7 +224,11 @@ func run() int {
 		}
 		if sum.Requests == 0 {
 			// Nothing to analyze, and nothing measured: a failed run.
-			if sum.Stopped == "" {
+			switch {
+			case sum.Stopped != "":
+			case isTimeline(name):
+				fmt.Fprintf(os.Stderr, "replay: %s sent no request in %s: no copy of a session (of this shard's) started before the end: lengthen --duration, widen --window, or amplify more\n", name, sum.Elapsed.Round(time.Millisecond))
+			default:
 				fmt.Fprintf(os.Stderr, "replay: %s sent no request in %s: lengthen --duration or --ramp, or check the trace's mix\n", name, sum.Elapsed.Round(time.Millisecond))
 			}
 			code = max(code, analysis.ExitFail)
