@@ -188,6 +188,11 @@ func (o *Options) defaults() {
 // batch of rows being decoded, the row group being spilled.
 func (o *Options) work() int64 { return min(max(o.Memory/16, 1<<10), 8<<20) }
 
+// sortBuffer is what the sort of whole sessions by first request holds
+// at once: it runs during the last merge by key, when nothing but that
+// merge's buffers is held, so it may take a quarter of Memory.
+func (o *Options) sortBuffer() int64 { return max(o.Memory/4, o.work()) }
+
 // fanIn is how many spilled runs one merge reads at once: each reader holds
 // a batch and a page of each column.
 func (o *Options) fanIn() int { return int(min(max(o.Memory/(4<<20), 4), 16)) }
@@ -577,7 +582,7 @@ type byFirstRuns struct {
 
 // add takes the next request; a session's requests come together, in order.
 func (b *byFirstRuns) add(r *Request) error {
-	if n := len(b.buf); n > 0 && r.Session != b.buf[n-1].Session && b.bytes > b.sp.opts.work() {
+	if n := len(b.buf); n > 0 && r.Session != b.buf[n-1].Session && b.bytes > b.sp.opts.sortBuffer() {
 		if err := b.flush(); err != nil {
 			return err
 		}
