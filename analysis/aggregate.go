@@ -573,7 +573,9 @@ type Report struct {
 	// (one line per results file that says so).
 	OverloadCauses []string
 	// Unsent counts open-model requests scheduled before the end that the
-	// generator could not send by then.
+	// generator could not send by then; on the recorded timeline, the
+	// requests due before the end that were not sent because their
+	// sessions were behind it, waiting for answers.
 	Unsent int64
 	// Abandoned counts requests abandoned in flight (a second Ctrl-C):
 	// they are in no figure.
@@ -614,7 +616,9 @@ func (r *Report) OverloadReason() string {
 		}
 		why = append(why, fmt.Sprintf("replay was the bottleneck for %d s (%s)", r.OverloadedSeconds, cause))
 	}
-	if r.Unsent > 0 {
+	if r.Unsent > 0 && r.Timeline == nil {
+		// (On the recorded timeline they waited for late answers: the
+		// timeline's lines say so.)
 		why = append(why, fmt.Sprintf("%d scheduled requests could not be sent before the end", r.Unsent))
 	}
 	return strings.Join(why, "; ")

@@ -23,7 +23,7 @@ import (
 // batch is one row group's columns.
 type batch struct {
 	latency, ttfb, respSize, scheduled, sent, behind []int64
-	status, shard, users, carried, notCarried        []int32
+	status, shard, users, carried, notCarried, seq   []int32
 	method, name, errText, run, scenario             []string
 }
 
@@ -31,7 +31,7 @@ type batch struct {
 // written before them lack (laterColumns) read as 0 when absent.
 var (
 	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns"}
-	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried"}
+	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried", "seq"}
 	stringColumns = []string{"method", "name", "error", "run", "scenario"}
 	laterColumns  = (*results.Result).LaterColumns(nil)
 )
@@ -41,7 +41,7 @@ func (b *batch) int64s(i int) *[]int64 {
 }
 
 func (b *batch) int32s(i int) *[]int32 {
-	return [...]*[]int32{&b.status, &b.shard, &b.users, &b.carried, &b.notCarried}[i]
+	return [...]*[]int32{&b.status, &b.shard, &b.users, &b.carried, &b.notCarried, &b.seq}[i]
 }
 
 func (b *batch) strings(i int) *[]string {
@@ -351,7 +351,7 @@ func (a *Aggregate) addBatch(b *batch) {
 		r = results.Result{Run: b.run[i], Scenario: b.scenario[i], Shard: b.shard[i], Method: b.method[i], Name: b.name[i],
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
 			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
-			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i]}
+			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i], Seq: b.seq[i]}
 		a.Add(&r)
 	}
 }

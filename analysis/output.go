@@ -53,6 +53,9 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		for _, l := range timelineLines(rep.Timeline) {
 			fmt.Fprintln(w, l)
 		}
+		if rep.Unsent > 0 {
+			fmt.Fprintf(w, "timeline: %s requests due before the end were not sent by then: their sessions were behind the timeline, waiting for answers\n", thousands(rep.Unsent))
+		}
 	}
 	for _, n := range rep.TimelineNotes {
 		fmt.Fprintf(w, "timeline: %s\n", printable(n))
@@ -115,12 +118,13 @@ func timelineLines(t *Timeline) []string {
 	}
 	out := []string{
 		fmt.Sprintf("timeline: %s%s: %s requests planned, %s, %s", recordedTimes(t), speed, thousands(t.Planned), sent, corr),
-		fmt.Sprintf("start lateness p50 %s, p99 %s, max %s (behind the timeline: p99 %s, %.1f%% over %g ms; the generator: p99 %s)",
-			msText(quantile(t.StartLate, 50)), msText(quantile(t.StartLate, 99)), msText(t.StartLate.Max()),
+		fmt.Sprintf("sessions started late by p50 %s, p99 %s, max %s; requests left late against the timeline by p50 %s, p99 %s, max %s (behind the timeline: p99 %s, %.1f%% over %g ms; the generator: p99 %s)",
+			msText(quantile(t.Starts, 50)), msText(quantile(t.Starts, 99)), msText(t.Starts.Max()),
+			msText(quantile(t.Late, 50)), msText(quantile(t.Late, 99)), msText(t.Late.Max()),
 			msText(quantile(t.Behind, 99)), 100*t.BehindOverShare(), OverloadedLate, msText(quantile(t.Generator, 99))),
 	}
 	if who := keepUpText(t); who != "" {
-		out = append(out, fmt.Sprintf("start lateness p99 %s is over %g ms: %s", msText(quantile(t.StartLate, 99)), OverloadedLate, who))
+		out = append(out, fmt.Sprintf("requests left late against the timeline by p99 %s, over %g ms: %s", msText(quantile(t.Late, 99)), OverloadedLate, who))
 	}
 	return out
 }
@@ -153,7 +157,10 @@ func perStep(step time.Duration) string {
 func msText(us int64) string { return fmt.Sprintf("%.1f ms", ms(us)) }
 
 func modelText(rep *Report) string {
-	if rep.Open {
+	switch {
+	case rep.Timeline != nil:
+		return "recorded timeline: latency counts from when each request was ready to leave"
+	case rep.Open:
 		return "open model: latency counts from the scheduled time"
 	}
 	return "closed model"
@@ -209,19 +216,25 @@ type jsonTimeline struct {
 	Sent        int64    `json:"sent"`
 	SentPct     *float64 `json:"sent_pct"`
 	SentOutside int64    `json:"sent_outside_steps"`
+	// Unsent counts the requests due before the end that were not sent by
+	// then: their sessions were behind the timeline, waiting for answers.
+	Unsent int64 `json:"unsent"`
 	// Correlation is Pearson's r of Recorded and SentSteps over the
 	// CorrelationSteps steps both cover (null when it means nothing).
 	Correlation      *float64 `json:"correlation"`
 	CorrelationSteps int      `json:"correlation_steps"`
-	// StartLateness is Sent - Scheduled + behind_ns; Behind is behind_ns
-	// (the sessions waiting for late answers), BehindOverPct the percent
-	// of requests behind by more than 10 ms; GeneratorP99 is Sent -
-	// Scheduled at p99 (the generator's own lateness).
-	StartLateness jsonLateness `json:"start_lateness_ms"`
+	// SessionStarts is how late sessions started (their first request's
+	// Sent - Scheduled); Lateness is every request's Sent - Scheduled +
+	// behind_ns; Behind is behind_ns (the sessions waiting for late
+	// answers), BehindOverPct the percent of requests behind by more than
+	// 10 ms; GeneratorP99 is Sent - Scheduled at p99 (the generator's own
+	// lateness).
+	SessionStarts jsonLateness `json:"session_start_lateness_ms"`
+	Lateness      jsonLateness `json:"lateness_ms"`
 	Behind        jsonLateness `json:"behind_ms"`
 	BehindOverPct float64      `json:"behind_over_10ms_pct"`
 	GeneratorP99  float64      `json:"generator_late_p99_ms"`
-	// CannotKeepUp is "target" or "generator" when the start lateness p99
+	// CannotKeepUp is "target" or "generator" when the lateness p99
 	// is over 10 ms (who made most of it), else absent.
 	CannotKeepUp string `json:"cannot_keep_up,omitempty"`
 	// Recorded and SentSteps count, per step from Start, the recorded
@@ -242,7 +255,7 @@ func timelineJSON(t *Timeline) *jsonTimeline {
 		return jsonLateness{P50: ms(quantile(h, 50)), P99: ms(quantile(h, 99)), Max: ms(h.Max())}
 	}
 	j := &jsonTimeline{Start: t.Start, StepS: t.Step.Seconds(), Amplify: t.Amplify, Speed: t.Speed, Planned: t.Planned,
-		Sent: t.SentTotal, SentOutside: t.Outside, CorrelationSteps: t.CorrelatedSteps, StartLateness: late(t.StartLate),
+		Sent: t.SentTotal, SentOutside: t.Outside, CorrelationSteps: t.CorrelatedSteps, SessionStarts: late(t.Starts), Lateness: late(t.Late),
 		Behind: late(t.Behind), BehindOverPct: 100 * t.BehindOverShare(), GeneratorP99: ms(quantile(t.Generator, 99)),
 		CannotKeepUp: t.CannotKeepUp(), Recorded: t.Recorded, SentSteps: t.Sent}
 	if t.Planned > 0 {
@@ -307,6 +320,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
+		out.Timeline.Unsent = rep.Unsent
 	}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {

@@ -19,11 +19,12 @@ import (
 //
 //	its time on the timeline      ready (Scheduled)        left (Sent)
 //	         |------ BehindNanos ------|---- the generator ----|
-//	         |---------------- start lateness -----------------|
+//	         |------------ lateness against the timeline ------|
 //
 // BehindNanos is the target's doing: the request waited for an earlier
 // answer of its session that came late. Sent - Scheduled is the
-// generator's own lateness.
+// generator's own lateness. A session's first request (Seq 0) waits for
+// no answer: its lateness is how late the session started.
 
 // behindOver is how far behind the timeline a request counts as behind
 // (OverloadedLate, the lateness that marks a generator overloaded).
@@ -55,12 +56,13 @@ type Timeline struct {
 	// means nothing: fewer than two steps, or a series that does not vary.
 	Correlation     float64
 	CorrelatedSteps int
-	// StartLate, Behind and Generator hold, in microseconds, for every
-	// request sent: how late it started against the timeline (Sent -
+	// Late, Behind and Generator hold, in microseconds, for every
+	// request sent: how late it left against the timeline (Sent -
 	// Scheduled + BehindNanos), how much of that was its session waiting
 	// for late answers (BehindNanos), and how much the generator's own
-	// lateness (Sent - Scheduled).
-	StartLate, Behind, Generator *hdrhistogram.Histogram
+	// lateness (Sent - Scheduled). Starts holds how late each session
+	// (each copy) started: the lateness of its first request.
+	Late, Behind, Generator, Starts *hdrhistogram.Histogram
 	// BehindOver counts the requests sent more than OverloadedLate behind
 	// the timeline.
 	BehindOver int64
@@ -73,8 +75,9 @@ func (t *Timeline) SentShare() float64 { return ratio(t.SentTotal, t.Planned) }
 // behind the timeline.
 func (t *Timeline) BehindOverShare() float64 { return ratio(t.BehindOver, t.SentTotal) }
 
-// LateP99 is the start lateness at p99, in milliseconds.
-func (t *Timeline) LateP99() float64 { return ms(quantile(t.StartLate, 99)) }
+// LateP99 is the requests' lateness against the timeline at p99, in
+// milliseconds.
+func (t *Timeline) LateP99() float64 { return ms(quantile(t.Late, 99)) }
 
 // CannotKeepUp says who could not keep to the timeline when the start
 // lateness p99 is past OverloadedLate: "target" when its late answers made
@@ -102,13 +105,13 @@ type timelineCounts struct {
 	outside, total int64
 	lo, hi         int64
 
-	startLate, behind, generator *hdrhistogram.Histogram
-	behindOver                   int64
+	late, behind, generator, starts *hdrhistogram.Histogram
+	behindOver                      int64
 }
 
 func newTimelineCounts(tl *results.Timeline) *timelineCounts {
 	return &timelineCounts{tl: tl, step: time.Duration(tl.Step) * time.Second, sent: make([]int64, len(tl.Recorded)),
-		startLate: newHist(), behind: newHist(), generator: newHist()}
+		late: newHist(), behind: newHist(), generator: newHist(), starts: newHist()}
 }
 
 // empty is a new accumulator on the same timeline (a worker's).
@@ -134,9 +137,12 @@ func (c *timelineCounts) add(r *results.Result) {
 	// Each part at most an hour, so that their sum cannot overflow.
 	gen := min(max(int64(r.Sent.Sub(r.Scheduled)), 0), int64(time.Hour))
 	behind := min(max(r.BehindNanos, 0), int64(time.Hour))
-	c.startLate.RecordValue(lateMicros(gen + behind))
+	c.late.RecordValue(lateMicros(gen + behind))
 	c.behind.RecordValue(lateMicros(behind))
 	c.generator.RecordValue(lateMicros(gen))
+	if r.Seq == 0 {
+		c.starts.RecordValue(lateMicros(gen + behind))
+	}
 	if behind > behindOver {
 		c.behindOver++
 	}
@@ -189,9 +195,10 @@ func (c *timelineCounts) merge(o *timelineCounts) {
 	}
 	c.lo, c.hi = min(c.lo, lo), max(c.hi, hi)
 	c.total += o.total
-	c.startLate.Merge(o.startLate)
+	c.late.Merge(o.late)
 	c.behind.Merge(o.behind)
 	c.generator.Merge(o.generator)
+	c.starts.Merge(o.starts)
 	c.behindOver += o.behindOver
 }
 
@@ -199,7 +206,7 @@ func (c *timelineCounts) merge(o *timelineCounts) {
 func (c *timelineCounts) report() *Timeline {
 	t := &Timeline{Start: c.tl.Start, Step: c.step, Amplify: c.tl.Amplify, Speed: c.tl.Speed,
 		Recorded: append([]int64(nil), c.tl.Recorded...), Sent: append([]int64(nil), c.sent...),
-		SentTotal: c.total, Outside: c.outside, StartLate: c.startLate, Behind: c.behind, Generator: c.generator,
+		SentTotal: c.total, Outside: c.outside, Late: c.late, Behind: c.behind, Generator: c.generator, Starts: c.starts,
 		BehindOver: c.behindOver, Correlation: math.NaN()}
 	var recorded float64
 	for _, n := range t.Recorded {

@@ -50,6 +50,9 @@ func recordedRun(tl *results.Timeline, seed uint64, behind, gen time.Duration) [
 			Method: "GET", Name: "/api/v1/tasks", URL: "http://127.0.0.1:8000/api/v1/tasks", Scheduled: scheduled,
 			Sent: scheduled.Add(g), LatencyNanos: int64(g) + 20e6, TTFBNanos: 18e6, Status: 200, RespSize: 300,
 			RecordedStatus: 200, Users: 5, BehindNanos: int64(b)}
+		if b > 0 || i%2 == 1 {
+			r.Seq = int32(1 + i%3) // not a session's first request: a start never waits
+		}
 		switch {
 		case i%97 == 5:
 			r.Status, r.Error, r.LatencyNanos, r.TTFBNanos, r.RespSize = 0, unsentError, 0, 0, 0
@@ -102,7 +105,7 @@ type wantTimeline struct {
 	planned, sent, outside, over int64
 	perStep                      []int64
 	corr                         float64
-	startLate, behind, gen       []int64 // nanoseconds, sorted
+	late, behind, gen, starts    []int64 // nanoseconds, sorted
 }
 
 func expectTimeline(tl *results.Timeline, rows []results.Result) wantTimeline {
@@ -132,14 +135,17 @@ func expectTimeline(tl *results.Timeline, rows []results.Result) wantTimeline {
 			w.outside++
 		}
 		gen := int64(r.Sent.Sub(r.Scheduled))
-		w.startLate = append(w.startLate, gen+r.BehindNanos)
+		w.late = append(w.late, gen+r.BehindNanos)
 		w.behind = append(w.behind, r.BehindNanos)
 		w.gen = append(w.gen, gen)
+		if r.Seq == 0 {
+			w.starts = append(w.starts, gen+r.BehindNanos)
+		}
 		if r.BehindNanos > 10e6 {
 			w.over++
 		}
 	}
-	for _, s := range [][]int64{w.startLate, w.behind, w.gen} {
+	for _, s := range [][]int64{w.late, w.behind, w.gen, w.starts} {
 		slices.Sort(s)
 	}
 	// Pearson's r over the steps from the first send to the last, within
@@ -198,10 +204,17 @@ func compareTimeline(t *testing.T, got *Timeline, want wantTimeline) {
 		max  float64
 		vals []int64
 	}{
-		{"start lateness", func(q float64) float64 { return ms(quantile(got.StartLate, q)) }, ms(got.StartLate.Max()), want.startLate},
+		{"lateness", func(q float64) float64 { return ms(quantile(got.Late, q)) }, ms(got.Late.Max()), want.late},
+		{"session starts", func(q float64) float64 { return ms(quantile(got.Starts, q)) }, ms(got.Starts.Max()), want.starts},
 		{"behind", func(q float64) float64 { return ms(quantile(got.Behind, q)) }, ms(got.Behind.Max()), want.behind},
 		{"generator", func(q float64) float64 { return ms(quantile(got.Generator, q)) }, ms(got.Generator.Max()), want.gen},
 	} {
+		if len(h.vals) == 0 {
+			if h.max != 0 {
+				t.Errorf("%s: max %.4f ms of no request", h.name, h.max)
+			}
+			continue
+		}
 		for _, q := range []float64{50, 99} {
 			near(h.name+" p"+num(q), h.got(q), exactQuantile(h.vals, q))
 		}
@@ -336,7 +349,7 @@ func TestRecordedTimeline(t *testing.T) {
 					doc.Timeline.CannotKeepUp != rep.Timeline.CannotKeepUp() {
 					t.Errorf("json timeline %+v", doc.Timeline)
 				}
-				if !strings.Contains(out, "timeline: recorded × 2: ") || !strings.Contains(out, "\nstart lateness p50 ") {
+				if !strings.Contains(out, "timeline: recorded × 2: ") || !strings.Contains(out, "\nsessions started late by p50 ") {
 					t.Errorf("no timeline lines in the table:\n%s", out)
 				}
 				if !strings.Contains(files["html"], "Arrivals: recorded × 2 and replayed") || strings.Count(files["html"], `<svg class="chart"`) != 5 {

@@ -548,3 +548,19 @@ func ReadRange[T any](f *File, offset, n int64) (out []T, err error) {
 	}
 	return out, nil
 }
+
+// RowBytes is about the most one row of f takes decoded: the largest,
+// over its row groups, of the uncompressed bytes a row.
+func RowBytes(f *File) int64 {
+	var most int64 = 1
+	for _, rg := range f.pf.Metadata().RowGroups {
+		if rg.NumRows > 0 {
+			var bytes int64
+			for _, c := range rg.Columns {
+				bytes += c.MetaData.TotalUncompressedSize
+			}
+			most = max(most, bytes/rg.NumRows)
+		}
+	}
+	return most
+}

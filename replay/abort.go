@@ -19,7 +19,9 @@ type aborter struct {
 	done  bool      // one failed already: the run is stopping
 }
 
-func newAborter(ths []analysis.Threshold, start time.Time) *aborter {
+// tl, when set, is the run's recorded timeline (lateness_p99 is checked
+// on it); only its steps are used.
+func newAborter(ths []analysis.Threshold, start time.Time, tl *results.Timeline) *aborter {
 	a := &aborter{start: start, next: start}
 	for _, t := range ths {
 		if t.Abort {
@@ -28,6 +30,7 @@ func newAborter(ths []analysis.Threshold, start time.Time) *aborter {
 	}
 	if len(a.ths) > 0 {
 		a.agg = analysis.New(0)
+		a.agg.SetTimeline(tl)
 	}
 	return a
 }

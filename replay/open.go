@@ -99,7 +99,7 @@ func (openModel) run(st *runState) {
 		}
 		users := st.live.inflight.Load()
 		if users >= maxInFlight {
-			st.send.skip(i%max(p.Users, 1), users, rq.r, scheduled, "generator overloaded: too many requests in flight")
+			st.send.skip(i%max(p.Users, 1), users, &rq, scheduled, "generator overloaded: too many requests in flight")
 			continue
 		}
 		st.live.inflight.Add(1)

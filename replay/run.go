@@ -93,16 +93,16 @@ func (p *Plan) check() error {
 	switch {
 	case p.Sessions == nil || p.Sessions.Len() == 0:
 		return errors.New("no sessions to replay")
-	case p.Timeline != nil:
-		return p.checkTimeline()
-	case p.Walk == nil || p.Walk.Sessions() != p.Sessions.Len():
-		return errors.New("the plan's walk does not match its sessions")
 	case p.Target == nil:
 		return errors.New("no target")
 	case p.Timeout < MinTimeout:
 		return tooShortTimeout(p.Timeout)
 	case p.Duration < MinDuration:
 		return tooShortRun(p.Duration)
+	case p.Timeline != nil:
+		return p.checkTimeline()
+	case p.Walk == nil || p.Walk.Sessions() != p.Sessions.Len():
+		return errors.New("the plan's walk does not match its sessions")
 	case p.Rate < 0:
 		return fmt.Errorf("a rate cannot be negative (%g)", p.Rate)
 	case p.Rate == 0 && (p.Shape == nil || p.Pacing == nil):
@@ -222,12 +222,18 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	// row cannot be written (a full disk), the run stops: sending load
 	// whose results are lost is worse than stopping.
 	// It also keeps the figures abort thresholds are checked on.
+	var series *timelineSeries
+	var steps *results.Timeline // the aborter's: the same steps, none of the counts the model is adding
+	if p.Timeline != nil {
+		series = newTimelineSeries(start, p.Duration, p.Timeline)
+		steps = &results.Timeline{Start: series.t.Start, Step: series.t.Step, Recorded: make([]int64, len(series.t.Recorded)), Amplify: series.t.Amplify, Speed: series.t.Speed}
+	}
 	rows := make(chan results.Result, 4096)
 	var writeErr error
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		ab := newAborter(p.Aborts, start)
+		ab := newAborter(p.Aborts, start, steps)
 		for r := range rows {
 			if writeErr == nil {
 				if writeErr = out.Write(&r); writeErr != nil {
@@ -267,7 +273,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 
 	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
-	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start}
+	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series}
 	for i := range p.Sessions.Len() {
 		in := p.Sessions.Info(i)
 		st.writes, st.reads = st.writes+in.Writes, st.reads+in.Reads

@@ -177,16 +177,37 @@ func timelinePlan(sessions *session.Source, cfg Config) (*TimelinePlan, time.Dur
 	if n := sessions.Len(); cfg.Window.IsZero() && n > 1 {
 		tp.Period += sessions.Info(n-1).First.Sub(first) / time.Duration(n-1)
 	}
+	const at = "2006-01-02T15:04:05.000Z07:00"
 	if tp.Lo >= tp.Hi {
-		return nil, 0, &OptionError{Option: "Window", Err: fmt.Errorf("no recorded session starts in the window %s (%s to %s): the trace's sessions start from %s to %s",
-			cfg.Window, tp.From.Format(time.RFC3339), tp.To.Format(time.RFC3339), first.Format(time.RFC3339), sessions.Info(sessions.Len()-1).First.Format(time.RFC3339))}
+		return nil, 0, &OptionError{Option: "Window", Err: fmt.Errorf("no recorded session starts in the window %s (%s to %s): the trace runs from %s to %s, its last session starting at %s",
+			cfg.Window, tp.From.Format(at), tp.To.Format(at), first.Format(at), last.Format(at), sessions.Info(sessions.Len()-1).First.Format(at))}
+	}
+	kept := false
+	for i := tp.Lo; i < tp.Hi && !kept; i++ {
+		kept = tp.Copies(sessions.Info(i).Key) > 0
+	}
+	if !kept {
+		return nil, 0, &OptionError{Option: "Amplify", Err: fmt.Errorf("--amplify %g keeps none of the %d sessions (which ones is drawn from --seed): amplify more, or try another seed", tp.Amplify, tp.Hi-tp.Lo)}
+	}
+	if tp.Loop && tp.Scale(tp.Period) < time.Millisecond {
+		return nil, 0, &OptionError{Option: "Loop", Err: fmt.Errorf("a round of the timeline lasts %s at --speed %g: too short to loop (at least 1ms)", tp.Scale(tp.Period), tp.Speed)}
 	}
 	d := cfg.Duration
 	if d == 0 {
 		d = max(tp.Scale(tp.To.Sub(tp.From))+tp.Jitter, MinDuration)
+		if d > maxTimeline {
+			// A stray timestamp (a clock reset while recording) would make
+			// a run that waits for years.
+			return nil, 0, &OptionError{Option: "Duration", Err: fmt.Errorf("the timeline would last %s (the trace runs from %s to %s): give --window or --duration, or more --speed",
+				d.Round(time.Minute), tp.From.Format(time.RFC3339), tp.To.Format(time.RFC3339))}
+		}
 	}
 	return tp, d, nil
 }
+
+// maxTimeline is the longest a recorded timeline runs without being told
+// to: a week.
+const maxTimeline = 7 * 24 * time.Hour
 
 func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {

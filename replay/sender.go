@@ -32,17 +32,18 @@ type sender struct {
 	correlate bool
 }
 
-// row is the results row of request i of s, sent by user v.
-func (sn *sender) row(v int, users int32, r *session.Request, scheduled time.Time) results.Result {
+// row is the results row of rq, sent by user v.
+func (sn *sender) row(v int, users int32, rq *request, scheduled time.Time) results.Result {
 	res := sn.base
-	res.VU, res.Users, res.TraceID, res.Method, res.Name = int32(v), users, r.ID, r.Method, r.Route
+	r := rq.r
+	res.VU, res.Users, res.TraceID, res.Method, res.Name, res.Seq = int32(v), users, r.ID, r.Method, r.Route, int32(rq.seq)
 	res.Scheduled, res.ReqSize, res.RecordedStatus = scheduled.UTC(), int64(len(r.Body)), r.Status
 	return res
 }
 
 // skip records a request that was not sent, and why.
-func (sn *sender) skip(v int, users int32, r *session.Request, scheduled time.Time, why string) {
-	res := sn.row(v, users, r, scheduled)
+func (sn *sender) skip(v int, users int32, rq *request, scheduled time.Time, why string) {
+	res := sn.row(v, users, rq, scheduled)
 	res.Sent, res.Error = time.Now().UTC(), why
 	if !sn.fromSchedule {
 		res.Scheduled = res.Sent
@@ -54,6 +55,7 @@ func (sn *sender) skip(v int, users int32, r *session.Request, scheduled time.Ti
 // before they wait, so the send itself starts at once.
 type request struct {
 	r    *session.Request
+	seq  int // r's place in its session
 	prep *Prepared
 	err  error // it cannot be sent
 	// values are its session's live values (nil: none carried).
@@ -65,7 +67,7 @@ type request struct {
 
 func (sn *sender) request(s *session.Session, i int, values *sessionValues) request {
 	prep, err := sn.target.prepared(s, i)
-	return request{r: &s.Requests[i], prep: prep, err: err, values: values}
+	return request{r: &s.Requests[i], seq: i, prep: prep, err: err, values: values}
 }
 
 // send sends rq for user v and records its row. scheduled is when it was
@@ -74,10 +76,10 @@ func (sn *sender) request(s *session.Session, i int, values *sessionValues) requ
 func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	r, prep := rq.r, rq.prep
 	if rq.err != nil {
-		sn.skip(v, users, r, scheduled, "cannot replay: "+rq.err.Error())
+		sn.skip(v, users, &rq, scheduled, "cannot replay: "+rq.err.Error())
 		return
 	}
-	res := sn.row(v, users, r, scheduled)
+	res := sn.row(v, users, &rq, scheduled)
 	res.URL = prep.URLString()
 	res.BehindNanos = int64(rq.behind)
 	var first atomic.Int64 // set on the transport's goroutine

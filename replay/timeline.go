@@ -32,18 +32,23 @@ type TimelinePlan struct {
 // session starts at its recorded offset from the slice's start (divided
 // by the speed, plus its jitter), whatever the target does, and is a
 // virtual user of its own (its own cookies and carried values). Within a
-// copy, a request waits for the answers its recorded client had when it
-// sent it (the requests of the session whose recorded answer had come),
-// then for the recorded gap since the last of them, and leaves at its
-// recorded offset from the session's start at the earliest; requests the
-// recorded client sent before an answer came leave without waiting for it.
+// copy, a request leaves at its recorded offset from the session's start,
+// divided by the speed, or, when an answer its recorded client had by
+// then (of an earlier request of the session) has not come yet, as soon
+// as it comes: a request that may carry a value from that answer cannot
+// go before it. Requests the recorded client sent before an answer came
+// do not wait for it.
 // Sessions are read in order of their first request, as they come due:
 // the trace is never held whole.
 type timelineModel struct{}
 
 // lookahead is how far ahead of its start a session is read and made
-// ready: reading is never what makes a start late.
-const lookahead = time.Second
+// ready: reading is never what makes a start late. maxReadAhead bounds
+// the sessions read at once, between starts.
+const (
+	lookahead    = time.Second
+	maxReadAhead = 1000
+)
 
 // copyStart is one copy of a session, due to start at from the run's start.
 type copyStart struct {
@@ -71,7 +76,6 @@ func (h *startHeap) Pop() any {
 func (timelineModel) run(st *runState) {
 	p := st.plan
 	tp := p.Timeline
-	st.timeline = newTimelineSeries(st.start, p.Duration, tp)
 	var copies sync.WaitGroup
 	defer copies.Wait()
 
@@ -103,30 +107,59 @@ func (timelineModel) run(st *runState) {
 	}
 	starts := &startHeap{}
 	vu := 0
-	for {
-		// Read what may start within the lookahead.
+	// read reads the next session, lays out its copies and says whether
+	// it could.
+	read := func() bool {
+		i, s, ok := pull()
+		if !ok || i != next {
+			if err := failed(); err != nil {
+				st.fail(fmt.Errorf("%w: %w", ErrSession, err))
+			} else {
+				st.fail(fmt.Errorf("%w: session %d came where %d was due", ErrSession, i, next))
+			}
+			return false
+		}
+		next++
+		st.timeline.add(s, round)
+		for c := range tp.Copies(s.Key) {
+			if at := tp.Offset(s.Key, s.Requests[0].TS.Sub(tp.From), tp.Period, c, round); at < p.Duration && p.Shard.Mine(vu) {
+				heap.Push(starts, copyStart{at: at, s: s, vu: vu, seq: vu})
+			}
+			vu++
+		}
+		return true
+	}
+	defer func() {
+		// Stopped early (Ctrl-C, a failure, a threshold) or woken late:
+		// what was due by then and not started is counted, not lost.
+		until := min(p.Duration, time.Since(st.start))
+		for starts.Len() > 0 {
+			if c := heap.Pop(starts).(copyStart); c.at < until {
+				st.countUnsent(c, 0)
+			}
+		}
+		for k := 0; k < maxReadAhead; k++ {
+			if at, ok := earliest(); !ok || at >= until || !read() {
+				break
+			}
+			for starts.Len() > 0 {
+				if c := heap.Pop(starts).(copyStart); c.at < until {
+					st.countUnsent(c, 0)
+				}
+			}
+		}
+	}()
+	for st.starting.Err() == nil {
+		// Read what may start within the lookahead, a bounded number of
+		// sessions at a time: starts due meanwhile are not held up.
 		now := time.Since(st.start)
-		for {
+		for k := 0; k < maxReadAhead; k++ {
 			at, ok := earliest()
 			if !ok || at >= p.Duration || at > now+lookahead {
 				break
 			}
-			i, s, ok := pull()
-			if !ok || i != next {
-				if err := failed(); err != nil {
-					st.fail(fmt.Errorf("%w: %w", ErrSession, err))
-				} else {
-					st.fail(fmt.Errorf("%w: session %d came where %d was due", ErrSession, i, next))
-				}
+			if !read() {
 				return
-			}
-			next++
-			st.timeline.add(s, round)
-			for c := range tp.Copies(s.Key) {
-				if at := tp.Offset(s.Key, s.Requests[0].TS.Sub(tp.From), tp.Period, c, round); at < p.Duration && p.Shard.Mine(vu) {
-					heap.Push(starts, copyStart{at: at, s: s, vu: vu, seq: vu})
-				}
-				vu++
 			}
 		}
 		if starts.Len() == 0 {
@@ -134,9 +167,7 @@ func (timelineModel) run(st *runState) {
 			if !ok || at >= p.Duration {
 				return // nothing more starts before the end
 			}
-			if !sleep(st.starting, time.Until(st.start.Add(at-lookahead))) {
-				return
-			}
+			sleep(st.starting, time.Until(st.start.Add(at-lookahead)))
 			continue
 		}
 		first := (*starts)[0]
@@ -147,7 +178,7 @@ func (timelineModel) run(st *runState) {
 		if !sleep(st.starting, time.Until(st.start.Add(wake))) {
 			return
 		}
-		for starts.Len() > 0 && (*starts)[0].at <= time.Since(st.start) {
+		for st.starting.Err() == nil && starts.Len() > 0 && (*starts)[0].at <= time.Since(st.start) {
 			c := heap.Pop(starts).(copyStart)
 			if st.live.active.Load() >= maxInFlight {
 				st.skipCopy(c, "generator overloaded: too many sessions at once")
@@ -165,72 +196,104 @@ func (timelineModel) run(st *runState) {
 }
 
 // replayCopy sends the requests of one copy of a session on its timeline.
+// Times are offsets from the run's start: sleeps are on the monotonic
+// clock, and a row's Scheduled is the wall-clock start plus its offset,
+// so that Scheduled - BehindNanos is its time on the timeline to the
+// nanosecond.
 func (st *runState) replayCopy(c copyStart) {
 	p := st.plan
 	tp := p.Timeline
 	s := c.s
-	// Times on the timeline are wall-clock times (Round(0) drops the
-	// monotonic reading): a row's Scheduled - BehindNanos is then its
-	// time on the timeline to the nanosecond.
-	start := st.start.Round(0).Add(c.at)
-	end := st.start.Round(0).Add(p.Duration)
+	wall := st.start.Round(0)
 	first := s.Requests[0].TS
 	values := st.send.values(s)
-	// answered[i] closes when request i's answer is read; at[i] is then when.
+	// answered[i] closes when request i's answer is read; at[i] is then
+	// when, from the run's start.
 	answered := make([]chan struct{}, len(s.Requests))
-	at := make([]time.Time, len(s.Requests))
+	at := make([]time.Duration, len(s.Requests))
+	// The answers a request waits for are those whose recorded end came
+	// before it was sent: as requests are in time order, that set only
+	// grows. pending holds the requests sent and not yet waited for, by
+	// recorded end; answeredBy is when the latest one waited for came.
+	pending := &endHeap{}
+	var answeredBy time.Duration
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	for j := range s.Requests {
 		r := &s.Requests[j]
-		due := start.Add(tp.Scale(r.TS.Sub(first)))
-		if !r.TS.Before(tp.To) || !due.Before(end) {
+		due := c.at + tp.Scale(r.TS.Sub(first))
+		if !r.TS.Before(tp.To) || due >= p.Duration {
 			return // cut at the slice's end, or after the run's
 		}
-		ready := due
-		for i := range j {
-			q := &s.Requests[i]
-			recordedEnd := q.TS.Add(time.Duration(q.DurationNanos))
-			if recordedEnd.After(r.TS) {
-				continue // the recorded client sent r before this answer came
-			}
+		for pending.Len() > 0 && !(*pending)[0].end.After(r.TS) {
+			i := heap.Pop(pending).(pendingAnswer).i
 			select {
 			case <-answered[i]:
 			case <-st.starting.Done():
-				st.countUnsent(s, j, due, start, end)
+				st.countUnsent(c, j)
 				return
 			}
-			// The recorded gap after that answer, on the live answer.
-			if t := at[i].Add(tp.Scale(r.TS.Sub(recordedEnd))); t.After(ready) {
-				ready = t
-			}
+			// Its time on the timeline, or that answer's if later. (Not
+			// that answer's plus the recorded gap after it: every answer
+			// a little slower than recorded would then push the rest of
+			// the session later and later, off the timeline.)
+			answeredBy = max(answeredBy, at[i])
 		}
+		ready := max(due, answeredBy)
 		rq := st.send.request(s, j, values)
-		rq.behind = ready.Sub(due)
-		if !sleep(st.starting, time.Until(ready)) {
-			st.countUnsent(s, j, due, start, end)
+		rq.behind = ready - due
+		if !sleep(st.starting, time.Until(st.start.Add(ready))) {
+			st.countUnsent(c, j)
 			return
+		}
+		// A recorded request that got no answer held up nothing.
+		if r.Status != 0 || r.DurationNanos != 0 {
+			heap.Push(pending, pendingAnswer{end: r.TS.Add(time.Duration(r.DurationNanos)), i: j})
 		}
 		answered[j] = make(chan struct{})
 		inflight.Add(1)
 		go func() {
 			defer inflight.Done()
-			st.send.send(c.vu, st.live.users(), rq, ready)
-			at[j] = time.Now()
+			st.send.send(c.vu, st.live.users(), rq, wall.Add(ready))
+			at[j] = time.Since(st.start)
 			close(answered[j])
 		}()
 	}
 }
 
-// countUnsent counts the requests of s from j on that were due before
-// the end and were not sent: the run ended first.
-func (st *runState) countUnsent(s *session.Session, j int, due, start, end time.Time) {
+// pendingAnswer is a request of a copy whose answer a later one may wait
+// for, by its recorded end.
+type pendingAnswer struct {
+	end time.Time
+	i   int
+}
+
+type endHeap []pendingAnswer
+
+func (h endHeap) Len() int { return len(h) }
+func (h endHeap) Less(i, j int) bool {
+	return h[i].end.Before(h[j].end) || (h[i].end.Equal(h[j].end) && h[i].i < h[j].i)
+}
+func (h endHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *endHeap) Push(x any)   { *h = append(*h, x.(pendingAnswer)) }
+func (h *endHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// countUnsent counts the requests of copy c from j on that were due
+// before the run stopped (its end, or earlier when it was stopped) and
+// were not sent.
+func (st *runState) countUnsent(c copyStart, j int) {
 	tp := st.plan.Timeline
-	first := s.Requests[0].TS
+	until := min(st.plan.Duration, time.Since(st.start))
+	first := c.s.Requests[0].TS
 	n := int64(0)
-	for ; j < len(s.Requests); j++ {
-		r := &s.Requests[j]
-		if !r.TS.Before(tp.To) || !start.Add(tp.Scale(r.TS.Sub(first))).Before(end) {
+	for ; j < len(c.s.Requests); j++ {
+		r := &c.s.Requests[j]
+		if !r.TS.Before(tp.To) || c.at+tp.Scale(r.TS.Sub(first)) >= until {
 			break
 		}
 		n++
@@ -243,15 +306,15 @@ func (st *runState) countUnsent(s *session.Session, j int, due, start, end time.
 // skipCopy records the requests of a copy the generator could not start.
 func (st *runState) skipCopy(c copyStart, why string) {
 	tp := st.plan.Timeline
-	start, end := st.start.Round(0).Add(c.at), st.start.Round(0).Add(st.plan.Duration)
 	first := c.s.Requests[0].TS
 	for j := range c.s.Requests {
 		r := &c.s.Requests[j]
-		due := start.Add(tp.Scale(r.TS.Sub(first)))
-		if !r.TS.Before(tp.To) || !due.Before(end) {
+		due := c.at + tp.Scale(r.TS.Sub(first))
+		if !r.TS.Before(tp.To) || due >= st.plan.Duration {
 			return
 		}
-		st.send.skip(c.vu, st.live.users(), r, due, why)
+		rq := request{r: r, seq: j}
+		st.send.skip(c.vu, st.live.users(), &rq, st.start.Round(0).Add(due), why)
 	}
 }
 

@@ -65,6 +65,10 @@ type Result struct {
 	// the timeline is Scheduled - BehindNanos, and its start lateness
 	// Sent - Scheduled + BehindNanos. 0 in the other scenarios.
 	BehindNanos int64 `parquet:"behind_ns"`
+	// Seq is the request's place in its recorded session (0: the first):
+	// in the recorded scenario, a row of Seq 0 is a session's start, and
+	// its Sent - Scheduled how late the session started.
+	Seq int32 `parquet:"seq"`
 }
 
 // Failed says whether the request failed, by Locust's rule: a transport
@@ -167,4 +171,4 @@ func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("res
 
 // LaterColumns are the columns results written before them lack
 // (pqfile.Later): such files read with them 0.
-func (*Result) LaterColumns() []string { return []string{"carried", "not_carried", "behind_ns"} }
+func (*Result) LaterColumns() []string { return []string{"carried", "not_carried", "behind_ns", "seq"} }

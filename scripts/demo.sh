@@ -8,7 +8,8 @@
 #     the sample trace of the demo API (testdata/sample/demo.parquet); each
 #     run is analyzed (table, thresholds, HTML report, Locust CSVs), and
 #     light_load's answers are compared with the recorded ones
-#  4. analyze both runs together against the seed's thresholds; stop the
+#     then the recorded timeline, 3x at 4x speed
+#  4. analyze light_load and spike_test together against the seed's thresholds; stop the
 #     demo API
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -56,8 +57,13 @@ verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:
 	--no-default-thresholds --threshold 'p95<1s' --threshold 'availability>99%' --threshold 'name=/health:p99<50ms' spike
 
 echo
-echo "== analyze both runs as one report, with JUnit XML for CI"
-verdict bin/analyze "$out"/results/*.parquet --out "$out/report" --format html,csv,json,junit
+echo "== replay recorded: the sample's own timeline, three times over, four times as fast (each copy its own user, logging in anew)"
+verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --amplify 3 --speed 4 \
+	--no-default-thresholds --threshold 'availability>99%' --threshold 'lateness_p99<50ms' recorded
+
+echo
+echo "== analyze light_load and spike_test as one report, with JUnit XML for CI"
+verdict bin/analyze "$out"/results/light_load_*.parquet "$out"/results/spike_test_*.parquet --out "$out/report" --format html,csv,json,junit
 
 echo
 echo "Reports: $(ls "$out"/results/*.html "$out"/report/*.html | tr '\n' ' ')"

@@ -79,7 +79,8 @@ func readyLike(s *Session) (any, int64) {
 	return keep, int64(len(keep))*(24+800) + 24
 }
 
-// openAndReadAll opens path, takes every session once and closes it.
+// openAndReadAll opens path, takes every session once, reads them all
+// straight through (Source.From) and closes it.
 func openAndReadAll(t *testing.T, opts Options, path string) Stats {
 	src, st, err := Open(opts, path)
 	if err != nil {
@@ -94,6 +95,18 @@ func openAndReadAll(t *testing.T, opts Options, path string) Stats {
 		if s.Ready == nil {
 			t.Fatalf("session %d not made ready", i)
 		}
+	}
+	// And straight through, as the recorded timeline reads them.
+	seq, failed := src.From(0)
+	n := 0
+	for _, s := range seq {
+		if s.Ready == nil {
+			t.Fatalf("session %d not made ready by From", n)
+		}
+		n++
+	}
+	if n != src.Len() || failed() != nil {
+		t.Fatalf("From read %d of %d sessions: %v", n, src.Len(), failed())
 	}
 	return st
 }

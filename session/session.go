@@ -188,6 +188,11 @@ func (o *Options) defaults() {
 // batch of rows being decoded, the row group being spilled.
 func (o *Options) work() int64 { return min(max(o.Memory/16, 1<<10), 8<<20) }
 
+// sortBuffer is what the sort of whole sessions by first request holds
+// at once: it runs during the last merge by key, when nothing but that
+// merge's buffers is held, so it may take a quarter of Memory.
+func (o *Options) sortBuffer() int64 { return max(o.Memory/4, o.work()) }
+
 // fanIn is how many spilled runs one merge reads at once: each reader holds
 // a batch and a page of each column.
 func (o *Options) fanIn() int { return int(min(max(o.Memory/(4<<20), 4), 16)) }
@@ -577,7 +582,7 @@ type byFirstRuns struct {
 
 // add takes the next request; a session's requests come together, in order.
 func (b *byFirstRuns) add(r *Request) error {
-	if n := len(b.buf); n > 0 && r.Session != b.buf[n-1].Session && b.bytes > b.sp.opts.work() {
+	if n := len(b.buf); n > 0 && r.Session != b.buf[n-1].Session && b.bytes > b.sp.opts.sortBuffer() {
 		if err := b.flush(); err != nil {
 			return err
 		}
@@ -885,10 +890,12 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 			}
 			return
 		}
+		// Chunks of whole sessions, of about chunkBytes decoded: a few
+		// thousand rows, fewer when rows are large (uploads).
+		limit := int(min(max(chunkBytes/pqfile.RowBytes(s.sorted), 1), chunkRows))
 		for i < len(s.infos) {
-			// A chunk of whole sessions, about chunkRows rows.
 			j, rows := i, 0
-			for j < len(s.infos) && (j == i || rows+s.infos[j].Requests <= chunkRows) {
+			for j < len(s.infos) && (j == i || rows+s.infos[j].Requests <= limit) {
 				rows += s.infos[j].Requests
 				j++
 			}
@@ -916,6 +923,9 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 				if s.ready != nil {
 					sess.Ready, _ = s.ready(sess)
 				}
+				if sample != nil {
+					sample()
+				}
 				if !yield(k, sess) {
 					return
 				}
@@ -925,8 +935,11 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 	}, func() error { return failed }
 }
 
-// chunkRows is about how many rows From reads back at once.
-const chunkRows = 4096
+// chunkRows and chunkBytes bound what From reads back at once.
+const (
+	chunkRows  = 4096
+	chunkBytes = 8 << 20
+)
 
 // Search is the index of the first session whose first request is at or
 // after t (Len() when there is none): sessions are in that order.

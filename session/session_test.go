@@ -63,9 +63,9 @@ func TestSpilledSessionsAreTheSame(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, opts := range []Options{
-		{Memory: 1, Cache: 1},              // a run per request; nothing cached
-		{Memory: 16 << 10, Cache: 8 << 10}, // a few runs; the cache evicts
-		{Memory: 64 << 10, Cache: 64 << 20},
+		{Memory: 32 << 10, Cache: 1},       // many runs, merged in rounds; nothing cached
+		{Memory: 64 << 10, Cache: 8 << 10}, // a few runs; the cache evicts
+		{Memory: 256 << 10, Cache: 64 << 20},
 	} {
 		opts.TempDir = t.TempDir()
 		disk, st, err := Open(opts, "../testdata/sample/*.parquet")

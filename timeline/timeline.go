@@ -19,7 +19,7 @@ import (
 // an instant (RFC 3339).
 type Edge struct {
 	offset time.Duration // +D
-	clock  time.Duration // HH:MM[:SS], since midnight
+	clock  [3]int        // HH:MM[:SS]
 	at     time.Time     // RFC 3339
 	kind   byte          // '+', 'c' or 't'
 	text   string
@@ -79,7 +79,7 @@ func parseEdge(s string, loc *time.Location) (Edge, error) {
 	case strings.Count(s, ":") <= 2 && !strings.ContainsAny(s, "TZ-"):
 		for _, layout := range []string{"15:04", "15:04:05"} {
 			if t, err := time.ParseInLocation(layout, s, time.UTC); err == nil {
-				e.kind, e.clock = 'c', time.Duration(t.Hour())*time.Hour+time.Duration(t.Minute())*time.Minute+time.Duration(t.Second())*time.Second
+				e.kind, e.clock = 'c', [3]int{t.Hour(), t.Minute(), t.Second()}
 				e.at = time.Date(2000, 1, 1, 0, 0, 0, 0, loc) // keeps loc
 				return e, nil
 			}
@@ -110,11 +110,13 @@ func (e Edge) resolve(start, notBefore time.Time) time.Time {
 		return e.at
 	}
 	// The clock time on notBefore's day, in the window's location, or on
-	// the next day when it has passed.
+	// the next day when it has passed. (Built from the wall clock, not
+	// midnight plus a duration: on a day clocks change the two differ.)
 	n := notBefore.In(e.at.Location())
-	t := time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, n.Location()).Add(e.clock)
+	h, m, s := e.clock[0], e.clock[1], e.clock[2]
+	t := time.Date(n.Year(), n.Month(), n.Day(), h, m, s, 0, n.Location())
 	if t.Before(notBefore) {
-		t = time.Date(n.Year(), n.Month(), n.Day()+1, 0, 0, 0, 0, n.Location()).Add(e.clock)
+		t = time.Date(n.Year(), n.Month(), n.Day()+1, h, m, s, 0, n.Location())
 	}
 	return t
 }
@@ -139,8 +141,8 @@ type Options struct {
 // Check says what is wrong with o.
 func (o Options) Check() error {
 	switch {
-	case !(o.Speed > 0) || math.IsInf(o.Speed, 0):
-		return fmt.Errorf("the speed must be a positive number, not %g", o.Speed)
+	case !(o.Speed >= MinSpeed && o.Speed <= MaxSpeed):
+		return fmt.Errorf("the speed must be from %g to %g, not %g", MinSpeed, MaxSpeed, o.Speed)
 	case !(o.Amplify > 0) || o.Amplify > MaxAmplify:
 		return fmt.Errorf("amplify must be more than 0 and at most %d, not %g", MaxAmplify, o.Amplify)
 	case o.Jitter < 0:
@@ -149,8 +151,14 @@ func (o Options) Check() error {
 	return nil
 }
 
-// MaxAmplify bounds the copies of one session.
-const MaxAmplify = 10000
+// MaxAmplify bounds the copies of one session; MinSpeed and MaxSpeed the
+// speed (a thousandth: a second of recording takes 17 minutes; a
+// million: a day takes 86 ms).
+const (
+	MaxAmplify = 10000
+	MinSpeed   = 0.001
+	MaxSpeed   = 1e6
+)
 
 // Copies is how many copies of the session with this key to send.
 func (o Options) Copies(key string) int {
@@ -167,17 +175,29 @@ func (o Options) Copies(key string) int {
 // from one round's start to the next), divided too, plus the copy's
 // jitter (never before the round starts).
 func (o Options) Offset(key string, recorded, period time.Duration, c, k int) time.Duration {
-	round := time.Duration(float64(period) * float64(k) / o.Speed)
-	at := time.Duration(float64(recorded) / o.Speed)
+	round := saturate(float64(period) * float64(k) / o.Speed)
+	at := o.Scale(recorded)
 	if c > 0 && o.Jitter > 0 {
 		at += time.Duration((2*unit(o.Seed, key, uint64(c), uint64(k)) - 1) * float64(o.Jitter))
 	}
-	return round + max(at, 0)
+	return saturate(float64(round) + float64(max(at, 0)))
 }
 
-// Scale is a recorded gap divided by Speed.
+// Scale is a recorded gap divided by Speed (at most the longest
+// time.Duration).
 func (o Options) Scale(d time.Duration) time.Duration {
-	return time.Duration(float64(d) / o.Speed)
+	return saturate(float64(d) / o.Speed)
+}
+
+// saturate is f nanoseconds, within what a time.Duration holds.
+func saturate(f float64) time.Duration {
+	switch {
+	case f >= math.MaxInt64:
+		return math.MaxInt64
+	case f <= math.MinInt64:
+		return math.MinInt64
+	}
+	return time.Duration(f)
 }
 
 // unit is a number in [0, 1) drawn from the seed, a session key and two

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the DST case needs Europe/Paris wherever it runs
 )
 
 func TestWindow(t *testing.T) {
@@ -54,6 +55,15 @@ func TestWindow(t *testing.T) {
 		}
 		if w.String() != tt.in {
 			t.Errorf("%q: String() = %q", tt.in, w.String())
+		}
+	}
+	// On the day clocks go forward, 09:00 is 09:00 on the wall (07:00
+	// UTC in summer time), not midnight plus nine hours.
+	if paris.String() == "Europe/Paris" {
+		w, _ := ParseWindow("09:00..09:15", paris)
+		from, to := w.Resolve(time.Date(2026, 3, 29, 0, 30, 0, 0, time.UTC))
+		if !from.Equal(time.Date(2026, 3, 29, 7, 0, 0, 0, time.UTC)) || !to.Equal(time.Date(2026, 3, 29, 7, 15, 0, 0, time.UTC)) {
+			t.Errorf("09:00..09:15 in Paris on 2026-03-29: %s..%s", from.UTC(), to.UTC())
 		}
 	}
 	if !(Window{}).IsZero() {

@@ -141,16 +141,7 @@ type methodStatus struct {
 // writeTrace writes rows to a new trace file at path.
 func writeTrace(t *testing.T, path string, rows []Exchange) {
 	t.Helper()
-	w, err := Create(path, WriterOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := w.Write(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
+	if err := WriteAll(path, rows); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -81,3 +81,19 @@ func approxSize(e *Exchange) int64 {
 	}
 	return n
 }
+
+// WriteAll writes rows to a new trace file at path: for tests and small
+// files.
+func WriteAll(path string, rows []Exchange) error {
+	w, err := Create(path, WriterOptions{})
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		if err := w.Write(&rows[i]); err != nil {
+			w.Abort()
+			return err
+		}
+	}
+	return w.Close()
+}

@@ -115,6 +115,9 @@ func run() int {
 	}
 	var err error
 	if fs.Changed("amplify") {
+		if !(*amplify > 0) {
+			return fail("--amplify %g: want more than 0 (0.5 keeps half the sessions, 3 sends three copies of each)", *amplify)
+		}
 		cfg.Amplify = *amplify
 	}
 	if *window != "" {
@@ -221,7 +224,11 @@ func run() int {
 		}
 		if sum.Requests == 0 {
 			// Nothing to analyze, and nothing measured: a failed run.
-			if sum.Stopped == "" {
+			switch {
+			case sum.Stopped != "":
+			case isTimeline(name):
+				fmt.Fprintf(os.Stderr, "replay: %s sent no request in %s: no copy of a session (of this shard's) started before the end: lengthen --duration, widen --window, or amplify more\n", name, sum.Elapsed.Round(time.Millisecond))
+			default:
 				fmt.Fprintf(os.Stderr, "replay: %s sent no request in %s: lengthen --duration or --ramp, or check the trace's mix\n", name, sum.Elapsed.Round(time.Millisecond))
 			}
 			code = max(code, analysis.ExitFail)
@@ -341,7 +348,7 @@ func progressPrinter() func(string, time.Duration, replay.Progress) {
 			pct = 100 * float64(p.Failures) / float64(p.Requests)
 		}
 		line := fmt.Sprintf("%s %s/%s  users %d  rps %.0f  p95 %s  errors %d (%.1f%%)  cpu %.0f%%",
-			name, p.Elapsed.Truncate(time.Second), total, p.Users, p.RPS, p.P95.Round(time.Millisecond), p.Failures, pct, 100*p.CPU)
+			name, p.Elapsed.Truncate(time.Second), total.Round(time.Millisecond), p.Users, p.RPS, p.P95.Round(time.Millisecond), p.Failures, pct, 100*p.CPU)
 		if p.Late > 0 {
 			line += fmt.Sprintf("  late p99 %s", p.Late.Round(time.Millisecond))
 		}

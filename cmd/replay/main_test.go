@@ -82,6 +82,22 @@ func TestCommand(t *testing.T) {
 		{"1ns timeout", key, []string{sample, "--host", api.URL, "--out", nothing, "--timeout", "1ns", "light"}, 2, "--timeout"},
 		{"1ns duration", key, []string{sample, "--host", api.URL, "--out", nothing, "--duration", "1ns", "light"}, 2, "--duration"},
 		{"fewer users than shards", key, []string{sample, "--host", api.URL, "--out", nothing, "--scale", "2", "--shard", "3/4", "light"}, 2, "shard 3 would have none"},
+		// The recorded timeline's options, and the others' that mean
+		// nothing to it.
+		{"recorded with --scale", key, []string{sample, "--host", api.URL, "--out", nothing, "--scale", "5", "recorded"}, 2, "--scale: the recorded timeline replays"},
+		{"recorded with --rate", key, []string{sample, "--host", api.URL, "--out", nothing, "--rate", "5", "recorded"}, 2, "--rate"},
+		{"recorded with --pacing", key, []string{sample, "--host", api.URL, "--out", nothing, "--pacing", "high", "rec"}, 2, "--pacing"},
+		{"--loop without --duration", key, []string{sample, "--host", api.URL, "--out", nothing, "--loop", "recorded"}, 2, "--loop: a looped timeline"},
+		{"--amplify 0", key, []string{sample, "--host", api.URL, "--out", nothing, "--amplify", "0", "recorded"}, 2, "--amplify"},
+		{"--amplify NaN", key, []string{sample, "--host", api.URL, "--out", nothing, "--amplify", "NaN", "recorded"}, 2, "--amplify"},
+		{"--amplify abc", key, []string{sample, "--host", api.URL, "--out", nothing, "--amplify", "abc", "recorded"}, 2, "--amplify"},
+		{"negative --jitter", key, []string{sample, "--host", api.URL, "--out", nothing, "--jitter", "-1s", "recorded"}, 2, "--jitter"},
+		{"bad --window", key, []string{sample, "--host", api.URL, "--out", nothing, "--window", "9am..10am", "recorded"}, 2, "--window"},
+		{"empty --window", key, []string{sample, "--host", api.URL, "--out", nothing, "--window", "+10h..+11h", "recorded"}, 2, "no recorded session starts in the window"},
+		{"--amplify with light", key, []string{sample, "--host", api.URL, "--out", nothing, "--amplify", "2", "light"}, 2, "--amplify: only the recorded scenario"},
+		{"--window with light", key, []string{sample, "--host", api.URL, "--out", nothing, "--window", "+1s..+2s", "light"}, 2, "--window: only the recorded scenario"},
+		{"recorded, a short run", key, []string{sample, "--host", api.URL, "--out", t.TempDir(), "--speed", "50", "--amplify", "2",
+			"--no-default-thresholds", "--threshold", "lateness_p99<10s", "recorded"}, 0, "timeline: recorded × 2 at speed 50"},
 		{"bad scenario in --all", key, []string{sample, "--host", "ftp://x", "--out", nothing, "--all"}, 2, "--host"},
 		// A run that sent nothing measured nothing: it fails. (Recorded
 		// pacing waits the trace's think time, 2 s, before a first request.)
