@@ -67,48 +67,56 @@ func TestSpilledSessionsAreTheSame(t *testing.T) {
 		{Memory: 64 << 10, Cache: 8 << 10}, // a few runs; the cache evicts
 		{Memory: 256 << 10, Cache: 64 << 20},
 	} {
-		opts.TempDir = t.TempDir()
-		disk, st, err := Open(opts, "../testdata/sample/*.parquet")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !st.Spilled || disk.Len() != mem.Len() {
-			t.Fatalf("%+v: spilled %v, %d sessions, want %d", opts, st.Spilled, disk.Len(), mem.Len())
-		}
-		// Twice round, so that the second reads come from the cache.
-		for range 2 {
-			for i := range mem.Len() {
-				a, _ := mem.Session(i)
-				b, err := disk.Session(i)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if !reflect.DeepEqual(a, b) {
-					t.Fatalf("%+v: session %d differs after spilling", opts, i)
-				}
+		t.Run(fmt.Sprintf("%d KiB", opts.Memory>>10), func(t *testing.T) {
+			t.Parallel() // the memory tests, which sample the heap, are not running meanwhile
+			spilledSameAs(t, mem, opts)
+		})
+	}
+}
+
+// spilledSameAs checks that sessions opened with opts are mem's.
+func spilledSameAs(t *testing.T, mem *Source, opts Options) {
+	opts.TempDir = t.TempDir()
+	disk, st, err := Open(opts, "../testdata/sample/*.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Spilled || disk.Len() != mem.Len() {
+		t.Fatalf("%+v: spilled %v, %d sessions, want %d", opts, st.Spilled, disk.Len(), mem.Len())
+	}
+	// Twice round, so that the second reads come from the cache.
+	for range 2 {
+		for i := range mem.Len() {
+			a, _ := mem.Session(i)
+			b, err := disk.Session(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(a, b) {
+				t.Fatalf("%+v: session %d differs after spilling", opts, i)
 			}
 		}
-		// Read straight through, from anywhere, as the timeline does.
-		for _, from := range []int{0, 3, mem.Len() - 1, mem.Len()} {
-			seq, failed := disk.From(from)
-			want := from
-			for i, b := range seq {
-				a, _ := mem.Session(i)
-				if i != want || !reflect.DeepEqual(a.Requests, b.Requests) {
-					t.Fatalf("%+v: From(%d) gave session %d where %d was due, or it differs", opts, from, i, want)
-				}
-				want++
+	}
+	// Read straight through, from anywhere, as the timeline does.
+	for _, from := range []int{0, 3, mem.Len() - 1, mem.Len()} {
+		seq, failed := disk.From(from)
+		want := from
+		for i, b := range seq {
+			a, _ := mem.Session(i)
+			if i != want || !reflect.DeepEqual(a.Requests, b.Requests) {
+				t.Fatalf("%+v: From(%d) gave session %d where %d was due, or it differs", opts, from, i, want)
 			}
-			if want != mem.Len() || failed() != nil {
-				t.Fatalf("%+v: From(%d) stopped at %d of %d: %v", opts, from, want, mem.Len(), failed())
-			}
+			want++
 		}
-		if err := disk.Close(); err != nil {
-			t.Fatal(err)
+		if want != mem.Len() || failed() != nil {
+			t.Fatalf("%+v: From(%d) stopped at %d of %d: %v", opts, from, want, mem.Len(), failed())
 		}
-		if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
-			t.Errorf("%+v: %d temporary files left after Close", opts, len(left))
-		}
+	}
+	if err := disk.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(opts.TempDir); len(left) != 0 {
+		t.Errorf("%+v: %d temporary files left after Close", opts, len(left))
 	}
 }
 
