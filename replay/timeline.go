@@ -73,6 +73,15 @@ func (h *startHeap) Pop() any {
 	return x
 }
 
+// due is when request j of copy c is due, from the run's start, and
+// whether it is sent at all: before the slice's end as recorded, and
+// due before until.
+func (tp *TimelinePlan) due(c copyStart, j int, until time.Duration) (time.Duration, bool) {
+	r := &c.s.Requests[j]
+	at := c.at + tp.Scale(r.TS.Sub(c.s.Requests[0].TS))
+	return at, r.TS.Before(tp.To) && at < until
+}
+
 func (timelineModel) run(st *runState) {
 	p := st.plan
 	tp := p.Timeline
@@ -205,7 +214,6 @@ func (st *runState) replayCopy(c copyStart) {
 	tp := p.Timeline
 	s := c.s
 	wall := st.start.Round(0)
-	first := s.Requests[0].TS
 	values := st.send.values(s)
 	// answered[i] closes when request i's answer is read; at[i] is then
 	// when, from the run's start.
@@ -221,8 +229,8 @@ func (st *runState) replayCopy(c copyStart) {
 	defer inflight.Wait()
 	for j := range s.Requests {
 		r := &s.Requests[j]
-		due := c.at + tp.Scale(r.TS.Sub(first))
-		if !r.TS.Before(tp.To) || due >= p.Duration {
+		due, ok := tp.due(c, j, p.Duration)
+		if !ok {
 			return // cut at the slice's end, or after the run's
 		}
 		for pending.Len() > 0 && !(*pending)[0].end.After(r.TS) {
@@ -289,11 +297,9 @@ func (h *endHeap) Pop() any {
 func (st *runState) countUnsent(c copyStart, j int) {
 	tp := st.plan.Timeline
 	until := min(st.plan.Duration, time.Since(st.start))
-	first := c.s.Requests[0].TS
 	n := int64(0)
 	for ; j < len(c.s.Requests); j++ {
-		r := &c.s.Requests[j]
-		if !r.TS.Before(tp.To) || c.at+tp.Scale(r.TS.Sub(first)) >= until {
+		if _, ok := tp.due(c, j, until); !ok {
 			break
 		}
 		n++
@@ -306,14 +312,12 @@ func (st *runState) countUnsent(c copyStart, j int) {
 // skipCopy records the requests of a copy the generator could not start.
 func (st *runState) skipCopy(c copyStart, why string) {
 	tp := st.plan.Timeline
-	first := c.s.Requests[0].TS
 	for j := range c.s.Requests {
-		r := &c.s.Requests[j]
-		due := c.at + tp.Scale(r.TS.Sub(first))
-		if !r.TS.Before(tp.To) || due >= st.plan.Duration {
+		due, ok := tp.due(c, j, st.plan.Duration)
+		if !ok {
 			return
 		}
-		rq := request{r: r, seq: j}
+		rq := request{r: &c.s.Requests[j], seq: j}
 		st.send.skip(c.vu, st.live.users(), &rq, st.start.Round(0).Add(due), why)
 	}
 }
