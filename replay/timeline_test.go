@@ -497,8 +497,10 @@ func TestTimelineStoppedCountsDueByThen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 5 || sum.Unsent > 2 {
-		t.Errorf("%d sent, %d unsent: stopped after 5, about 0.5 s in, nothing more was due", len(rows), sum.Unsent)
+	// A few more may have come due while a loaded machine got to the
+	// stop; counting to the planned end would be 95.
+	if len(rows) != 5 || sum.Unsent > 10 {
+		t.Errorf("%d sent, %d unsent: stopped after 5, about 0.5 s in, next to nothing more was due", len(rows), sum.Unsent)
 	}
 }
 
