@@ -3,7 +3,8 @@
 # SESSIONS sessions over 24 hours (bench/gentimeline: a daily curve, busiest
 # at 14:00, 2-8 requests a session 1-30 s apart), made once and kept under
 # bench/out/. nginx on 127.0.0.1 pinned to core 0 answers every path 200;
-# replay recorded, pinned to core 1, replays the sessions that started in
+# replay recorded, on both cores and then pinned to core 1 alone (CPUS),
+# replays the sessions that started in
 # WINDOW (offsets from the trace's start) with --speed chosen so that the
 # slice's recorded requests go at RATE a second. Each of RUNS runs gives
 #   peak RSS          /usr/bin/time %M, the whole process (reading the
@@ -23,6 +24,7 @@
 #   WINDOW=+0h..+24h bench/timeline.sh        the whole day, RATE on average
 #   SECS=60 bench/timeline.sh                 cut each run at 60 s (--duration)
 #   SESSIONS=100000 bench/timeline.sh         a smaller trace
+#   CPUS=1 bench/timeline.sh                  replay on core 1 alone only
 # Needs root only to install what is missing: nginx, DuckDB (npm
 # @duckdb/node-api).
 set -euo pipefail
@@ -34,6 +36,9 @@ RUNS=${RUNS:-3}
 RATE=${RATE:-5000}
 WINDOW=${WINDOW:-+13h..+15h}
 SECS=${SECS:-} # set: --duration ${SECS}s cuts each run
+# CPUS: the cores replay may use, one measurement each: both (beside
+# nginx, as a generator on the target's machine runs), then core 1 alone.
+CPUS=${CPUS:-0,1 1}
 PORT=18320
 need nginx:nginx-light curl:curl taskset:util-linux /usr/bin/time:time node:nodejs npm:npm
 cache=${REPLAYKIT_CACHE:-$HOME/.cache/replaykit}/duckdb-node
@@ -87,12 +92,14 @@ taskset -p -c 0 "${pids[-1]}" >/dev/null
 
 dur=()
 [ -z "$SECS" ] || dur=(--duration "${SECS}s")
-: >"$work/runs"
 keep=bench/out/timeline-runs # each run's output and results, for a look afterwards
 rm -rf "$keep"
+for cpus in $CPUS; do
+: >"$work/runs"
+printf '\nreplay on cores %s (taskset -c %s), nginx on core 0:\n' "$cpus" "$cpus"
 for i in $(seq "$RUNS"); do
 	rm -rf "$work/r"
-	API_KEY=bench-token /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 bin/replay recorded --trace "$trace" \
+	API_KEY=bench-token /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c "$cpus" bin/replay recorded --trace "$trace" \
 		--host "http://127.0.0.1:$PORT" --speed "$speed" --window "$WINDOW" "${dur[@]}" --out "$work/r" \
 		--no-default-thresholds --format json >"$work/replay-$i.out" 2>&1 &
 	timer=$!
@@ -113,7 +120,7 @@ for i in $(seq "$RUNS"); do
 	read -r wall user sys kb <"$work/time"
 	echo "$((kb / 1024)) $start_late_p50_us $start_late_p99_us $start_late_max_us $late_p99_us $behind_p99_us $rate $requests $timeline_recorded $failed $wall $(echo "$user + $sys" | bc) $open_mb $run_mb" >>"$work/runs"
 	echo "run $i: $(tail -1 "$work/runs")"
-	mkdir -p "$keep/run-$i" && cp "$work/replay-$i.out" "$work/rss-$i" "${files[0]}" "$keep/run-$i/"
+	mkdir -p "$keep/cores-$cpus/run-$i" && cp "$work/replay-$i.out" "$work/rss-$i" "${files[0]}" "$keep/cores-$cpus/run-$i/"
 done
 
 # One row a figure: the median of the runs and their range.
@@ -150,3 +157,4 @@ function goal(col, limit, scale,   i, all) {
 	for (i = 1; i <= runs; i++) if (r[i, col] / scale >= limit) all = 0
 	return all ? "met in every run" : med[col] < limit ? "met by the median, not in every run" : "NOT met"
 }' "$work/runs"
+done

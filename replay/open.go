@@ -59,7 +59,7 @@ func (openModel) run(st *runState) {
 			values = st.send.values(s)
 		}
 	}
-	defer steadyGC()()
+	defer steadyGC(1000)()
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
 	interval := float64(time.Second) / p.Rate
@@ -155,21 +155,22 @@ func waitUntil(t time.Time, ctx context.Context) bool {
 	}
 }
 
-// steadyGC makes garbage collections rarer for the open model and returns
-// what undoes it. On one core a collection's mark phase holds the
-// processor for milliseconds a few times a second at 5,000 requests/s
-// (the live heap is small, so the default target is reached fast), and
-// every send due meanwhile leaves late: that was most of the lateness p99.
-// Ten times the live heap between collections, within a 1 GiB soft limit,
-// costs memory a load generator has. GOGC or GOMEMLIMIT set by the user win.
-func steadyGC() (undo func()) {
+// steadyGC makes garbage collections rarer for the models that send on a
+// schedule (open, recorded) and returns what undoes it. On one core a
+// collection's mark phase holds the processor for milliseconds a few times
+// a second at 5,000 requests/s (the live heap is small, so the default
+// target is reached fast), and every send due meanwhile leaves late: that
+// was most of the lateness p99. pct times the live heap between
+// collections, within a 1 GiB soft limit, costs memory a load generator
+// has. GOGC or GOMEMLIMIT set by the user win.
+func steadyGC(pct int) (undo func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	pct := debug.SetGCPercent(1000)
+	old := debug.SetGCPercent(pct)
 	limit := debug.SetMemoryLimit(1 << 30)
 	return func() {
-		debug.SetGCPercent(pct)
+		debug.SetGCPercent(old)
 		debug.SetMemoryLimit(limit)
 	}
 }

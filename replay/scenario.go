@@ -160,15 +160,9 @@ func (c Config) checkTimeline() error {
 // the slice of the trace cfg's window says, and the run's duration
 // (cfg's, or the slice's at the speed, the jitter included).
 func timelinePlan(sessions *session.Source, cfg Config) (*TimelinePlan, time.Duration, error) {
-	tp := &TimelinePlan{Options: timeline.Options{Speed: cmp.Or(cfg.Speed, 1), Amplify: cmp.Or(cfg.Amplify, 1), Jitter: cfg.Jitter, Seed: cfg.Seed}, Loop: cfg.Loop}
-	first, last := sessions.Info(0).First, sessions.Info(0).Last
-	for i := range sessions.Len() {
-		last = maxTime(last, sessions.Info(i).Last)
-	}
-	tp.From, tp.To = first, last.Add(time.Nanosecond)
-	if !cfg.Window.IsZero() {
-		tp.From, tp.To = cfg.Window.Resolve(first)
-	}
+	tp := &TimelinePlan{Options: cfg.timelineOptions(), Loop: cfg.Loop}
+	first, last := sessions.Span()
+	tp.From, tp.To = cfg.timelineSlice(first, last)
 	tp.Lo, tp.Hi = sessions.Search(tp.From), sessions.Search(tp.To)
 	// A window's rounds follow one another; the whole trace's leave the
 	// mean gap between session starts after the last request, so that a
@@ -179,8 +173,8 @@ func timelinePlan(sessions *session.Source, cfg Config) (*TimelinePlan, time.Dur
 	}
 	const at = "2006-01-02T15:04:05.000Z07:00"
 	if tp.Lo >= tp.Hi {
-		return nil, 0, &OptionError{Option: "Window", Err: fmt.Errorf("no recorded session starts in the window %s (%s to %s): the trace runs from %s to %s, its last session starting at %s",
-			cfg.Window, tp.From.Format(at), tp.To.Format(at), first.Format(at), last.Format(at), sessions.Info(sessions.Len()-1).First.Format(at))}
+		return nil, 0, &OptionError{Option: "Window", Err: fmt.Errorf("no recorded session starts in the window %s (%s to %s): the trace runs from %s to %s",
+			cfg.Window, tp.From.Format(at), tp.To.Format(at), first.Format(at), last.Format(at))}
 	}
 	kept := false
 	for i := tp.Lo; i < tp.Hi && !kept; i++ {
@@ -205,16 +199,47 @@ func timelinePlan(sessions *session.Source, cfg Config) (*TimelinePlan, time.Dur
 	return tp, d, nil
 }
 
+func (cfg Config) timelineOptions() timeline.Options {
+	return timeline.Options{Speed: cmp.Or(cfg.Speed, 1), Amplify: cmp.Or(cfg.Amplify, 1), Jitter: cfg.Jitter, Seed: cfg.Seed}
+}
+
+// timelineSlice is the recorded slice a recorded run replays, of a trace
+// from first to last: the window, or the whole trace.
+func (cfg Config) timelineSlice(first, last time.Time) (from, to time.Time) {
+	if cfg.Window.IsZero() {
+		return first, last.Add(time.Nanosecond)
+	}
+	return cfg.Window.Resolve(first)
+}
+
+// timelineReads is what session.Open needs read of a trace for a
+// recorded run (nil: all of it): the sessions that start in the slice,
+// and, when the run does not loop, only those that start before its
+// duration ends (jitter included), cut there.
+func (cfg Config) timelineReads() func(first time.Time) (from, to time.Time) {
+	cut := cfg.Duration > 0 && !cfg.Loop
+	if cfg.Window.IsZero() && !cut {
+		return nil
+	}
+	return func(first time.Time) (from, to time.Time) {
+		from, to = first, time.Unix(1<<62, 0) // no end but the run's
+		if !cfg.Window.IsZero() {
+			from, to = cfg.Window.Resolve(first)
+		}
+		if d := cfg.timelineOptions().Recorded(cfg.Duration + cfg.Jitter); cut && d < to.Sub(from) {
+			to = from.Add(d)
+		}
+		return from, to
+	}
+}
+
+// timelineMemory is what a recorded run holds of its trace in memory
+// before it spills (session.Options.Memory).
+const timelineMemory = 48 << 20
+
 // maxTimeline is the longest a recorded timeline runs without being told
 // to: a week.
 const maxTimeline = 7 * 24 * time.Hour
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
-}
 
 // RunScenario runs one scenario and writes
 // Out/{scenario}_{timestamp}.parquet (never over an existing file). ctx
@@ -242,6 +267,14 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	defer client.CloseIdleConnections()
 	opts := cfg.Sessions
 	opts.Ready = target.PrepareSession // each request prepared once per session read
+	if sc.Timeline() {
+		opts.Slice = cfg.timelineReads()
+		// The timeline reads its sessions once, in order, a second
+		// ahead: a trace larger than this is streamed from the spilled
+		// file rather than held whole (with its prepared requests, that
+		// was twice the trace's size for the whole run).
+		opts.Memory = cmp.Or(opts.Memory, timelineMemory)
+	}
 	sessions, st, err := session.Open(opts, cfg.Traces...)
 	if err != nil {
 		return nil, err

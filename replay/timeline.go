@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime"
 	"sync"
 	"time"
 
@@ -48,6 +49,7 @@ type timelineModel struct{}
 const (
 	lookahead    = time.Second
 	maxReadAhead = 1000
+	readSlice    = time.Millisecond
 )
 
 // copyStart is one copy of a session, due to start at from the run's start.
@@ -85,6 +87,10 @@ func (tp *TimelinePlan) due(c copyStart, j int, until time.Duration) (time.Durat
 func (timelineModel) run(st *runState) {
 	p := st.plan
 	tp := p.Timeline
+	// The live heap is the sessions in flight and the index (tens of
+	// MB at a million sessions): three times it keeps the process within
+	// a few hundred MB.
+	defer steadyGC(300)()
 	var copies sync.WaitGroup
 	defer copies.Wait()
 
@@ -159,35 +165,8 @@ func (timelineModel) run(st *runState) {
 		}
 	}()
 	for st.starting.Err() == nil {
-		// Read what may start within the lookahead, a bounded number of
-		// sessions at a time: starts due meanwhile are not held up.
-		now := time.Since(st.start)
-		for k := 0; k < maxReadAhead; k++ {
-			at, ok := earliest()
-			if !ok || at >= p.Duration || at > now+lookahead {
-				break
-			}
-			if !read() {
-				return
-			}
-		}
-		if starts.Len() == 0 {
-			at, ok := earliest()
-			if !ok || at >= p.Duration {
-				return // nothing more starts before the end
-			}
-			sleep(st.starting, time.Until(st.start.Add(at-lookahead)))
-			continue
-		}
-		first := (*starts)[0]
-		wake := first.at
-		if at, ok := earliest(); ok && at < p.Duration && at-lookahead < wake {
-			wake = max(at-lookahead, now) // read ahead before this start
-		}
-		if !sleep(st.starting, time.Until(st.start.Add(wake))) {
-			return
-		}
-		for st.starting.Err() == nil && starts.Len() > 0 && (*starts)[0].at <= time.Since(st.start) {
+		// Copies due start first: reading never makes a start late.
+		for starts.Len() > 0 && (*starts)[0].at <= time.Since(st.start) {
 			c := heap.Pop(starts).(copyStart)
 			if st.live.active.Load() >= maxInFlight {
 				st.skipCopy(c, "generator overloaded: too many sessions at once")
@@ -200,6 +179,37 @@ func (timelineModel) run(st *runState) {
 				defer st.live.active.Add(-1)
 				st.replayCopy(c)
 			}()
+		}
+		// Then read what may start within the lookahead, in slices of
+		// work short enough not to hold up the copies' sends (on one
+		// core, a goroutine runs until it blocks or 10 ms pass).
+		now, began := time.Since(st.start), time.Now()
+		for k := 0; k < maxReadAhead; k++ {
+			at, ok := earliest()
+			if !ok || at >= p.Duration || at > now+lookahead {
+				break
+			}
+			if !read() {
+				return
+			}
+			if time.Since(began) >= readSlice || (starts.Len() > 0 && (*starts)[0].at <= time.Since(st.start)) {
+				break
+			}
+		}
+		wake, more := time.Duration(0), false
+		if starts.Len() > 0 {
+			wake, more = (*starts)[0].at, true
+		}
+		if at, ok := earliest(); ok && at < p.Duration && (!more || at-lookahead < wake) {
+			wake, more = at-lookahead, true // read ahead before this start
+		}
+		if !more {
+			return // nothing more starts before the end
+		}
+		if d := time.Until(st.start.Add(wake)); d <= 0 {
+			runtime.Gosched() // more to do at once: let the copies run first
+		} else if !sleep(st.starting, d) {
+			return
 		}
 	}
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"io"
 	"math"
@@ -80,7 +81,7 @@ func runRecorded(t *testing.T, cfg Config) (*Summary, []results.Result) {
 	t.Helper()
 	// Longer than the timeline: the run ends when its last session has
 	// sent, and a loaded machine's late sends are not cut at the end.
-	cfg.Out, cfg.APIKey, cfg.Duration = t.TempDir(), "locust-key-000", time.Minute
+	cfg.Out, cfg.APIKey, cfg.Duration = t.TempDir(), "locust-key-000", cmp.Or(cfg.Duration, time.Minute)
 	bg := context.Background()
 	sum, err := RunScenario(bg, bg, "recorded", cfg)
 	if err != nil {
@@ -228,5 +229,23 @@ func TestRecordedLocustWindow(t *testing.T) {
 		if len(want) == 0 || !slices.Equal(got, want) {
 			t.Errorf("amplify %g: sent %d requests of the window, want %d: %v", amplify, len(got), len(want), got)
 		}
+	}
+	// --duration alone: only what is due before it is read, and sent (or,
+	// held back by a slow answer at the very end, counted unsent).
+	var want []int64
+	for _, e := range ex {
+		if e.TS.Sub(t0) < 9*time.Second {
+			want = append(want, e.ID)
+		}
+	}
+	slices.Sort(want)
+	sum, rows := runRecorded(t, Config{Traces: []string{path}, Host: locustTarget(t), Duration: 3 * time.Second, Seed: 4, Speed: 3})
+	var got []int64
+	for _, r := range rows {
+		got = append(got, r.TraceID)
+	}
+	slices.Sort(got)
+	if sent := slices.DeleteFunc(slices.Clone(got), func(id int64) bool { _, ok := slices.BinarySearch(want, id); return !ok }); len(sent) != len(got) || int64(len(got))+sum.Unsent != int64(len(want)) {
+		t.Errorf("--duration 3s --speed 3: sent %d (%d of them due), %d unsent, want %d due in the first 9 s", len(got), len(sent), sum.Unsent, len(want))
 	}
 }

@@ -520,3 +520,41 @@ func TestTimelineRefused(t *testing.T) {
 		t.Errorf("an amplify that keeps nothing: %v", err)
 	}
 }
+
+// What a recorded run reads of the trace: the window's sessions, cut at
+// the run's end (jitter included, times the speed) when it does not loop.
+func TestTimelineReads(t *testing.T) {
+	first := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
+	never := time.Unix(1<<62, 0)
+	for _, tt := range []struct {
+		name     string
+		cfg      Config
+		all      bool
+		from, to time.Time
+	}{
+		{"whole trace", Config{Speed: 1}, true, time.Time{}, time.Time{}},
+		{"looped", Config{Speed: 1, Duration: time.Minute, Loop: true}, true, time.Time{}, time.Time{}},
+		{"duration", Config{Speed: 2, Duration: time.Minute, Jitter: time.Second}, false, first, first.Add(122 * time.Second)},
+		{"window", Config{Speed: 1, Window: mustWindow(t, "+1h..+2h")}, false, first.Add(time.Hour), first.Add(2 * time.Hour)},
+		{"window cut by duration", Config{Speed: 10, Window: mustWindow(t, "+1h..+2h"), Duration: time.Minute}, false, first.Add(time.Hour), first.Add(time.Hour + 10*time.Minute)},
+		{"window shorter than the duration", Config{Speed: 1, Window: mustWindow(t, "+1h..+2h"), Duration: 3 * time.Hour}, false, first.Add(time.Hour), first.Add(2 * time.Hour)},
+		{"looped window", Config{Speed: 1, Window: mustWindow(t, "+1h..+2h"), Duration: 3 * time.Hour, Loop: true}, false, first.Add(time.Hour), first.Add(2 * time.Hour)},
+		{"duration at a huge speed", Config{Speed: 1e6, Duration: 200 * 24 * time.Hour}, false, first, never},
+	} {
+		reads := tt.cfg.timelineReads()
+		if tt.all {
+			if reads != nil {
+				from, to := reads(first)
+				t.Errorf("%s: reads %v..%v, want the whole trace", tt.name, from, to)
+			}
+			continue
+		}
+		if reads == nil {
+			t.Errorf("%s: reads the whole trace", tt.name)
+			continue
+		}
+		if from, to := reads(first); !from.Equal(tt.from) || !to.Equal(tt.to) {
+			t.Errorf("%s: reads %v..%v, want %v..%v", tt.name, from, to, tt.from, tt.to)
+		}
+	}
+}

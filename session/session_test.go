@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/rand"
 	"fmt"
+	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -273,5 +274,113 @@ func TestReadyRunsOncePerSessionRead(t *testing.T) {
 			}
 		}
 		src.Close()
+	}
+}
+
+// A slice keeps the sessions that started in it, cut at its end, and
+// nothing else, whatever order the rows are stored in, in memory or
+// spilled; Span is the whole trace's.
+func TestSliceKeepsTheSessionsStartedInIt(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Unix(1.7e9, 0).UTC()
+	rng := mrand.New(mrand.NewPCG(7, 7))
+	var rows []trace.Exchange
+	for k := range 400 {
+		at := start.Add(time.Duration(rng.IntN(100_000)) * time.Millisecond)
+		for j := range 1 + rng.IntN(6) {
+			rows = append(rows, trace.Exchange{TS: at, Session: fmt.Sprintf("s%03d", k), Method: "GET",
+				Path: fmt.Sprintf("/items/%d", j), Route: "/items/{id}", Kind: trace.KindRead, Status: 200})
+			at = at.Add(time.Duration(rng.IntN(20_000)) * time.Millisecond)
+		}
+	}
+	// Stored in completion order, not start order; over two files.
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	for f, part := range [][]trace.Exchange{rows[:len(rows)/2], rows[len(rows)/2:]} {
+		w, err := trace.Create(filepath.Join(dir, fmt.Sprintf("t%d.parquet", f)), trace.WriterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range part {
+			if err := w.Write(&part[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	glob := filepath.Join(dir, "*.parquet")
+	all, _, err := Open(Options{}, glob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := all.Span()
+	for _, tt := range []struct {
+		name     string
+		from, to time.Duration
+	}{
+		{"middle", 30 * time.Second, 50 * time.Second},
+		{"from the start", 0, 10 * time.Second},
+		{"past the end", 90 * time.Second, time.Hour},
+		{"no session starts", 200 * time.Second, 300 * time.Second},
+		{"one instant", 40 * time.Second, 40*time.Second + time.Millisecond},
+	} {
+		from, to := first.Add(tt.from), first.Add(tt.to)
+		// What the slice should hold, from the whole trace.
+		var want []Session
+		outside := 0
+		for i := range all.Len() {
+			s, _ := all.Session(i)
+			if s.Requests[0].TS.Before(from) || !s.Requests[0].TS.Before(to) {
+				outside += len(s.Requests)
+				continue
+			}
+			n := 0
+			for n < len(s.Requests) && s.Requests[n].TS.Before(to) {
+				n++
+			}
+			outside += len(s.Requests) - n
+			want = append(want, Session{Key: s.Key, Requests: s.Requests[:n]})
+		}
+		for _, opts := range []Options{{}, {Memory: 32 << 10, Cache: 16 << 10}} {
+			t.Run(fmt.Sprintf("%s/memory %d", tt.name, opts.Memory), func(t *testing.T) {
+				opts.TempDir = t.TempDir()
+				calls := 0
+				opts.Slice = func(f time.Time) (time.Time, time.Time) {
+					calls++
+					if !f.Equal(first) {
+						t.Errorf("Slice given %v, the trace starts at %v", f, first)
+					}
+					return from, to
+				}
+				src, st, err := Open(opts, glob)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer src.Close()
+				if opts.Memory > 0 && !st.Spilled && len(want) > 50 {
+					t.Errorf("the slice of %d sessions did not spill", len(want))
+				}
+				if f, l := src.Span(); calls != 1 || !f.Equal(first) || !l.Equal(last) || !st.First.Equal(first) || !st.Last.Equal(last) {
+					t.Errorf("Slice called %d times; Span %v..%v, Stats %v..%v, want %v..%v", calls, f, l, st.First, st.Last, first, last)
+				}
+				if src.Len() != len(want) || st.Sessions != len(want) || st.Outside != outside || st.Requests != len(rows) {
+					t.Fatalf("%d sessions (stats %d), %d requests outside of %d, want %d sessions, %d outside of %d",
+						src.Len(), st.Sessions, st.Outside, st.Requests, len(want), outside, len(rows))
+				}
+				for i, w := range want {
+					s, err := src.Session(i)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if s.Key != w.Key || !reflect.DeepEqual(s.Requests, w.Requests) || src.Info(i).Requests != len(w.Requests) {
+						t.Fatalf("session %d: %s with %d requests, want %s with %d", i, s.Key, len(s.Requests), w.Key, len(w.Requests))
+					}
+				}
+				if src.Len() > 0 && src.Search(from) != 0 {
+					t.Errorf("Search(from) = %d", src.Search(from))
+				}
+			})
+		}
 	}
 }

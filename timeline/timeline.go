@@ -189,6 +189,12 @@ func (o Options) Scale(d time.Duration) time.Duration {
 	return saturate(float64(d) / o.Speed)
 }
 
+// Recorded is the recorded time that d of a run replays: d times the
+// speed (saturated).
+func (o Options) Recorded(d time.Duration) time.Duration {
+	return saturate(float64(d) * o.Speed)
+}
+
 // saturate is f nanoseconds, within what a time.Duration holds.
 func saturate(f float64) time.Duration {
 	switch {
