@@ -69,6 +69,13 @@ type Result struct {
 	// in the recorded scenario, a row of Seq 0 is a session's start, and
 	// its Sent - Scheduled how late the session started.
 	Seq int32 `parquet:"seq"`
+	// Compared says the answer was compared with the recorded one (both
+	// answered; the trace has the recorded answer's signature); Diff is
+	// then how it differed, in a few words and never a value
+	// ("status 200->302", "missing $.items[].owner", "value $.state";
+	// package signature), or "" when it agreed.
+	Compared bool   `parquet:"compared"`
+	Diff     string `parquet:"diff,dict"`
 }
 
 // Failed says whether the request failed, by Locust's rule: a transport
@@ -171,4 +178,6 @@ func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("res
 
 // LaterColumns are the columns results written before them lack
 // (pqfile.Later): such files read with them 0.
-func (*Result) LaterColumns() []string { return []string{"carried", "not_carried", "behind_ns", "seq"} }
+func (*Result) LaterColumns() []string {
+	return []string{"carried", "not_carried", "behind_ns", "seq", "compared", "diff"}
+}
