@@ -52,6 +52,9 @@ type Config struct {
 	// servers started with the same Seed still issue different ids, and a
 	// replay that sends recorded ids unchanged finds out.
 	IDBase int
+	// Breaks make routes answer otherwise (Break): the first that
+	// matches a request applies.
+	Breaks []Break
 }
 
 // DefaultKeys are the API keys a default Server accepts; the sample trace
@@ -147,6 +150,12 @@ func (s *Server) routes() {
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	for _, b := range s.cfg.Breaks {
+		if b.matches(r) {
+			b.serve(s.mux, w, r)
+			return
+		}
+	}
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -40,6 +41,8 @@ type Options struct {
 	// NoSync skips the fsync at Close: for temporary files, which nobody
 	// reads after a crash (replay's spilled sessions).
 	NoSync bool
+	// Meta is key-value metadata the file carries (File.Meta reads it).
+	Meta map[string]string
 }
 
 func (o *Options) defaults() {
@@ -103,6 +106,9 @@ func Create[T any](what, path, format string, opts Options, extra ...parquet.Wri
 		parquet.CreatedBy("replaykit", "0.1", ""),
 		parquet.KeyValueMetadata("replaykit.format", format),
 	}, extra...)
+	for _, k := range slices.Sorted(maps.Keys(opts.Meta)) {
+		wopts = append(wopts, parquet.KeyValueMetadata(k, opts.Meta[k]))
+	}
 	return &Writer[T]{
 		what: what, path: path, tmp: tmp, f: f, opts: opts,
 		pw:        parquet.NewGenericWriter[T](f, wopts...),

@@ -189,3 +189,31 @@ func TestNoReplace(t *testing.T) {
 		t.Errorf("%v %v", rows, err)
 	}
 }
+
+// Options.Meta is in the file for File.Meta, beside the format.
+func TestMeta(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.parquet")
+	w, err := Create[row]("test", path, "test.v1", Options{Meta: map[string]string{"a.key": "one", "b.key": "two"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(&row{}, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open[row]("test", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for k, want := range map[string]string{"a.key": "one", "b.key": "two", "replaykit.format": "test.v1"} {
+		if got, ok := f.Meta(k); !ok || got != want {
+			t.Errorf("Meta(%q) = %q, %v; want %q", k, got, ok, want)
+		}
+	}
+	if _, ok := f.Meta("c.key"); ok {
+		t.Error("Meta of a key never set")
+	}
+}

@@ -25,6 +25,7 @@ type LiveSource struct {
 // cfg.Out as IFACE_YYYYMMDDTHHMMSSZ.parquet; see parts for what a hard kill
 // leaves.
 func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
+	cfg.keys()
 	start := time.Now()
 	dir := outDir(cfg.Out)
 	if strings.HasSuffix(dir, ".parquet") {

@@ -18,6 +18,7 @@ import (
 // read is written and the summary says what happened. Cancelling ctx stops
 // reading and still writes a complete trace of what was read.
 func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
+	cfg.keys()
 	start := time.Now()
 	in, err := capture.OpenFile(input)
 	if err != nil {

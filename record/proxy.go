@@ -29,6 +29,7 @@ import (
 // are recorded Host first, then by name; the values of a repeated header
 // keep their order.
 func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, error) {
+	cfg.keys()
 	start := time.Now()
 	u, err := url.Parse(upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

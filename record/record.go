@@ -4,7 +4,11 @@
 package record
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +18,7 @@ import (
 	"github.com/replaykit/replaykit/correlate"
 	"github.com/replaykit/replaykit/httpstream"
 	"github.com/replaykit/replaykit/redact"
+	"github.com/replaykit/replaykit/signature"
 	"github.com/replaykit/replaykit/trace"
 )
 
@@ -60,6 +65,34 @@ type Config struct {
 	// NoCorrelate records no links (package correlate): replay then sends
 	// every value as recorded.
 	NoCorrelate bool
+	// NoSignatures records no answer signatures (package signature):
+	// replay then compares only statuses with the recording.
+	NoSignatures bool
+
+	sigKey signature.Key // set by keys
+}
+
+// keys fixes the recording's redaction key (random unless given) and the
+// key of its answer signatures, derived from it, which every file it
+// writes carries: recordings made with one REPLAYKIT_REDACT_KEY share it,
+// and their values compare across files. Call it before any file is made.
+func (cfg *Config) keys() {
+	if len(cfg.RedactKey) == 0 {
+		cfg.RedactKey = make([]byte, 32)
+		rand.Read(cfg.RedactKey)
+	}
+	m := hmac.New(sha256.New, cfg.RedactKey)
+	m.Write([]byte("replaykit answer signatures"))
+	var k signature.Key
+	copy(k[:], m.Sum(nil))
+	cfg.sigKey = k
+	cfg.Writer.Meta = maps.Clone(cfg.Writer.Meta)
+	if cfg.Writer.Meta == nil {
+		cfg.Writer.Meta = map[string]string{}
+	}
+	if !cfg.NoSignatures {
+		cfg.Writer.Meta[trace.MetaSignatureKey] = k.String()
+	}
 }
 
 // Summary is what a recording did.
@@ -114,13 +147,13 @@ type recorder struct {
 }
 
 // respBody is how much of a response body the recorder looks into: one
-// byte more than correlate reads, to tell a body that was cut; none with
-// NoCorrelate.
+// byte more than correlate and signatures read, to tell a body that was
+// cut; none when neither looks.
 func respBody(cfg *Config) int {
-	if cfg.NoCorrelate {
+	if cfg.NoCorrelate && cfg.NoSignatures {
 		return 0
 	}
-	return correlate.MaxBody + 1
+	return max(correlate.MaxBody, signature.MaxBody) + 1
 }
 
 func newRecorder(cfg *Config, w rowWriter, sum *Summary) *recorder {
@@ -178,6 +211,9 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 		// A server may answer before the request ends (an early 401 or 413).
 		e.TTFBNanos = max(0, resp.Start-req.End)
 		e.DurationNanos = max(0, resp.End-req.Start)
+		if !r.cfg.NoSignatures {
+			e.RespSig = signature.Of(r.cfg.sigKey, resp.Headers, resp.Body, resp.BodyTruncated())
+		}
 	}
 	if err := r.w.Write(&e); err != nil {
 		r.err = err

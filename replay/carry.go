@@ -60,18 +60,10 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 	return carried, missed
 }
 
-// read reads resp's body, keeping its start when a later request needs a
-// value in it (keep). It returns the body's size.
-func (v *sessionValues) read(r *session.Request, resp *http.Response) (n int64, body []byte, err error) {
-	if correlate.NeedsBody(v.sources[r.ID]) && resp.StatusCode/100 == int(r.Status)/100 {
-		body, err = io.ReadAll(io.LimitReader(resp.Body, correlate.MaxBody+1))
-		n = int64(len(body))
-		if err != nil {
-			return n, nil, err
-		}
-	}
-	rest, err := io.Copy(io.Discard, resp.Body)
-	return n + rest, body, err
+// needsBody says whether resp's body holds values later requests need
+// (keep), when it answered as recorded (same status class).
+func (v *sessionValues) needsBody(r *session.Request, resp *http.Response) bool {
+	return correlate.NeedsBody(v.sources[r.ID]) && resp.StatusCode/100 == int(r.Status)/100
 }
 
 // keep takes the values later requests need from resp (body: what read

@@ -75,6 +75,9 @@ type Plan struct {
 	// NoCorrelate sends every recorded value as recorded: no value is
 	// carried from a live response, none made anew, no cookie jar.
 	NoCorrelate bool
+	// Answers, when set, compares every live answer with the recorded
+	// one (the results' compared and diff columns).
+	Answers *Answers
 	// Timeline, when set, replays the recorded timeline (the recorded
 	// scenario) instead of virtual users or a rate.
 	Timeline *TimelinePlan
@@ -271,7 +274,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		}
 	}()
 
-	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate,
+	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
 	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series}
 	for i := range p.Sessions.Len() {

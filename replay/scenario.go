@@ -59,6 +59,8 @@ type Config struct {
 	StartAt     time.Time
 	Aborts      []analysis.Threshold
 	NoCorrelate bool
+	// NoCompare compares no live answer with the recorded one.
+	NoCompare bool
 	// Amplify (0: 1), Jitter, Window and Loop lay out the recorded
 	// timeline (the recorded scenario only): see timeline.Options and
 	// TimelinePlan. Speed divides its offsets and gaps.
@@ -267,6 +269,11 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	defer client.CloseIdleConnections()
 	opts := cfg.Sessions
 	opts.Ready = target.PrepareSession // each request prepared once per session read
+	var answers *Answers
+	if !cfg.NoCompare {
+		answers = NewAnswers()
+		opts.Observe = answers.Learn // every recorded answer, as the trace is read
+	}
 	if sc.Timeline() {
 		opts.Slice = cfg.timelineReads()
 		// The timeline reads its sessions once, in order, a second
@@ -280,6 +287,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		return nil, err
 	}
 	defer sessions.Close()
+	if answers != nil {
+		answers.Keys(sessions, st.Files)
+	}
 	if sc.Mix == scenario.MixWrite && st.Writes == 0 {
 		return nil, fmt.Errorf("%s needs write requests, and the traces %q have none", sc.Name, cfg.Traces)
 	}
@@ -288,7 +298,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	}
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate,
+		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
 	}
 	if sc.Timeline() {
 		if plan.Timeline, plan.Duration, err = timelinePlan(sessions, cfg); err != nil {

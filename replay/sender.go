@@ -9,8 +9,10 @@ import (
 
 	"net/http"
 
+	"github.com/replaykit/replaykit/correlate"
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/signature"
 )
 
 // sender sends one request at a time for either model: it builds the
@@ -30,7 +32,14 @@ type sender struct {
 	rows         chan<- results.Result
 	// correlate carries live values into requests (package correlate).
 	correlate bool
+	// answers compares live answers with the recorded ones (nil: not).
+	answers *Answers
 }
+
+// keptBody is the most of a live answer's body kept, to carry values
+// from (correlate) and compare it (signature): one byte more tells a body
+// that was longer.
+const keptBody = max(correlate.MaxBody, signature.MaxBody)
 
 // row is the results row of rq, sent by user v.
 func (sn *sender) row(v int, users int32, rq *request, scheduled time.Time) results.Result {
@@ -95,12 +104,22 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	sent := time.Now()
 	resp, err := sn.client.Do(req)
 	var body []byte
+	cut := false
 	if err == nil {
+		// The body's start is kept when a later request needs a value in
+		// it, or to compare it with the recorded answer (same status).
+		keep := (rq.values != nil && rq.values.needsBody(r, resp)) ||
+			(sn.answers != nil && resp.StatusCode == int(r.Status) && sn.answers.body(r))
 		var n int64
-		if rq.values != nil {
-			n, body, err = rq.values.read(r, resp)
-		} else {
-			n, err = io.Copy(io.Discard, resp.Body)
+		if keep {
+			body, err = io.ReadAll(io.LimitReader(resp.Body, keptBody+1))
+			n = int64(len(body))
+		}
+		if err == nil {
+			var rest int64
+			rest, err = io.Copy(io.Discard, resp.Body)
+			n += rest
+			cut = keep && n > keptBody
 		}
 		resp.Body.Close()
 		res.Status, res.RespSize = int32(resp.StatusCode), n
@@ -108,6 +127,10 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	end := time.Now()
 	if err == nil && rq.values != nil {
 		rq.values.keep(r, prep, resp, body)
+	}
+	if err == nil && sn.answers != nil {
+		// After the timing: comparing is replay's work, not the target's.
+		res.Compared, res.Diff = sn.answers.Compare(r, resp.StatusCode, resp.Header, body[:min(len(body), keptBody)], cut)
 	}
 	if err != nil {
 		res.Status, res.Error = 0, Classify(err)

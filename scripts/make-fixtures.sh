@@ -208,7 +208,11 @@ locust_timeline_fixture() {
 	cp "$work/locust-timeline.pcap" "$out/locust-timeline.pcap"
 	mkdir -p testdata/timeline
 	python3 scripts/tshark-timeline.py "$out/locust-timeline.pcap" "$port" testdata/timeline/locust
-	chmod 0644 "$out/locust-timeline.pcap" testdata/timeline/locust-*.txt
+	# The JSON shape of every answer, as tshark and Python's json see them:
+	# the golden of record's answer signatures.
+	mkdir -p testdata/signature
+	python3 scripts/tshark-shapes.py "$out/locust-timeline.pcap" "$port" >testdata/signature/locust-shapes.txt
+	chmod 0644 "$out/locust-timeline.pcap" testdata/timeline/locust-*.txt testdata/signature/locust-shapes.txt
 	echo "$out/locust-timeline.pcap: $(stat -c %s "$out/locust-timeline.pcap") bytes, $got requests"
 }
 

@@ -76,16 +76,36 @@ type Request struct {
 	// session, or made up (trace.Link); none in traces recorded before
 	// links existed.
 	Links []trace.Link `parquet:"links,list"`
+	// RespSig is the recorded answer's signature (trace.Signature): what
+	// replay compares the live answer with. Empty in older traces.
+	RespSig trace.Signature `parquet:"resp_sig"`
+	// File is the index of the request's trace file among those Open
+	// read (Source.SignatureKey): row ids count from 0 in each.
+	File int32 `parquet:"trace_file"`
 }
 
-// LaterColumns are the trace columns older traces lack (pqfile.Later).
-func (*Request) LaterColumns() []string { return []string{"links"} }
+// LaterColumns are the trace columns older traces lack (pqfile.Later),
+// and the one no trace has (File: set as each file is read, kept in the
+// spilled files).
+func (*Request) LaterColumns() []string { return []string{"links", "resp_sig", "trace_file"} }
+
+// decoded makes a decoded row's empty slices nil, as they were written:
+// parquet-go decodes a null after a value as empty, not nil.
+func (r *Request) decoded() {
+	if len(r.Body) == 0 {
+		r.Body = nil
+	}
+	if len(r.RespSig.Leaves) == 0 {
+		r.RespSig.Leaves = nil
+	}
+}
 
 // Sizes of what a decoded request holds, for size.
 const (
 	requestBytes = int64(unsafe.Sizeof(Request{}))
 	headerBytes  = int64(unsafe.Sizeof(trace.Header{}))
 	linkBytes    = int64(unsafe.Sizeof(trace.Link{}))
+	leafBytes    = int64(unsafe.Sizeof(trace.Leaf{}))
 	sessionBytes = int64(unsafe.Sizeof(Session{}))
 )
 
@@ -101,6 +121,11 @@ func (r *Request) size() int64 {
 	n += int64(cap(r.Links)) * linkBytes
 	for _, l := range r.Links {
 		n += alloc(len(l.At)) + alloc(len(l.Src))
+	}
+	sig := &r.RespSig
+	n += alloc(len(sig.Type)) + alloc(len(sig.Kind)) + alloc(len(sig.Class)) + int64(cap(sig.Leaves))*leafBytes
+	for _, l := range sig.Leaves {
+		n += alloc(len(l.Path)) + alloc(len(l.Types))
 	}
 	return n
 }
@@ -175,6 +200,11 @@ type Options struct {
 	// memory; what it returns is kept in Session.Ready, with the bytes it
 	// holds beyond the session's requests, counted against Memory or Cache.
 	Ready func(*Session) (ready any, bytes int64)
+	// Observe, when set, is called with every request Open reads, as it
+	// reads it, kept by Slice or not: a pass over the whole trace at no
+	// cost, such as learning what the recorded answers of each route look
+	// like. It must not keep the pointer.
+	Observe func(*Request)
 	// Slice, when set, keeps only the sessions whose first request is
 	// in the span it returns [from, to) for the traces' first request,
 	// and of those the requests before to: a slice of a long trace is
@@ -211,6 +241,7 @@ type Source struct {
 	index       index
 	mem         []Session // everything, when it fitted in memory
 	first, last time.Time // Span
+	sigKeys     []string  // of each trace file, by Request.File
 
 	// Spilled: sessions sorted by key in one file, read back on demand.
 	dir    string
@@ -321,12 +352,15 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 		buf, content = buf[:0], 0
 		return nil
 	}
-	for _, path := range files {
+	var sigKeys []string
+	for file, path := range files {
 		f, err := trace.Open(path)
 		if err != nil {
 			sp.remove()
 			return nil, st, err
 		}
+		k, _ := f.Meta(trace.MetaSignatureKey)
+		sigKeys = append(sigKeys, k)
 		limit := opts.Memory - 2*opts.work() - pqfile.PageBytes[Request](f) // the reader's pages too
 		err = pqfile.ScanBytes(f, opts.work(), func(r *Request) error {
 			if st.Requests == 0 {
@@ -342,6 +376,11 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			if r.BodyTruncated {
 				st.Truncated++
 			}
+			r.decoded()
+			r.File = int32(file)
+			if opts.Observe != nil {
+				opts.Observe(r)
+			}
 			if before != nil && (r.TS.Before(from) || !r.TS.Before(to)) {
 				// Sessions are known by a hash of their keys: two of
 				// 64 bits meet about once in 10^19 pairs.
@@ -350,9 +389,6 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 				}
 				st.Outside++
 				return nil
-			}
-			if len(r.Body) == 0 {
-				r.Body = nil
 			}
 			n := r.size() - requestBytes
 			slots := int64(cap(buf))
@@ -416,7 +452,7 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			return cmp.Or(a.Requests[0].TS.Compare(b.Requests[0].TS), cmp.Compare(a.Key, b.Key))
 		})
 		src = FromSessions(sessions)
-		src.first, src.last = st.First, st.Last
+		src.first, src.last, src.sigKeys = st.First, st.Last, sigKeys
 		if st.Held = all; all > opts.Memory {
 			for i := range sessions {
 				sessions[i].Ready = nil
@@ -437,7 +473,7 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 			sp.remove()
 			return nil, st, err
 		}
-		src.first, src.last = st.First, st.Last
+		src.first, src.last, src.sigKeys = st.First, st.Last, sigKeys
 		st.Outside += sp.dropped
 		src.readOnTake(opts)
 		st.Spilled = true
@@ -857,6 +893,15 @@ func (s *Source) readOnTake(opts Options) {
 // Open read, including those Options.Slice left out.
 func (s *Source) Span() (first, last time.Time) { return s.first, s.last }
 
+// SignatureKey is the key of the answer signatures of trace file i
+// (Request.File; trace.MetaSignatureKey), "" for a trace without them.
+func (s *Source) SignatureKey(file int32) string {
+	if int(file) < len(s.sigKeys) {
+		return s.sigKeys[file]
+	}
+	return ""
+}
+
 // Len is the number of sessions.
 func (s *Source) Len() int { return len(s.index.entries) }
 
@@ -917,9 +962,7 @@ func (s *Source) read(i int) (sess *Session, n int64, err error) {
 	}
 	n = sessionBytes + int64(cap(reqs)-len(reqs))*requestBytes
 	for j := range reqs {
-		if len(reqs[j].Body) == 0 {
-			reqs[j].Body = nil
-		}
+		reqs[j].decoded()
 		n += reqs[j].size()
 	}
 	return &Session{Key: key, Requests: reqs}, n, nil
@@ -1031,9 +1074,7 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 					return
 				}
 				for r := range part {
-					if len(part[r].Body) == 0 {
-						part[r].Body = nil
-					}
+					part[r].decoded()
 				}
 				sess := &Session{Key: part[0].Session, Requests: part}
 				if s.ready != nil {

@@ -62,6 +62,10 @@ type Exchange struct {
 	// session handed out, or that the client made up (see Link). Empty in
 	// traces recorded before links existed, or with --no-correlate.
 	Links []Link `parquet:"links,list"`
+	// RespSig is the answer's signature (Signature): what replay compares
+	// the live answer with. Empty in traces recorded before signatures,
+	// and when no answer was seen.
+	RespSig Signature `parquet:"resp_sig"`
 }
 
 // Link says that the value at At in a request came from the response of
@@ -151,4 +155,4 @@ func lower(c byte) byte {
 
 // LaterColumns are the columns traces recorded before them lack
 // (pqfile.Later): such traces read with them empty.
-func (*Exchange) LaterColumns() []string { return []string{"links"} }
+func (*Exchange) LaterColumns() []string { return []string{"links", "resp_sig"} }

@@ -74,6 +74,10 @@ func sampleExchanges(n int) []Exchange {
 	}
 	out[1].ReqBody, out[1].ReqSize, out[1].Method, out[1].Kind = nil, 0, "GET", KindRead
 	out[2].RespHeaders, out[2].Status = nil, 0
+	for i := 3; i < n; i += 2 {
+		out[i].RespSig = Signature{Type: "application/json", Kind: "json", Class: "<100", Cut: i%4 == 1, Leaves: []Leaf{
+			{Path: "$", Types: "object"}, {Path: "$.id", Types: "number", Hash: int64(i) * 7919}, {Path: "$.tags[]", Types: "null|string", Hash: -1}}}
+	}
 	return out
 }
 
@@ -124,6 +128,9 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		}
 		if len(got[i].Links) == 0 {
 			got[i].Links = nil
+		}
+		if len(got[i].RespSig.Leaves) == 0 && len(in[i].RespSig.Leaves) == 0 {
+			got[i].RespSig.Leaves, in[i].RespSig.Leaves = nil, nil
 		}
 		if !reflect.DeepEqual(got[i], in[i]) {
 			t.Fatalf("row %d:\n got %+v\nwant %+v", i, got[i], in[i])

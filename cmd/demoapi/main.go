@@ -34,6 +34,8 @@ func run() int {
 	idBase := fs.Int("id-base", 0, "first id of tasks, projects and documents, each counting up from it\n"+
 		"(0: a random base in [1000, 1000000) on each start, whatever --seed, so ids recorded\n"+
 		"against one run are not valid against the next)")
+	breaks := fs.StringArray("break", nil, "make a route answer otherwise, for replay's comparison to find: [METHOD ]ROUTE=HOW,\n"+
+		"HOW one of redirect, html, status=CODE, drop=KEY, string=KEY; e.g. 'GET /api/v1/tasks/{id}=drop=title', '*=redirect' (repeatable)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
 	}
@@ -41,8 +43,17 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "demoapi: --id-base must be 0 (a random base) or a first id")
 		return 2
 	}
-	srv := demoapi.New(demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
-		Slow: *slow, NoDelay: *noDelay, Seed: *seed, IDBase: *idBase})
+	cfg := demoapi.Config{Keys: strings.Split(*keys, ","), RatePerKey: *rate, Burst: *burst,
+		Slow: *slow, NoDelay: *noDelay, Seed: *seed, IDBase: *idBase}
+	for _, s := range *breaks {
+		b, err := demoapi.ParseBreak(s)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "demoapi:", err)
+			return 2
+		}
+		cfg.Breaks = append(cfg.Breaks, b)
+	}
+	srv := demoapi.New(cfg)
 	ln, err := loopback.Listen(*addr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demoapi: --addr", err)

@@ -51,6 +51,7 @@ func run() int {
 	redactHeaders := fs.StringArray("redact-header", nil, "header to redact beside Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-API-Key, X-Auth-Token (repeatable)")
 	maxBody := fs.String("max-body", "1MiB", "request body bytes kept per exchange")
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
+	noSignatures := fs.Bool("no-signatures", false, "record no answer signatures: replay then compares only statuses with the recording")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
@@ -79,7 +80,7 @@ func run() int {
 		return fail("--duration and --rotate are for live capture and --proxy")
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
-		Sample: *sample, Duration: *duration, Flush: *flush}
+		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures}
 	var err error
 	if cfg.SessionKey, err = record.ParseSessionKey(*sessionKey); err != nil {
 		return fail("%v", err)

@@ -68,6 +68,7 @@ func run() int {
 	caCert := fs.String("ca-cert", "", "PEM file of the CA certificates to trust for a TLS target (besides the system's)")
 	insecure := fs.Bool("insecure", false, "do not verify a TLS target's certificate")
 	noCorrelate := fs.Bool("no-correlate", false, "send every value as recorded: carry no id, token or ETag from the live answers, make no id anew, keep no cookie jar")
+	noCompare := fs.Bool("no-compare", false, "compare no live answer with the recorded one (statuses, shapes, stable values): the results' compared and diff columns stay empty")
 	out := fs.String("out", "results", "directory for results files")
 	seed := fs.Uint64("seed", 1, "chooses which recorded sessions each virtual user replays; same seed, same requests")
 	shard := fs.String("shard", "", "I/N: run shard I (from 0) of N; default: $JOB_COMPLETION_INDEX of $REPLAYKIT_SHARDS (a Kubernetes Indexed Job)")
@@ -102,7 +103,7 @@ func run() int {
 	}
 	cfg := replay.Config{Traces: *traces, Host: *host, APIKey: os.Getenv("API_KEY"), Headers: http.Header{},
 		Users: *scale, Duration: *duration, Ramp: *ramp, Pacing: *pacing, Speed: *speed, Rate: *rate,
-		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, NoCorrelate: *noCorrelate}
+		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, NoCorrelate: *noCorrelate, NoCompare: *noCompare}
 	for _, h := range *headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {

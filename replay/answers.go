@@ -1,0 +1,90 @@
+package replay
+
+import (
+	"net/http"
+
+	"github.com/replaykit/replaykit/session"
+	"github.com/replaykit/replaykit/signature"
+	"github.com/replaykit/replaykit/trace"
+)
+
+// Answers compares live answers with the recorded ones: each route's
+// model is learned from every recorded answer of the trace as it is read
+// (Learn, as session.Options.Observe), then each live answer's signature
+// is compared with its own recorded one under that model (package
+// signature). Learn runs before the run; Compare is safe for concurrent
+// use after it.
+type Answers struct {
+	models map[answerRoute]*signature.Model
+	keys   []fileKey // by session.Request.File
+}
+
+type answerRoute struct{ method, route string }
+
+type fileKey struct {
+	key signature.Key
+	ok  bool // the file has signatures
+}
+
+// NewAnswers is ready to Learn.
+func NewAnswers() *Answers { return &Answers{models: map[answerRoute]*signature.Model{}} }
+
+// Learn takes one recorded request's answer into its route's model.
+func (a *Answers) Learn(r *session.Request) {
+	if r.Status == 0 || r.RespSig.Kind == "" {
+		return // no answer recorded, or recorded before signatures
+	}
+	k := answerRoute{r.Method, r.Route}
+	m := a.models[k]
+	if m == nil {
+		m = &signature.Model{}
+		a.models[k] = m
+	}
+	m.Learn(r.Status, r.RespSig)
+}
+
+// Keys reads the signature key of each of src's trace files. A file
+// whose key does not parse is compared by status and shape only (its
+// values hash otherwise).
+func (a *Answers) Keys(src *session.Source, files int) {
+	a.keys = make([]fileKey, files)
+	for i := range files {
+		if k, err := signature.ParseKey(src.SignatureKey(int32(i))); err == nil {
+			a.keys[i] = fileKey{key: k, ok: true}
+		}
+	}
+}
+
+// body says whether r's live answer's body is needed to compare it: its
+// recorded answer has a signature that says something of its body.
+func (a *Answers) body(r *session.Request) bool {
+	switch r.RespSig.Kind {
+	case "", "unknown":
+		return false
+	}
+	return r.Status != 0 && int(r.File) < len(a.keys) && a.keys[r.File].ok
+}
+
+// Compare compares the live answer to r (status, headers, the start of
+// its body as sent, cut when that is not all of it) with the recorded
+// one: compared is false when there is nothing to compare with (no answer
+// recorded); diff is "" when they agree.
+func (a *Answers) Compare(r *session.Request, status int, header http.Header, body []byte, cut bool) (compared bool, diff string) {
+	if r.Status == 0 {
+		return false, ""
+	}
+	rec := r.RespSig
+	var live trace.Signature
+	if a.body(r) {
+		hs := [...]trace.Header{{Name: "Content-Type", Value: header.Get("Content-Type")}, {Name: "Content-Encoding", Value: header.Get("Content-Encoding")}}
+		live = signature.Of(a.keys[r.File].key, hs[:], body, cut)
+	} else {
+		// Statuses only: the recorded answer says nothing else.
+		rec, live = trace.Signature{Kind: "unknown"}, trace.Signature{Kind: "unknown"}
+	}
+	m := a.models[answerRoute{r.Method, r.Route}]
+	if m == nil {
+		m = &signature.Model{}
+	}
+	return true, m.Diff(r.Status, rec, int32(status), live)
+}

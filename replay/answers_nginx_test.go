@@ -1,0 +1,204 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/record"
+	"github.com/replaykit/replaykit/results"
+)
+
+// nginxAnswers are the answers of an nginx release: its locations'
+// bodies hold noise (nginx's $request_id, $msec, $connection), stable
+// values and arrays, as real APIs do.
+var nginxAnswers = map[string]string{
+	"recorded": `
+		location = /api/status { default_type application/json; return 200 '{"status":"ok","version":"1.4.2","request":"$request_id","time":$msec}'; }
+		location /api/items/ { default_type application/json; return 200 '{"id":"$request_id","name":"item","owner":{"name":"alice","seen":$msec},"tags":["a","b"],"updated":$msec}'; }
+		location = /api/list { default_type application/json; return 200 '{"items":[{"id":"$request_id","n":1},{"id":"$connection","n":2}],"count":2,"next":null}'; }
+		location = /page { default_type text/html; return 200 '<!doctype html><p>hello</p>'; }`,
+	// The next release dropped the items' owner.
+	"owner dropped": `
+		location = /api/status { default_type application/json; return 200 '{"status":"ok","version":"1.4.2","request":"$request_id","time":$msec}'; }
+		location /api/items/ { default_type application/json; return 200 '{"id":"$request_id","name":"item","tags":["a","b"],"updated":$msec}'; }
+		location = /api/list { default_type application/json; return 200 '{"items":[{"id":"$request_id","n":1},{"id":"$connection","n":2}],"count":2,"next":null}'; }
+		location = /page { default_type text/html; return 200 '<!doctype html><p>hello</p>'; }`,
+	// A release whose status says it is degraded, the rest as recorded.
+	"degraded": `
+		location = /api/status { default_type application/json; return 200 '{"status":"degraded","version":"1.4.2","request":"$request_id","time":$msec}'; }
+		location /api/items/ { default_type application/json; return 200 '{"id":"$request_id","name":"item","owner":{"name":"alice","seen":$msec},"tags":["a","b"],"updated":$msec}'; }
+		location = /api/list { default_type application/json; return 200 '{"items":[{"id":"$request_id","n":1},{"id":"$connection","n":2}],"count":2,"next":null}'; }
+		location = /page { default_type text/html; return 200 '<!doctype html><p>hello</p>'; }`,
+	// Every request sent to a login page: a lost session, a wrong host.
+	"redirect": `location / { return 302 /login; }`,
+}
+
+// startNginx serves the answers named on 127.0.0.1 and returns its URL.
+func startNginx(t *testing.T, answers string) string {
+	t.Helper()
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		for _, p := range []string{"/usr/sbin/nginx", "/sbin/nginx"} {
+			if _, err := os.Stat(p); err == nil {
+				bin = p
+			}
+		}
+	}
+	if bin == "" {
+		t.Skip("nginx is not installed (scripts/test.sh installs nginx-light as root): the comparison tests against nginx skip")
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	conf := fmt.Sprintf(`daemon off; master_process off; worker_processes 1; pid %[1]s/nginx.pid; error_log %[1]s/error.log;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
+	server { listen %[2]s; %[3]s } }
+`, dir, addr, nginxAnswers[answers])
+	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-c", filepath.Join(dir, "nginx.conf"), "-e", filepath.Join(dir, "error.log"))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	url := "http://" + addr
+	probe := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if resp, err := probe.Get(url + "/api/status"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			t.Fatalf("nginx does not answer on %s: %s", addr, b)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return url
+}
+
+// recordNginx records curl's requests to the recorded release through
+// record --proxy: each route 50 times, in one keep-alive session.
+func recordNginx(t *testing.T) string {
+	t.Helper()
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("curl is not installed (scripts/test.sh installs it as root)")
+	}
+	upstream := startNginx(t, "recorded")
+	dir := t.TempDir()
+	ready := make(chan string, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := record.Proxy(ctx, "127.0.0.1:0", upstream, record.Config{Out: dir + "/", Ready: func(a string) { ready <- a }})
+		done <- err
+	}()
+	proxy := "http://" + <-ready
+	var urls []string
+	for i := range 50 {
+		urls = append(urls, proxy+"/api/status", fmt.Sprintf("%s/api/items/%d", proxy, 100+i), proxy+"/api/list", proxy+"/page")
+	}
+	out, err := exec.Command(curl, append([]string{"-sS", "--fail"}, urls...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v: %.300s", err, out)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "*.parquet")
+}
+
+// Replayed against another release, the route that changed is told from
+// the noise (ids, times) on every request, and the others never; against
+// a release that redirects every request, every answer differs.
+func TestAnswersAgainstNginx(t *testing.T) {
+	t.Parallel()
+	traces := recordNginx(t)
+	for _, tt := range []struct {
+		release string
+		changed string // the route flagged, "*" all, "" none
+		diff    string // the difference it shows
+	}{
+		{"recorded", "", ""},
+		{"owner dropped", "/api/items/{id}", "missing $.owner"},
+		{"degraded", "/api/status", "value $.status"},
+		{"redirect", "*", "status 200->302"},
+	} {
+		t.Run(tt.release, func(t *testing.T) {
+			target := startNginx(t, tt.release)
+			_, rows := runAnswers(t, Config{Traces: []string{traces}, Host: target, Speed: 1000, Amplify: 3, Seed: 1})
+			type tally struct {
+				compared, differed, diff int
+				diffs                    map[string]int
+			}
+			by := map[string]*tally{}
+			for _, r := range rows {
+				k := by[r.Name]
+				if k == nil {
+					k = &tally{diffs: map[string]int{}}
+					by[r.Name] = k
+				}
+				if r.Compared {
+					k.compared++
+				}
+				if r.Diff != "" {
+					k.differed++
+					k.diffs[r.Diff]++
+				}
+				if strings.HasPrefix(r.Diff, tt.diff) && tt.diff != "" {
+					k.diff++
+				}
+			}
+			if len(by) != 4 {
+				t.Fatalf("routes replayed: %v", by)
+			}
+			for name, k := range by {
+				flagged := tt.changed == "*" || name == tt.changed
+				t.Logf("%s: %d compared, %d differ, %d as %q; %v", name, k.compared, k.differed, k.diff, tt.diff, k.diffs)
+				switch {
+				case k.compared != 150:
+					t.Errorf("%s: %d answers compared, want 150", name, k.compared)
+				case flagged && (k.differed*100 < k.compared*95 || k.diff*100 < k.compared*95):
+					t.Errorf("%s: %d of %d answers differ, %d as %q: want 95%% at least", name, k.differed, k.compared, k.diff, tt.diff)
+				case !flagged && k.differed*100 > k.compared:
+					t.Errorf("%s: %d of %d answers differ (noise taken for a difference?): want 1%% at most", name, k.differed, k.compared)
+				}
+			}
+		})
+	}
+}
+
+// runAnswers runs the recorded scenario and reads its rows.
+func runAnswers(t *testing.T, cfg Config) (*Summary, []results.Result) {
+	t.Helper()
+	// Longer than the timeline: the run ends when its last session has
+	// sent, and on a loaded machine no late send is cut at the end.
+	cfg.Out, cfg.Duration = t.TempDir(), time.Minute
+	bg := context.Background()
+	sum, err := RunScenario(bg, bg, "recorded", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := results.ReadAll(sum.Results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, rows
+}

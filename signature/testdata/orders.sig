@@ -1,0 +1,24 @@
+type=application/json kind=json class=<1K hash=0 cut=false
+$	object	0
+$.count	number	-2846824469229595274
+$.items	array	0
+$.items[]	object	0
+$.items[].coupon	null|string	3650418730785093694
+$.items[].created_at	string	-8126465319550706709
+$.items[].gift	bool	-1534560201739922609
+$.items[].id	string	1513450562158265346
+$.items[].lines	array	0
+$.items[].lines[]	object	0
+$.items[].lines[].price	number	3923400359021699713
+$.items[].lines[].qty	number	200796198942275619
+$.items[].lines[].sku	string	869135700479389435
+$.items[].owner	object	0
+$.items[].owner.email	string	-3300672218123180812
+$.items[].owner.id	number	-5863122338394302663
+$.items[].owner.name	string	2254974401355674355
+$.items[].state	string	-3414459442003356965
+$.items[].total	object	0
+$.items[].total.amount	number	5631088919989048028
+$.items[].total.currency	string	3309015126866910677
+$.next	string	4587329045769160703
+$.status	string	7678267362539114010
