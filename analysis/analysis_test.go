@@ -292,6 +292,13 @@ func FuzzAddFile(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(seed)
+	// Answers compared with the recorded ones, some of them differing.
+	diffs := filepath.Join(dir, "diffs.parquet")
+	writeResults(f, diffs, differing(300, 5, 1))
+	if seed, err = os.ReadFile(diffs); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
 	// A recorded run's file, its timeline in the footer.
 	tl := recordedTimeline()
 	timed := writeRecorded(f, filepath.Join(dir, "recorded.parquet"), tl.Encode(), recordedRun(tl, 1, 30*time.Millisecond, time.Millisecond)[:300])

@@ -1,0 +1,215 @@
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/internal/oldresults"
+	"github.com/replaykit/replaykit/results"
+)
+
+// differ compares a row's answer with the recorded one as replay would
+// against a server that drifted: the answers of /api/v1/tasks/{id} lost a
+// field (several, one time in three), a search now and then returned
+// another state, a 404 where the recording had 200, a new task's answer
+// has a debug field; GET /api/v1/tasks agrees. A transport error is not
+// compared (no answer).
+func differ(r *results.Result) {
+	if r.Error != "" {
+		return
+	}
+	r.Compared = true
+	switch n := r.TraceID; {
+	case r.Status != r.RecordedStatus:
+		r.Diff = fmt.Sprintf("status %d->%d", r.RecordedStatus, r.Status)
+	case r.Name == "/api/v1/tasks/{id}" && n%3 == 0:
+		r.Diff = "missing $.items[].owner (+2 more)"
+	case r.Name == "/api/v1/tasks/{id}":
+		r.Diff = "missing $.items[].owner"
+	case r.Name == "/api/v1/search" && n%10 == 0:
+		r.Diff = "value $.state"
+	case r.Name == "/api/v1/search" && n%25 == 1:
+		r.Diff = "body"
+	case r.Method == "POST" && n%20 == 0:
+		r.Diff = "added $.debug"
+	case r.Method == "POST" && n%50 == 1:
+		r.Diff = "type application/json->text/html"
+	}
+}
+
+// differing is synthetic rows compared as differ does.
+func differing(n int, secs float64, seed uint64) []results.Result {
+	rows := synthetic(n, secs, seed)
+	for i := range rows {
+		rows[i].RecordedStatus = 200
+		differ(&rows[i])
+	}
+	return rows
+}
+
+// diffCounts are the figures of differences a route has.
+type diffCounts struct {
+	compared, status, shape, value int64
+	top                            string // TopDiffs(shownDiffs) as "text=count, ..."
+}
+
+func countsOf(s *Stats) diffCounts {
+	var top []string
+	for _, d := range s.TopDiffs(shownDiffs) {
+		top = append(top, fmt.Sprintf("%s=%d", d.Diff, d.Count))
+	}
+	return diffCounts{s.Compared, s.StatusDiffs, s.ShapeDiffs, s.ValueDiffs, strings.Join(top, ", ")}
+}
+
+// Differences are counted per route and in total, in their three
+// families, the same through a results file as row by row; the most
+// common are named without their "(+N more)"; a file from before the
+// columns has none.
+func TestDifferencesPerRoute(t *testing.T) {
+	rows := differing(4000, 10, 31)
+	// Counted here the plain way: every text, then the three most common.
+	family := map[string]int{"status": 0, "missing": 1, "added": 1, "type": 1, "value": 2, "body": 2}
+	texts := map[Key]map[string]int64{}
+	want := map[Key]diffCounts{}
+	for _, r := range rows {
+		for _, k := range []Key{{r.Method, r.Name}, {Name: "Aggregated"}} {
+			c := want[k]
+			if r.Compared {
+				c.compared++
+			}
+			if r.Diff != "" {
+				kind, _, _ := strings.Cut(r.Diff, " ")
+				*[]*int64{&c.status, &c.shape, &c.value}[family[kind]]++
+				if texts[k] == nil {
+					texts[k] = map[string]int64{}
+				}
+				texts[k][strings.TrimSuffix(r.Diff, " (+2 more)")]++
+			}
+			want[k] = c
+		}
+	}
+	for k, m := range texts {
+		var top []string
+		for _, text := range slices.SortedFunc(maps.Keys(m), func(x, y string) int { return cmp.Or(cmp.Compare(m[y], m[x]), cmp.Compare(x, y)) })[:3] {
+			top = append(top, fmt.Sprintf("%s=%d", text, m[text]))
+		}
+		c := want[k]
+		c.top = strings.Join(top, ", ")
+		want[k] = c
+	}
+	// Each family is there, and each route has differences of its own.
+	if w := want[Key{Name: "Aggregated"}]; w.status == 0 || w.shape == 0 || w.value == 0 || w.compared == int64(len(rows)) ||
+		!strings.HasPrefix(w.top, "missing $.items[].owner=") || want[Key{"GET", "/api/v1/tasks"}].shape+want[Key{"GET", "/api/v1/tasks"}].value != 0 {
+		t.Fatalf("the rows are not what this test is about: %+v", want)
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "r.parquet")
+	writeResults(t, path, rows)
+	fromFile := New(time.Second)
+	if err := fromFile.AddFile(path); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(dir, "old.parquet")
+	oldresults.Write(t, old, rows)
+	fromOld := New(time.Second)
+	if err := fromOld.AddFile(old); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		rep  *Report
+		want map[Key]diffCounts
+	}{
+		{"row by row", aggregate(rows), want},
+		{"from a results file", fromFile.Report(), want},
+		{"from a file before the columns", fromOld.Report(), map[Key]diffCounts{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, s := range append(tc.rep.Names, tc.rep.Total) {
+				if got := countsOf(s); got != tc.want[s.Key] {
+					t.Errorf("%v: %+v, want %+v", s.Key, got, tc.want[s.Key])
+				}
+			}
+		})
+	}
+	w := want[Key{Name: "Aggregated"}]
+	if tot := aggregate(rows).Total; tot.Mismatched() != w.status+w.shape+w.value || tot.MismatchRate() != float64(tot.Mismatched())/float64(w.compared) {
+		t.Errorf("total mismatched %d, rate %v", tot.Mismatched(), tot.MismatchRate())
+	}
+}
+
+// What a difference is counted as: its text without "(+N more)", cut
+// when long; the family is its first word's.
+func TestDiffFamilies(t *testing.T) {
+	long := "missing $." + strings.Repeat("é", 100)
+	for _, tc := range []struct {
+		diff, family, text string
+	}{
+		{"status 200->302", "status", "status 200->302"},
+		{"status 200->302 (+1 more)", "status", "status 200->302"},
+		{"type application/json->text/html", "shape", "type application/json->text/html"},
+		{"kind json->invalid (+12 more)", "shape", "kind json->invalid"},
+		{"missing $.items[].owner", "shape", "missing $.items[].owner"},
+		{"added $.debug", "shape", "added $.debug"},
+		{"type $.count number->string", "shape", "type $.count number->string"},
+		{"class <1K->>=1M", "shape", "class <1K->>=1M"},
+		{"value $.state", "value", "value $.state"},
+		{"value $.note (+many more)", "value", "value $.note (+many more)"}, // not a count: kept
+		{"value $.x (+3 more) (+1 more)", "value", "value $.x (+3 more)"},
+		{"body", "value", "body"},
+		{"order $.items (+2 more)", "value", "order $.items"}, // a kind newer than this analyze
+		{long, "shape", long[:maxDiffLen] + "…"},
+		{long[:maxDiffLen+1], "shape", long[:maxDiffLen] + "…"}, // cut between runes, not in one
+	} {
+		var s Stats
+		s.compare(tc.diff)
+		family := map[[3]int64]string{{1, 0, 0}: "status", {0, 1, 0}: "shape", {0, 0, 1}: "value"}[[3]int64{s.StatusDiffs, s.ShapeDiffs, s.ValueDiffs}]
+		top := s.TopDiffs(shownDiffs)
+		if family != tc.family || len(top) != 1 || top[0] != (DiffCount{tc.text, 1}) || s.Compared != 1 {
+			t.Errorf("%q: family %q, counted as %v; want %q, %q", tc.diff, family, top, tc.family, tc.text)
+		}
+	}
+	var agreed Stats
+	agreed.compare("")
+	if agreed.Compared != 1 || agreed.Mismatched() != 0 || agreed.TopDiffs(3) != nil {
+		t.Errorf("an answer that agreed: %+v", agreed)
+	}
+}
+
+// A route whose answers differ in ever new ways (a field named after an
+// id) keeps a bounded count of texts: the rest are counted as
+// OtherDiff, and every difference still counts in its family.
+func TestDiffTextsStayBounded(t *testing.T) {
+	a := New(time.Second)
+	n := maxDiffTexts + 300
+	for i := range n {
+		diff := fmt.Sprintf("missing $.users.u%d", i)
+		if i%2 == 0 {
+			diff = "value $.state" // the common one
+		}
+		a.Add(&results.Result{Method: "GET", Name: "/u", Sent: t0, Scheduled: t0, LatencyNanos: 1e6, Status: 200, Compared: true, Diff: diff})
+	}
+	rep := a.Report()
+	for _, s := range []*Stats{rep.Names[0], rep.Total} {
+		var sum int64
+		for _, c := range s.diffs {
+			sum += c
+		}
+		top := s.TopDiffs(shownDiffs)
+		if len(s.diffs) > maxDiffTexts+1 || s.diffs[OtherDiff] == 0 || sum != int64(n) || s.Mismatched() != int64(n) ||
+			s.ShapeDiffs != int64(n/2) || top[0] != (DiffCount{"value $.state", int64(n / 2)}) {
+			t.Errorf("%v: %d texts, %d other, %d counted, top %v", s.Key, len(s.diffs), s.diffs[OtherDiff], sum, top)
+		}
+		for _, d := range top {
+			if d.Diff == OtherDiff {
+				t.Errorf("%v: %q is among the most common differences", s.Key, OtherDiff)
+			}
+		}
+	}
+}
