@@ -1,9 +1,12 @@
 package analysis
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -67,13 +70,9 @@ func countsOf(s *Stats) diffCounts {
 	return diffCounts{s.Compared, s.StatusDiffs, s.ShapeDiffs, s.ValueDiffs, strings.Join(top, ", ")}
 }
 
-// Differences are counted per route and in total, in their three
-// families, the same through a results file as row by row; the most
-// common are named without their "(+N more)"; a file from before the
-// columns has none.
-func TestDifferencesPerRoute(t *testing.T) {
-	rows := differing(4000, 10, 31)
-	// Counted here the plain way: every text, then the three most common.
+// plainCounts counts the differences of rows per route and in total
+// (Aggregated) the plain way: every text, then the three most common.
+func plainCounts(rows []results.Result) map[Key]diffCounts {
 	family := map[string]int{"status": 0, "missing": 1, "added": 1, "type": 1, "value": 2, "body": 2}
 	texts := map[Key]map[string]int64{}
 	want := map[Key]diffCounts{}
@@ -103,6 +102,16 @@ func TestDifferencesPerRoute(t *testing.T) {
 		c.top = strings.Join(top, ", ")
 		want[k] = c
 	}
+	return want
+}
+
+// Differences are counted per route and in total, in their three
+// families, the same through a results file as row by row; the most
+// common are named without their "(+N more)"; a file from before the
+// columns has none.
+func TestDifferencesPerRoute(t *testing.T) {
+	rows := differing(4000, 10, 31)
+	want := plainCounts(rows)
 	// Each family is there, and each route has differences of its own.
 	if w := want[Key{Name: "Aggregated"}]; w.status == 0 || w.shape == 0 || w.value == 0 || w.compared == int64(len(rows)) ||
 		!strings.HasPrefix(w.top, "missing $.items[].owner=") || want[Key{"GET", "/api/v1/tasks"}].shape+want[Key{"GET", "/api/v1/tasks"}].value != 0 {
@@ -211,5 +220,155 @@ func TestDiffTextsStayBounded(t *testing.T) {
 				t.Errorf("%v: %q is among the most common differences", s.Key, OtherDiff)
 			}
 		}
+	}
+}
+
+// The outputs of a run whose answers differed from the recording are
+// golden files (analysis/testdata/golden): the table, the JSON, the HTML
+// report and the differences CSV.
+func TestDifferencesGoldenOutputs(t *testing.T) {
+	rep := aggregate(differing(3000, 20, 11))
+	var ths []Threshold
+	for _, e := range DefaultThresholds {
+		th, _ := ParseThreshold(e)
+		ths = append(ths, th)
+	}
+	vs := Check(rep, ths)
+	for _, tc := range []struct {
+		name  string
+		write func(*bytes.Buffer) error
+	}{
+		{"differences_table.txt", func(b *bytes.Buffer) error { WriteTable(b, rep, vs); return nil }},
+		{"differences.json", func(b *bytes.Buffer) error { return WriteJSON(b, rep, vs) }},
+		{"differences.html", func(b *bytes.Buffer) error { return WriteHTML(b, rep, vs, HTMLOptions{Host: "http://127.0.0.1:8000"}) }},
+		{"differences.csv", func(b *bytes.Buffer) error { return WriteDifferencesCSV(b, rep) }},
+	} {
+		var b bytes.Buffer
+		if err := tc.write(&b); err != nil {
+			t.Fatal(err)
+		}
+		goldenFile(t, filepath.Join("testdata", "golden", tc.name), b.Bytes())
+	}
+}
+
+// The differences are shown when any answer was compared: a section when
+// some differed, a line when all agreed; results from before the
+// comparison, or with nothing compared, show nothing and write no
+// differences CSV.
+func TestDifferencesShownWhenCompared(t *testing.T) {
+	differed := differing(2000, 10, 32)
+	agreed := differing(2000, 10, 32)
+	for i := range agreed {
+		agreed[i].Diff = ""
+	}
+	notCompared := synthetic(2000, 10, 32)
+	total := func(rows []results.Result) *diffCounts {
+		c := plainCounts(rows)[Key{Name: "Aggregated"}]
+		c.top = ""
+		return &c
+	}
+	// (5 of the 2,000 had a transport error: no answer to compare; 4 of
+	// the second 1,000.)
+	if c := total(agreed); c.compared != 1995 || total(agreed[1000:]).compared != 996 {
+		t.Fatalf("the rows are not what this test is about: %+v", c)
+	}
+	for _, tc := range []struct {
+		name    string
+		write   func(t *testing.T, dir string) []string
+		table   string // under the table, "" for nothing
+		html    string
+		csv     bool
+		json    *diffCounts // the total's, nil: no such fields
+		hasDiff bool
+	}{
+		{"some differed", func(t *testing.T, dir string) []string {
+			p := filepath.Join(dir, "r.parquet")
+			writeResults(t, p, differed)
+			return []string{p}
+		}, "differences from the recording:\n", "<h2>Differences from the recording</h2>", true, total(differed), true},
+		{"all agreed", func(t *testing.T, dir string) []string {
+			p := filepath.Join(dir, "r.parquet")
+			writeResults(t, p, agreed)
+			return []string{p}
+		}, "answers: 1,995 compared with the recording, all agreed\n", "<p>1,995 answers compared with the recording, all agreed.</p>", true, total(agreed), false},
+		{"nothing compared", func(t *testing.T, dir string) []string {
+			p := filepath.Join(dir, "r.parquet")
+			writeResults(t, p, notCompared)
+			return []string{p}
+		}, "", "", false, nil, false},
+		{"before the columns", func(t *testing.T, dir string) []string {
+			p := filepath.Join(dir, "old.parquet")
+			oldresults.Write(t, p, differed)
+			return []string{p}
+		}, "", "", false, nil, false},
+		{"old and new shards", func(t *testing.T, dir string) []string {
+			old, cur := filepath.Join(dir, "old.parquet"), filepath.Join(dir, "new.parquet")
+			oldresults.Write(t, old, agreed[:1000])
+			writeResults(t, cur, agreed[1000:])
+			return []string{old, cur}
+		}, "answers: 996 compared with the recording, all agreed\n", "<p>996 answers compared with the recording, all agreed.</p>", true, total(agreed[1000:]), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var table bytes.Buffer
+			res, err := Run(Config{Inputs: tc.write(t, dir), Out: dir, NoDefaults: true, Formats: []string{"json,html,csv"}, Stdout: &table})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, after, _ := strings.Cut(table.String(), "Aggregated")
+			_, after, _ = strings.Cut(after, "\n")
+			if tc.table == "" && (strings.Contains(after, "recording") || strings.Contains(after, "compared")) || !strings.HasPrefix(after, tc.table) {
+				t.Errorf("under the table:\n%s\nwant %q", after, tc.table)
+			}
+			var page string
+			var doc struct {
+				Total map[string]any   `json:"total"`
+				Names []map[string]any `json:"names"`
+			}
+			csv := false
+			for _, f := range res.Files {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case strings.HasSuffix(f, ".html"):
+					page = string(b)
+				case strings.HasSuffix(f, ".json"):
+					if err := json.Unmarshal(b, &doc); err != nil {
+						t.Fatal(err)
+					}
+				case strings.HasSuffix(f, "_differences.csv"):
+					csv = true
+					if !strings.HasPrefix(string(b), "Type,Name,Compared,Mismatched,Mismatch rate,Status,Shape,Value,Top difference\r\n") ||
+						!strings.Contains(string(b), "\r\n,Aggregated,"+count(tc.json.compared)+",") {
+						t.Errorf("differences CSV:\n%s", b)
+					}
+				}
+			}
+			if tc.html == "" && strings.Contains(page, "Differences from the recording") || !strings.Contains(page, tc.html) {
+				t.Errorf("HTML: want %q", tc.html)
+			}
+			if csv != tc.csv {
+				t.Errorf("differences CSV written: %v", csv)
+			}
+			for _, row := range append(doc.Names, doc.Total) {
+				_, has := row["compared"]
+				if has != (tc.json != nil) {
+					t.Errorf("JSON %v %v: differences %v", row["method"], row["name"], has)
+				}
+			}
+			if tc.json != nil {
+				got := diffCounts{int64(doc.Total["compared"].(float64)), int64(doc.Total["status_diffs"].(float64)),
+					int64(doc.Total["shape_diffs"].(float64)), int64(doc.Total["value_diffs"].(float64)), ""}
+				if got != *tc.json || doc.Total["mismatched"].(float64) != float64(got.status+got.shape+got.value) ||
+					doc.Total["mismatch_rate"].(float64) != float64(got.status+got.shape+got.value)/float64(got.compared) {
+					t.Errorf("JSON total: %v, want %+v", doc.Total, tc.json)
+				}
+				if top := doc.Total["top_diffs"].([]any); len(top) > 0 != tc.hasDiff {
+					t.Errorf("JSON top_diffs: %v", top)
+				}
+			}
+		})
 	}
 }
