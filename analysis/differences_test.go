@@ -229,7 +229,7 @@ func TestDiffTextsStayBounded(t *testing.T) {
 func TestDifferencesGoldenOutputs(t *testing.T) {
 	rep := aggregate(differing(3000, 20, 11))
 	var ths []Threshold
-	for _, e := range DefaultThresholds {
+	for _, e := range append(DefaultThresholds, "mismatch_rate<1%", "name=/api/v1/tasks:mismatch_rate<2%") {
 		th, _ := ParseThreshold(e)
 		ths = append(ths, th)
 	}
@@ -370,5 +370,57 @@ func TestDifferencesShownWhenCompared(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A server that answers every request with a 302 where the trace saw a
+// 200 passes the seed's thresholds (a 302 is no failure); a
+// mismatch_rate threshold fails it and says what happened, in the table,
+// the JSON and the JUnit XML.
+func TestRedirectingServerFailsMismatchRate(t *testing.T) {
+	rows := synthetic(2000, 10, 33)
+	for i := range rows {
+		r := &rows[i]
+		r.Status, r.Error, r.RecordedStatus, r.Compared, r.Diff = 302, "", 200, true, "status 200->302"
+		r.LatencyNanos = 20e6
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "redirected.parquet")
+	writeResults(t, path, rows)
+	verdict := `FAIL mismatch_rate<1%: total mismatch_rate is 100%: 2,000 of 2,000 answers differed from the recording, most often "status 200->302" (2,000)`
+	for _, tc := range []struct {
+		thresholds []string
+		code       int
+	}{{nil, ExitPass}, {[]string{"mismatch_rate<1%"}, ExitFail}} {
+		var table bytes.Buffer
+		res, err := Run(Config{Inputs: []string{path}, Out: t.TempDir(), Thresholds: tc.thresholds, Formats: []string{"json,junit"}, Stdout: &table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Code != tc.code {
+			t.Errorf("%v: exit %d, want %d\n%s", tc.thresholds, res.Code, tc.code, table.String())
+		}
+		if !strings.Contains(table.String(), "\n                Aggregated     2,000  2,000 (100.0%)   2,000      0      0  status 200->302 (2,000)\n") {
+			t.Errorf("the table's differences:\n%s", table.String())
+		}
+		if tc.code == ExitPass {
+			continue
+		}
+		if !strings.Contains(table.String(), "\n  "+verdict+"\n") {
+			t.Errorf("the table's verdict:\n%s", table.String())
+		}
+		for _, f := range res.Files {
+			b, _ := os.ReadFile(f)
+			var want string
+			switch {
+			case strings.HasSuffix(f, ".json"):
+				want = `"detail": "2,000 of 2,000 answers differed from the recording, most often \"status 200-\u003e302\" (2,000)"`
+			case strings.HasSuffix(f, ".xml"):
+				want = `message="FAIL mismatch_rate&lt;1%: total mismatch_rate is 100%: 2,000 of 2,000 answers differed from the recording, most often &#34;status 200-&gt;302&#34; (2,000)"`
+			}
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s does not say %s:\n%s", filepath.Base(f), want, b)
+			}
+		}
 	}
 }

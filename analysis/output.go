@@ -343,6 +343,9 @@ type jsonVerdict struct {
 	Actual    float64 `json:"actual"`
 	Pass      bool    `json:"pass"`
 	Missing   bool    `json:"missing,omitempty"`
+	// Detail is Verdict.Detail: for mismatch_rate, how many answers
+	// differed and how most often, or why none was compared.
+	Detail string `json:"detail,omitempty"`
 }
 
 func statsJSON(rep *Report, s *Stats) jsonStats {
@@ -403,7 +406,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 	}
 	for _, v := range verdicts {
 		out.Verdicts = append(out.Verdicts, jsonVerdict{Threshold: v.Expr, Name: v.Name, Metric: v.Metric, Limit: v.Value,
-			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing})
+			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing, Detail: v.Detail})
 		out.Pass = out.Pass && v.Pass
 	}
 	out.Pass = out.Pass && len(rep.Problems()) == 0
