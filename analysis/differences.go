@@ -81,6 +81,9 @@ func (s *Stats) mergeDiffs(o *Stats) {
 	s.StatusDiffs += o.StatusDiffs
 	s.ShapeDiffs += o.ShapeDiffs
 	s.ValueDiffs += o.ValueDiffs
+	if len(o.diffs) == 0 {
+		return
+	}
 	// The most common first: when the bound is reached, they are the
 	// ones kept by their text.
 	for _, d := range o.sortedDiffs() {
