@@ -398,8 +398,8 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 {{with .Differences}}
 <h2>Differences from the recording</h2>
 {{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>
-<tr><th>Type</th><th>Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
-{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td class="name">{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
+<tr><th>Type</th><th style="min-width:10em">Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
+{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
 {{end}}</table>{{end}}
 {{end}}
 {{if .Open}}<h2>Service time (open model)</h2>
