@@ -64,6 +64,12 @@ type Stats struct {
 	// recorded, or lacked the value): those values went as recorded. Both
 	// 0 for results without links, or written before these columns.
 	Carried, NotCarried int64
+	// Compared counts the answers compared with the recorded ones (both
+	// answered and the trace held the recorded answer's signature);
+	// StatusDiffs, ShapeDiffs and ValueDiffs those that differed, by the
+	// family of the difference (differences.go). All 0 for results written
+	// before the columns, or by replay --no-compare.
+	Compared, StatusDiffs, ShapeDiffs, ValueDiffs int64
 	// Latency is what users felt (from the scheduled time in the open
 	// model); Service from the actual send; TTFB to the first byte. Set
 	// by Report.
@@ -73,6 +79,9 @@ type Stats struct {
 	// ones (open model) two (lateLatency, lateService). A closed-model
 	// row then costs one record instead of two.
 	onTime, lateLatency, lateService *hdrhistogram.Histogram
+	// diffs counts the differences by text (TopDiffs), at most
+	// maxDiffTexts of them; nil until one differed.
+	diffs map[string]int64
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, histDigits) }
@@ -103,6 +112,9 @@ func (s *Stats) add(r *results.Result) {
 	s.Bytes += max(r.RespSize, 0)
 	s.Carried += int64(max(r.Carried, 0))
 	s.NotCarried += int64(max(r.NotCarried, 0))
+	if r.Compared {
+		s.compare(r.Diff)
+	}
 	lat := r.LatencyNanos
 	if late := int64(r.Sent.Sub(r.Scheduled)); late > 0 {
 		s.late()
@@ -124,6 +136,7 @@ func (s *Stats) merge(o *Stats) {
 	s.Bytes += o.Bytes
 	s.Carried += o.Carried
 	s.NotCarried += o.NotCarried
+	s.mergeDiffs(o)
 	s.onTime.Merge(o.onTime)
 	if o.lateLatency != nil {
 		s.late()
@@ -653,13 +666,13 @@ func (a *Aggregate) Report() *Report {
 	if a.timeline != nil {
 		rep.Timeline = a.timeline.report()
 	}
-	for _, s := range a.byKey {
+	rep.Names = slices.Collect(maps.Values(a.byKey))
+	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
+	for _, s := range rep.Names { // in order: the total's difference texts, when past their bound, do not depend on a map's
 		rep.Total.merge(s)
 		s.finish()
-		rep.Names = append(rep.Names, s)
 	}
 	rep.Total.finish()
-	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
 	if len(a.windows) > 0 {
 		for i := a.lo; i <= a.hi; i++ {
 			w := a.windows[i]

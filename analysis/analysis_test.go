@@ -151,7 +151,7 @@ func TestFiguresMatchAnExactComputation(t *testing.T) {
 // the order rows come in.
 func TestMergingShardsEqualsOneFile(t *testing.T) {
 	dir := t.TempDir()
-	rows := synthetic(8000, 30, 2)
+	rows := differing(8000, 30, 2)
 	one := filepath.Join(dir, "one", "all.parquet")
 	os.MkdirAll(filepath.Dir(one), 0o700)
 	writeResults(t, one, rows)
@@ -185,7 +185,7 @@ func TestMergingShardsEqualsOneFile(t *testing.T) {
 		return m
 	}
 	a, b := outputs([]string{one}), outputs(shardFiles)
-	if len(a) != 6 {
+	if len(a) != 7 {
 		t.Fatalf("%d outputs: %v", len(a), a)
 	}
 	for name, content := range a {
@@ -289,6 +289,13 @@ func FuzzAddFile(f *testing.F) {
 	old := filepath.Join(dir, "old.parquet")
 	oldresults.Write(f, old, synthetic(300, 5, 1))
 	if seed, err = os.ReadFile(old); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	// Answers compared with the recorded ones, some of them differing.
+	diffs := filepath.Join(dir, "diffs.parquet")
+	writeResults(f, diffs, differing(300, 5, 1))
+	if seed, err = os.ReadFile(diffs); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(seed)

@@ -97,8 +97,9 @@ func TestReportInChromium(t *testing.T) {
 		t.Skip("chromium is not installed (scripts/test.sh installs Debian's): the report is not checked in a browser")
 	}
 	dir := t.TempDir()
-	rows := synthetic(3000, 20, 21)
-	rows = append(rows, results.Result{Run: rows[0].Run, Method: "GET", Name: `/<script>window.pwned=1</script>`, Sent: t0, Scheduled: t0, LatencyNanos: 5e6, Status: 200})
+	rows := differing(3000, 20, 21)
+	rows = append(rows, results.Result{Run: rows[0].Run, Method: "GET", Name: `/<script>window.pwned=1</script>`, Sent: t0, Scheduled: t0, LatencyNanos: 5e6, Status: 200,
+		Compared: true, Diff: `missing $.<script>window.pwned=2</script>`})
 	rep := aggregate(rows)
 	base := aggregate(synthetic(3000, 20, 22))
 	var ths []Threshold
@@ -195,6 +196,9 @@ func TestReportInChromium(t *testing.T) {
 	}
 	if v := eval(`document.body.innerText.includes("/<script>window.pwned=1</script>")`); v != true {
 		t.Error("the hostile route is not shown as text")
+	}
+	if v := eval(`document.body.innerText.includes("missing $.<script>window.pwned=2</script> (1)")`); v != true {
+		t.Error("the hostile difference is not shown as text in the differences from the recording")
 	}
 	shot := c.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true})
 	data, err := base64.StdEncoding.DecodeString(fmt.Sprint(shot["data"]))

@@ -24,15 +24,18 @@ import (
 type batch struct {
 	latency, ttfb, respSize, scheduled, sent, behind []int64
 	status, shard, users, carried, notCarried, seq   []int32
-	method, name, errText, run, scenario             []string
+	method, name, errText, run, scenario, diff       []string
+	compared                                         []bool
 }
 
 // columnsRead are the columns analyze needs, by name. Those results
-// written before them lack (laterColumns) read as 0 when absent.
+// written before them lack (laterColumns) read as 0, false or "" when
+// absent.
 var (
 	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns"}
 	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried", "seq"}
-	stringColumns = []string{"method", "name", "error", "run", "scenario"}
+	stringColumns = []string{"method", "name", "error", "run", "scenario", "diff"}
+	boolColumns   = []string{"compared"}
 	laterColumns  = (*results.Result).LaterColumns(nil)
 )
 
@@ -45,7 +48,11 @@ func (b *batch) int32s(i int) *[]int32 {
 }
 
 func (b *batch) strings(i int) *[]string {
-	return [...]*[]string{&b.method, &b.name, &b.errText, &b.run, &b.scenario}[i]
+	return [...]*[]string{&b.method, &b.name, &b.errText, &b.run, &b.scenario, &b.diff}[i]
+}
+
+func (b *batch) bools(i int) *[]bool {
+	return [...]*[]bool{&b.compared}[i]
 }
 
 // absent is the index of a later column the file lacks: it reads as 0.
@@ -86,6 +93,10 @@ func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 	if err != nil {
 		return err
 	}
+	ibool, err := columnIndexes(pf, boolColumns)
+	if err != nil {
+		return err
+	}
 	groups := pf.RowGroups()
 	workers := min(runtime.GOMAXPROCS(0), len(groups))
 	if workers == 0 {
@@ -109,7 +120,7 @@ func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 				if errs[w] != nil {
 					continue // drain
 				}
-				if errs[w] = r.read(rg, i64, i32, istr, parts[w].addBatch); errs[w] == nil {
+				if errs[w] = r.read(rg, columnSet{i64, i32, istr, ibool}, parts[w].addBatch); errs[w] == nil {
 					// A row group spans a few windows: hand them over now,
 					// so that workers do not each hold every window.
 					windowsMu.Lock()
@@ -252,8 +263,13 @@ func (c *column) readInt64s(dst []int64, vals []parquet.Value) error {
 
 var errShortColumn = errors.New("damaged file: a column holds fewer values than its row group has rows")
 
+// columnSet is the indexes of the columns read, by type, in the order
+// of int64Columns, int32Columns, stringColumns and boolColumns (absent:
+// a later column the file lacks).
+type columnSet struct{ i64, i32, str, bools []int }
+
 // read decodes a row group batch by batch and hands each batch to fn.
-func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*batch)) (err error) {
+func (g *groupReader) read(rg parquet.RowGroup, idx columnSet, fn func(*batch)) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("damaged file: %v", p)
@@ -282,7 +298,7 @@ func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*b
 		}
 		return out
 	}
-	c64, c32, cstr := open(i64), open(i32), open(istr)
+	c64, c32, cstr, cbool := open(idx.i64), open(idx.i32), open(idx.str), open(idx.bools)
 	for left := rg.NumRows(); left > 0; {
 		n := int(min(left, batchRows))
 		left -= int64(n)
@@ -309,8 +325,25 @@ func (g *groupReader) read(rg parquet.RowGroup, i64, i32, istr []int, fn func(*b
 				dst[j] = g.vals[j].Int32()
 			}
 		}
+		for k, c := range cbool {
+			dst := resize(g.b.bools(k), n)
+			if c == nil {
+				clear(dst)
+				continue
+			}
+			if err := c.readValues(g.vals[:n]); err != nil {
+				return fmt.Errorf("column %s: %w", boolColumns[k], err)
+			}
+			for j := range n {
+				dst[j] = g.vals[j].Boolean()
+			}
+		}
 		for k, c := range cstr {
 			dst := resize(g.b.strings(k), n)
+			if c == nil {
+				clear(dst)
+				continue
+			}
 			if err := c.readValues(g.vals[:n]); err != nil {
 				return fmt.Errorf("column %s: %w", stringColumns[k], err)
 			}
@@ -351,7 +384,8 @@ func (a *Aggregate) addBatch(b *batch) {
 		r = results.Result{Run: b.run[i], Scenario: b.scenario[i], Shard: b.shard[i], Method: b.method[i], Name: b.name[i],
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
 			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
-			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i], Seq: b.seq[i]}
+			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i], Seq: b.seq[i],
+			Compared: b.compared[i], Diff: b.diff[i]}
 		a.Add(&r)
 	}
 }

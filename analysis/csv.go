@@ -21,6 +21,10 @@ var (
 		"Total Average Response Time", "Total Min Response Time", "Total Max Response Time", "Total Average Content Size")
 )
 
+// differencesColumns are those of {run}_differences.csv, replaykit's
+// own: Locust compares no answer.
+var differencesColumns = []string{"Type", "Name", "Compared", "Mismatched", "Mismatch rate", "Status", "Shape", "Value", "Top difference"}
+
 func percentileLabels() []string {
 	var out []string
 	for _, p := range Percentiles {
@@ -117,6 +121,28 @@ func WriteHistoryCSV(w io.Writer, rep *Report) error {
 				num(float64(bytes)/float64(reqs)))
 		}
 		c.Write(row)
+	}
+	c.Flush()
+	return c.Error()
+}
+
+// WriteDifferencesCSV writes {run}_differences.csv: per route, then
+// Aggregated, the answers compared with the recorded ones, those that
+// differed (their share of the compared, N/A with none, and by family)
+// and the most common difference.
+func WriteDifferencesCSV(w io.Writer, rep *Report) error {
+	c := newCSV(w)
+	c.Write(differencesColumns)
+	for _, s := range append(rep.Names, rep.Total) {
+		rate, top := "N/A", ""
+		if s.Compared > 0 {
+			rate = num(s.MismatchRate())
+		}
+		if d := s.TopDiffs(1); len(d) > 0 {
+			top = d[0].Diff
+		}
+		c.Write([]string{cell(s.Method), cell(s.Name), count(s.Compared), count(s.Mismatched()), rate,
+			count(s.StatusDiffs), count(s.ShapeDiffs), count(s.ValueDiffs), cell(top)})
 	}
 	c.Flush()
 	return c.Error()

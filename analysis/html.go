@@ -147,6 +147,49 @@ type htmlData struct {
 	// runs); TimelineNotes what was wrong with the files' timelines.
 	Timeline      *htmlTimeline
 	TimelineNotes []string
+	// Differences are the answers compared with the recorded ones (nil
+	// when none was).
+	Differences *htmlDifferences
+}
+
+// htmlDifferences is the report's section on the differences from the
+// recording: a row per route that had some, and the total, or Agreed.
+type htmlDifferences struct {
+	Rows []diffRow
+	// Agreed says every compared answer agreed ("" when some differed).
+	Agreed string
+}
+
+type diffRow struct {
+	Total                                            bool
+	Method, Name                                     string
+	Compared, Mismatched, Rate, Status, Shape, Value string
+	// Top are the most common differences: "status 200->302 (1,990)".
+	Top []string
+}
+
+func differencesHTML(rep *Report) *htmlDifferences {
+	t := rep.Total
+	if t.Compared == 0 {
+		return nil
+	}
+	if t.Mismatched() == 0 {
+		return &htmlDifferences{Agreed: fmt.Sprintf("%s answers compared with the recording, all agreed.", thousands(t.Compared))}
+	}
+	d := &htmlDifferences{}
+	for _, s := range append(rep.Names, t) {
+		if s.Mismatched() == 0 {
+			continue
+		}
+		d.Rows = append(d.Rows, diffRow{Total: s == t, Method: s.Method, Name: s.Name, Compared: thousands(s.Compared),
+			Mismatched: thousands(s.Mismatched()), Rate: fmt.Sprintf("%.1f%%", 100*s.MismatchRate()), Status: thousands(s.StatusDiffs),
+			Shape: thousands(s.ShapeDiffs), Value: thousands(s.ValueDiffs)})
+		for _, top := range s.TopDiffs(shownDiffs) {
+			r := &d.Rows[len(d.Rows)-1]
+			r.Top = append(r.Top, fmt.Sprintf("%s (%s)", top.Diff, thousands(top.Count)))
+		}
+	}
+	return d
 }
 
 // htmlTimeline is the report's section on a recorded run's timeline.
@@ -283,6 +326,7 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 		d.Timeline = timelineHTML(rep.Timeline)
 	}
 	d.TimelineNotes = rep.TimelineNotes
+	d.Differences = differencesHTML(rep)
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {
 			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(quantile(s.Service, q))) }
@@ -351,7 +395,13 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 {{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>
 {{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>{{end}}
 </table>
-
+{{with .Differences}}
+<h2>Differences from the recording</h2>
+{{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>
+<tr><th>Type</th><th style="min-width:10em">Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
+{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{end}}
 {{if .Open}}<h2>Service time (open model)</h2>
 <p>The table above counts latency from each request's scheduled time, as users felt it. Below: from the moment it was actually sent (sends left {{.LateP99}} late at p99).</p>
 <table><tr><th>Type</th><th>Name</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th></tr>

@@ -17,7 +17,13 @@ import (
 // golden compares got with testdata/golden/NAME (go test -update rewrites it).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("..", "testdata", "golden", name)
+	goldenFile(t, filepath.Join("..", "testdata", "golden", name), got)
+}
+
+// goldenFile compares got with the file at path (go test -update
+// rewrites it).
+func goldenFile(t *testing.T, path string, got []byte) {
+	t.Helper()
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -28,7 +34,7 @@ func golden(t *testing.T, name string, got []byte) {
 		t.Fatalf("%v (go test ./analysis -update writes it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file (go test ./analysis -update after checking the change)", name)
+		t.Errorf("%s differs from its golden file (go test ./analysis -update after checking the change)", path)
 	}
 }
 
@@ -115,10 +121,11 @@ func TestHostileStringsAreInert(t *testing.T) {
 	hostile := []string{`/<script>alert(1)</script>`, `/"><img src=x onerror=alert(1)>`, "=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "/\x1b[31mred\x1b[0m"}
 	a := New(0)
 	for i, name := range hostile {
-		r := results.Result{Run: "r", Method: "GET", Name: name, Sent: t0, Scheduled: t0, LatencyNanos: int64(i+1) * 1e6, Status: 500, Error: ""}
+		r := results.Result{Run: "r", Method: "GET", Name: name, Sent: t0, Scheduled: t0, LatencyNanos: int64(i+1) * 1e6, Status: 500, Error: "",
+			Compared: true, Diff: name}
 		a.Add(&r)
 		r.Error = "=" + name
-		r.Status = 0
+		r.Status, r.Compared, r.Diff = 0, false, ""
 		a.Add(&r)
 	}
 	rep := a.Report()
@@ -142,6 +149,7 @@ func TestHostileStringsAreInert(t *testing.T) {
 	for _, write := range []func(*bytes.Buffer) error{
 		func(b *bytes.Buffer) error { return WriteStatsCSV(b, rep) },
 		func(b *bytes.Buffer) error { return WriteFailuresCSV(b, rep) },
+		func(b *bytes.Buffer) error { return WriteDifferencesCSV(b, rep) },
 	} {
 		var b bytes.Buffer
 		write(&b)

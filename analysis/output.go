@@ -44,6 +44,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		}
 		fmt.Fprintln(w)
 	}
+	writeDifferences(w, rep)
 	if rep.Open {
 		t := rep.Total
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
@@ -82,6 +83,42 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 			fmt.Fprintln(w, "  "+printable(v.String()))
 		}
 	}
+}
+
+// writeDifferences writes how answers differed from the recorded ones:
+// a line per route that had differences, and the total; one line when
+// every compared answer agreed; nothing when none was compared (results
+// from before the comparison, or replay --no-compare).
+func writeDifferences(w io.Writer, rep *Report) {
+	t := rep.Total
+	if t.Compared == 0 {
+		return
+	}
+	if t.Mismatched() == 0 {
+		fmt.Fprintf(w, "answers: %s compared with the recording, all agreed\n", thousands(t.Compared))
+		return
+	}
+	fmt.Fprintln(w, "differences from the recording:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "Type\tName\tcompared\tmismatched\tstatus\tshape\tvalue\t  most often")
+	for _, s := range append(rep.Names, t) {
+		if s.Mismatched() == 0 {
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%.1f%%)\t%s\t%s\t%s\t  %s\n", printable(s.Method), printable(s.Name), thousands(s.Compared),
+			thousands(s.Mismatched()), 100*s.MismatchRate(), thousands(s.StatusDiffs), thousands(s.ShapeDiffs), thousands(s.ValueDiffs), topDiffsText(s))
+	}
+	tw.Flush()
+}
+
+// topDiffsText is a route's most common differences and their counts:
+// "status 200->302 (1,990); value $.state (10)".
+func topDiffsText(s *Stats) string {
+	var out []string
+	for _, d := range s.TopDiffs(shownDiffs) {
+		out = append(out, fmt.Sprintf("%s (%s)", printable(d.Diff), thousands(d.Count)))
+	}
+	return strings.Join(out, "; ")
 }
 
 // thousands writes n with commas between groups of three digits.
@@ -186,6 +223,36 @@ type jsonStats struct {
 	Percentiles  map[string]float64 `json:"percentiles_ms"`
 	Service      map[string]float64 `json:"service_percentiles_ms"`
 	TTFB         map[string]float64 `json:"ttfb_percentiles_ms"`
+	// The differences from the recording, when any answer of the run was
+	// compared with the recorded one.
+	*jsonDifferences
+}
+
+// jsonDifferences are a route's answers compared with the recorded ones:
+// how many, how many differed (mismatched, and by family), the rate
+// (mismatched over compared, null when none was) and the most common
+// differences.
+type jsonDifferences struct {
+	Compared     int64       `json:"compared"`
+	Mismatched   int64       `json:"mismatched"`
+	StatusDiffs  int64       `json:"status_diffs"`
+	ShapeDiffs   int64       `json:"shape_diffs"`
+	ValueDiffs   int64       `json:"value_diffs"`
+	MismatchRate *float64    `json:"mismatch_rate"`
+	TopDiffs     []DiffCount `json:"top_diffs"`
+}
+
+func differencesJSON(s *Stats) *jsonDifferences {
+	d := &jsonDifferences{Compared: s.Compared, Mismatched: s.Mismatched(), StatusDiffs: s.StatusDiffs, ShapeDiffs: s.ShapeDiffs,
+		ValueDiffs: s.ValueDiffs, TopDiffs: s.TopDiffs(shownDiffs)}
+	if s.Compared > 0 {
+		rate := s.MismatchRate()
+		d.MismatchRate = &rate
+	}
+	if d.TopDiffs == nil {
+		d.TopDiffs = []DiffCount{}
+	}
+	return d
 }
 
 type jsonWindow struct {
@@ -276,6 +343,9 @@ type jsonVerdict struct {
 	Actual    float64 `json:"actual"`
 	Pass      bool    `json:"pass"`
 	Missing   bool    `json:"missing,omitempty"`
+	// Detail is Verdict.Detail: for mismatch_rate, how many answers
+	// differed and how most often, or why none was compared.
+	Detail string `json:"detail,omitempty"`
 }
 
 func statsJSON(rep *Report, s *Stats) jsonStats {
@@ -286,10 +356,14 @@ func statsJSON(rep *Report, s *Stats) jsonStats {
 		}
 		return m
 	}
-	return jsonStats{Method: s.Method, Name: s.Name, Requests: s.Requests, Failures: s.Failures, RateLimited: s.RateLimited,
+	j := jsonStats{Method: s.Method, Name: s.Name, Requests: s.Requests, Failures: s.Failures, RateLimited: s.RateLimited,
 		ErrorRate: s.ErrorRate(), Availability: s.Availability(), RPS: rep.RPS(s), FailuresPerS: rep.FailuresPerSecond(s),
 		AvgBytes: s.AvgBytes(), Carried: s.Carried, NotCarried: s.NotCarried, AvgMs: s.Avg(), MinMs: s.Min(), MaxMs: s.Max(),
 		Percentiles: pct(s.Latency), Service: pct(s.Service), TTFB: pct(s.TTFB)}
+	if rep.Total.Compared > 0 {
+		j.jsonDifferences = differencesJSON(s)
+	}
+	return j
 }
 
 // WriteJSON writes {run}.json: everything the report shows, for machines.
@@ -332,7 +406,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 	}
 	for _, v := range verdicts {
 		out.Verdicts = append(out.Verdicts, jsonVerdict{Threshold: v.Expr, Name: v.Name, Metric: v.Metric, Limit: v.Value,
-			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing})
+			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing, Detail: v.Detail})
 		out.Pass = out.Pass && v.Pass
 	}
 	out.Pass = out.Pass && len(rep.Problems()) == 0

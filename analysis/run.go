@@ -178,6 +178,9 @@ func Run(cfg Config) (*Outcome, error) {
 		keep(write("_stats.csv", func(w io.Writer) error { return WriteStatsCSV(w, rep) }))
 		keep(write("_failures.csv", func(w io.Writer) error { return WriteFailuresCSV(w, rep) }))
 		keep(write("_stats_history.csv", func(w io.Writer) error { return WriteHistoryCSV(w, rep) }))
+		if rep.Total.Compared > 0 {
+			keep(write("_differences.csv", func(w io.Writer) error { return WriteDifferencesCSV(w, rep) }))
+		}
 	}
 	if formats["json"] {
 		keep(write(".json", func(w io.Writer) error { return WriteJSON(w, rep, out.Verdicts) }))

@@ -14,9 +14,10 @@ type Threshold struct {
 	Expr string
 	// Name limits it to one name (route); "" is the total.
 	Name string
-	// Metric is avg, min, max, median, pNN, error_rate, availability, rps
-	// or lateness_p99 (a recorded run's start lateness against its
-	// timeline, the whole run's).
+	// Metric is avg, min, max, median, pNN, error_rate, availability, rps,
+	// lateness_p99 (a recorded run's start lateness against its
+	// timeline, the whole run's) or mismatch_rate (the share of the
+	// answers compared with the recorded ones that differed).
 	Metric string
 	// Quantile is the percentile for pNN and median.
 	Quantile float64
@@ -38,10 +39,11 @@ type Threshold struct {
 // verdict on a run.
 const DefaultAbortAfter = 5 * time.Second
 
-// DefaultThresholds are the seed's five.
+// DefaultThresholds are the seed's five (mismatch_rate is not among
+// them: runs of traces recorded before signatures compare nothing).
 var DefaultThresholds = []string{"avg<500ms", "p95<2000ms", "error_rate<1%", "rps>50", "availability>99.9%"}
 
-const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE[,abort[=DELAY]], e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability, rps or lateness_p99"
+const thresholdHelp = "write [name=ROUTE:]METRIC OP VALUE[,abort[=DELAY]], e.g. p95<2s, avg<=500ms, error_rate<1%, availability>99.9%, rps>50, name=/api/v1/tasks/{id}:p99<300ms, mismatch_rate<1%; METRIC is avg, min, max, median, p50..p99.99, error_rate, availability, rps, lateness_p99 or mismatch_rate"
 
 // ParseThreshold reads a threshold expression.
 func ParseThreshold(expr string) (Threshold, error) {
@@ -111,7 +113,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 			return bad(err.Error())
 		}
 		t.Value = v
-	case m == "error_rate" || m == "availability":
+	case m == "error_rate" || m == "availability" || m == MismatchRate:
 		num, ok := strings.CutSuffix(val, "%")
 		if !ok {
 			return bad(m + " takes a percentage, such as 1% or 99.9%")
@@ -153,6 +155,10 @@ func parseMillis(s string) (float64, error) {
 // its timeline (Timeline.LateP99), in milliseconds.
 const LatenessP99 = "lateness_p99"
 
+// MismatchRate is the metric of the answers that differed from the
+// recorded ones, over those compared (Stats.MismatchRate), a fraction.
+const MismatchRate = "mismatch_rate"
+
 // Verdict is a threshold checked against a report.
 type Verdict struct {
 	Threshold
@@ -160,8 +166,13 @@ type Verdict struct {
 	Actual float64
 	// Pass says the threshold holds; Missing says its name had no request
 	// (a failure: a route that never ran cannot be said to be fast), or,
-	// for lateness_p99, that the run had no recorded timeline.
+	// for lateness_p99, that the run had no recorded timeline, or, for
+	// mismatch_rate, that no answer was compared with the recording.
 	Pass, Missing bool
+	// Detail says more of what was found: for mismatch_rate, how many
+	// answers differed and how most often, or, when Missing, why none was
+	// compared ("" for the other metrics).
+	Detail string
 }
 
 // Check evaluates thresholds against a report.
@@ -198,6 +209,14 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 				continue
 			}
 			v.Actual = rep.Timeline.LateP99()
+		case MismatchRate:
+			if s.Compared == 0 {
+				v.Missing, v.Detail = true, notComparedText(t.Name)
+				out = append(out, v)
+				continue
+			}
+			v.Actual = s.MismatchRate()
+			v.Detail = mismatchDetail(s)
 		default:
 			v.Actual = s.Quantile(t.Quantile)
 		}
@@ -205,6 +224,27 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 		out = append(out, v)
 	}
 	return out
+}
+
+// mismatchDetail says how many compared answers differed and how most
+// often: `2,000 of 2,000 answers differed from the recording, most often
+// "status 200->302" (2,000)`.
+func mismatchDetail(s *Stats) string {
+	d := fmt.Sprintf("%s of %s answers differed from the recording", thousands(s.Mismatched()), thousands(s.Compared))
+	if top := s.TopDiffs(1); len(top) > 0 {
+		d += fmt.Sprintf(", most often %q (%s)", top[0].Diff, thousands(top[0].Count))
+	}
+	return d
+}
+
+// notComparedText says why a run (or a route: name) had no answer
+// compared with the recording.
+func notComparedText(name string) string {
+	what := "no answer"
+	if name != "" {
+		what = "no answer of " + name
+	}
+	return what + " was compared with the recording: the trace holds no signatures of its recorded answers (record it again with this version of replaykit), or replay ran with --no-compare"
 }
 
 // holds says whether the value x, in the threshold's unit, passes it.
@@ -238,7 +278,7 @@ func (t Threshold) format(v float64, digits int) string {
 // percentages, latencies in milliseconds, rps bare.
 func (t Threshold) display() (scale float64, unit string) {
 	switch t.Metric {
-	case "error_rate", "availability":
+	case "error_rate", "availability", MismatchRate:
 		return 100, "%"
 	case "rps":
 		return 1, ""
@@ -289,8 +329,15 @@ func (v Verdict) String() string {
 	if v.Missing && v.Metric == LatenessP99 {
 		return fmt.Sprintf("%s %s: the run has no recorded timeline (only the recorded scenario has one)", verdict, v.Expr)
 	}
+	if v.Missing && v.Detail != "" {
+		return fmt.Sprintf("%s %s: %s", verdict, v.Expr, v.Detail)
+	}
 	if v.Missing {
 		return fmt.Sprintf("%s %s: %s had no request", verdict, v.Expr, where)
 	}
-	return fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.shown())
+	s := fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.shown())
+	if v.Detail != "" {
+		s += ": " + v.Detail
+	}
+	return s
 }

@@ -25,6 +25,11 @@ func TestParseThreshold(t *testing.T) {
 		{expr: "lateness_p99<10ms", want: Threshold{Metric: "lateness_p99", Op: "<", Value: 10}},
 		{expr: "lateness_p99 <= 0.5s", want: Threshold{Metric: "lateness_p99", Op: "<=", Value: 500}},
 		{expr: "name=/x:lateness_p99<10ms", errHas: "whole run's"},
+		{expr: "mismatch_rate<1%", want: Threshold{Metric: "mismatch_rate", Op: "<", Value: 0.01}},
+		{expr: "name=/api/v1/tasks/{id}:mismatch_rate<=0.5%", want: Threshold{Name: "/api/v1/tasks/{id}", Metric: "mismatch_rate", Op: "<=", Value: 0.005}},
+		{expr: "mismatch_rate<1%,abort=10s", want: Threshold{Metric: "mismatch_rate", Op: "<", Value: 0.01, Abort: true, AbortAfter: 10 * time.Second}},
+		{expr: "mismatch_rate<0.01", errHas: "percentage"},
+		{expr: "mismatch_rate<101%", errHas: "percentage"},
 		{expr: "lateness_p99<soon", errHas: "not a duration"},
 		{expr: "name=/api/v1/tasks/{id}:p95<300ms", want: Threshold{Name: "/api/v1/tasks/{id}", Metric: "p95", Quantile: 95, Op: "<", Value: 300}},
 		{expr: "name=/a:b:avg<1s", want: Threshold{Name: "/a:b", Metric: "avg", Op: "<", Value: 1000}},
@@ -185,6 +190,86 @@ func TestVerdictFigures(t *testing.T) {
 		v := Verdict{Threshold: th, Actual: tt.actual, Pass: th.holds(tt.actual)}
 		if got := v.String(); got != tt.want {
 			t.Errorf("%s at %v: got %q, want %q", tt.expr, tt.actual, got, tt.want)
+		}
+	}
+}
+
+// mismatch_rate is the share of the compared answers that differed from
+// the recording, total or per route; its verdict says how many differed
+// and how most often, and a run that compared nothing fails it saying
+// why, as a run without a timeline fails lateness_p99.
+func TestMismatchRateThreshold(t *testing.T) {
+	// 2,000 requests in 10 s: 1,000 to /login, 1,000 to /api/items.
+	run := func(change func(i int, r *results.Result)) *Report {
+		a := New(time.Second)
+		for i := range 2000 {
+			r := results.Result{Method: "GET", Name: "/api/items", Sent: t0.Add(time.Duration(i) * 5 * time.Millisecond), LatencyNanos: 20e6,
+				Status: 200, RecordedStatus: 200, Compared: true}
+			if i%2 == 0 {
+				r.Name = "/login"
+			}
+			r.Scheduled = r.Sent
+			change(i, &r)
+			a.Add(&r)
+		}
+		return a.Report()
+	}
+	redirect := run(func(_ int, r *results.Result) { r.Status, r.Diff = 302, "status 200->302" }) // every answer a 302 where the trace saw 200
+	oneValue := run(func(i int, r *results.Result) {
+		if i == 7 {
+			r.Diff = "value $.state (+1 more)"
+		}
+	})
+	agreed := run(func(int, *results.Result) {})
+	loginDrifted := run(func(i int, r *results.Result) {
+		if i%8 == 0 { // a quarter of /login's
+			r.Diff = "missing $.csrf"
+		}
+	})
+	notCompared := run(func(_ int, r *results.Result) { r.Compared = false }) // an older trace, or --no-compare
+	apiOnly := run(func(_ int, r *results.Result) { r.Compared = r.Name == "/api/items" })
+	for _, tc := range []struct {
+		name string
+		rep  *Report
+		expr string
+		want string
+	}{
+		{"a server that redirects everything", redirect, "mismatch_rate<1%",
+			`FAIL mismatch_rate<1%: total mismatch_rate is 100%: 2,000 of 2,000 answers differed from the recording, most often "status 200->302" (2,000)`},
+		{"which error_rate does not see", redirect, "error_rate<1%", "PASS error_rate<1%: total error_rate is 0%"},
+		{"one value differed", oneValue, "mismatch_rate<1%",
+			`PASS mismatch_rate<1%: total mismatch_rate is 0.05%: 1 of 2,000 answers differed from the recording, most often "value $.state" (1)`},
+		{"one value, a stricter threshold", oneValue, "mismatch_rate<=0.01%",
+			`FAIL mismatch_rate<=0.01%: total mismatch_rate is 0.05%: 1 of 2,000 answers differed from the recording, most often "value $.state" (1)`},
+		{"all agreed", agreed, "mismatch_rate<1%", "PASS mismatch_rate<1%: total mismatch_rate is 0%: 0 of 2,000 answers differed from the recording"},
+		{"a route that drifted", loginDrifted, "name=/login:mismatch_rate<1%",
+			`FAIL name=/login:mismatch_rate<1%: /login mismatch_rate is 25%: 250 of 1,000 answers differed from the recording, most often "missing $.csrf" (250)`},
+		{"a route that did not", loginDrifted, "name=/api/items:mismatch_rate<1%",
+			"PASS name=/api/items:mismatch_rate<1%: /api/items mismatch_rate is 0%: 0 of 1,000 answers differed from the recording"},
+		{"the total of both", loginDrifted, "mismatch_rate<10%",
+			`FAIL mismatch_rate<10%: total mismatch_rate is 12.5%: 250 of 2,000 answers differed from the recording, most often "missing $.csrf" (250)`},
+		{"nothing compared", notCompared, "mismatch_rate<1%",
+			"FAIL mismatch_rate<1%: no answer was compared with the recording: the trace holds no signatures of its recorded answers (record it again with this version of replaykit), or replay ran with --no-compare"},
+		{"nothing of a route compared", apiOnly, "name=/login:mismatch_rate<1%",
+			"FAIL name=/login:mismatch_rate<1%: no answer of /login was compared with the recording: the trace holds no signatures of its recorded answers (record it again with this version of replaykit), or replay ran with --no-compare"},
+		{"a route that never ran", agreed, "name=/nowhere:mismatch_rate<1%", "FAIL name=/nowhere:mismatch_rate<1%: /nowhere had no request"},
+	} {
+		th, err := ParseThreshold(tc.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs := Check(tc.rep, []Threshold{th})
+		if got := vs[0].String(); got != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
+		missing := strings.Contains(tc.want, "no answer") || strings.Contains(tc.want, "no request")
+		if vs[0].Pass != strings.HasPrefix(tc.want, "PASS") || vs[0].Missing != missing {
+			t.Errorf("%s: pass %v, missing %v", tc.name, vs[0].Pass, vs[0].Missing)
+		}
+	}
+	for _, e := range DefaultThresholds {
+		if strings.Contains(e, MismatchRate) {
+			t.Errorf("default threshold %q: mismatch_rate is off by default", e)
 		}
 	}
 }
