@@ -7,8 +7,9 @@
 #  3. replay --check-only, then light_load and spike_test, shortened, from
 #     the sample trace of the demo API (testdata/sample/demo.parquet); each
 #     run is analyzed (table, thresholds, HTML report, Locust CSVs), and
-#     light_load's answers are compared with the recorded ones
-#     then the recorded timeline, 3x at 4x speed
+#     every answer is compared with the recorded one; light_load again
+#     against a demo API that broke a route (--break); then the recorded
+#     timeline, 3x at 4x speed
 #  4. analyze light_load and spike_test together against the seed's thresholds; stop the
 #     demo API
 set -euo pipefail
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 need "curl:curl:the demo waits for the demo API with it"
 echo "== build bin/record, bin/replay, bin/analyze, bin/demoapi (the first time: downloads the Go modules and compiles everything)"
-go build -o bin/ ./cmd/... ./bench/statusmatch
+go build -o bin/ ./cmd/...
 out=demo-out
 rm -rf "$out"
 
@@ -44,12 +45,17 @@ verdict() {
 }
 
 echo
-echo "== replay light_load for 20s (10 users, the recorded think times), checked against the seed's thresholds"
-verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 20s light_load
+echo "== replay light_load for 20s (10 users, the recorded think times), checked against the seed's thresholds, and every answer against the recorded one"
+verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18000 --out "$out/results" --duration 20s \
+	--threshold 'mismatch_rate<10%' light_load
 
 echo
-echo "== light_load's answers against the recording's: the same status class? (ids, tokens, cookies and ETags carried from the live answers)"
-bin/statusmatch "$out"/results/light_load_*.parquet
+echo "== the next release of the demo API lost the tasks' titles: light_load for 10s against it on 127.0.0.1:18001"
+bin/demoapi --addr 127.0.0.1:18001 --break 'GET /api/v1/tasks/{id}=drop=title' 2>"$work/demoapi-broken.log" &
+pids+=($!)
+wait_for curl -sf http://127.0.0.1:18001/health
+verdict bin/replay --trace testdata/sample/demo.parquet --host http://127.0.0.1:18001 --out "$out/broken" --duration 10s \
+	--no-default-thresholds --threshold 'mismatch_rate<10%' --threshold 'name=/api/v1/tasks/{id}:mismatch_rate<1%' --format json light_load
 
 echo
 echo "== replay spike_test for 30s (60 users: 6 for 6s, all of them within a second, back to 6), with our own thresholds"
