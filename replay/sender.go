@@ -1,9 +1,11 @@
 package replay
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http/httptrace"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +42,9 @@ type sender struct {
 // from (correlate) and compare it (signature): one byte more tells a body
 // that was longer.
 const keptBody = max(correlate.MaxBody, signature.MaxBody)
+
+// bodies are the buffers of answers kept only to be compared.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // row is the results row of rq, sent by user v.
 func (sn *sender) row(v int, users int32, rq *request, scheduled time.Time) results.Result {
@@ -108,12 +113,21 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	if err == nil {
 		// The body's start is kept when a later request needs a value in
 		// it, or to compare it with the recorded answer (same status).
-		keep := (rq.values != nil && rq.values.needsBody(r, resp)) ||
-			(sn.answers != nil && resp.StatusCode == int(r.Status) && sn.answers.body(r))
+		carry := rq.values != nil && rq.values.needsBody(r, resp)
+		keep := carry || (sn.answers != nil && resp.StatusCode == int(r.Status) && sn.answers.body(r))
 		var n int64
-		if keep {
+		switch {
+		case carry:
 			body, err = io.ReadAll(io.LimitReader(resp.Body, keptBody+1))
 			n = int64(len(body))
+		case keep:
+			// Only compared: into a buffer used again, not a new one
+			// grown for each answer (100 KiB answers at full speed).
+			buf := bodies.Get().(*bytes.Buffer)
+			defer bodies.Put(buf)
+			buf.Reset()
+			n, err = buf.ReadFrom(io.LimitReader(resp.Body, keptBody+1))
+			body = buf.Bytes()
 		}
 		if err == nil {
 			var rest int64
