@@ -273,6 +273,9 @@ type Aggregate struct {
 	// abandoned counts rows abandoned in flight (a second Ctrl-C): they
 	// are in no figure.
 	abandoned int64
+	// shadow and between count the shadow target's answers and how they
+	// differed from the target's (shadow.go); nil without one.
+	shadow, between *Aggregate
 	// timeline counts the rows of a recorded run against its recorded
 	// timeline (nil when no file held one); timelineFrom is the file it
 	// came from; timelineNotes say what was wrong with the timelines
@@ -328,6 +331,9 @@ func (a *Aggregate) Add(r *results.Result) {
 	}
 	a.runs[r.Run] = true
 	a.scenarios[r.Scenario] = true
+	if r.ShadowStatus != 0 || r.ShadowError != "" {
+		a.addShadow(r)
+	}
 	a.shards[r.Shard] = true
 	a.users = max(a.users, r.Users)
 	if late := int64(r.Sent.Sub(r.Scheduled)); late > 0 {
@@ -523,6 +529,7 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	a.files += o.files
 	a.mergeWindows(o)
 	a.mergeTimeline(o)
+	a.mergeShadow(o)
 }
 
 // mergeWindows moves o's windows into a: both at the wider step, then
@@ -556,6 +563,10 @@ func (a *Aggregate) mergeWindows(o *Aggregate) {
 
 // Report is the finished figures.
 type Report struct {
+	// Shadow is the shadow target's answers as a report of their own,
+	// Between how they differed from the target's (replay --shadow); nil
+	// without one.
+	Shadow, Between *Report
 	// Names are the stats per method and name, sorted by name then method;
 	// Total is all of them.
 	Names []*Stats
@@ -692,6 +703,9 @@ func (a *Aggregate) Report() *Report {
 	rep.Runs = slices.Sorted(maps.Keys(a.runs))
 	rep.Scenarios = slices.Sorted(maps.Keys(a.scenarios))
 	rep.Shards = slices.Sorted(maps.Keys(a.shards))
+	if a.shadow != nil {
+		rep.Shadow, rep.Between = a.shadow.Report(), a.between.Report()
+	}
 	return rep
 }
 

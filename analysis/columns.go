@@ -22,33 +22,35 @@ import (
 
 // batch is one row group's columns.
 type batch struct {
-	latency, ttfb, respSize, scheduled, sent, behind []int64
-	status, shard, users, carried, notCarried, seq   []int32
-	method, name, errText, run, scenario, diff       []string
-	compared                                         []bool
+	latency, ttfb, respSize, scheduled, sent, behind, shadowLatency []int64
+	status, shard, users, carried, notCarried, seq, shadowStatus    []int32
+	recordedStatus                                                  []int32
+	method, name, errText, run, scenario, diff                      []string
+	shadowError, shadowDiff, targetsDiff                            []string
+	compared                                                        []bool
 }
 
 // columnsRead are the columns analyze needs, by name. Those results
 // written before them lack (laterColumns) read as 0, false or "" when
 // absent.
 var (
-	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns"}
-	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried", "seq"}
-	stringColumns = []string{"method", "name", "error", "run", "scenario", "diff"}
+	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns", "shadow_latency_ns"}
+	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried", "seq", "shadow_status", "recorded_status"}
+	stringColumns = []string{"method", "name", "error", "run", "scenario", "diff", "shadow_error", "shadow_diff", "targets_diff"}
 	boolColumns   = []string{"compared"}
 	laterColumns  = (*results.Result).LaterColumns(nil)
 )
 
 func (b *batch) int64s(i int) *[]int64 {
-	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent, &b.behind}[i]
+	return [...]*[]int64{&b.latency, &b.ttfb, &b.respSize, &b.scheduled, &b.sent, &b.behind, &b.shadowLatency}[i]
 }
 
 func (b *batch) int32s(i int) *[]int32 {
-	return [...]*[]int32{&b.status, &b.shard, &b.users, &b.carried, &b.notCarried, &b.seq}[i]
+	return [...]*[]int32{&b.status, &b.shard, &b.users, &b.carried, &b.notCarried, &b.seq, &b.shadowStatus, &b.recordedStatus}[i]
 }
 
 func (b *batch) strings(i int) *[]string {
-	return [...]*[]string{&b.method, &b.name, &b.errText, &b.run, &b.scenario, &b.diff}[i]
+	return [...]*[]string{&b.method, &b.name, &b.errText, &b.run, &b.scenario, &b.diff, &b.shadowError, &b.shadowDiff, &b.targetsDiff}[i]
 }
 
 func (b *batch) bools(i int) *[]bool {
@@ -385,7 +387,8 @@ func (a *Aggregate) addBatch(b *batch) {
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
 			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
 			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i], Seq: b.seq[i],
-			Compared: b.compared[i], Diff: b.diff[i]}
+			Compared: b.compared[i], Diff: b.diff[i], RecordedStatus: b.recordedStatus[i], ShadowStatus: b.shadowStatus[i], ShadowLatencyNanos: b.shadowLatency[i],
+			ShadowError: b.shadowError[i], ShadowDiff: b.shadowDiff[i], TargetsDiff: b.targetsDiff[i]}
 		a.Add(&r)
 	}
 }

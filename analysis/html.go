@@ -150,6 +150,46 @@ type htmlData struct {
 	// Differences are the answers compared with the recorded ones (nil
 	// when none was).
 	Differences *htmlDifferences
+	// Shadow is the shadow target beside the target (nil without one).
+	Shadow *htmlShadow
+}
+
+// htmlShadow is the report's section on the shadow target (replay
+// --shadow): both targets' latencies side by side, the shadow's
+// differences from the recording, and between the two.
+type htmlShadow struct {
+	Rows               []shadowRow
+	Recording, Between *htmlDifferences
+}
+
+type shadowRow struct {
+	Total                                        bool
+	Method, Name, Requests                       string
+	Fails, P50, P95, P99                         string
+	ShadowFails, ShadowP50, ShadowP95, ShadowP99 string
+	Differ                                       string
+}
+
+func shadowHTML(rep *Report) *htmlShadow {
+	sh, bt := rep.Shadow, rep.Between
+	if sh == nil {
+		return nil
+	}
+	out := &htmlShadow{Recording: differencesHTML(sh), Between: differencesHTML(bt)}
+	f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
+	row := func(m, s, b *Stats) {
+		out.Rows = append(out.Rows, shadowRow{Total: m == rep.Total, Method: m.Method, Name: m.Name, Requests: thousands(m.Requests),
+			Fails: thousands(m.Failures), P50: f(m.Quantile(50)), P95: f(m.Quantile(95)), P99: f(m.Quantile(99)),
+			ShadowFails: thousands(s.Failures), ShadowP50: f(s.Quantile(50)), ShadowP95: f(s.Quantile(95)), ShadowP99: f(s.Quantile(99)),
+			Differ: fmt.Sprintf("%s (%.1f%%)", thousands(b.Mismatched()), 100*b.MismatchRate())})
+	}
+	for _, m := range rep.Names {
+		if s, b := sh.key(m.Key), bt.key(m.Key); s != nil && b != nil {
+			row(m, s, b)
+		}
+	}
+	row(rep.Total, sh.Total, bt.Total)
+	return out
 }
 
 // htmlDifferences is the report's section on the differences from the
@@ -327,6 +367,7 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	}
 	d.TimelineNotes = rep.TimelineNotes
 	d.Differences = differencesHTML(rep)
+	d.Shadow = shadowHTML(rep)
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {
 			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(quantile(s.Service, q))) }
@@ -401,6 +442,25 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 <tr><th>Type</th><th style="min-width:10em">Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
 {{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
 {{end}}</table>{{end}}
+{{end}}
+{{with .Shadow}}
+<h2>Shadow target</h2>
+<p>Every request was sent to the shadow target too, at the same time as to the target: the same load on both. Latencies in ms.</p>
+<table>
+<tr><th>Type</th><th style="min-width:10em">Name</th><th># reqs</th><th>target fails</th><th>p50</th><th>p95</th><th>p99</th><th>shadow fails</th><th>p50</th><th>p95</th><th>p99</th><th title="answers of the two targets that differed from each other">answers differ</th></tr>
+{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Requests}}</td><td>{{.Fails}}</td><td>{{.P50}}</td><td>{{.P95}}</td><td>{{.P99}}</td><td>{{.ShadowFails}}</td><td>{{.ShadowP50}}</td><td>{{.ShadowP95}}</td><td>{{.ShadowP99}}</td><td>{{.Differ}}</td></tr>
+{{end}}</table>
+{{with .Recording}}<h3>The shadow's differences from the recording</h3>
+{{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>
+<tr><th>Type</th><th style="min-width:10em">Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
+{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{end}}{{with .Between}}<h3>Differences between the target and the shadow (the target's answer first)</h3>
+{{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>
+<tr><th>Type</th><th style="min-width:10em">Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
+{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
+{{end}}</table>{{end}}
+{{end}}
 {{end}}
 {{if .Open}}<h2>Service time (open model)</h2>
 <p>The table above counts latency from each request's scheduled time, as users felt it. Below: from the moment it was actually sent (sends left {{.LateP99}} late at p99).</p>

@@ -45,6 +45,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 		fmt.Fprintln(w)
 	}
 	writeDifferences(w, rep)
+	writeShadow(w, rep)
 	if rep.Open {
 		t := rep.Total
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
@@ -90,15 +91,21 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 // every compared answer agreed; nothing when none was compared (results
 // from before the comparison, or replay --no-compare).
 func writeDifferences(w io.Writer, rep *Report) {
+	writeDiffs(w, rep, "differences from the recording:", "answers: %s compared with the recording, all agreed\n")
+}
+
+// writeDiffs writes rep's differences under heading, or agreed (a format
+// of the count) when there were none.
+func writeDiffs(w io.Writer, rep *Report, heading, agreed string) {
 	t := rep.Total
 	if t.Compared == 0 {
 		return
 	}
 	if t.Mismatched() == 0 {
-		fmt.Fprintf(w, "answers: %s compared with the recording, all agreed\n", thousands(t.Compared))
+		fmt.Fprintf(w, agreed, thousands(t.Compared))
 		return
 	}
-	fmt.Fprintln(w, "differences from the recording:")
+	fmt.Fprintln(w, heading)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "Type\tName\tcompared\tmismatched\tstatus\tshape\tvalue\t  most often")
 	for _, s := range append(rep.Names, t) {
@@ -386,12 +393,14 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		WindowS   float64       `json:"window_s"`
 		Windows   []jsonWindow  `json:"windows"`
 		Timeline  *jsonTimeline `json:"timeline,omitempty"`
+		Shadow    *jsonShadow   `json:"shadow,omitempty"`
 		TLNotes   []string      `json:"timeline_notes,omitempty"`
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
-		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true}
+		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
+		Shadow: shadowJSON(rep)}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
 		out.Timeline.Unsent = rep.Unsent

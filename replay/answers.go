@@ -68,23 +68,37 @@ func (a *Answers) body(r *session.Request) bool {
 // Compare compares the live answer to r (status, headers, the start of
 // its body as sent, cut when that is not all of it) with the recorded
 // one: compared is false when there is nothing to compare with (no answer
-// recorded); diff is "" when they agree.
-func (a *Answers) Compare(r *session.Request, status int, header http.Header, body []byte, cut bool) (compared bool, diff string) {
-	if r.Status == 0 {
-		return false, ""
+// recorded, or none came: status 0); diff is "" when they agree; live is
+// the answer's signature.
+func (a *Answers) Compare(r *session.Request, status int, header http.Header, body []byte, cut bool) (compared bool, diff string, live trace.Signature) {
+	if r.Status == 0 || status == 0 {
+		return false, "", live
 	}
 	rec := r.RespSig
-	var live trace.Signature
-	if a.body(r) {
+	if a.body(r) && int32(status) == r.Status { // another status: its body was not kept
 		hs := [...]trace.Header{{Name: "Content-Type", Value: header.Get("Content-Type")}, {Name: "Content-Encoding", Value: header.Get("Content-Encoding")}}
 		live = signature.Of(a.keys[r.File].key, hs[:], body, cut)
 	} else {
 		// Statuses only: the recorded answer says nothing else.
 		rec, live = trace.Signature{Kind: "unknown"}, trace.Signature{Kind: "unknown"}
 	}
-	m := a.models[answerRoute{r.Method, r.Route}]
-	if m == nil {
-		m = &signature.Model{}
+	return true, a.model(r).Diff(r.Status, rec, int32(status), live), live
+}
+
+// Between compares two live answers to r (the main target's and the
+// shadow's, by their statuses and Compare's signatures) under r's route
+// model, as Compare compares one with the recording.
+func (a *Answers) Between(r *session.Request, status int32, sig trace.Signature, other int32, otherSig trace.Signature) string {
+	if sig.Kind == "" || otherSig.Kind == "" {
+		sig, otherSig = trace.Signature{Kind: "unknown"}, trace.Signature{Kind: "unknown"}
 	}
-	return true, m.Diff(r.Status, rec, int32(status), live)
+	return a.model(r).Diff(status, sig, other, otherSig)
+}
+
+// model is r's route's model (empty if the recording had none).
+func (a *Answers) model(r *session.Request) *signature.Model {
+	if m := a.models[answerRoute{r.Method, r.Route}]; m != nil {
+		return m
+	}
+	return &signature.Model{}
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/analysis"
 	"github.com/replaykit/replaykit/record"
 	"github.com/replaykit/replaykit/results"
 )
@@ -201,4 +203,53 @@ func runAnswers(t *testing.T, cfg Config) (*Summary, []results.Result) {
 		t.Fatal(err)
 	}
 	return sum, rows
+}
+
+// --shadow: every request goes to both releases; each answer is compared
+// with the recording, and the two with each other.
+func TestShadowAgainstNginx(t *testing.T) {
+	t.Parallel()
+	traces := recordNginx(t)
+	main, candidate := startNginx(t, "recorded"), startNginx(t, "owner dropped")
+	sum, rows := runAnswers(t, Config{Traces: []string{traces}, Host: main, Shadow: candidate, Speed: 1000, Amplify: 2, Seed: 1})
+	if len(rows) != 400 {
+		t.Fatalf("%d rows, want 400", len(rows))
+	}
+	for _, r := range rows {
+		want := ""
+		if r.Name == "/api/items/{id}" {
+			want = "missing $.owner"
+		}
+		if r.Status != 200 || r.ShadowStatus != 200 || r.ShadowError != "" || r.ShadowLatencyNanos <= 0 || r.LatencyNanos <= 0 {
+			t.Fatalf("%s: status %d, shadow %d %q, latencies %d and %d", r.Name, r.Status, r.ShadowStatus, r.ShadowError, r.LatencyNanos, r.ShadowLatencyNanos)
+		}
+		if !r.Compared || r.Diff != "" || r.ShadowDiff != want || r.TargetsDiff != want {
+			t.Fatalf("%s: compared %v, diff %q, shadow's %q, between them %q; want %q", r.Name, r.Compared, r.Diff, r.ShadowDiff, r.TargetsDiff, want)
+		}
+	}
+	// The report: both targets side by side, and where they differ.
+	var table strings.Builder
+	out, err := analysis.Run(analysis.Config{Inputs: []string{sum.Results}, Out: t.TempDir(), NoDefaults: true,
+		Thresholds: []string{"mismatch_rate<1%"}, Formats: []string{"json"}, Stdout: &table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"shadow target (every request sent to it too", "the shadow's differences from the recording:",
+		"differences between the target and the shadow", "missing $.owner (100)", "PASS mismatch_rate<1%"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("the table lacks %q:\n%s", want, table.String())
+		}
+	}
+	if sh := out.Report.Shadow; sh == nil || sh.Total.Requests != 400 || sh.Total.Failures != 0 || out.Report.Between.Total.Mismatched() != 100 {
+		t.Errorf("shadow report %+v", sh)
+	}
+	// A shadow that is the target itself, or no URL, is refused before
+	// anything is sent.
+	for _, bad := range []string{main, "ftp://x", "http://"} {
+		cfg := Config{Traces: []string{traces}, Host: main, Shadow: bad}
+		var oe *OptionError
+		if err := cfg.Check("recorded"); !errors.As(err, &oe) || oe.Option != "Shadow" {
+			t.Errorf("--shadow %q: %v, want it refused", bad, err)
+		}
+	}
 }

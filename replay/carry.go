@@ -17,6 +17,9 @@ import (
 type sessionValues struct {
 	live    *correlate.Values
 	sources map[int64][]string
+	// shadow are the values the shadow target hands out (replay
+	// --shadow): it runs the session as a user of its own.
+	shadow *sessionValues
 }
 
 // values makes the live values of one replay of s.
@@ -24,7 +27,11 @@ func (sn *sender) values(s *session.Session) *sessionValues {
 	if !sn.correlate {
 		return nil
 	}
-	return &sessionValues{live: correlate.NewValues(), sources: sn.target.sources(s)}
+	v := &sessionValues{live: correlate.NewValues(), sources: sn.target.sources(s)}
+	if sn.shadow != nil {
+		v.shadow = &sessionValues{live: correlate.NewValues(), sources: v.sources}
+	}
+	return v
 }
 
 // apply puts the session's live values and cookies into req, the request

@@ -78,6 +78,10 @@ type Plan struct {
 	// Answers, when set, compares every live answer with the recorded
 	// one (the results' compared and diff columns).
 	Answers *Answers
+	// Shadow, when set, is sent every request too, at the same time as
+	// Target, and its answers are measured and compared (the results'
+	// shadow_* columns): the same load on both.
+	Shadow *Target
 	// Timeline, when set, replays the recorded timeline (the recorded
 	// scenario) instead of virtual users or a rate.
 	Timeline *TimelinePlan
@@ -274,7 +278,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		}
 	}()
 
-	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers,
+	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
 	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series}
 	for i := range p.Sessions.Len() {

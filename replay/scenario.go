@@ -61,6 +61,9 @@ type Config struct {
 	NoCorrelate bool
 	// NoCompare compares no live answer with the recorded one.
 	NoCompare bool
+	// Shadow is a second target sent every request too (Plan.Shadow);
+	// it takes APIKey and Headers as Host does.
+	Shadow string
 	// Amplify (0: 1), Jitter, Window and Loop lay out the recorded
 	// timeline (the recorded scenario only): see timeline.Options and
 	// TimelinePlan. Speed divides its offsets and gaps.
@@ -95,6 +98,14 @@ func (c Config) Check(name string) error {
 	}
 	if _, err := ParseTarget(c.Host); err != nil {
 		return &OptionError{Option: "Host", Err: err}
+	}
+	if c.Shadow != "" {
+		if _, err := ParseTarget(c.Shadow); err != nil {
+			return &OptionError{Option: "Shadow", Err: err}
+		}
+		if strings.TrimSuffix(c.Shadow, "/") == strings.TrimSuffix(c.Host, "/") {
+			return &OptionError{Option: "Shadow", Err: fmt.Errorf("%s is the target itself: give the other release's URL", RedactHost(c.Shadow))}
+		}
 	}
 	switch {
 	case c.Users < 0:
@@ -299,6 +310,14 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
+	}
+	if cfg.Shadow != "" {
+		shadow, err := ParseTarget(cfg.Shadow)
+		if err != nil {
+			return nil, &OptionError{Option: "Shadow", Err: err}
+		}
+		shadow.APIKey, shadow.Headers = target.APIKey, target.Headers
+		plan.Shadow = shadow
 	}
 	if sc.Timeline() {
 		if plan.Timeline, plan.Duration, err = timelinePlan(sessions, cfg); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/session"
 	"github.com/replaykit/replaykit/signature"
+	"github.com/replaykit/replaykit/trace"
 )
 
 // sender sends one request at a time for either model: it builds the
@@ -36,6 +37,8 @@ type sender struct {
 	correlate bool
 	// answers compares live answers with the recorded ones (nil: not).
 	answers *Answers
+	// shadow, when set, gets every request too (replay --shadow).
+	shadow *Target
 }
 
 // keptBody is the most of a live answer's body kept, to carry values
@@ -86,7 +89,8 @@ func (sn *sender) request(s *session.Session, i int, values *sessionValues) requ
 
 // send sends rq for user v and records its row. scheduled is when it was
 // meant to leave (the open model's schedule; now for a virtual user, who
-// means to send when it sends).
+// means to send when it sends). With a shadow target, the request goes to
+// both at once, and the row waits for both answers.
 func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	r, prep := rq.r, rq.prep
 	if rq.err != nil {
@@ -96,66 +100,33 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	res := sn.row(v, users, &rq, scheduled)
 	res.URL = prep.URLString()
 	res.BehindNanos = int64(rq.behind)
-	var first atomic.Int64 // set on the transport's goroutine
-	req := prep.Request(httptrace.WithClientTrace(sn.abandon, &httptrace.ClientTrace{
-		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
-	}))
-	if rq.values != nil {
-		// res.URL stays the recorded one: a live token carried into a
-		// path or query is written nowhere.
-		carried, missed := rq.values.apply(r, prep, req)
-		res.Carried, res.NotCarried = int32(carried), int32(missed)
+	var shadow answer
+	var both sync.WaitGroup
+	if sn.shadow != nil {
+		both.Go(func() {
+			sp, err := sn.shadow.Prepare(r)
+			if err != nil {
+				shadow.err = err
+				return
+			}
+			var values *sessionValues
+			if rq.values != nil {
+				values = rq.values.shadow
+			}
+			shadow = sn.exchange(sp, r, values)
+		})
 	}
-	sent := time.Now()
-	resp, err := sn.client.Do(req)
-	var body []byte
-	cut := false
-	if err == nil {
-		// The body's start is kept when a later request needs a value in
-		// it, or to compare it with the recorded answer (same status).
-		carry := rq.values != nil && rq.values.needsBody(r, resp)
-		keep := carry || (sn.answers != nil && resp.StatusCode == int(r.Status) && sn.answers.body(r))
-		var n int64
-		switch {
-		case carry:
-			body, err = io.ReadAll(io.LimitReader(resp.Body, keptBody+1))
-			n = int64(len(body))
-		case keep:
-			// Only compared: into a buffer used again, not a new one
-			// grown for each answer (100 KiB answers at full speed).
-			buf := bodies.Get().(*bytes.Buffer)
-			defer bodies.Put(buf)
-			buf.Reset()
-			n, err = buf.ReadFrom(io.LimitReader(resp.Body, keptBody+1))
-			body = buf.Bytes()
-		}
-		if err == nil {
-			var rest int64
-			rest, err = io.Copy(io.Discard, resp.Body)
-			n += rest
-			cut = keep && n > keptBody
-		}
-		resp.Body.Close()
-		res.Status, res.RespSize = int32(resp.StatusCode), n
+	main := sn.exchange(prep, r, rq.values)
+	both.Wait()
+	defer main.release()
+	defer shadow.release()
+	res.Carried, res.NotCarried = int32(main.carried), int32(main.missed)
+	res.Status, res.RespSize = int32(main.status), main.size
+	if main.err != nil {
+		res.Status, res.Error = 0, sn.classify(main.err)
 	}
-	end := time.Now()
-	if err == nil && rq.values != nil {
-		rq.values.keep(r, prep, resp, body)
-	}
-	if err == nil && sn.answers != nil {
-		// After the timing: comparing is replay's work, not the target's.
-		res.Compared, res.Diff = sn.answers.Compare(r, resp.StatusCode, resp.Header, body[:min(len(body), keptBody)], cut)
-	}
-	if err != nil {
-		res.Status, res.Error = 0, Classify(err)
-		if sn.abandon.Err() != nil {
-			// Whatever the transport says (the context's error, or its
-			// cause), the request was given up, not failed.
-			res.Error = results.Abandoned
-		}
-	}
-	res.Sent = sent.UTC()
-	from := sent
+	res.Sent = main.sent.UTC()
+	from := main.sent
 	if sn.fromSchedule {
 		from = scheduled
 	} else {
@@ -163,11 +134,118 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 		// service time in both models.
 		res.Scheduled = res.Sent
 	}
-	res.LatencyNanos = int64(end.Sub(from))
-	if f := first.Load(); f != 0 {
-		res.TTFBNanos = f - sent.UnixNano()
+	res.LatencyNanos = int64(main.end.Sub(from))
+	res.TTFBNanos = main.ttfb
+	if sn.answers != nil {
+		// After the timing: comparing is replay's work, not the target's.
+		var live trace.Signature
+		res.Compared, res.Diff, live = sn.answers.Compare(r, main.status, main.header, main.body, main.cut)
+		if sn.shadow != nil {
+			var shadowLive trace.Signature
+			_, res.ShadowDiff, shadowLive = sn.answers.Compare(r, shadow.status, shadow.header, shadow.body, shadow.cut)
+			if main.err == nil && shadow.err == nil {
+				res.TargetsDiff = sn.answers.Between(r, int32(main.status), live, int32(shadow.status), shadowLive)
+			}
+		}
+	}
+	if sn.shadow != nil {
+		res.ShadowStatus = int32(shadow.status)
+		if shadow.err != nil {
+			res.ShadowStatus, res.ShadowError = 0, sn.classify(shadow.err)
+		}
+		if !shadow.sent.IsZero() {
+			sfrom := shadow.sent
+			if sn.fromSchedule {
+				sfrom = scheduled
+			}
+			res.ShadowLatencyNanos = int64(shadow.end.Sub(sfrom))
+		}
 	}
 	sn.record(&res, true)
+}
+
+// classify is the results' error of a failed exchange.
+func (sn *sender) classify(err error) string {
+	if sn.abandon.Err() != nil {
+		// Whatever the transport says (the context's error, or its
+		// cause), the request was given up, not failed.
+		return results.Abandoned
+	}
+	return Classify(err)
+}
+
+// answer is what one target made of a request.
+type answer struct {
+	status          int
+	header          http.Header
+	size            int64
+	err             error
+	sent, end       time.Time
+	ttfb            int64  // from sent, ns; 0: no first byte
+	body            []byte // its start, when kept (keptBody at most)
+	cut             bool   // body is not all of it
+	carried, missed int
+	buf             *bytes.Buffer // body's, to give back (release)
+}
+
+// release gives the answer's buffer back.
+func (a *answer) release() {
+	if a.buf != nil {
+		bodies.Put(a.buf)
+		a.buf = nil
+	}
+}
+
+// exchange sends the request prep makes of r, with the session's live
+// values (nil: none), and reads the answer, keeping the body's start when
+// a later request needs a value in it or to compare it with the recorded
+// answer (same status).
+func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionValues) (a answer) {
+	var first atomic.Int64 // set on the transport's goroutine
+	req := prep.Request(httptrace.WithClientTrace(sn.abandon, &httptrace.ClientTrace{
+		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
+	}))
+	if values != nil {
+		// The row's URL stays the recorded one: a live token carried into
+		// a path or query is written nowhere.
+		a.carried, a.missed = values.apply(r, prep, req)
+	}
+	a.sent = time.Now()
+	resp, err := sn.client.Do(req)
+	if err == nil {
+		carry := values != nil && values.needsBody(r, resp)
+		keep := carry || (sn.answers != nil && resp.StatusCode == int(r.Status) && sn.answers.body(r))
+		switch {
+		case carry:
+			a.body, err = io.ReadAll(io.LimitReader(resp.Body, keptBody+1))
+			a.size = int64(len(a.body))
+		case keep:
+			// Only compared: into a buffer used again, not a new one
+			// grown for each answer (100 KiB answers at full speed).
+			a.buf = bodies.Get().(*bytes.Buffer)
+			a.buf.Reset()
+			a.size, err = a.buf.ReadFrom(io.LimitReader(resp.Body, keptBody+1))
+			a.body = a.buf.Bytes()
+		}
+		if err == nil {
+			var rest int64
+			rest, err = io.Copy(io.Discard, resp.Body)
+			a.size += rest
+			a.cut = keep && a.size > keptBody
+		}
+		resp.Body.Close()
+		a.status, a.header = resp.StatusCode, resp.Header
+	}
+	a.end = time.Now()
+	if f := first.Load(); f != 0 {
+		a.ttfb = f - a.sent.UnixNano()
+	}
+	a.err = err
+	if err == nil && values != nil {
+		values.keep(r, prep, resp, a.body)
+	}
+	a.body = a.body[:min(len(a.body), keptBody)]
+	return a
 }
 
 func (sn *sender) record(res *results.Result, sent bool) {

@@ -76,6 +76,17 @@ type Result struct {
 	// package signature), or "" when it agreed.
 	Compared bool   `parquet:"compared"`
 	Diff     string `parquet:"diff,dict"`
+	// The shadow target's answer (replay --shadow; zero without): its
+	// status (0 on a transport error, then ShadowError), its latency
+	// counted as LatencyNanos is, ShadowDiff how it differed from the
+	// recorded answer, TargetsDiff how it differed from the main target's
+	// ("" when they agree; the main target's answer is the recorded one
+	// of the comparison: "status 200->500" is main 200, shadow 500).
+	ShadowStatus       int32  `parquet:"shadow_status"`
+	ShadowLatencyNanos int64  `parquet:"shadow_latency_ns"`
+	ShadowError        string `parquet:"shadow_error,dict"`
+	ShadowDiff         string `parquet:"shadow_diff,dict"`
+	TargetsDiff        string `parquet:"targets_diff,dict"`
 }
 
 // Failed says whether the request failed, by Locust's rule: a transport
@@ -179,5 +190,6 @@ func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("res
 // LaterColumns are the columns results written before them lack
 // (pqfile.Later): such files read with them 0.
 func (*Result) LaterColumns() []string {
-	return []string{"carried", "not_carried", "behind_ns", "seq", "compared", "diff"}
+	return []string{"carried", "not_carried", "behind_ns", "seq", "compared", "diff",
+		"shadow_status", "shadow_latency_ns", "shadow_error", "shadow_diff", "targets_diff"}
 }
