@@ -80,8 +80,10 @@ type Stats struct {
 	// row then costs one record instead of two.
 	onTime, lateLatency, lateService *hdrhistogram.Histogram
 	// diffs counts the differences by text (TopDiffs), at most
-	// maxDiffTexts of them; nil until one differed.
-	diffs map[string]int64
+	// 2*keptDiffs of them, nil until one differed; otherDiffs those
+	// whose texts were not kept (differences.go).
+	diffs      map[string]int64
+	otherDiffs int64
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, histDigits) }

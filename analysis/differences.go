@@ -24,17 +24,21 @@ import (
 //
 // The first word is the kind; " (+2 more)" may follow when an answer
 // differed in several ways. Routes count each family, and the texts
-// without that suffix, the most common of which the outputs show. The
-// texts are bounded per route: the first maxDiffTexts seen are counted
-// by their text, the rest as OtherDiff (a common difference comes early).
+// without that suffix, the most common of which the outputs show.
+//
+// The texts a route counts are bounded: past 2*keptDiffs distinct ones,
+// the keptDiffs most common are kept and the others counted together
+// (otherDiffs), as lossy counting does. A common difference survives a
+// flood of one-off texts (a field named after an id) whenever it came
+// again before the next keptDiffs new ones; its count then misses only
+// what it had when it was dropped.
 
 const (
-	// Past maxDiffTexts distinct texts per route, the rest are counted
-	// as OtherDiff; texts are cut at maxDiffLen bytes (a path of field
-	// names from traffic can be long).
-	maxDiffTexts = 200
-	maxDiffLen   = 160
-	OtherDiff    = "(other differences)"
+	// keptDiffs bounds the texts counted per route (at most twice as
+	// many); texts are cut at maxDiffLen bytes (a path of field names
+	// from traffic can be long).
+	keptDiffs  = 100
+	maxDiffLen = 160
 	// shownDiffs is how many of the most common differences the outputs
 	// show per route.
 	shownDiffs = 3
@@ -65,15 +69,26 @@ func (s *Stats) compare(diff string) {
 	s.countDiff(diffText(diff), 1)
 }
 
-// countDiff adds n answers that differed as text, within maxDiffTexts.
+// countDiff adds n answers that differed as text.
 func (s *Stats) countDiff(text string, n int64) {
 	if s.diffs == nil {
 		s.diffs = map[string]int64{}
 	}
-	if _, ok := s.diffs[text]; !ok && len(s.diffs) >= maxDiffTexts {
-		text = OtherDiff
+	if len(s.diffs) >= 2*keptDiffs {
+		if _, ok := s.diffs[text]; !ok {
+			s.compactDiffs()
+		}
 	}
 	s.diffs[text] += n
+}
+
+// compactDiffs keeps the keptDiffs most common texts (ties by text) and
+// counts the others in otherDiffs.
+func (s *Stats) compactDiffs() {
+	for _, d := range s.sortedDiffs()[keptDiffs:] {
+		s.otherDiffs += d.Count
+		delete(s.diffs, d.Diff)
+	}
 }
 
 func (s *Stats) mergeDiffs(o *Stats) {
@@ -81,11 +96,11 @@ func (s *Stats) mergeDiffs(o *Stats) {
 	s.StatusDiffs += o.StatusDiffs
 	s.ShapeDiffs += o.ShapeDiffs
 	s.ValueDiffs += o.ValueDiffs
+	s.otherDiffs += o.otherDiffs
 	if len(o.diffs) == 0 {
 		return
 	}
-	// The most common first: when the bound is reached, they are the
-	// ones kept by their text.
+	// The most common first: a compaction on the way keeps them.
 	for _, d := range o.sortedDiffs() {
 		s.countDiff(d.Diff, d.Count)
 	}
@@ -104,6 +119,9 @@ func (s *Stats) sortedDiffs() []DiffCount {
 // diffText is what a difference is counted as: its text without
 // " (+N more)", at most maxDiffLen bytes.
 func diffText(d string) string {
+	if len(d) <= maxDiffLen && !strings.HasSuffix(d, ")") {
+		return d
+	}
 	if i := strings.LastIndex(d, " (+"); i >= 0 && strings.HasSuffix(d, " more)") && digits(d[i+3:len(d)-len(" more)")]) {
 		d = d[:i]
 	}
@@ -129,9 +147,9 @@ func (s *Stats) Mismatched() int64 { return s.StatusDiffs + s.ShapeDiffs + s.Val
 func (s *Stats) MismatchRate() float64 { return ratio(s.Mismatched(), s.Compared) }
 
 // TopDiffs are the n most common differences, most first (ties by
-// text); the texts counted as OtherDiff are not among them.
+// text).
 func (s *Stats) TopDiffs(n int) []DiffCount {
-	out := slices.DeleteFunc(s.sortedDiffs(), func(d DiffCount) bool { return d.Diff == OtherDiff })
+	out := s.sortedDiffs()
 	if len(out) == 0 {
 		return nil
 	}

@@ -192,34 +192,69 @@ func TestDiffFamilies(t *testing.T) {
 }
 
 // A route whose answers differ in ever new ways (a field named after an
-// id) keeps a bounded count of texts: the rest are counted as
-// OtherDiff, and every difference still counts in its family.
+// id) counts a bounded number of texts, and its common differences are
+// still the ones shown, with their counts, whether they came first or
+// after the flood had begun; a total made of a route of one-off texts
+// and a route of common ones shows the common ones.
 func TestDiffTextsStayBounded(t *testing.T) {
-	a := New(time.Second)
-	n := maxDiffTexts + 300
-	for i := range n {
-		diff := fmt.Sprintf("missing $.users.u%d", i)
-		if i%2 == 0 {
-			diff = "value $.state" // the common one
-		}
-		a.Add(&results.Result{Method: "GET", Name: "/u", Sent: t0, Scheduled: t0, LatencyNanos: 1e6, Status: 200, Compared: true, Diff: diff})
+	n := 20 * keptDiffs
+	row := func(name, diff string) *results.Result {
+		return &results.Result{Method: "GET", Name: name, Sent: t0, Scheduled: t0, LatencyNanos: 1e6, Status: 200, Compared: true, Diff: diff}
 	}
-	rep := a.Report()
-	for _, s := range []*Stats{rep.Names[0], rep.Total} {
-		var sum int64
-		for _, c := range s.diffs {
-			sum += c
-		}
-		top := s.TopDiffs(shownDiffs)
-		if len(s.diffs) > maxDiffTexts+1 || s.diffs[OtherDiff] == 0 || sum != int64(n) || s.Mismatched() != int64(n) ||
-			s.ShapeDiffs != int64(n/2) || top[0] != (DiffCount{"value $.state", int64(n / 2)}) {
-			t.Errorf("%v: %d texts, %d other, %d counted, top %v", s.Key, len(s.diffs), s.diffs[OtherDiff], sum, top)
-		}
-		for _, d := range top {
-			if d.Diff == OtherDiff {
-				t.Errorf("%v: %q is among the most common differences", s.Key, OtherDiff)
+	for _, tc := range []struct {
+		name string
+		add  func(a *Aggregate)
+		want []DiffCount // the total's most common (one-offs follow)
+	}{
+		{"common from the start", func(a *Aggregate) {
+			for i := range n {
+				diff := fmt.Sprintf("missing $.users.u%d", i)
+				switch i % 4 {
+				case 0, 1:
+					diff = "value $.state"
+				case 2:
+					diff = "status 200->302"
+				}
+				a.Add(row("/u", diff))
 			}
-		}
+		}, []DiffCount{{"value $.state", int64(n / 2)}, {"status 200->302", int64(n / 4)}}},
+		{"common after the flood began", func(a *Aggregate) {
+			for i := range n {
+				diff := fmt.Sprintf("missing $.users.u%d", i)
+				if i >= 3*keptDiffs && i%3 == 0 {
+					diff = "value $.state"
+				}
+				a.Add(row("/u", diff))
+			}
+		}, []DiffCount{{"value $.state", int64((n-3*keptDiffs)/3 + 1)}}}, // every one of them: it was never dropped
+		{"a route of one-offs first in the total", func(a *Aggregate) {
+			for i := range n {
+				a.Add(row("/a", fmt.Sprintf("missing $.users.u%d", i)))
+				if i%2 == 0 {
+					a.Add(row("/b", "status 200->302"))
+				} else if i%10 == 1 {
+					a.Add(row("/b", "body"))
+				}
+			}
+		}, []DiffCount{{"status 200->302", int64(n / 2)}, {"body", int64(n / 10)}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := New(time.Second)
+			tc.add(a)
+			rep := a.Report()
+			for _, s := range append(rep.Names, rep.Total) {
+				sum := s.otherDiffs
+				for _, c := range s.diffs {
+					sum += c
+				}
+				if len(s.diffs) > 2*keptDiffs || s.otherDiffs == 0 && s.Key.Name != "/b" || sum != s.Mismatched() {
+					t.Errorf("%v: %d texts, %d others, %d counted of %d", s.Key, len(s.diffs), s.otherDiffs, sum, s.Mismatched())
+				}
+			}
+			if got := rep.Total.TopDiffs(shownDiffs); len(got) != shownDiffs || !slices.Equal(got[:len(tc.want)], tc.want) || got[shownDiffs-1].Count != 1 {
+				t.Errorf("most common %v, want %v then one-offs", got, tc.want)
+			}
+		})
 	}
 }
 
