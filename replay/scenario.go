@@ -293,7 +293,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		// was twice the trace's size for the whole run).
 		opts.Memory = cmp.Or(opts.Memory, timelineMemory)
 	}
-	sessions, st, err := session.Open(opts, cfg.Traces...)
+	sessions, st, err := session.OpenContext(stop, opts, cfg.Traces...) // Ctrl-C while a large trace is read
 	if err != nil {
 		return nil, err
 	}

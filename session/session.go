@@ -21,6 +21,7 @@ package session
 import (
 	"cmp"
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -306,6 +307,12 @@ var sample func()
 // Open reads every trace file matching the globs, as described in the
 // package comment. Close the Source to remove its temporary files.
 func Open(opts Options, globs ...string) (*Source, Stats, error) {
+	return OpenContext(context.Background(), opts, globs...)
+}
+
+// OpenContext is Open, given up when ctx ends (its cause is the error):
+// a large trace takes a while to read and sort.
+func OpenContext(ctx context.Context, opts Options, globs ...string) (*Source, Stats, error) {
 	opts.defaults()
 	var st Stats
 	var files []string
@@ -327,14 +334,14 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 	var before map[uint64]struct{}
 	seed := maphash.MakeSeed()
 	if opts.Slice != nil {
-		first, _, err := span(files)
+		first, _, err := span(ctx, files)
 		if err != nil {
 			return nil, st, err
 		}
 		from, to = opts.Slice(first)
 		before = map[uint64]struct{}{}
 	}
-	sp := &spiller{opts: opts}
+	sp := &spiller{opts: opts, ctx: ctx}
 	if before != nil {
 		sp.drop = func(key string) bool { _, ok := before[maphash.String(seed, key)]; return ok }
 	}
@@ -363,6 +370,9 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 		sigKeys = append(sigKeys, k)
 		limit := opts.Memory - 2*opts.work() - pqfile.PageBytes[Request](f) // the reader's pages too
 		err = pqfile.ScanBytes(f, opts.work(), func(r *Request) error {
+			if st.Requests%checkEvery == 0 && ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 			if st.Requests == 0 {
 				st.First, st.Last = r.TS, r.TS
 			}
@@ -485,13 +495,17 @@ func Open(opts Options, globs ...string) (*Source, Stats, error) {
 	return src, st, nil
 }
 
+// checkEvery is how many rows Open reads or merges between looks at its
+// context.
+const checkEvery = 4096
+
 // stamp is the one column span reads.
 type stamp struct {
 	TS time.Time `parquet:"ts,timestamp(nanosecond)"`
 }
 
 // span is the first and last request times of the trace files.
-func span(files []string) (first, last time.Time, err error) {
+func span(ctx context.Context, files []string) (first, last time.Time, err error) {
 	n := 0
 	for _, path := range files {
 		f, err := trace.Open(path)
@@ -499,6 +513,9 @@ func span(files []string) (first, last time.Time, err error) {
 			return first, last, err
 		}
 		err = pqfile.Scan(f, func(s *stamp) error {
+			if n%checkEvery == 0 && ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
 			if n == 0 {
 				first, last = s.TS, s.TS
 			}
@@ -557,6 +574,7 @@ func group(reqs []Request) []Session {
 
 // spiller writes sorted runs of requests to temporary files and merges them.
 type spiller struct {
+	ctx   context.Context // given up when it ends
 	opts  Options
 	dir   string
 	runs  []string
@@ -823,7 +841,10 @@ func (sp *spiller) mergeInto(emit func(*Request) error, runs []string, byFirst b
 			stop()
 		}
 	}
-	for len(heads) > 0 {
+	for n := 0; len(heads) > 0; n++ {
+		if n%checkEvery == 0 && sp.ctx.Err() != nil {
+			return context.Cause(sp.ctx)
+		}
 		// A linear scan for the smallest head: runs are at most fanIn.
 		m := 0
 		for i := 1; i < len(heads); i++ {

@@ -1,7 +1,9 @@
 package session
 
 import (
+	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -382,5 +384,47 @@ func TestSliceKeepsTheSessionsStartedInIt(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A context that ends stops Open wherever it is (reading, the slice's
+// pass over the times, the spill's merges), with its cause, and leaves no
+// temporary file.
+func TestOpenContextStops(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "t.parquet")
+	writeTrace(t, path, 20000, 700, 0)
+	stopped := errors.New("stopped by the test")
+	for _, tt := range []struct {
+		name  string
+		opts  Options
+		after int // rows read before the context ends
+	}{
+		{"at once", Options{}, 0},
+		{"while reading", Options{}, 10000},
+		{"with a slice", Options{Slice: func(f time.Time) (time.Time, time.Time) { return f, f.Add(time.Hour) }}, 0},
+		{"while spilling", Options{Memory: 1 << 20}, 19000},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			tt.opts.TempDir = tmp
+			ctx, cancel := context.WithCancelCause(context.Background())
+			n := 0
+			tt.opts.Observe = func(*Request) {
+				if n++; n > tt.after {
+					cancel(stopped)
+				}
+			}
+			if tt.after == 0 {
+				cancel(stopped)
+			}
+			src, _, err := OpenContext(ctx, tt.opts, path)
+			if !errors.Is(err, stopped) {
+				t.Fatalf("Open gave %v, %v; want the context's cause", src, err)
+			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("%d temporary files left", len(left))
+			}
+		})
 	}
 }

@@ -215,6 +215,10 @@ func run() int {
 			printSummary(name, sum)
 		}
 		if err != nil {
+			if sum == nil && errors.Is(err, replay.ErrInterrupted) {
+				fmt.Fprintf(os.Stderr, "replay: %s: interrupted before it started: nothing was sent\n", name)
+				return analysis.ExitFail
+			}
 			fmt.Fprintln(os.Stderr, "replay:", flagged(err))
 			if sum == nil {
 				return analysis.ExitBad // bad input: nothing was sent
