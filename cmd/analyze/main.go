@@ -17,8 +17,9 @@ import (
 const usage = `usage:
   analyze [flags] RESULTS.parquet...   (globs and several files, such as shards, merge into one report)
 
-Writes {run}.html, {run}_stats.csv, {run}_failures.csv, {run}_stats_history.csv
-and {run}.json beside the first input (or in --out), prints the table, and
+Writes {run}.html, {run}_stats.csv, {run}_failures.csv, {run}_stats_history.csv,
+{run}_differences.csv (when answers were compared with the recording) and
+{run}.json beside the first input (or in --out), prints the table, and
 exits 0 when every threshold holds, 1 when one fails, 2 on bad input.
 Default thresholds (the seed's): ` + "avg<500ms p95<2000ms error_rate<1% rps>50 availability>99.9%" + `
 
