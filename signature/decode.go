@@ -2,15 +2,17 @@ package signature
 
 import (
 	"bytes"
-	"compress/flate"
-	"compress/gzip"
-	"compress/zlib"
 	"errors"
 	"io"
 	"slices"
 	"strings"
 
 	"github.com/andybalholm/brotli"
+	// klauspost's inflate is the standard library's API, faster, and
+	// allocates nothing per block.
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/replaykit/replaykit/trace"

@@ -1,6 +1,7 @@
 package signature
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/bits"
 	"slices"
@@ -13,8 +14,9 @@ import (
 // key path the JSON types seen there and a running hash of its values.
 // Nothing is decoded into maps or interfaces: a value's text is hashed
 // where it lies in the body (an escaped string is unescaped into one
-// scratch buffer), and its path is a byte buffer grown and cut as the
-// scan goes down and up.
+// scratch buffer), and the scan goes down from slot to slot (a path's
+// slot links to those under it), making a path's text only when it
+// first meets the path.
 //
 // Work is bounded: MaxDepth nested containers, MaxLeaves distinct paths,
 // paths of maxPath bytes. Past a bound the scan stops and says so (full):
@@ -29,7 +31,7 @@ type scanner struct {
 	end  bool
 	full bool // stopped at a bound
 
-	path []byte
+	path []byte // the path of a slot being made
 	// slots holds every path seen by this scanner, so that a path's
 	// string is made once and not per answer; gen tells this answer's
 	// slots from those of earlier answers.
@@ -37,6 +39,7 @@ type scanner struct {
 	interned int // bytes of the paths in slots
 	gen      uint64
 	used     []*slot // this answer's slots, in order of first sight
+	order    []int32 // used, sorted by path
 	text     []byte  // an escaped string, unescaped
 }
 
@@ -163,14 +166,22 @@ func (s *scanner) scan(k Key, b []byte, cut bool) error {
 
 // leaves are the paths scanned, sorted.
 func (s *scanner) leaves() []Leaf {
-	out := make([]Leaf, len(s.used))
-	for i, sl := range s.used {
+	// Sorting indexes moves no pointers: no write barriers, and the
+	// leaves are written once, in order.
+	order := s.order[:0]
+	for i := range s.used {
+		order = append(order, int32(i))
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(s.used[a].path, s.used[b].path) })
+	s.order = order
+	out := make([]Leaf, len(order))
+	for i, j := range order {
+		sl := s.used[j]
 		out[i] = Leaf{Path: sl.path, Types: typeNames[sl.types], Volatile: sl.volatile}
 		if sl.n > 0 {
 			out[i].Hash = final(sl.acc, sl.n)
 		}
 	}
-	slices.SortFunc(out, func(a, b Leaf) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }
 
@@ -183,7 +194,7 @@ func (s *scanner) done() {
 	s.src.Reset(nil)
 }
 
-// lookup is the slot of the current path, made when new.
+// lookup is the slot of the path in s.path, made when new.
 func (s *scanner) lookup() *slot {
 	sl := s.slots[string(s.path)]
 	if sl == nil {
@@ -194,9 +205,9 @@ func (s *scanner) lookup() *slot {
 	return sl
 }
 
-// key is the slot of key under parent, the current path being that of
-// the key: the one after the last key found, else one of the keys seen
-// under parent, else the path's.
+// key is the slot of key under parent: the one after the last key
+// found, else one of the keys seen under parent, else the one of its
+// path, which is then made; nil when that path is too long.
 func (s *scanner) key(parent *slot, key []byte) *slot {
 	if i := parent.next; i < len(parent.keys) && parent.keys[i].key == string(key) {
 		parent.next = i + 1
@@ -207,6 +218,9 @@ func (s *scanner) key(parent *slot, key []byte) *slot {
 			parent.next = i + 1
 			return k.sl
 		}
+	}
+	if s.path = appendKey(append(s.path[:0], parent.path...), key); len(s.path) > maxPath {
+		return nil
 	}
 	sl := s.lookup()
 	if len(parent.keys) < maxKids {
@@ -334,7 +348,6 @@ func (s *scanner) object(depth int, sl *slot) error {
 		s.i++
 		return nil
 	}
-	mark := len(s.path)
 	sl.next = 0
 	for {
 		if s.i >= len(s.b) {
@@ -356,14 +369,12 @@ func (s *scanner) object(depth int, sl *slot) error {
 		}
 		s.i++
 		s.space()
-		if s.path = appendKey(s.path, key); len(s.path) > maxPath {
-			s.path = s.path[:mark]
-			s.full = true
+		child := s.key(sl, key)
+		if child == nil {
+			s.full = true // a path too long
 			return nil
 		}
-		err = s.value(depth, s.key(sl, key))
-		s.path = s.path[:mark]
-		if err != nil || s.full {
+		if err := s.value(depth, child); err != nil || s.full {
 			return err
 		}
 		if done, err := s.after('}'); done || err != nil {
@@ -388,14 +399,11 @@ func (s *scanner) array(depth int, sl *slot) error {
 		return nil
 	}
 	// All elements share one path: "$.items[]".
-	mark := len(s.path)
-	if s.path = append(s.path, "[]"...); len(s.path) > maxPath {
-		s.path = s.path[:mark]
-		s.full = true
-		return nil
-	}
-	defer func() { s.path = s.path[:mark] }()
 	if sl.elems == nil {
+		if s.path = append(append(s.path[:0], sl.path...), "[]"...); len(s.path) > maxPath {
+			s.full = true
+			return nil
+		}
 		sl.elems = s.lookup()
 	}
 	for {
@@ -475,9 +483,8 @@ func (s *scanner) number() error {
 			return err
 		}
 	}
-	if s.i == len(s.b) && s.end {
-		return errEnd // the cut may have taken digits
-	}
+	// A number that reaches the end of a cut body may have lost digits:
+	// it is still a number, and the hashes of a cut body are not compared.
 	return nil
 }
 
@@ -504,6 +511,10 @@ func (s *scanner) needDigits() error {
 func (s *scanner) string() ([]byte, error) {
 	s.i++ // "
 	start := s.i
+	// Eight bytes at a time while none ends the string or needs a look.
+	for s.i+8 <= len(s.b) && !special(binary.LittleEndian.Uint64(s.b[s.i:])) {
+		s.i += 8
+	}
 	for s.i < len(s.b) {
 		switch c := s.b[s.i]; {
 		case c == '"':
@@ -517,6 +528,17 @@ func (s *scanner) string() ([]byte, error) {
 		s.i++
 	}
 	return nil, errEnd
+}
+
+// special says whether any of the eight bytes in w is a quote, a
+// backslash or a control character: x-lo*c&^x&hi has a byte's top bit
+// set where x has a byte below c (a zero when x is w^c), and may set it
+// wrongly only in bytes above a true one, so "none" is always right.
+func special(w uint64) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (lo * '"')
+	bs := w ^ (lo * '\\')
+	return ((q-lo)&^q|(bs-lo)&^bs|(w-lo*0x20)&^w)&hi != 0
 }
 
 // escaped goes on with a string that has escapes, from its first.
