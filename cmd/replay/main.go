@@ -216,7 +216,11 @@ func run() int {
 		}
 		if err != nil {
 			if sum == nil && errors.Is(err, replay.ErrInterrupted) {
-				fmt.Fprintf(os.Stderr, "replay: %s: interrupted before it started: nothing was sent\n", name)
+				when := "before it started (reading the trace)"
+				if time.Until(cfg.StartAt) > 0 {
+					when = "before --start-at"
+				}
+				fmt.Fprintf(os.Stderr, "replay: %s: interrupted %s: nothing was sent\n", name, when)
 				return analysis.ExitFail
 			}
 			fmt.Fprintln(os.Stderr, "replay:", flagged(err))
