@@ -39,8 +39,8 @@ func TestAnswersOfALocustRecording(t *testing.T) {
 			defer api.Close()
 			_, rows := runRecorded(t, Config{Traces: []string{path}, Host: api.URL, Speed: 2, Seed: 2})
 			type tally struct {
-				compared, differed, as int
-				diffs                  map[string]int
+				compared, differed, as, statuses int
+				diffs                            map[string]int
 			}
 			by := map[string]*tally{}
 			for _, r := range rows {
@@ -51,6 +51,9 @@ func TestAnswersOfALocustRecording(t *testing.T) {
 				}
 				if r.Compared {
 					k.compared++
+				}
+				if strings.HasPrefix(r.Diff, "status ") {
+					k.statuses++
 				}
 				if r.Diff != "" {
 					k.differed++
@@ -68,7 +71,12 @@ func TestAnswersOfALocustRecording(t *testing.T) {
 					t.Errorf("%s: nothing compared", name)
 				case broken && k.as*100 < k.compared*95:
 					t.Errorf("%s: %d of %d answers differ as %q: want 95%% at least", name, k.as, k.compared, tt.diff)
-				case !broken && k.differed*100 > k.compared:
+				case !broken && name == "PATCH /api/v1/tasks/{id}" && (k.differed-k.statuses)*100 > k.compared:
+					// Updates of one task with If-Match race (the recording
+					// has 412s): which ones lose depends on timing, so their
+					// statuses may differ either way; their shapes may not.
+					t.Errorf("%s: %d of %d answers differ otherwise than by status: want 1%% at most", name, k.differed-k.statuses, k.compared)
+				case !broken && name != "PATCH /api/v1/tasks/{id}" && k.differed*100 > k.compared:
 					t.Errorf("%s: %d of %d answers differ: want 1%% at most", name, k.differed, k.compared)
 				}
 			}

@@ -155,7 +155,10 @@ func copiesOf(sum *Summary, rows []results.Result) []copyKey {
 func TestTimelineAmplifyAndShards(t *testing.T) {
 	t.Parallel()
 	src := timelineOf(60, 2, 10*time.Millisecond, 50*time.Millisecond, time.Millisecond)
-	d := 800 * time.Millisecond
+	// The timeline ends at about 670 ms; a run ends when its last copy
+	// has sent, so a long duration costs nothing, and on a loaded machine
+	// no request due is cut by the end.
+	d := 5 * time.Second
 	for _, a := range []float64{0.5, 1, 2.5} {
 		o := timeline.Options{Speed: 1, Amplify: a, Jitter: 30 * time.Millisecond, Seed: 9}
 		sum, rows := timelineRun(t, src, o, false, d, "")
