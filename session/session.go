@@ -14,8 +14,9 @@
 // (the batch being decoded, the row group being spilled, the readers of a
 // merge), whatever the trace; after Open, the Source holds either every
 // session (when they fitted in Memory, Ready included) or the index (about
-// 100 bytes a session) and the cache (Options.Cache). Sessions that virtual
-// users hold beyond the cache are shared while held: one copy each.
+// 100 bytes a session), the cache (Options.Cache) and a few readers of the
+// spilled file (spilledFile). Sessions that virtual users hold beyond the
+// cache are shared while held: one copy each.
 package session
 
 import (
@@ -245,7 +246,7 @@ type Source struct {
 
 	// Spilled: sessions sorted by key in one file, read back on demand.
 	dir    string
-	sorted *pqfile.File
+	sorted *spilledFile
 	ready  func(*Session) (any, int64)
 	mu     sync.Mutex
 	cache  map[int]*list.Element // of *cached, most recently taken first
@@ -696,7 +697,7 @@ func (sp *spiller) merge() (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src.sorted = f
+	src.sorted = &spilledFile{File: f}
 	return src, nil
 }
 
@@ -953,7 +954,7 @@ func (s *Source) read(i int) (sess *Session, n int64, err error) {
 		return &Session{Key: s.mem[i].Key, Requests: s.mem[i].Requests}, sessionBytes, nil
 	}
 	in, key := s.index.entries[i], s.index.key(i)
-	reqs, err := pqfile.ReadRange[Request](s.sorted, in.offset, int64(in.requests))
+	reqs, err := s.sorted.ReadRange(in.offset, int64(in.requests))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -1051,14 +1052,14 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 		}
 		// Chunks of whole sessions, of about chunkBytes decoded: a few
 		// hundred rows, fewer when rows are large (uploads).
-		limit := int(min(max(chunkBytes/pqfile.RowBytes(s.sorted), 1), chunkRows))
+		limit := int(min(max(chunkBytes/pqfile.RowBytes(s.sorted.File), 1), chunkRows))
 		for i < s.Len() {
 			j, rows := i, 0
 			for j < s.Len() && (j == i || rows+int(s.index.entries[j].requests) <= limit) {
 				rows += int(s.index.entries[j].requests)
 				j++
 			}
-			reqs, err := pqfile.ReadRange[Request](s.sorted, s.index.entries[i].offset, int64(rows))
+			reqs, err := s.sorted.ReadRange(s.index.entries[i].offset, int64(rows))
 			if err != nil || len(reqs) != rows {
 				failed = fmt.Errorf("read sessions back from %s: %v", s.sorted.Path(), cmp.Or(err, errors.New("the file is shorter than its index")))
 				return
