@@ -942,7 +942,7 @@ func (s *Source) Session(i int) (*Session, error) {
 	}
 	h := held{s: weak.Make(sess), bytes: n}
 	s.held[i] = h
-	runtime.AddCleanup(sess, s.forget, heldSession{i, h.s})
+	runtime.AddCleanup(sess, forget, heldSession{weak.Make(s), i, h.s})
 	s.remember(i, sess, n)
 	return sess, nil
 }
@@ -971,12 +971,21 @@ func (s *Source) read(i int) (sess *Session, n int64, err error) {
 
 // heldSession names an entry of Source.held for its cleanup.
 type heldSession struct {
-	i int
-	s weak.Pointer[Session]
+	src weak.Pointer[Source]
+	i   int
+	s   weak.Pointer[Session]
 }
 
-// forget drops the entry of a session no longer held anywhere.
-func (s *Source) forget(h heldSession) {
+// forget drops the entry of a session no longer held anywhere. Not a
+// method value, nor anything holding the Source: a cleanup's function and
+// argument are reachable until it runs, and the Source reaches the cached
+// sessions, whose cleanups then never run; a closed Source, its cache and
+// its sessions in memory would never be collected.
+func forget(h heldSession) {
+	s := h.src.Value()
+	if s == nil {
+		return // the Source went first
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held[h.i].s == h.s {
