@@ -180,3 +180,37 @@ func TestHeldIsWhatTheHeapHolds(t *testing.T) {
 		t.Errorf("held %d bytes counted, the heap grew by %d (spilled %v)", st.Held, grew, st.Spilled)
 	}
 }
+
+// A closed Source goes, its cache and sessions with it, once nothing holds
+// it: the cleanups of the sessions it handed out do not keep it alive.
+func TestClosedSourceIsCollected(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "small.parquet")
+	writeTrace(t, path, 20000, 2000, 0)
+	for _, opts := range []Options{
+		{Memory: 32 << 20, Cache: 4 << 20, Ready: readyLike}, // in memory, made ready as taken
+		{Memory: 2 << 20, Cache: 4 << 20, Ready: readyLike},  // spilled
+	} {
+		opts.TempDir = dir
+		before := liveHeap()
+		var st Stats
+		func() {
+			src, s, err := Open(opts, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st = s
+			for i := range src.Len() {
+				if _, err := src.Session(i); err != nil {
+					t.Fatal(err)
+				}
+			}
+			src.Close()
+		}()
+		left := liveHeap() - before
+		t.Logf("Memory %d MiB (spilled %v): %d bytes left after Close", opts.Memory>>20, st.Spilled, left)
+		if st.Spilled != (opts.Memory < 8<<20) || left > 1<<20 {
+			t.Errorf("Memory %d MiB (spilled %v): %.1f MiB left after Close", opts.Memory>>20, st.Spilled, float64(left)/(1<<20))
+		}
+	}
+}

@@ -14,8 +14,9 @@
 // (the batch being decoded, the row group being spilled, the readers of a
 // merge), whatever the trace; after Open, the Source holds either every
 // session (when they fitted in Memory, Ready included) or the index (about
-// 100 bytes a session) and the cache (Options.Cache). Sessions that virtual
-// users hold beyond the cache are shared while held: one copy each.
+// 100 bytes a session), the cache (Options.Cache) and a few readers of the
+// spilled file (spilledFile). Sessions that virtual users hold beyond the
+// cache are shared while held: one copy each.
 package session
 
 import (
@@ -246,7 +247,7 @@ type Source struct {
 
 	// Spilled: sessions sorted by key in one file, read back on demand.
 	dir    string
-	sorted *pqfile.File
+	sorted *spilledFile
 	ready  func(*Session) (any, int64)
 	mu     sync.Mutex
 	cache  map[int]*list.Element // of *cached, most recently taken first
@@ -714,7 +715,7 @@ func (sp *spiller) merge() (*Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	src.sorted = f
+	src.sorted = &spilledFile{File: f}
 	return src, nil
 }
 
@@ -962,7 +963,7 @@ func (s *Source) Session(i int) (*Session, error) {
 	}
 	h := held{s: weak.Make(sess), bytes: n}
 	s.held[i] = h
-	runtime.AddCleanup(sess, s.forget, heldSession{i, h.s})
+	runtime.AddCleanup(sess, forget, heldSession{weak.Make(s), i, h.s})
 	s.remember(i, sess, n)
 	return sess, nil
 }
@@ -974,7 +975,7 @@ func (s *Source) read(i int) (sess *Session, n int64, err error) {
 		return &Session{Key: s.mem[i].Key, Requests: s.mem[i].Requests}, sessionBytes, nil
 	}
 	in, key := s.index.entries[i], s.index.key(i)
-	reqs, err := pqfile.ReadRange[Request](s.sorted, in.offset, int64(in.requests))
+	reqs, err := s.sorted.ReadRange(in.offset, int64(in.requests))
 	if err != nil {
 		return nil, 0, err
 	}
@@ -991,12 +992,21 @@ func (s *Source) read(i int) (sess *Session, n int64, err error) {
 
 // heldSession names an entry of Source.held for its cleanup.
 type heldSession struct {
-	i int
-	s weak.Pointer[Session]
+	src weak.Pointer[Source]
+	i   int
+	s   weak.Pointer[Session]
 }
 
-// forget drops the entry of a session no longer held anywhere.
-func (s *Source) forget(h heldSession) {
+// forget drops the entry of a session no longer held anywhere. Not a
+// method value, nor anything holding the Source: a cleanup's function and
+// argument are reachable until it runs, and the Source reaches the cached
+// sessions, whose cleanups then never run; a closed Source, its cache and
+// its sessions in memory would never be collected.
+func forget(h heldSession) {
+	s := h.src.Value()
+	if s == nil {
+		return // the Source went first
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.held[h.i].s == h.s {
@@ -1072,14 +1082,14 @@ func (s *Source) From(i int) (seq iter.Seq2[int, *Session], err func() error) {
 		}
 		// Chunks of whole sessions, of about chunkBytes decoded: a few
 		// hundred rows, fewer when rows are large (uploads).
-		limit := int(min(max(chunkBytes/pqfile.RowBytes(s.sorted), 1), chunkRows))
+		limit := int(min(max(chunkBytes/pqfile.RowBytes(s.sorted.File), 1), chunkRows))
 		for i < s.Len() {
 			j, rows := i, 0
 			for j < s.Len() && (j == i || rows+int(s.index.entries[j].requests) <= limit) {
 				rows += int(s.index.entries[j].requests)
 				j++
 			}
-			reqs, err := pqfile.ReadRange[Request](s.sorted, s.index.entries[i].offset, int64(rows))
+			reqs, err := s.sorted.ReadRange(s.index.entries[i].offset, int64(rows))
 			if err != nil || len(reqs) != rows {
 				failed = fmt.Errorf("read sessions back from %s: %v", s.sorted.Path(), cmp.Or(err, errors.New("the file is shorter than its index")))
 				return

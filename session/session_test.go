@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -100,6 +101,22 @@ func spilledSameAs(t *testing.T, mem *Source, opts Options) {
 			}
 		}
 	}
+	// In the orders virtual users take them, several at once: the readers
+	// kept between reads seek back and forth over the file.
+	var wg sync.WaitGroup
+	for seed := range uint64(8) {
+		wg.Go(func() {
+			for _, i := range Order(mem.Len(), seed) {
+				a, _ := mem.Session(i)
+				b, err := disk.Session(i)
+				if err != nil || !reflect.DeepEqual(a.Requests, b.Requests) {
+					t.Errorf("%+v: session %d differs when taken in order %d: %v", opts, i, seed, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 	// Read straight through, from anywhere, as the timeline does.
 	for _, from := range []int{0, 3, mem.Len() - 1, mem.Len()} {
 		seq, failed := disk.From(from)
