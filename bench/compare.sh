@@ -26,6 +26,7 @@ go build -o bin/ ./cmd/replay ./cmd/record
 ulimit -n "$(ulimit -Hn)"
 
 mkdir -p "$work/www"
+echo ok >"$work/www/index.html" # the page start_nginx waits for
 for kib in $SIZES; do
 	python3 - "$kib" >"$work/www/items-$kib.json" <<'PY'
 import json, sys
@@ -37,7 +38,7 @@ while len(json.dumps({"items": items})) < kib * 1024 - 120:
 print(json.dumps({"items": items, "count": len(items), "next": None}))
 PY
 done
-start_nginx $PORT "$work/www" "types { application/json json; }"
+start_nginx $PORT "$work/www"
 taskset -p -c 0 "${pids[-1]}" >/dev/null
 
 gen() { /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 "$@"; }
@@ -64,11 +65,12 @@ for kib in $SIZES; do
 				echo "GET $url" | gen bin/vegeta attack -rate=0 -max-workers=64 -workers=64 -duration="${SECS}s" -keepalive=true >"$work/v.bin"
 				bin/vegeta report -type=json <"$work/v.bin" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["requests"] / '"$SECS"')' ;;
 			*)
-				flag=()
+				# compare: every answer must agree with the recording.
+				flag=(--threshold 'mismatch_rate<1%')
 				[ $mode = compare ] || flag=(--no-compare)
 				rm -rf "$work/r"
 				gen bin/replay --trace "$work/t-$kib.parquet" --host "http://127.0.0.1:$PORT" --scale 64 --ramp 1ms --pacing none \
-					--duration "${SECS}s" --out "$work/r" --no-default-thresholds --threshold 'mismatch_rate<1%' "${flag[@]}" light >"$work/replay.out" 2>&1 || {
+					--duration "${SECS}s" --out "$work/r" --no-default-thresholds "${flag[@]}" light >"$work/replay.out" 2>&1 || {
 					echo "replay $mode failed:" >&2; tail -20 "$work/replay.out" >&2; exit 1; }
 				awk -v s="$SECS" '/requests in/ {print $2 / s; exit}' "$work/replay.out" ;;
 			esac
