@@ -140,7 +140,9 @@ func TestAbandonedRequests(t *testing.T) {
 	stop, interrupt := context.WithCancelCause(ctx)
 	time.AfterFunc(500*time.Millisecond, func() { interrupt(ErrInterrupted) })
 	time.AfterFunc(800*time.Millisecond, func() { abandon(ErrAbandoned) })
-	sum, err, rows := runPlan(t, ctx, stop, Plan{Users: 4, Duration: time.Minute, Target: tgt})
+	// No think time: every user has a request in flight by the Ctrl-C
+	// (the sample's recorded think times are seconds).
+	sum, err, rows := runPlan(t, ctx, stop, Plan{Users: 4, Duration: time.Minute, Target: tgt, Pacing: scenario.Uniform{Max: time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,7 +256,7 @@ func TestRunsInTheSameSecondKeepTheirResults(t *testing.T) {
 	out := t.TempDir()
 	// The start they wait for names them: the same second for all three.
 	cfg := Config{Traces: []string{"../testdata/sample/*.parquet"}, Host: srv.URL, APIKey: "demo-key-alice", Users: 2,
-		Duration: 300 * time.Millisecond, Pacing: "stress", Out: out, StartAt: time.Now().Add(200 * time.Millisecond)}
+		Duration: time.Second, Pacing: "stress", Out: out, StartAt: time.Now().Add(200 * time.Millisecond)}
 	bg := context.Background()
 	var wg sync.WaitGroup
 	sums := make([]*Summary, 3)
