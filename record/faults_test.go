@@ -160,8 +160,8 @@ func TestKill9AtRandomMoments(t *testing.T) {
 	needRoot(t)
 	rng := rand.New(rand.NewPCG(7, 7))
 	for round := range 4 {
-		// From 1.2 s: time for requests older than flush + margin.
-		at := 1200*time.Millisecond + time.Duration(rng.Int64N(int64(1500*time.Millisecond)))
+		// From 2.5 s: time for requests older than flush + margin.
+		at := 2500*time.Millisecond + time.Duration(rng.Int64N(int64(1500*time.Millisecond)))
 		t.Run(fmt.Sprintf("round %d at %v", round, at.Round(time.Millisecond)), func(t *testing.T) {
 			killNineAfter(t, at, 500*time.Millisecond)
 		})

@@ -87,7 +87,7 @@ func TestSIGINTWritesEverything(t *testing.T) {
 // is lost is at most the last flush interval.
 func TestKill9LosesAtMostTheFlushInterval(t *testing.T) {
 	needRoot(t)
-	killNineAfter(t, 3500*time.Millisecond, time.Second)
+	killNineAfter(t, 4*time.Second, time.Second)
 }
 
 // killNineAfter sends requests through a live recording for d, kills it
@@ -118,24 +118,40 @@ func killNineAfter(t *testing.T, d, flush time.Duration) {
 	for _, e := range rows {
 		seen[e.Path]++
 	}
-	// The row of a request done at d is in a part closed by d + flush; the
-	// tick that closes parts runs at least every 100ms.
-	margin := 300 * time.Millisecond
-	var mustHave, lost int
-	for i, d := range done {
+	// One keep-alive connection, one request at a time: the recorder
+	// finishes exchanges in request order and closes parts in that order,
+	// so what survives must be a prefix of the requests: a hole is a part
+	// lost or written out of order, whatever the machine's load.
+	kept := 0
+	for kept < len(done) && seen[fmt.Sprintf("/k/%d", kept)] > 0 {
+		kept++
+	}
+	for i := range done {
 		p := fmt.Sprintf("/k/%d", i)
 		if seen[p] > 1 {
 			t.Errorf("%s recorded %d times", p, seen[p])
 		}
+		if i > kept && seen[p] > 0 {
+			t.Errorf("%s on disk but /k/%d is not: a hole in what survived", p, kept)
+		}
+	}
+	// The row of a request done at d is in a part closed by d + flush once
+	// the recorder has read it; the tick that closes parts runs every
+	// 100ms. The margin is the recorder's lag behind the wire: on a loaded
+	// 2-core machine (CI runs the race-detector suites beside this one) its
+	// packets wait in the kernel's buffer for hundreds of milliseconds.
+	margin := 1500 * time.Millisecond
+	var mustHave, lost int
+	for i, d := range done {
 		if d.Before(killedAt.Add(-flush - margin)) {
 			mustHave++
-			if seen[p] == 0 {
+			if i >= kept {
 				lost++
 			}
 		}
 	}
-	t.Logf("%d requests, %d rows on disk after kill -9; %d done more than %v before the kill, %d of them lost",
-		len(done), len(rows), mustHave, flush+margin, lost)
+	t.Logf("%d requests, %d rows on disk after kill -9 (the first %d); %d done more than %v before the kill, %d of them lost",
+		len(done), len(rows), kept, mustHave, flush+margin, lost)
 	if lost > 0 || mustHave == 0 {
 		t.Errorf("%d of %d requests done before the last flush interval were lost", lost, mustHave)
 	}

@@ -24,9 +24,12 @@ func sampleSessions(t testing.TB) *session.Source {
 
 func sampleSessionsWith(t testing.TB, opts session.Options) *session.Source {
 	t.Helper()
-	s, _, err := session.Open(opts, "../testdata/sample/*.parquet")
+	s, st, err := session.Open(opts, "../testdata/sample/*.parquet")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opts.Memory > 0 && !st.Spilled {
+		t.Fatalf("the sample trace did not spill with Memory %d KiB", opts.Memory>>10)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
@@ -80,7 +83,7 @@ func TestSameSeedSameRequests(t *testing.T) {
 	a, _ := run(t, srv.URL, p)
 	b, _ := run(t, srv.URL, p)
 	// Spilled to disk and read back through a small cache: the same.
-	p.Sessions = sampleSessionsWith(t, session.Options{Memory: 20 << 10, Cache: 8 << 10})
+	p.Sessions = sampleSessionsWith(t, session.Options{Memory: 512 << 10, Cache: 8 << 10})
 	d, _ := run(t, srv.URL, p)
 	p.Sessions = nil
 	p.Seed = 43

@@ -346,7 +346,7 @@ func TestSessionReadErrorKeepsTheRows(t *testing.T) {
 	tgt, _ := ParseTarget(srv.URL)
 	tgt.APIKey = "demo-key-alice"
 	spill := t.TempDir()
-	src := sampleSessionsWith(t, session.Options{Memory: 20 << 10, Cache: 1, TempDir: spill})
+	src := sampleSessionsWith(t, session.Options{Memory: 512 << 10, Cache: 1, TempDir: spill})
 	time.AfterFunc(400*time.Millisecond, func() {
 		files, _ := filepath.Glob(filepath.Join(spill, "*", "*.parquet"))
 		for _, f := range files {

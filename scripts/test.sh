@@ -29,6 +29,13 @@ if [ "${1:-}" != fuzz ]; then
 	# go test's own vet would be a subset of what just ran.
 	echo "== go test -race ./... (the first time: compiles everything with the race detector)"
 	go test -race -count=1 -vet=off -timeout 20m ./...
+	# The tests that measure the heap skip under the race detector (see
+	# internal/race): their packages once more without it.
+	heap=$(grep -rl --include='*_test.go' 'replaykit/internal/race"' . | xargs -r -n1 dirname | sort -u)
+	if [ -n "$heap" ]; then
+		echo "== go test (no race detector): the heap-measuring tests of" $heap
+		go test -count=1 -vet=off -timeout 20m $heap
+	fi
 	# The Kubernetes manifests, decoded strictly with the API types (a
 	# module of its own: the API types are no dependency of replaykit).
 	echo "== deploy/kubernetes: the manifests against the API types (the first time: compiles them)"

@@ -353,6 +353,9 @@ func OpenContext(ctx context.Context, opts Options, globs ...string) (*Source, S
 	var buf []Request
 	var content int64
 	spill := func() error {
+		if ctx.Err() != nil { // a run written is a second's work on a slow disk
+			return context.Cause(ctx)
+		}
 		if err := sp.run(buf); err != nil {
 			return err
 		}
@@ -369,7 +372,10 @@ func OpenContext(ctx context.Context, opts Options, globs ...string) (*Source, S
 		}
 		k, _ := f.Meta(trace.MetaSignatureKey)
 		sigKeys = append(sigKeys, k)
-		limit := opts.Memory - 2*opts.work() - pqfile.PageBytes[Request](f) // the reader's pages too
+		// The reader's pages count too; when they alone are over Memory
+		// (a file of huge pages), runs of a quarter of it, not of one row
+		// each: 20,000 runs of one row took 28 s to spill and merge.
+		limit := max(opts.Memory-2*opts.work()-pqfile.PageBytes[Request](f), opts.Memory/4)
 		err = pqfile.ScanBytes(f, opts.work(), func(r *Request) error {
 			if st.Requests%checkEvery == 0 && ctx.Err() != nil {
 				return context.Cause(ctx)

@@ -207,6 +207,7 @@ func TestOrder(t *testing.T) {
 // and while every session is taken in turn, the heap holds about the
 // memory and cache bounds, not the trace.
 func TestOpenIsBoundedByOptions(t *testing.T) {
+	measuresHeap(t)
 	if testing.Short() {
 		t.Skip("writes a 48 MiB trace")
 	}
@@ -269,12 +270,15 @@ func TestOpenIsBoundedByOptions(t *testing.T) {
 // Options.Ready runs once for each session as it comes into memory: once
 // per session in memory, once per read when spilled.
 func TestReadyRunsOncePerSessionRead(t *testing.T) {
-	for _, opts := range []Options{{}, {Memory: 16 << 10, Cache: 64 << 20, TempDir: t.TempDir()}} {
+	for _, opts := range []Options{{}, {Memory: 512 << 10, Cache: 64 << 20, TempDir: t.TempDir()}} {
 		calls := map[string]int{}
 		opts.Ready = func(s *Session) (any, int64) { calls[s.Key]++; return len(s.Requests), 0 }
 		src, st, err := Open(opts, "../testdata/sample/*.parquet")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if st.Spilled != (opts.Memory > 0) {
+			t.Fatalf("Memory %d KiB: spilled %v", opts.Memory>>10, st.Spilled)
 		}
 		for range 3 {
 			for i := range src.Len() {
@@ -420,16 +424,21 @@ func TestOpenContextStops(t *testing.T) {
 		{"at once", Options{}, 0},
 		{"while reading", Options{}, 10000},
 		{"with a slice", Options{Slice: func(f time.Time) (time.Time, time.Time) { return f, f.Add(time.Hour) }}, 0},
-		{"while spilling", Options{Memory: 1 << 20}, 19000},
+		// 1 MiB sorts runs of a few hundred rows: by row 3,000 several
+		// are on disk (checked below), and the merge is still to come.
+		{"while spilling", Options{Memory: 1 << 20}, 3000},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tmp := t.TempDir()
 			tt.opts.TempDir = tmp
 			ctx, cancel := context.WithCancelCause(context.Background())
 			n := 0
+			runs := 0
 			tt.opts.Observe = func(*Request) {
-				if n++; n > tt.after {
+				if n++; n > tt.after && ctx.Err() == nil {
 					cancel(stopped)
+					files, _ := filepath.Glob(filepath.Join(tmp, "*", "run-*.parquet"))
+					runs = len(files)
 				}
 			}
 			if tt.after == 0 {
@@ -441,6 +450,11 @@ func TestOpenContextStops(t *testing.T) {
 			}
 			if left, _ := os.ReadDir(tmp); len(left) != 0 {
 				t.Errorf("%d temporary files left", len(left))
+			}
+			// The trace's pages alone are over 1 MiB: runs are still a
+			// quarter of Memory (a few hundred rows), not one row each.
+			if tt.opts.Memory > 0 && (runs == 0 || runs > 30) {
+				t.Errorf("%d runs spilled by row %d, want a few", runs, tt.after)
 			}
 		})
 	}
