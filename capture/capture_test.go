@@ -13,6 +13,7 @@ import (
 	"github.com/gopacket/gopacket"
 
 	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/observed"
 )
 
 // countSink counts exchanges; seen, when set, counts them by what they
@@ -20,10 +21,11 @@ import (
 type countSink struct {
 	n          int
 	seen       map[string]int
-	onExchange func(req, resp *httpstream.Message)
+	onExchange func(req, resp *observed.Message)
 }
 
-func (c *countSink) Exchange(_ *httpstream.Conn, req, resp *httpstream.Message) {
+func (c *countSink) Exchange(x observed.Exchange) {
+	req, resp := x.Req, x.Resp
 	c.n++
 	if c.onExchange != nil {
 		c.onExchange(req, resp)
@@ -102,7 +104,8 @@ func FuzzCapture(f *testing.F) {
 
 type startSink struct{ start map[string]int64 }
 
-func (s *startSink) Exchange(_ *httpstream.Conn, req, resp *httpstream.Message) {
+func (s *startSink) Exchange(x observed.Exchange) {
+	req := x.Req
 	s.start[req.Method+" "+req.Target] = req.Start
 }
 

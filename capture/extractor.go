@@ -10,6 +10,7 @@ import (
 	"github.com/gopacket/gopacket/reassembly"
 
 	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/observed"
 )
 
 // Options configure an Extractor.
@@ -70,7 +71,7 @@ type Extractor struct {
 }
 
 // NewExtractor makes an Extractor that sends exchanges to sink.
-func NewExtractor(opts Options, sink httpstream.Sink) *Extractor {
+func NewExtractor(opts Options, sink observed.Sink) *Extractor {
 	if opts.OutOfOrderWait <= 0 {
 		opts.OutOfOrderWait = 3 * time.Second
 	}

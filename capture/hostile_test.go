@@ -15,6 +15,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 
 	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/observed"
 )
 
 // conv builds the packets of one TCP connection, as a capture on the
@@ -152,8 +153,8 @@ func TestOneGigabyteBody(t *testing.T) {
 		size = 64 << 20 // the same path, in the time a short or race run has
 	}
 	x, sink, emit := feed(Options{Ports: []uint16{serverPort}, HTTP: httpstream.Options{MaxBody: 1 << 20}})
-	var got *httpstream.Message
-	sink.onExchange = func(req, resp *httpstream.Message) { got = req }
+	var got *observed.Message
+	sink.onExchange = func(req, resp *observed.Message) { got = req }
 	peak := peakHeap(func(sample func()) {
 		c := newConv(t, 40001, 1, 1, emit)
 		c.handshake()
@@ -184,8 +185,8 @@ func TestOneGigabyteBody(t *testing.T) {
 // and of a response: both whole.
 func TestSequenceWrapAround(t *testing.T) {
 	x, sink, emit := feed(Options{Ports: []uint16{serverPort}, HTTP: httpstream.Options{MaxBody: 1 << 20}})
-	var req, resp *httpstream.Message
-	sink.onExchange = func(q, p *httpstream.Message) { req, resp = q, p }
+	var req, resp *observed.Message
+	sink.onExchange = func(q, p *observed.Message) { req, resp = q, p }
 	c := newConv(t, 40002, 1<<32-3000, 1<<32-100, emit)
 	c.handshake()
 	body := strings.Repeat("w", 10000)

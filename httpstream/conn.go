@@ -1,5 +1,7 @@
 package httpstream
 
+import "github.com/replaykit/replaykit/observed"
+
 // Timeline gives the capture time of each byte of a chunk being fed.
 type Timeline interface {
 	// At returns the capture time, in Unix nanoseconds, of the byte at
@@ -15,10 +17,8 @@ func (t FixedTime) At(int) int64 { return int64(t) }
 
 // Conn pairs the requests and responses of one TCP connection.
 type Conn struct {
-	// ID is the connection number given to NewConn.
-	ID int64
-	// Client and Server are the ip:port strings given to NewConn.
-	Client, Server string
+	// Conn is the ID and the ip:port strings given to NewConn.
+	observed.Conn
 
 	s    *Streams
 	req  parser // client to server
@@ -241,5 +241,9 @@ func (c *Conn) emit(req, resp *Message) {
 	} else {
 		st.Exchanges++
 	}
-	c.s.sink.Exchange(c, req, resp)
+	x := observed.Exchange{Conn: &c.Conn, Req: &req.Message}
+	if resp != nil {
+		x.Resp = &resp.Message
+	}
+	c.s.sink.Exchange(x)
 }

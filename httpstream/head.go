@@ -5,7 +5,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/observed"
 )
 
 // maxHead bounds a message head (start line and headers). Larger heads are
@@ -56,7 +56,7 @@ func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
 	if err != nil {
 		return err
 	}
-	m.Headers = make([]trace.Header, 0, strings.Count(rest, "\n"))
+	m.Headers = make([]observed.Header, 0, strings.Count(rest, "\n"))
 	m.te, m.cl = -1, -1
 	for len(rest) > 0 {
 		line, rest = nextLineString(rest)
@@ -88,7 +88,7 @@ func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
 			// Several lines form one list: the last holds the final coding.
 			m.te = len(m.Headers)
 		}
-		m.Headers = append(m.Headers, trace.Header{Name: name, Value: trimOWS(line[colon+1:])})
+		m.Headers = append(m.Headers, observed.Header{Name: name, Value: trimOWS(line[colon+1:])})
 	}
 	return nil
 }

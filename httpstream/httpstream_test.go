@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
+
+	"github.com/replaykit/replaykit/observed"
 )
 
 // ev is one chunk of bytes on one side of a connection.
@@ -25,14 +28,24 @@ type collected struct {
 	raw [][2]*Message
 }
 
-func (k *collected) Exchange(_ *Conn, req, resp *Message) {
+// parsed is the parser's Message whose observed.Message m is (its first
+// field): the tests look at the parser's state of what it emitted.
+func parsed(m *observed.Message) *Message {
+	if m == nil {
+		return nil
+	}
+	return (*Message)(unsafe.Pointer(m))
+}
+
+func (k *collected) Exchange(x observed.Exchange) {
+	req, resp := x.Req, x.Resp
 	status := 0
 	var respSize int64
 	if resp != nil {
 		status, respSize = resp.Status, resp.BodySize
 	}
 	k.got = append(k.got, fmt.Sprintf("%s %s %d req=%d resp=%d", req.Method, req.Target, status, req.BodySize, respSize))
-	k.raw = append(k.raw, [2]*Message{req, resp})
+	k.raw = append(k.raw, [2]*Message{parsed(req), parsed(resp)})
 }
 
 func run(evs []ev, midStream bool, maxBody int) (*collected, Stats) {

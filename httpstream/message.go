@@ -9,33 +9,12 @@
 // capture time until it is sure again.
 package httpstream
 
-import (
-	"strings"
+import "github.com/replaykit/replaykit/observed"
 
-	"github.com/replaykit/replaykit/trace"
-)
-
-// Message is one parsed request or response.
+// Message is one parsed request or response: what the recorder takes,
+// with the parser's own state.
 type Message struct {
-	// Method is the request method; empty for a response.
-	Method string
-	// Target is the request target as sent; empty for a response.
-	Target string
-	// Status is the response status code; 0 for a request.
-	Status int
-	// Proto is "HTTP/1.0" or "HTTP/1.1".
-	Proto string
-	// Headers are the header lines in wire order, values not yet redacted.
-	Headers []trace.Header
-	// Body holds the first MaxBody bytes of a request body (MaxRespBody of a
-	// response's: see KeepsBody), transfer coding removed.
-	Body []byte
-	// BodySize is the body length in bytes, transfer coding removed.
-	BodySize int64
-	// Start is the capture time of the first byte, in Unix nanoseconds.
-	Start int64
-	// End is the capture time of the last byte, in Unix nanoseconds.
-	End int64
+	observed.Message
 	// Damaged is true when bytes of the message were lost in capture.
 	Damaged bool
 
@@ -47,19 +26,6 @@ type Message struct {
 	multiCL bool
 }
 
-// BodyTruncated says whether Body holds fewer bytes than the body had.
-func (m *Message) BodyTruncated() bool { return int64(len(m.Body)) < m.BodySize }
-
-// Header returns the first value of the named header (case insensitive).
-func (m *Message) Header(name string) (string, bool) { return trace.HeaderValue(m.Headers, name) }
-
 // settled says nothing more will change whether m is emitted: it is
 // complete, or damaged and so dropped anyway.
 func (m *Message) settled() bool { return m.done || m.Damaged }
-
-// KeepsBody says whether a response with these headers has a body whose
-// values later requests may reuse: JSON, or no Content-Type at all.
-func KeepsBody(headers []trace.Header) bool {
-	ct, ok := trace.HeaderValue(headers, "Content-Type")
-	return !ok || strings.Contains(strings.ToLower(ct), "json")
-}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sort"
 	"strings"
+
+	"github.com/replaykit/replaykit/observed"
 )
 
 // state is where a parser is in its byte stream.
@@ -131,7 +133,7 @@ func (p *parser) stepStart(b []byte, tl Timeline, off int) int {
 		p.lose()
 		return 0
 	}
-	p.cur = &Message{Start: tl.At(off)}
+	p.cur = &Message{Message: observed.Message{Start: tl.At(off)}}
 	if !more {
 		if n := headEnd(b, 0); n > 0 {
 			// The whole head is in this chunk: parse it in place.
@@ -312,7 +314,7 @@ func (p *parser) frameRequest() error {
 
 func (p *parser) frameResponse(method string) error {
 	m := p.cur
-	p.keepResp = p.c.s.opts.MaxRespBody > 0 && KeepsBody(m.Headers)
+	p.keepResp = p.c.s.opts.MaxRespBody > 0 && observed.KeepsBody(m.Headers)
 	switch {
 	case m.Status == 101 || (method == "CONNECT" && m.Status/100 == 2):
 		p.stats().Tunnels++

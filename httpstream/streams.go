@@ -1,5 +1,7 @@
 package httpstream
 
+import "github.com/replaykit/replaykit/observed"
+
 // Options configure parsing.
 type Options struct {
 	// MaxBody is how many request body bytes a Message keeps (the rest is
@@ -14,14 +16,6 @@ type Options struct {
 	// before the first answer), so a client that never gets answers cannot
 	// grow memory without end.
 	MaxPending int
-}
-
-// Sink receives what the parsers find.
-type Sink interface {
-	// Exchange is called once per complete, intact request, with its
-	// response, or with resp nil when none was seen. The messages are not
-	// reused; the sink may keep them.
-	Exchange(c *Conn, req, resp *Message)
 }
 
 // Stats count what happened to the bytes, for the record summary. Exchanges
@@ -54,12 +48,13 @@ type Stats struct {
 // sink and stats. Not safe for concurrent use: one capture goroutine owns it.
 type Streams struct {
 	opts  Options
-	sink  Sink
+	sink  observed.Sink
 	stats Stats
 }
 
-// New makes a Streams that sends exchanges to sink.
-func New(opts Options, sink Sink) *Streams {
+// New makes a Streams that sends exchanges to sink: once per complete,
+// intact request, with its response, or with none when none was seen.
+func New(opts Options, sink observed.Sink) *Streams {
 	if opts.MaxPending <= 0 {
 		opts.MaxPending = 16384
 	}
@@ -76,7 +71,7 @@ func (s *Streams) Stats() Stats { return s.stats }
 // for the caller; midStream says the connection's start was not captured,
 // so its first bytes may be the middle of a message.
 func (s *Streams) NewConn(id int64, client, server string, midStream bool) *Conn {
-	c := &Conn{s: s, ID: id, Client: client, Server: server}
+	c := &Conn{s: s, Conn: observed.Conn{ID: id, Client: client, Server: server}}
 	c.req.init(c, true, midStream)
 	c.resp.init(c, false, midStream)
 	c.desync = midStream

@@ -8,6 +8,7 @@ import (
 
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // FuzzOpenScan reads arbitrary bytes as a trace and as a results file:
@@ -33,8 +34,8 @@ func FuzzOpenScan(f *testing.F) {
 		if err := os.WriteFile(p, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if tf, err := trace.Open(p); err == nil {
-			trace.Scan(tf, func(*trace.Exchange) error { return nil })
+		if tf, err := tracefile.Open(p); err == nil {
+			tracefile.Scan(tf, func(*trace.Exchange) error { return nil })
 			tf.Close()
 		}
 		if rf, err := results.Open(p); err == nil {

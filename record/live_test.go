@@ -20,6 +20,7 @@ import (
 	"github.com/replaykit/replaykit/capture"
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 func needRoot(t *testing.T) {
@@ -106,7 +107,7 @@ func readTraces(t *testing.T, dir string) []trace.Exchange {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.parquet"))
 	var rows []trace.Exchange
 	for _, f := range files {
-		r, err := trace.ReadAll(f)
+		r, err := tracefile.ReadAll(f)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

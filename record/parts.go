@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // rowWriter is where a recorder puts rows: one trace file (pcap), or parts
@@ -24,13 +25,13 @@ type rowWriter interface {
 // PREFIX_...part-NNNN.parquet: readable, and matched by traces/*.parquet.
 type parts struct {
 	dir, prefix  string
-	opts         trace.WriterOptions
+	opts         tracefile.WriterOptions
 	flush        time.Duration
 	rotateEvery  time.Duration
 	rotateBytes  int64
 	base         string // this period's path, without .parquet
 	periodStart  time.Time
-	cur          *trace.Writer
+	cur          *tracefile.Writer
 	curOpened    time.Time
 	done         []string // closed parts of this period
 	periodBytes  int64    // their sizes
@@ -49,7 +50,7 @@ func outDir(out string) string {
 }
 
 // newParts starts the files of a recording in dir; flush defaults to 5s.
-func newParts(dir, prefix string, flush, rotateEvery time.Duration, rotateBytes int64, opts trace.WriterOptions) (*parts, error) {
+func newParts(dir, prefix string, flush, rotateEvery time.Duration, rotateBytes int64, opts tracefile.WriterOptions) (*parts, error) {
 	if flush <= 0 {
 		flush = 5 * time.Second
 	}
@@ -82,7 +83,7 @@ func (p *parts) Write(e *trace.Exchange) error {
 			p.periodStart = now
 		}
 		name := fmt.Sprintf("%s.part-%04d.parquet", p.base, len(p.done)+1)
-		w, err := trace.Create(name, p.opts)
+		w, err := tracefile.Create(name, p.opts)
 		if err != nil {
 			return err
 		}
@@ -200,18 +201,18 @@ func (p *parts) Files() []string { return p.written }
 
 // mergeTraces streams the rows of files, in the order given, into out, then
 // deletes them. Memory holds one batch, not a file. The ids are renumbered.
-func mergeTraces(out string, files []string, opts trace.WriterOptions) error {
-	w, err := trace.Create(out, opts)
+func mergeTraces(out string, files []string, opts tracefile.WriterOptions) error {
+	w, err := tracefile.Create(out, opts)
 	if err != nil {
 		return err
 	}
 	for _, f := range files {
-		t, err := trace.Open(f)
+		t, err := tracefile.Open(f)
 		if err != nil {
 			w.Abort()
 			return err
 		}
-		err = trace.Scan(t, func(e *trace.Exchange) error { return w.Write(e) })
+		err = tracefile.Scan(t, func(e *trace.Exchange) error { return w.Write(e) })
 		t.Close()
 		if err != nil {
 			w.Abort()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 func TestPartsRotateAndMerge(t *testing.T) {
@@ -27,7 +28,7 @@ func TestPartsRotateAndMerge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			p, err := newParts(dir, "lo", tt.flush, tt.rotateEvery, tt.rotateBytes, trace.WriterOptions{})
+			p, err := newParts(dir, "lo", tt.flush, tt.rotateEvery, tt.rotateBytes, tracefile.WriterOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +60,7 @@ func TestPartsRotateAndMerge(t *testing.T) {
 			}
 			seen := map[string]bool{}
 			for _, f := range p.Files() {
-				got, err := trace.ReadAll(f)
+				got, err := tracefile.ReadAll(f)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -95,7 +96,7 @@ func TestMergedPartsAreCleanedUp(t *testing.T) {
 	for _, f := range []string{"lo_1.parquet", "lo_1.part-0001.parquet", "lo_2.part-0001.parquet"} {
 		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
 	}
-	if _, err := newParts(dir, "lo", time.Second, 0, 0, trace.WriterOptions{}); err != nil {
+	if _, err := newParts(dir, "lo", time.Second, 0, 0, tracefile.WriterOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	left, _ := filepath.Glob(filepath.Join(dir, "*"))

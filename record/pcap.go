@@ -10,7 +10,7 @@ import (
 
 	"github.com/replaykit/replaykit/capture"
 	"github.com/replaykit/replaykit/httpstream"
-	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // FromPcap records the HTTP exchanges of a pcap or pcapng file. A file that
@@ -29,7 +29,7 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := trace.Create(out, cfg.Writer)
+	w, err := tracefile.Create(out, cfg.Writer)
 	if err != nil {
 		return nil, err
 	}

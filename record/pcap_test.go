@@ -13,6 +13,7 @@ import (
 
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 const fixtures = "../testdata"
@@ -33,7 +34,7 @@ func recordFixture(t *testing.T, name string, cfg Config) (*Summary, []trace.Exc
 	if err != nil {
 		t.Fatalf("record %s: %v", name, err)
 	}
-	rows, err := trace.ReadAll(sum.Output)
+	rows, err := tracefile.ReadAll(sum.Output)
 	if err != nil {
 		t.Fatal(err)
 	}

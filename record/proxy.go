@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/observed"
 	"github.com/replaykit/replaykit/internal/loopback"
 	"github.com/replaykit/replaykit/trace"
 )
@@ -58,7 +58,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 		Handler:           p,
 		ReadHeaderTimeout: 30 * time.Second,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, &httpstream.Conn{
+			return context.WithValue(ctx, connKey{}, &observed.Conn{
 				ID: p.conns.Add(1) - 1, Client: c.RemoteAddr().String(), Server: u.Host,
 			})
 		},
@@ -95,7 +95,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 				case werr != nil:
 					sum.NotWritten++
 				case !rec.full:
-					rec.Exchange(r.conn, r.req, r.resp)
+					rec.Exchange(observed.Exchange{Conn: r.conn, Req: r.req, Resp: r.resp})
 					if werr = rec.err; werr != nil {
 						warn(werr)
 					}
@@ -149,8 +149,8 @@ type connKey struct{}
 
 // proxied is one forwarded exchange on its way to the writer goroutine.
 type proxied struct {
-	conn      *httpstream.Conn
-	req, resp *httpstream.Message
+	conn      *observed.Conn
+	req, resp *observed.Message
 }
 
 type proxy struct {
@@ -165,11 +165,11 @@ type proxy struct {
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	conn, _ := r.Context().Value(connKey{}).(*httpstream.Conn)
+	conn, _ := r.Context().Value(connKey{}).(*observed.Conn)
 	if conn == nil {
-		conn = &httpstream.Conn{Client: r.RemoteAddr, Server: p.server}
+		conn = &observed.Conn{Client: r.RemoteAddr, Server: p.server}
 	}
-	req := &httpstream.Message{
+	req := &observed.Message{
 		Method: r.Method, Target: r.RequestURI, Proto: r.Proto,
 		Headers: headerList(r.Host, r.Header), Start: start.UnixNano(), End: start.UnixNano(),
 	}
@@ -178,7 +178,7 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tap = &bodyTap{rc: r.Body, max: p.maxBody, msg: req}
 		r.Body = tap
 	}
-	rw := &responseTap{ResponseWriter: w, msg: &httpstream.Message{Proto: r.Proto}, keep: p.respBody}
+	rw := &responseTap{ResponseWriter: w, msg: &observed.Message{Proto: r.Proto}, keep: p.respBody}
 	p.rp.ServeHTTP(rw, r)
 	if tap != nil {
 		// The upstream may answer without reading the whole body.
@@ -217,7 +217,7 @@ func headerList(host string, h http.Header) []trace.Header {
 type bodyTap struct {
 	rc  io.ReadCloser
 	max int
-	msg *httpstream.Message
+	msg *observed.Message
 }
 
 func (t *bodyTap) Read(b []byte) (int, error) {
@@ -241,7 +241,7 @@ func (t *bodyTap) Close() error { return t.rc.Close() }
 // and the time of its first byte.
 type responseTap struct {
 	http.ResponseWriter
-	msg *httpstream.Message
+	msg *observed.Message
 	// keep is how many body bytes to keep for correlate (0: none).
 	keep int
 }
@@ -251,7 +251,7 @@ func (t *responseTap) WriteHeader(code int) {
 		t.msg.Status = code
 		t.msg.Start = time.Now().UnixNano()
 		t.msg.Headers = headerList("", t.Header())
-		if !httpstream.KeepsBody(t.msg.Headers) {
+		if !observed.KeepsBody(t.msg.Headers) {
 			t.keep = 0
 		}
 	}

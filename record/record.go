@@ -16,10 +16,11 @@ import (
 
 	"github.com/replaykit/replaykit/capture"
 	"github.com/replaykit/replaykit/correlate"
-	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/observed"
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/signature"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // Config says what to record and how.
@@ -43,7 +44,7 @@ type Config struct {
 	// MaxExchanges stops after this many rows (0: no limit).
 	MaxExchanges int64
 	// Writer bounds the trace writer's memory.
-	Writer trace.WriterOptions
+	Writer tracefile.WriterOptions
 	// Duration stops a live recording after this long (0: until stopped).
 	Duration time.Duration
 	// Flush is how often a live recording closes the file it writes, so
@@ -129,7 +130,8 @@ type Summary struct {
 	Links correlate.Stats
 }
 
-// recorder is the httpstream.Sink that writes rows.
+// recorder is the observed.Sink that writes rows: every source of a
+// recording feeds one.
 type recorder struct {
 	cfg      *Config
 	redactor *redact.Redactor
@@ -165,7 +167,8 @@ func newRecorder(cfg *Config, w rowWriter, sum *Summary) *recorder {
 	return r
 }
 
-func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
+func (r *recorder) Exchange(x observed.Exchange) {
+	c, req, resp := x.Conn, x.Req, x.Resp
 	if r.err != nil || r.full {
 		return
 	}
@@ -230,7 +233,7 @@ func (r *recorder) Exchange(c *httpstream.Conn, req, resp *httpstream.Message) {
 }
 
 // observe finds the links of an exchange and the session it continues.
-func (r *recorder) observe(session, cred, route string, req, resp *httpstream.Message) (string, []trace.Link) {
+func (r *recorder) observe(session, cred, route string, req, resp *observed.Message) (string, []trace.Link) {
 	x := correlate.Exchange{ID: r.nextID, Session: session, Credential: cred, Method: req.Method, Target: req.Target, Route: route,
 		ReqHeaders: req.Headers, ReqBody: req.Body}
 	if req.BodyTruncated() {
@@ -244,7 +247,7 @@ func (r *recorder) observe(session, cred, route string, req, resp *httpstream.Me
 	return s, links
 }
 
-func (r *recorder) session(c *httpstream.Conn, req *httpstream.Message) (session, cred string) {
+func (r *recorder) session(c *observed.Conn, req *observed.Message) (session, cred string) {
 	if s, cred, ok := r.cfg.SessionKey.credential(req.Headers, r.redactor); ok {
 		return s, cred
 	}
@@ -260,7 +263,7 @@ func (r *recorder) session(c *httpstream.Conn, req *httpstream.Message) (session
 }
 
 // host is the Host header, or the authority of an absolute-form target.
-func host(req *httpstream.Message) string {
+func host(req *observed.Message) string {
 	if h, ok := req.Header("Host"); ok {
 		return h
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/replaykit/replaykit/signature"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // The answers' signatures of a Locust recording have the JSON shapes
@@ -22,7 +23,7 @@ func TestSignaturesMatchTshark(t *testing.T) {
 	if _, err := FromPcap(context.Background(), "../testdata/pcap/locust-timeline.pcap", Config{Out: out, MaxBody: 1 << 20}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := trace.ReadAll(out)
+	rows, err := tracefile.ReadAll(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestSignaturesMatchTshark(t *testing.T) {
 			t.Fatalf("answer %d:\n got %s\nwant %s", i, got[i], want[i])
 		}
 	}
-	f, err := trace.Open(out)
+	f, err := tracefile.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestNoSignatures(t *testing.T) {
 	if _, err := FromPcap(context.Background(), "../testdata/pcap/locust-timeline.pcap", Config{Out: out, MaxBody: 1 << 20, NoSignatures: true}); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := trace.ReadAll(out)
+	rows, err := tracefile.ReadAll(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestNoSignatures(t *testing.T) {
 			t.Fatalf("%s: signature %+v with --no-signatures", e.Path, e.RespSig)
 		}
 	}
-	f, err := trace.Open(out)
+	f, err := tracefile.Open(out)
 	if err != nil {
 		t.Fatal(err)
 	}

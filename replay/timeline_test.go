@@ -19,6 +19,7 @@ import (
 	"github.com/replaykit/replaykit/shard"
 	"github.com/replaykit/replaykit/timeline"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // t0 is the recording's start in the synthetic timelines.
@@ -413,7 +414,7 @@ func TestTimelineMergesFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	write := func(name string, rows ...trace.Exchange) {
-		if err := trace.WriteAll(filepath.Join(dir, name), rows); err != nil {
+		if err := tracefile.WriteAll(filepath.Join(dir, name), rows); err != nil {
 			t.Fatal(err)
 		}
 	}

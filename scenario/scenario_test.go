@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // The seed's scenario table, by long and short name.
@@ -122,7 +123,7 @@ func TestPacing(t *testing.T) {
 // The mixes over the sample trace: read_heavy sends no write, write_heavy
 // at least 80% writes at every moment.
 func TestMixOnSampleTrace(t *testing.T) {
-	rows, err := trace.ReadAll("../testdata/sample/demo.parquet")
+	rows, err := tracefile.ReadAll("../testdata/sample/demo.parquet")
 	if err != nil {
 		t.Fatal(err)
 	}

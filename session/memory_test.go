@@ -10,6 +10,7 @@ import (
 
 	"github.com/replaykit/replaykit/internal/race"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // writeTrace writes n requests over the given number of sessions
@@ -17,7 +18,7 @@ import (
 // and the headers a browser sends.
 func writeTrace(t testing.TB, path string, n, sessions, bodyBytes int) {
 	t.Helper()
-	w, err := trace.Create(path, trace.WriterOptions{})
+	w, err := tracefile.Create(path, tracefile.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

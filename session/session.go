@@ -41,6 +41,7 @@ import (
 
 	"github.com/replaykit/replaykit/pqfile"
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // Request is the part of a trace row that replay needs: the request and
@@ -365,7 +366,7 @@ func OpenContext(ctx context.Context, opts Options, globs ...string) (*Source, S
 	}
 	var sigKeys []string
 	for file, path := range files {
-		f, err := trace.Open(path)
+		f, err := tracefile.Open(path)
 		if err != nil {
 			sp.remove()
 			return nil, st, err
@@ -515,7 +516,7 @@ type stamp struct {
 func span(ctx context.Context, files []string) (first, last time.Time, err error) {
 	n := 0
 	for _, path := range files {
-		f, err := trace.Open(path)
+		f, err := tracefile.Open(path)
 		if err != nil {
 			return first, last, err
 		}

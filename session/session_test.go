@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 func TestOpenSample(t *testing.T) {
@@ -213,7 +214,7 @@ func TestOpenIsBoundedByOptions(t *testing.T) {
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "big.parquet")
-	w, err := trace.Create(path, trace.WriterOptions{})
+	w, err := tracefile.Create(path, tracefile.WriterOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -319,7 +320,7 @@ func TestSliceKeepsTheSessionsStartedInIt(t *testing.T) {
 	// Stored in completion order, not start order; over two files.
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 	for f, part := range [][]trace.Exchange{rows[:len(rows)/2], rows[len(rows)/2:]} {
-		w, err := trace.Create(filepath.Join(dir, fmt.Sprintf("t%d.parquet", f)), trace.WriterOptions{})
+		w, err := tracefile.Create(filepath.Join(dir, fmt.Sprintf("t%d.parquet", f)), tracefile.WriterOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,11 @@
 // stored as zstd-compressed parquet that DuckDB, pandas or Spark read as is.
 package trace
 
-import "time"
+import (
+	"time"
+
+	"github.com/replaykit/replaykit/observed"
+)
 
 // Exchange is one HTTP request and its response, as seen on the wire.
 // The parquet tags are the public column names of the trace format.
@@ -98,13 +102,10 @@ func (l Link) IsFresh() bool {
 	return len(l.Src) > len(FreshPrefix) && l.Src[:len(FreshPrefix)] == FreshPrefix
 }
 
-// Header is one header line: its name as sent and its value.
-type Header struct {
-	// Name is the header name with its original case.
-	Name string `parquet:"name,dict"`
-	// Value is the header value, or "redacted:" and a keyed hash for secrets.
-	Value string `parquet:"value"`
-}
+// Header is one header line: its name as sent and its value (a secret's
+// value is "redacted:" and a keyed hash). It is the recorder's input type,
+// so that parsed headers become a row without a copy.
+type Header = observed.Header
 
 // The values of Exchange.Kind.
 const (
@@ -123,35 +124,7 @@ func KindOf(method string) string {
 
 // HeaderValue returns the first value of the header called name (case
 // insensitive), and whether there was one.
-func HeaderValue(hs []Header, name string) (string, bool) {
-	for _, h := range hs {
-		if equalFold(h.Name, name) {
-			return h.Value, true
-		}
-	}
-	return "", false
-}
-
-// equalFold is strings.EqualFold for ASCII, which is all header names are.
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		ca, cb := a[i], b[i]
-		if ca != cb && lower(ca) != lower(cb) {
-			return false
-		}
-	}
-	return true
-}
-
-func lower(c byte) byte {
-	if 'A' <= c && c <= 'Z' {
-		return c + 'a' - 'A'
-	}
-	return c
-}
+func HeaderValue(hs []Header, name string) (string, bool) { return observed.HeaderValue(hs, name) }
 
 // LaterColumns are the columns traces recorded before them lack
 // (pqfile.Later): such traces read with them empty.

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
 )
 
 // Day says what trace to make.
@@ -87,7 +88,7 @@ func main() {
 // requests it holds.
 func Write(path string, d Day) (requests int64, err error) {
 	g := generator{rng: rand.New(rand.NewPCG(d.Seed, 1)), seed: d.Seed, host: d.Host}
-	w, err := trace.Create(path, trace.WriterOptions{FlushInterval: -1}) // row groups by rows only: the same file every time
+	w, err := tracefile.Create(path, tracefile.WriterOptions{FlushInterval: -1}) // row groups by rows only: the same file every time
 	if err != nil {
 		return 0, err
 	}
@@ -431,7 +432,7 @@ func (g *generator) httpDate(sec int64) string {
 }
 
 // writeUntil writes the queued exchanges that completed before t (Unix ns).
-func (g *generator) writeUntil(w *trace.Writer, t int64) error {
+func (g *generator) writeUntil(w *tracefile.Writer, t int64) error {
 	for len(g.queue) > 0 && g.queue[0].end < t {
 		p := heap.Pop(&g.queue).(*pending)
 		date := &p.ex.RespHeaders[len(p.ex.RespHeaders)-1]

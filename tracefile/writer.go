@@ -1,9 +1,10 @@
-package trace
+package tracefile
 
 import (
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/replaykit/replaykit/pqfile"
+	"github.com/replaykit/replaykit/trace"
 )
 
 // WriterOptions bound how much a Writer holds in memory before it writes a
@@ -15,12 +16,12 @@ type WriterOptions = pqfile.Options
 // footer and is readable. Files are created 0600: traces hold user traffic.
 // A Writer is not safe for concurrent use.
 type Writer struct {
-	w *pqfile.Writer[Exchange]
+	w *pqfile.Writer[trace.Exchange]
 }
 
 // Create opens a new trace file at path, replacing any file there on Close.
 func Create(path string, opts WriterOptions) (*Writer, error) {
-	w, err := pqfile.Create[Exchange]("trace", path, "trace/1", opts,
+	w, err := pqfile.Create[trace.Exchange]("trace", path, "trace/1", opts,
 		// Min/max statistics of a body column would copy the largest and
 		// smallest bodies (up to --max-body each) into every page header
 		// and the footer: 2 MiB of metadata per 1 MiB upload. Nobody
@@ -57,7 +58,7 @@ func (w *Writer) Rows() int64 { return w.w.Rows() }
 
 // Write appends one exchange and sets its ID to its row number. The
 // exchange is copied; the caller may reuse it.
-func (w *Writer) Write(e *Exchange) error {
+func (w *Writer) Write(e *trace.Exchange) error {
 	e.ID = w.w.Rows()
 	return w.w.Write(e, approxSize(e))
 }
@@ -71,7 +72,7 @@ func (w *Writer) Close() error { return w.w.Close() }
 // Abort closes and removes the unfinished file.
 func (w *Writer) Abort() { w.w.Abort() }
 
-func approxSize(e *Exchange) int64 {
+func approxSize(e *trace.Exchange) int64 {
 	n := int64(len(e.Path) + len(e.ReqBody) + 128)
 	for _, h := range e.ReqHeaders {
 		n += int64(len(h.Name) + len(h.Value))
@@ -84,7 +85,7 @@ func approxSize(e *Exchange) int64 {
 
 // WriteAll writes rows to a new trace file at path: for tests and small
 // files.
-func WriteAll(path string, rows []Exchange) error {
+func WriteAll(path string, rows []trace.Exchange) error {
 	w, err := Create(path, WriterOptions{})
 	if err != nil {
 		return err

@@ -1,10 +1,12 @@
-package trace
+package tracefile
 
 import (
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replaykit/replaykit/trace"
 )
 
 // The sample trace (scripts/make-sample-trace.sh) holds what the demo
@@ -32,7 +34,7 @@ func TestSampleTrace(t *testing.T) {
 			sessions[e.Session] = s
 		}
 		s.n++
-		if e.Kind == KindWrite {
+		if e.Kind == trace.KindWrite {
 			s.writes++
 		}
 		s.ts = append(s.ts, e.TS)
