@@ -13,8 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/replaykit/replaykit/observed"
 	"github.com/replaykit/replaykit/internal/loopback"
+	"github.com/replaykit/replaykit/observed"
 	"github.com/replaykit/replaykit/trace"
 )
 
