@@ -72,13 +72,16 @@ fi
 # run TOOL PCAP: prints "seconds maxrss_kb"; the tool is pinned to core 1.
 run() {
 	local tool=$1 pcap=$2
+	# Each run writes the trace anew (record refuses to replace one; the
+	# summary goes to stdout when not -q, in every version).
+	rm -f "$work/trace.parquet"
 	case $tool in
 	replaykit)
 		GOMAXPROCS=1 /usr/bin/time -f "%e %M" -o "$work/time" taskset -c 1 \
-			bin/record --pcap "$pcap" -o "$work/trace.parquet" -q >"$work/summary" ;;
+			bin/record --pcap "$pcap" -o "$work/trace.parquet" >"$work/summary" ;;
 	baseline)
 		GOMAXPROCS=1 /usr/bin/time -f "%e %M" -o "$work/time" taskset -c 1 \
-			"$work/record-baseline" --pcap "$pcap" -o "$work/trace.parquet" -q >"$work/summary.baseline" ;;
+			"$work/record-baseline" --pcap "$pcap" -o "$work/trace.parquet" >"$work/summary.baseline" ;;
 	tshark)
 		/usr/bin/time -f "%e %M" -o "$work/time" taskset -c 1 \
 			tshark -n -r "$pcap" -d tcp.port==$PORT,http -Y http -T fields \

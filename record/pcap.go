@@ -22,10 +22,10 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	start := time.Now()
 	in, err := capture.OpenFile(input)
 	if err != nil {
-		return nil, err
+		return nil, &BadInput{err}
 	}
 	defer in.Close()
-	out, err := outputPath(cfg.Out, input)
+	out, err := outputPath(cfg.Out, input, cfg.Force)
 	if err != nil {
 		return nil, err
 	}

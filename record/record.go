@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -25,9 +26,12 @@ import (
 
 // Config says what to record and how.
 type Config struct {
-	// Out is the trace file to write, or a directory (ending in "/" or
-	// existing) to write into under a name derived from the input.
+	// Out is the trace file to write (NAME.parquet), or a directory to
+	// write into under a name derived from the input (anything else).
 	Out string
+	// Force replaces a trace file already at the output path (refused
+	// otherwise: a recording is not lost to a command run twice).
+	Force bool
 	// Ports are the server ports to record; empty records every TCP port.
 	Ports []uint16
 	// SessionKey groups requests into sessions (see ParseSessionKey).
@@ -271,21 +275,46 @@ func host(req *observed.Message) string {
 	return authority
 }
 
-// outputPath resolves Config.Out for an input file.
-func outputPath(out, input string) (string, error) {
+// BadInput is an error of what the user gave (a capture file missing or
+// not a capture, an output that is in the way): nothing was recorded, and
+// the commands exit 2 on it, as on a bad flag.
+type BadInput struct{ Err error }
+
+func (e *BadInput) Error() string { return e.Err.Error() }
+func (e *BadInput) Unwrap() error { return e.Err }
+
+// IsBadInput says err is a BadInput.
+func IsBadInput(err error) bool {
+	var b *BadInput
+	return errors.As(err, &b)
+}
+
+// outputPath resolves Config.Out for an input file: a name ending in
+// .parquet is the trace; anything else is a directory (made when
+// missing) that gets INPUT.parquet. A trace already there is refused
+// unless force.
+func outputPath(out, input string, force bool) (string, error) {
 	if out == "" {
 		out = "traces/"
 	}
-	isDir := strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator))
-	if st, err := os.Stat(out); err == nil && st.IsDir() {
-		isDir = true
+	isDir := !strings.HasSuffix(out, ".parquet")
+	if st, err := os.Stat(out); err == nil {
+		switch {
+		case st.IsDir():
+			isDir = true
+		case isDir:
+			return "", &BadInput{fmt.Errorf("-o %s is a file, not a directory: give a directory, or NAME.parquet for the trace", out)}
+		}
 	}
 	if isDir {
 		base := strings.TrimSuffix(filepath.Base(input), filepath.Ext(input))
 		out = filepath.Join(out, base+".parquet")
 	}
+	if _, err := os.Lstat(out); err == nil && !force {
+		return "", &BadInput{fmt.Errorf("%s exists: give another -o, or --force to replace it", out)}
+	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return "", fmt.Errorf("create output directory: %w", err)
+		return "", &BadInput{fmt.Errorf("create output directory: %w", err)}
 	}
 	return out, nil
 }

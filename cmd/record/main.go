@@ -52,7 +52,8 @@ func run() int {
 	maxBody := fs.String("max-body", "1MiB", "request body bytes kept per exchange")
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
 	noSignatures := fs.Bool("no-signatures", false, "record no answer signatures: replay then compares only statuses with the recording")
-	quiet := fs.BoolP("quiet", "q", false, "no progress line")
+	force := fs.Bool("force", false, "with --pcap: replace a trace file already at the output path")
+	quiet := fs.BoolP("quiet", "q", false, "no progress line, and no summary unless the recording failed (warnings and errors still go to stderr)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
 	}
@@ -76,11 +77,14 @@ func run() int {
 	if *filter != "" && (*iface == "" || len(*ports) > 0) {
 		return fail("--filter is for --iface, and replaces --port")
 	}
+	if *force && *pcap == "" {
+		return fail("--force is for --pcap (live capture and --proxy write new files, named by their start)")
+	}
 	if *pcap != "" && (*duration > 0 || *rotate != "") {
 		return fail("--duration and --rotate are for live capture and --proxy")
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
-		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures}
+		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force}
 	var err error
 	if cfg.SessionKey, err = record.ParseSessionKey(*sessionKey); err != nil {
 		return fail("%v", err)
@@ -161,12 +165,28 @@ func run() int {
 	if cfg.Progress != nil {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
-	if sum != nil {
+	if sum != nil && (!*quiet || err != nil) { // what was not recorded matters then
 		sum.Print(os.Stdout)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "record:", err)
+		if record.IsBadInput(err) {
+			return 2 // bad input, as for bad flags: nothing was recorded
+		}
 		return 1
 	}
+	if sum != nil && *proxy == "" && len(cfg.Ports) > 0 && sum.Capture.TCP == 0 {
+		// Not an error (the capture may hold none by chance), but never silent.
+		fmt.Fprintf(os.Stderr, "record: no packet to or from --port %s was seen: check the port (a service behind a load balancer listens on another)\n", portList(cfg.Ports))
+	}
 	return 0
+}
+
+// portList is "80, 8080".
+func portList(ports []uint16) string {
+	s := make([]string, len(ports))
+	for i, p := range ports {
+		s[i] = fmt.Sprint(p)
+	}
+	return strings.Join(s, ", ")
 }

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "record-cmd-test")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "record")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// recordCmd runs the command in dir: its exit code, stdout and stderr.
+func recordCmd(t *testing.T, dir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode(), stdout.String(), stderr.String()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 0, stdout.String(), stderr.String()
+}
+
+// What a user finds on first use: where -o writes, a trace never
+// replaced unasked, bad input exits 2 as a bad flag does, -q is quiet, a
+// --port that saw nothing says so.
+func TestFirstUse(t *testing.T) {
+	pcap, err := filepath.Abs("../../testdata/pcap/go-curl.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	steps := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout string // a part of it; "" none at all
+		stderr string // a part of it; "" none at all
+		files  []string
+	}{
+		{"-o a name without .parquet is a directory", []string{"--pcap", pcap, "-o", "outdir"}, 0, "exchanges", "", []string{"outdir/go-curl.parquet"}},
+		{"a trace is not replaced unasked", []string{"--pcap", pcap, "-o", "outdir"}, 2, "", "outdir/go-curl.parquet exists: give another -o, or --force to replace it", nil},
+		{"--force replaces it; -q prints nothing", []string{"--pcap", pcap, "-o", "outdir", "--force", "-q"}, 0, "", "", []string{"outdir/go-curl.parquet"}},
+		{"NAME.parquet is the trace", []string{"--pcap", pcap, "-o", "t.parquet", "-q"}, 0, "", "", []string{"t.parquet"}},
+		{"-o a file that is not a directory", []string{"--pcap", pcap, "-o", "t.parquet/x/"}, 2, "", "create output directory", nil},
+		{"a missing capture is bad input", []string{"--pcap", "missing.pcap"}, 2, "", "no such file or directory", nil},
+		{"a file that is no capture is bad input", []string{"--pcap", "t.parquet"}, 2, "", "not a pcap or pcapng file", nil},
+		{"--force is for --pcap", []string{"--iface", "lo", "--force"}, 2, "", "--force is for --pcap", nil},
+		{"a --port that saw nothing says so", []string{"--pcap", pcap, "-o", "p/", "--port", "9999", "-q"}, 0, "", "no packet to or from --port 9999 was seen", []string{"p/go-curl.parquet"}},
+	}
+	for _, s := range steps {
+		code, stdout, stderr := recordCmd(t, dir, s.args...)
+		if code != s.code || (s.stdout == "") != (stdout == "") || !strings.Contains(stdout, s.stdout) ||
+			(s.stderr == "") != (stderr == "") || !strings.Contains(stderr, s.stderr) {
+			t.Errorf("%s: record %s: exit %d (want %d)\nstdout %q (want %q)\nstderr %q (want %q)",
+				s.name, strings.Join(s.args, " "), code, s.code, stdout, s.stdout, stderr, s.stderr)
+		}
+		for _, f := range s.files {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Errorf("%s: %v", s.name, err)
+			}
+		}
+	}
+}
