@@ -70,6 +70,10 @@ type Stats struct {
 	// family of the difference (differences.go). All 0 for results written
 	// before the columns, or by replay --no-compare.
 	Compared, StatusDiffs, ShapeDiffs, ValueDiffs int64
+	// BodySkipped counts the compared answers whose bodies were left out
+	// (compared by status alone): comparing them would have taken replay
+	// more than its share of CPU.
+	BodySkipped int64
 	// Latency is what users felt (from the scheduled time in the open
 	// model); Service from the actual send; TTFB to the first byte. Set
 	// by Report.
@@ -116,6 +120,9 @@ func (s *Stats) add(r *results.Result) {
 	s.NotCarried += int64(max(r.NotCarried, 0))
 	if r.Compared {
 		s.compare(r.Diff)
+		if r.BodySkipped {
+			s.BodySkipped++
+		}
 	}
 	lat := r.LatencyNanos
 	if late := int64(r.Sent.Sub(r.Scheduled)); late > 0 {

@@ -27,7 +27,7 @@ type batch struct {
 	recordedStatus                                                  []int32
 	method, name, errText, run, scenario, diff                      []string
 	shadowError, shadowDiff, targetsDiff                            []string
-	compared                                                        []bool
+	compared, bodySkipped                                           []bool
 }
 
 // columnsRead are the columns analyze needs, by name. Those results
@@ -37,7 +37,7 @@ var (
 	int64Columns  = []string{"latency_ns", "ttfb_ns", "resp_size", "scheduled", "sent", "behind_ns", "shadow_latency_ns"}
 	int32Columns  = []string{"status", "shard", "users", "carried", "not_carried", "seq", "shadow_status", "recorded_status"}
 	stringColumns = []string{"method", "name", "error", "run", "scenario", "diff", "shadow_error", "shadow_diff", "targets_diff"}
-	boolColumns   = []string{"compared"}
+	boolColumns   = []string{"compared", "body_skipped"}
 	laterColumns  = (*results.Result).LaterColumns(nil)
 )
 
@@ -54,7 +54,7 @@ func (b *batch) strings(i int) *[]string {
 }
 
 func (b *batch) bools(i int) *[]bool {
-	return [...]*[]bool{&b.compared}[i]
+	return [...]*[]bool{&b.compared, &b.bodySkipped}[i]
 }
 
 // absent is the index of a later column the file lacks: it reads as 0.
@@ -387,7 +387,7 @@ func (a *Aggregate) addBatch(b *batch) {
 			Scheduled: time.Unix(0, b.scheduled[i]).UTC(), Sent: time.Unix(0, b.sent[i]).UTC(), LatencyNanos: b.latency[i],
 			TTFBNanos: b.ttfb[i], Status: b.status[i], Error: b.errText[i], RespSize: b.respSize[i], Users: b.users[i],
 			Carried: b.carried[i], NotCarried: b.notCarried[i], BehindNanos: b.behind[i], Seq: b.seq[i],
-			Compared: b.compared[i], Diff: b.diff[i], RecordedStatus: b.recordedStatus[i], ShadowStatus: b.shadowStatus[i], ShadowLatencyNanos: b.shadowLatency[i],
+			Compared: b.compared[i], BodySkipped: b.bodySkipped[i], Diff: b.diff[i], RecordedStatus: b.recordedStatus[i], ShadowStatus: b.shadowStatus[i], ShadowLatencyNanos: b.shadowLatency[i],
 			ShadowError: b.shadowError[i], ShadowDiff: b.shadowDiff[i], TargetsDiff: b.targetsDiff[i]}
 		a.Add(&r)
 	}

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"cmp"
 	"slices"
 	"strings"
@@ -93,6 +94,7 @@ func (s *Stats) compactDiffs() {
 
 func (s *Stats) mergeDiffs(o *Stats) {
 	s.Compared += o.Compared
+	s.BodySkipped += o.BodySkipped
 	s.StatusDiffs += o.StatusDiffs
 	s.ShapeDiffs += o.ShapeDiffs
 	s.ValueDiffs += o.ValueDiffs
@@ -154,4 +156,14 @@ func (s *Stats) TopDiffs(n int) []DiffCount {
 		return nil
 	}
 	return out[:min(n, len(out))]
+}
+
+// skippedNote says how many of s's compared answers were compared by
+// status alone, and why; "" when none was.
+func skippedNote(s *Stats) string {
+	if s.BodySkipped == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s of them (%.1f%%) by status alone: comparing their bodies too would have taken more than a tenth of replay's CPU (replay --compare-all compares every one)",
+		thousands(s.BodySkipped), 100*ratio(s.BodySkipped, s.Compared))
 }

@@ -198,6 +198,8 @@ type htmlDifferences struct {
 	Rows []diffRow
 	// Agreed says every compared answer agreed ("" when some differed).
 	Agreed string
+	// Skipped says how many were compared by status alone ("" none).
+	Skipped string
 }
 
 type diffRow struct {
@@ -213,10 +215,14 @@ func differencesHTML(rep *Report) *htmlDifferences {
 	if t.Compared == 0 {
 		return nil
 	}
-	if t.Mismatched() == 0 {
-		return &htmlDifferences{Agreed: fmt.Sprintf("%s answers compared with the recording, all agreed.", thousands(t.Compared))}
+	note := skippedNote(t)
+	if note != "" {
+		note = fmt.Sprintf("%s answers compared, %s.", thousands(t.Compared), note)
 	}
-	d := &htmlDifferences{}
+	if t.Mismatched() == 0 {
+		return &htmlDifferences{Agreed: fmt.Sprintf("%s answers compared with the recording, all agreed.", thousands(t.Compared)), Skipped: note}
+	}
+	d := &htmlDifferences{Skipped: note}
 	for _, s := range append(rep.Names, t) {
 		if s.Mismatched() == 0 {
 			continue
@@ -438,7 +444,7 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 </table>
 {{with .Differences}}
 <h2>Differences from the recording</h2>
-{{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>
+{{if .Skipped}}<p>{{.Skipped}}</p>{{end}}{{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>
 <tr><th>Type</th><th style="min-width:10em">Name</th><th title="answers compared with the recorded ones: both answered, and the trace held the recorded answer's signature">compared</th><th>mismatched</th><th>mismatch rate</th><th title="the status differed">status</th><th title="the content type, the body's kind, a field missing, added or of another type, or the size class differed">shape</th><th title="a field's value, or the body's bytes, differed">value</th><th style="text-align:left">most common differences</th></tr>
 {{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td><td>{{.Compared}}</td><td>{{.Mismatched}}</td><td>{{.Rate}}</td><td>{{.Status}}</td><td>{{.Shape}}</td><td>{{.Value}}</td><td style="text-align:left;white-space:normal">{{range $i, $d := .Top}}{{if $i}}<br>{{end}}{{$d}}{{end}}</td></tr>
 {{end}}</table>{{end}}

@@ -101,11 +101,18 @@ func writeDiffs(w io.Writer, rep *Report, heading, agreed string) {
 	if t.Compared == 0 {
 		return
 	}
+	note := skippedNote(t)
 	if t.Mismatched() == 0 {
 		fmt.Fprintf(w, agreed, thousands(t.Compared))
+		if note != "" {
+			fmt.Fprintf(w, "  %s\n", note)
+		}
 		return
 	}
 	fmt.Fprintln(w, heading)
+	if note != "" {
+		fmt.Fprintf(w, "  (answers: %s compared, %s)\n", thousands(t.Compared), note)
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "Type\tName\tcompared\tmismatched\tstatus\tshape\tvalue\t  most often")
 	for _, s := range append(rep.Names, t) {
@@ -241,6 +248,7 @@ type jsonStats struct {
 // differences.
 type jsonDifferences struct {
 	Compared     int64       `json:"compared"`
+	BodySkipped  int64       `json:"body_skipped,omitempty"`
 	Mismatched   int64       `json:"mismatched"`
 	StatusDiffs  int64       `json:"status_diffs"`
 	ShapeDiffs   int64       `json:"shape_diffs"`
@@ -250,7 +258,7 @@ type jsonDifferences struct {
 }
 
 func differencesJSON(s *Stats) *jsonDifferences {
-	d := &jsonDifferences{Compared: s.Compared, Mismatched: s.Mismatched(), StatusDiffs: s.StatusDiffs, ShapeDiffs: s.ShapeDiffs,
+	d := &jsonDifferences{Compared: s.Compared, BodySkipped: s.BodySkipped, Mismatched: s.Mismatched(), StatusDiffs: s.StatusDiffs, ShapeDiffs: s.ShapeDiffs,
 		ValueDiffs: s.ValueDiffs, TopDiffs: s.TopDiffs(shownDiffs)}
 	if s.Compared > 0 {
 		rate := s.MismatchRate()

@@ -187,10 +187,11 @@ func TestAnswersAgainstNginx(t *testing.T) {
 	}
 }
 
-// runAnswers runs the recorded scenario and reads its rows (runRecorded:
-// its API key goes nowhere nginx looks).
+// runAnswers runs the recorded scenario, every answer's body compared,
+// and reads its rows (runRecorded: its API key goes nowhere nginx looks).
 func runAnswers(t *testing.T, cfg Config) (*Summary, []results.Result) {
 	t.Helper()
+	cfg.CompareAll = true // these tests count every answer's differences
 	return runRecorded(t, cfg)
 }
 

@@ -37,7 +37,7 @@ func TestAnswersOfALocustRecording(t *testing.T) {
 			}
 			api := httptest.NewServer(demoapi.New(cfg))
 			defer api.Close()
-			_, rows := runRecorded(t, Config{Traces: []string{path}, Host: api.URL, Speed: 4, Seed: 2})
+			_, rows := runRecorded(t, Config{Traces: []string{path}, Host: api.URL, Speed: 4, Seed: 2, CompareAll: true})
 			type tally struct {
 				compared, differed, as, statuses int
 				diffs                            map[string]int

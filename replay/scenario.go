@@ -61,6 +61,10 @@ type Config struct {
 	NoCorrelate bool
 	// NoCompare compares no live answer with the recorded one.
 	NoCompare bool
+	// CompareAll compares every answer's body, whatever it costs; by
+	// default comparing bodies takes at most CompareShare of replay's
+	// cores, and past that answers are compared by status alone.
+	CompareAll bool
 	// Shadow is a second target sent every request too (Plan.Shadow);
 	// it takes APIKey and Headers as Host does.
 	Shadow string
@@ -108,6 +112,8 @@ func (c Config) Check(name string) error {
 		}
 	}
 	switch {
+	case c.CompareAll && c.NoCompare:
+		return optionErr("CompareAll", "compares every answer's body and --no-compare (NoCompare) none: give one of them")
 	case c.Users < 0:
 		return optionErr("Users", "the number of users cannot be negative (%d)", c.Users)
 	case c.Rate < 0:
@@ -283,6 +289,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	var answers *Answers
 	if !cfg.NoCompare {
 		answers = NewAnswers()
+		if !cfg.CompareAll {
+			answers.Limit(CompareShare)
+		}
 		opts.Observe = answers.Learn // every recorded answer, as the trace is read
 	}
 	if sc.Timeline() {

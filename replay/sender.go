@@ -139,10 +139,11 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	if sn.answers != nil {
 		// After the timing: comparing is replay's work, not the target's.
 		var live trace.Signature
-		res.Compared, res.Diff, live = sn.answers.Compare(r, main.status, main.header, main.body, main.cut)
+		res.Compared, res.Diff, live = sn.answers.Compare(r, main.status, main.header, main.body, main.cut, main.admitted)
+		res.BodySkipped = res.Compared && !main.admitted && int32(main.status) == r.Status && sn.answers.body(r)
 		if sn.shadow != nil {
 			var shadowLive trace.Signature
-			_, res.ShadowDiff, shadowLive = sn.answers.Compare(r, shadow.status, shadow.header, shadow.body, shadow.cut)
+			_, res.ShadowDiff, shadowLive = sn.answers.Compare(r, shadow.status, shadow.header, shadow.body, shadow.cut, shadow.admitted)
 			if main.err == nil && shadow.err == nil {
 				res.TargetsDiff = sn.answers.Between(r, int32(main.status), live, int32(shadow.status), shadowLive)
 			}
@@ -186,6 +187,8 @@ type answer struct {
 	cut             bool   // body is not all of it
 	carried, missed int
 	buf             *bytes.Buffer // body's, to give back (release)
+	// admitted: its body is to be compared (Answers.Admit).
+	admitted bool
 }
 
 // release gives the answer's buffer back.
@@ -214,7 +217,10 @@ func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionVa
 	resp, err := sn.client.Do(req)
 	if err == nil {
 		carry := values != nil && values.needsBody(r, resp)
-		keep := carry || (sn.answers != nil && resp.StatusCode == int(r.Status) && sn.answers.body(r))
+		if sn.answers != nil && resp.StatusCode == int(r.Status) {
+			a.admitted = sn.answers.Admit(r, time.Now())
+		}
+		keep := carry || a.admitted
 		switch {
 		case carry:
 			a.body, err = io.ReadAll(io.LimitReader(resp.Body, keptBody+1))

@@ -76,6 +76,10 @@ type Result struct {
 	// package signature), or "" when it agreed.
 	Compared bool   `parquet:"compared"`
 	Diff     string `parquet:"diff,dict"`
+	// BodySkipped says the answer was compared by its status alone
+	// though its body could have been: comparing it would have taken
+	// replay more than its share of CPU (replay.CompareShare).
+	BodySkipped bool `parquet:"body_skipped"`
 	// The shadow target's answer (replay --shadow; zero without): its
 	// status (0 on a transport error, then ShadowError), its latency
 	// counted as LatencyNanos is, ShadowDiff how it differed from the
@@ -191,5 +195,5 @@ func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("res
 // (pqfile.Later): such files read with them 0.
 func (*Result) LaterColumns() []string {
 	return []string{"carried", "not_carried", "behind_ns", "seq", "compared", "diff",
-		"shadow_status", "shadow_latency_ns", "shadow_error", "shadow_diff", "targets_diff"}
+		"shadow_status", "shadow_latency_ns", "shadow_error", "shadow_diff", "targets_diff", "body_skipped"}
 }

@@ -70,6 +70,7 @@ func run() int {
 	noCorrelate := fs.Bool("no-correlate", false, "send every value as recorded: carry no id, token or ETag from the live answers, make no id anew, keep no cookie jar")
 	shadow := fs.String("shadow", "", "a second target (the current release beside a candidate) sent every request too, at the same time: both answers are measured and compared, with the recording and with each other; the same load goes to both")
 	noCompare := fs.Bool("no-compare", false, "compare no live answer with the recorded one (statuses, shapes, stable values): the results' compared and diff columns stay empty")
+	compareAll := fs.Bool("compare-all", false, "compare every answer's body, whatever it costs (by default comparing bodies takes at most a tenth of replay's CPU; past that, answers are compared by status alone and counted)")
 	out := fs.String("out", "results", "directory for results files")
 	seed := fs.Uint64("seed", 1, "chooses which recorded sessions each virtual user replays; same seed, same requests")
 	shard := fs.String("shard", "", "I/N: run shard I (from 0) of N; default: $JOB_COMPLETION_INDEX of $REPLAYKIT_SHARDS (a Kubernetes Indexed Job)")
@@ -104,7 +105,7 @@ func run() int {
 	}
 	cfg := replay.Config{Traces: *traces, Host: *host, APIKey: os.Getenv("API_KEY"), Headers: http.Header{},
 		Users: *scale, Duration: *duration, Ramp: *ramp, Pacing: *pacing, Speed: *speed, Rate: *rate,
-		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, NoCorrelate: *noCorrelate, NoCompare: *noCompare, Shadow: *shadow}
+		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, NoCorrelate: *noCorrelate, NoCompare: *noCompare, CompareAll: *compareAll, Shadow: *shadow}
 	for _, h := range *headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
@@ -269,7 +270,7 @@ func run() int {
 // flags are the flags behind replay.Config's fields.
 var flags = map[string]string{"Users": "--scale", "Duration": "--duration", "Ramp": "--ramp", "Timeout": "--timeout",
 	"Rate": "--rate", "Speed": "--speed", "Pacing": "--pacing", "Shard": "--shard", "Host": "--host", "CACert": "--ca-cert",
-	"Amplify": "--amplify", "Jitter": "--jitter", "Window": "--window", "Loop": "--loop", "Shadow": "--shadow"}
+	"Amplify": "--amplify", "Jitter": "--jitter", "Window": "--window", "Loop": "--loop", "Shadow": "--shadow", "CompareAll": "--compare-all"}
 
 // isTimeline says name is the recorded timeline's scenario.
 func isTimeline(name string) bool {
