@@ -1,8 +1,8 @@
 package analysis
 
 import (
-	"fmt"
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
