@@ -71,8 +71,9 @@ func (c *Conn) stripProxyHeader(data []byte, tl Timeline, skip int) ([]byte, Tim
 		} else {
 			st.ProxyBad++
 		}
-		// Parse needed more at old bytes, so the header ends in data.
-		off := h.Len - old
+		// Parse needed more at old bytes, so the header ends in data
+		// (FuzzParse checks it; max only keeps a slip from panicking).
+		off := max(h.Len-old, 0)
 		pp.done, pp.held = true, nil
 		pp.after = shiftedTime{tl: tl, off: off}
 		return data[off:], &pp.after

@@ -54,6 +54,9 @@ func FuzzParse(f *testing.F) {
 		for k := 0; k < min(len(b), max(h.Len, MaxV1+1)); k++ {
 			hk, errk := Parse(b[:k])
 			if errk == ErrNeedMore {
+				if h.Len > 0 && k >= h.Len {
+					t.Fatalf("needs more after %d bytes of a %d-byte header", k, h.Len)
+				}
 				continue
 			}
 			if class(errk) != class(err) || (err == nil && hk != h) {
