@@ -20,6 +20,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(v2(0x21, 0x31, string(make([]byte, 216)))))
 	f.Add([]byte(v2(0x21, 0x11, inet4+"\x02\x00")))
 	f.Add([]byte(get))
+	f.Add([]byte(haproxyV2))
 	for _, a := range []string{"192.0.2.1", "01.2.3.4", "::ffff:192.0.2.1", "1:2:3:4:5:6:7::", "1::2:3:4:5:6:7:8", "fe80::1%lo", "2001:DB8::a:b"} {
 		f.Add([]byte(a))
 	}

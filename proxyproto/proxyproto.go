@@ -14,6 +14,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"net/netip"
 )
 
@@ -60,6 +61,7 @@ var (
 	errV2Long      = bad(fmt.Sprintf("version 2: longer than %d bytes", MaxV2))
 	errV2AddrShort = bad("version 2: length too short for the family's addresses")
 	errV2TLV       = bad("version 2: a TLV runs past the end of the header")
+	errV2CRC       = bad("version 2: the CRC32c TLV does not match the header")
 )
 
 func bad(why string) error { return fmt.Errorf("%w: %s", ErrBad, why) }
@@ -420,7 +422,7 @@ func parseV2(b []byte) (Header, error) {
 		return Header{}, ErrNeedMore
 	}
 	h.Len = 16 + n
-	body := b[16 : 16+n]
+	body := b[16:h.Len]
 	if h.Command == Local {
 		// The receiver discards the whole block, family included.
 		h.Family = Unspec
@@ -456,17 +458,45 @@ func parseV2(b []byte) (Header, error) {
 	}
 	// TLVs: type (1 byte), length (2), value. Skipped, but each must fit:
 	// a header whose TLVs run past its end is bad. At most n/3 steps.
-	tlv := body[alen:]
-	h.TLVBytes = len(tlv)
-	for len(tlv) > 0 {
-		if len(tlv) < 3 {
+	h.TLVBytes = n - alen
+	crcAt := -1
+	for p := 16 + alen; p < h.Len; {
+		if h.Len-p < 3 {
 			return h, errV2TLV
 		}
-		l := 3 + int(binary.BigEndian.Uint16(tlv[1:3]))
-		if l > len(tlv) {
+		l := 3 + int(binary.BigEndian.Uint16(b[p+1:p+3]))
+		if l > h.Len-p {
 			return h, errV2TLV
 		}
-		tlv = tlv[l:]
+		if b[p] == tlvCRC32C && l == 3+4 {
+			crcAt = p + 3
+		}
+		p += l
+	}
+	// A receiver that knows the checksum must check it (HAProxy sends one
+	// with proxy-v2-options crc32c).
+	if crcAt >= 0 && !crcOK(b[:h.Len], crcAt) {
+		return h, errV2CRC
 	}
 	return h, nil
+}
+
+// tlvCRC32C is PP2_TYPE_CRC32C: the header's CRC32c, big-endian.
+const tlvCRC32C = 0x03
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// crcOK checks the CRC32c of header, whose checksum is the 4 bytes at at:
+// it is computed with those bytes zero.
+func crcOK(header []byte, at int) bool {
+	c := crc32.Update(0, castagnoli, header[:at])
+	// The 4 zero bytes by hand, as crc32.Update does each byte: a slice of
+	// zeros would escape to the heap.
+	c = ^c
+	for range 4 {
+		c = castagnoli[byte(c)] ^ c>>8
+	}
+	c = ^c
+	c = crc32.Update(c, castagnoli, header[at+4:])
+	return c == binary.BigEndian.Uint32(header[at:at+4])
 }

@@ -25,6 +25,10 @@ const (
 	inet6 = "\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01" +
 		"\x20\x01\x0d\xb8\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02" + "\xdc\x04" + "\x01\xbb"
 	get = "GET / HTTP/1.1\r\nHost: 192.168.0.11\r\n\r\n"
+	// HAProxy's header for 127.0.0.7:58598 -> 127.0.0.1:18192: a CRC32c
+	// TLV (fdd3abe4) and a unique ID TLV ("127.0.0.7:58598_1796164651").
+	haproxyV2 = "\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x30" + "\x7f\x00\x00\x07\x7f\x00\x00\x01\xe4\xe6\x47\x10" +
+		"\x03\x00\x04\xfd\xd3\xab\xe4" + "\x05\x00\x1a127.0.0.7:58598_1796164651"
 )
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
@@ -117,6 +121,15 @@ func TestParse(t *testing.T) {
 			want: Header{Version: 2, Command: Proxy, Family: TCP4, Src: ap("192.0.2.1:56324"), Dst: ap("192.0.2.11:443"), Len: 28 + 14 + 3 + 26, TLVBytes: 14 + 3 + 26}},
 		{name: "v2 longest", in: v2(0x21, 0x11, inet4+tlv(0x04, strings.Repeat("\x00", MaxV2-16-12-3))),
 			want: Header{Version: 2, Command: Proxy, Family: TCP4, Src: ap("192.0.2.1:56324"), Dst: ap("192.0.2.11:443"), Len: MaxV2, TLVBytes: MaxV2 - 28}},
+
+		// HAProxy 2.6's send-proxy-v2 with proxy-v2-options crc32c,unique-id,
+		// from testdata/proxyproto/v2.pcap.
+		{name: "v2 HAProxy with CRC32c and unique ID", in: haproxyV2 + get,
+			want: Header{Version: 2, Command: Proxy, Family: TCP4, Src: ap("127.0.0.7:58598"), Dst: ap("127.0.0.1:18192"), Len: 64, TLVBytes: 36}},
+		{name: "v2 HAProxy's, a byte of its unique ID changed", in: strings.Replace(haproxyV2, "58598", "58599", 1),
+			err: ErrBad, why: "CRC32c", badSkip: 64},
+		{name: "v2 HAProxy's, its CRC changed", in: strings.Replace(haproxyV2, "\xfd\xd3", "\xfd\xd4", 1),
+			err: ErrBad, why: "CRC32c", badSkip: 64},
 
 		{name: "v2 CR", in: "\r", err: ErrNeedMore},
 		{name: "v2 signature", in: v2sig, err: ErrNeedMore},
@@ -221,6 +234,7 @@ func TestNoAllocations(t *testing.T) {
 		"PROXY TCP4 203.0.113.7 10.0.0.5 51234 80\r\n" + get,
 		"PROXY TCP6 2001:db8::1 ::1 0 8080\r\n",
 		v2(0x21, 0x21, inet6+tlv(0x02, "example.com")),
+		haproxyV2,
 		get,
 		"PROXY TCP4 1.2.3.4",
 		"PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n",
@@ -237,6 +251,7 @@ func BenchmarkParse(b *testing.B) {
 		{"v1-tcp4", "PROXY TCP4 203.0.113.7 10.0.0.5 51234 80\r\n" + get},
 		{"v1-tcp6", "PROXY TCP6 2001:db8::1 2001:db8::2 51234 80\r\n" + get},
 		{"v2-tcp4-tlv", v2(0x21, 0x11, inet4+tlv(0xea, "\x01vpce-08d2bf15fac5001c9")) + get},
+		{"v2-haproxy-crc32c", haproxyV2 + get},
 		{"not-proxy", get},
 	} {
 		in := []byte(bc.in)
