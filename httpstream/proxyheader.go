@@ -2,6 +2,7 @@ package httpstream
 
 import (
 	"errors"
+	"net/netip"
 
 	"github.com/replaykit/replaykit/proxyproto"
 )
@@ -66,7 +67,9 @@ func (c *Conn) stripProxyHeader(data []byte, tl Timeline, skip int) ([]byte, Tim
 		if err == nil {
 			st.ProxyHeaders++
 			if src, ok := h.Source(); ok {
-				c.Client = src.String()
+				// An IPv4 client in an IPv6 header is written as IPv4, as
+				// the capture writes a connection's own addresses.
+				c.Client = netip.AddrPortFrom(src.Addr().Unmap(), src.Port()).String()
 			}
 		} else {
 			st.ProxyBad++
@@ -100,7 +103,9 @@ func (c *Conn) endProxyHeader(atClose bool) {
 		return
 	}
 	if len(pp.held) > 0 {
-		if atClose {
+		// Six bytes are "PROXY " or most of v2's signature: a header cut
+		// short. Fewer may be the start of a POST.
+		if atClose && len(pp.held) >= 6 {
 			c.s.stats.ProxyBad++
 		}
 		c.req.feed(pp.held, FixedTime(pp.heldAt))

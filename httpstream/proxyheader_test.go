@@ -54,6 +54,10 @@ func TestProxyHeader(t *testing.T) {
 			want: []string{"203.0.113.7:51234 GET /a 200 @32", "203.0.113.7:51234 GET /b?q=1 200 @32"}},
 		{name: "v2 LOCAL keeps the connection's address", client: ppLocal + get1 + get2, headers: 1,
 			want: []string{lb + " GET /a 200 @1", lb + " GET /b?q=1 200 @1"}},
+		{name: "v1 TCP6 with an IPv4 client", client: "PROXY TCP6 ::ffff:203.0.113.7 ::ffff:10.0.0.5 51234 80\r\n" + get1, headers: 1,
+			want: []string{"203.0.113.7:51234 GET /a 200 @1"}},
+		{name: "v1 TCP6", client: "PROXY TCP6 2001:db8::7 2001:db8::5 51234 80\r\n" + get1, headers: 1,
+			want: []string{"[2001:db8::7]:51234 GET /a 200 @1"}},
 		{name: "v1 UNKNOWN keeps the connection's address", client: "PROXY UNKNOWN\r\n" + get1 + get2, headers: 1,
 			want: []string{lb + " GET /a 200 @1", lb + " GET /b?q=1 200 @1"}},
 		// Only a connection's start may hold a header: later, it is bytes
@@ -98,7 +102,7 @@ func TestProxyHeader(t *testing.T) {
 }
 
 // TestProxyHeaderCutShort: a connection that ends inside a header counts
-// a bad one, and its bytes are the HTTP parser's (skipped as non-HTTP).
+// a bad one, and its bytes are the HTTP parser's.
 func TestProxyHeaderCutShort(t *testing.T) {
 	var got byClient
 	st := New(Options{}, &got)
@@ -107,6 +111,16 @@ func TestProxyHeaderCutShort(t *testing.T) {
 	conn.Close()
 	if s := st.Stats(); s.ProxyBad != 1 || s.ProxyHeaders != 0 || len(got) != 0 {
 		t.Fatalf("stats %+v, exchanges %q", s, got)
+	}
+
+	// "PRO" may as well be a POST's start: the parser's (a request cut
+	// short), not a bad header.
+	st = New(Options{}, &got)
+	conn = st.NewConn(1, "10.0.0.2:40000", "10.0.0.5:80", false)
+	conn.FeedClient([]byte("PRO"), FixedTime(1), 0)
+	conn.Close()
+	if s := st.Stats(); s.ProxyBad != 0 || s.Incomplete != 1 {
+		t.Fatalf("stats %+v", s)
 	}
 }
 
