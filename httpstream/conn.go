@@ -38,6 +38,8 @@ type Conn struct {
 	// the hole, so they are incomplete, not unanswered.
 	respLostAt int64
 	closed     bool
+	// pp strips a PROXY protocol header from the client's first bytes.
+	pp proxyHeader
 }
 
 // FeedClient gives the parser bytes sent by the client. skip is the number
@@ -45,6 +47,9 @@ type Conn struct {
 func (c *Conn) FeedClient(data []byte, tl Timeline, skip int) {
 	if c.closed {
 		return
+	}
+	if !c.pp.done {
+		data, tl = c.stripProxyHeader(data, tl, skip)
 	}
 	if skip != 0 {
 		c.req.gap(skip)
@@ -105,6 +110,7 @@ func (c *Conn) Close() {
 	if c.closed {
 		return
 	}
+	c.endProxyHeader(true)
 	if c.resp.blocked {
 		c.resp.forceUnblock()
 	}

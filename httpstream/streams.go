@@ -42,6 +42,12 @@ type Stats struct {
 	Resyncs, SkippedBytes int64
 	// Tunnels counts connections that switched protocols (101, CONNECT).
 	Tunnels int64
+	// ProxyHeaders counts PROXY protocol headers (a load balancer's, v1 or
+	// v2) stripped from the start of connections, whose client address
+	// became the connection's. ProxyBad counts those that began like one
+	// but broke its rules or were cut short: stripped when their end was
+	// known, else left to the HTTP parser; their address is not used.
+	ProxyHeaders, ProxyBad int64
 }
 
 // Streams is the shared state of all connections of one capture: options,

@@ -77,6 +77,10 @@ func (s *Summary) printPackets(w io.Writer) {
 	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete, h.Orphans)
 	fmt.Fprintf(w, "  lost         %d gaps in TCP streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
 		h.Gaps, bytesIEC(h.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
+	if h.ProxyHeaders > 0 || h.ProxyBad > 0 {
+		fmt.Fprintf(w, "  proxy        %d PROXY protocol headers stripped (client = the address they carry), %d bad ones (their address not used)\n",
+			h.ProxyHeaders, h.ProxyBad)
+	}
 	if h.Tunnels > 0 {
 		fmt.Fprintf(w, "  upgraded     %d connections switched protocols (not recorded past the switch)\n", h.Tunnels)
 	}
