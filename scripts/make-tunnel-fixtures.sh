@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Remakes the tunnel fixtures in testdata/tunnels and their goldens: HTTP
+# between curl and nginx in two network namespaces joined by a veth pair,
+# carried by a tunnel device of each kind on top, captured on the underlay
+# (the veth) with tcpdump, as a mirror target receives it.
+#
+#   vxlan      ip link ... type vxlan id 42 dstport 4789 (IPv4 underlay)
+#   vxlan6     the same over an IPv6 underlay
+#   geneve     type geneve id 42
+#   gretap     type gretap (GRE carrying Ethernet)
+#   gre        type gre (GRE carrying IP)
+#   erspan1    type erspan erspan_ver 1 (ERSPAN type II)
+#   erspan2    type erspan erspan_ver 2 (ERSPAN type III)
+#
+# A kernel built without a kind (no CONFIG_GENEVE, CONFIG_NET_IPGRE...)
+# cannot make it: that capture is then made by scripts/tunnel-rewrap.py,
+# which takes the inner frames of the vxlan capture and wraps them again
+# with scapy's headers for that kind. Besides, the rewrap makes three that
+# no tunnel device sends: erspan-type1 (ERSPAN type I: no ERSPAN header),
+# geneve-ip (AWS Gateway Load Balancer style: IP packets, with options),
+# and gre-vxlan (the vxlan capture's packets inside GRE: two tunnels).
+# Which way each was made is written in testdata/tunnels/MADE-BY.
+#
+# Goldens (testdata/tunnels/NAME.txt) are written by
+# scripts/tshark-exchanges.py: tshark decodes every one of these tunnels.
+# Needs root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+need tcpdump:tcpdump tshark:tshark nginx:nginx-light curl:curl ip:iproute2 python3:python3
+/usr/bin/python3 -c 'import scapy.all' 2>/dev/null || need "false:python3-scapy:the rewrap of tunnels this kernel cannot make"
+
+out=testdata/tunnels
+mkdir -p "$out"
+na=rkt-a-$$ nb=rkt-b-$$
+del_netns() { ip netns del "$na" 2>/dev/null; ip netns del "$nb" 2>/dev/null; }
+cleanup_hooks+=(del_netns)
+ip netns add "$na"
+ip netns add "$nb"
+ip link add veth-a netns "$na" type veth peer name veth-b netns "$nb"
+for ns in "$na" "$nb"; do ip -n "$ns" link set lo up; done
+ip -n "$na" addr add 10.77.0.1/24 dev veth-a
+ip -n "$nb" addr add 10.77.0.2/24 dev veth-b
+ip -n "$na" addr add fd77::1/64 dev veth-a nodad
+ip -n "$nb" addr add fd77::2/64 dev veth-b nodad
+ip -n "$na" link set veth-a up
+ip -n "$nb" link set veth-b up
+
+mkdir -p "$work/www"
+printf '<h1>tunnels</h1>\n' >"$work/www/index.html"
+cat >"$work/nginx.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx.pid;
+error_log $work/nginx.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+	server { listen 80; root $work/www; location /api/ { return 201 '{"id":1}'; } }
+}
+CONF
+ip netns exec "$nb" nginx -c "$work/nginx.conf" -e "$work/nginx.log" &
+pids+=($!)
+
+# tunnel_up KIND: a tunnel device tun0 of that kind in each namespace,
+# inner addresses 10.78.0.1 and 10.78.0.2. Fails if the kernel lacks it.
+tunnel_up() {
+	local kind=$1 args ns la ra
+	for side in a b; do
+		if [ $side = a ]; then ns=$na la=10.77.0.1 ra=10.77.0.2; else ns=$nb la=10.77.0.2 ra=10.77.0.1; fi
+		[ "$kind" = vxlan6 ] && { la=fd77::${la##*.}; ra=fd77::${ra##*.}; }
+		case $kind in
+		vxlan | vxlan6) args=(type vxlan id 42 dstport 4789 local "$la" remote "$ra" dev veth-$side) ;;
+		geneve) args=(type geneve id 42 remote "$ra") ;;
+		gretap) args=(type gretap local "$la" remote "$ra") ;;
+		gre) args=(type gre local "$la" remote "$ra") ;;
+		erspan1) args=(type erspan seq key 10 erspan_ver 1 erspan 123 local "$la" remote "$ra") ;;
+		erspan2) args=(type erspan seq key 11 erspan_ver 2 erspan_dir ingress erspan_hwid 7 local "$la" remote "$ra") ;;
+		esac
+		ip -n "$ns" link add tun0 "${args[@]}" 2>/dev/null || return 1
+		ip -n "$ns" link set tun0 mtu 1400 up
+		ip -n "$ns" addr add 10.78.0.${la##*[.:]}/24 dev tun0
+	done
+}
+tunnel_down() { ip -n "$na" link del tun0 2>/dev/null || true; ip -n "$nb" link del tun0 2>/dev/null || true; }
+
+# exchange NAME: curl's requests to nginx through tun0, captured on the
+# underlay veth.
+exchange() {
+	local name=$1
+	ip netns exec "$na" tcpdump -i veth-a -s 0 -U --immediate-mode -w "$work/$name.pcap" 2>"$work/$name.tcpdump.log" &
+	local cap=$!
+	pids+=("$cap")
+	wait_for grep -q listening "$work/$name.tcpdump.log"
+	wait_for ip netns exec "$na" curl -sf -o /dev/null http://10.78.0.2/index.html
+	local c=(ip netns exec "$na" curl -s -o /dev/null)
+	"${c[@]}" http://10.78.0.2/index.html http://10.78.0.2/api/items?page=2 # one connection
+	"${c[@]}" -X POST -H 'Content-Type: application/json' -d '{"title":"tunnelled"}' http://10.78.0.2/api/items
+	"${c[@]}" -X PUT --data-binary @"$work/www/index.html" http://10.78.0.2/api/items/7
+	"${c[@]}" -I http://10.78.0.2/index.html
+	"${c[@]}" http://10.78.0.2/missing
+	sleep 0.5
+	kill -INT "$cap"
+	wait "$cap" || true
+	cp "$work/$name.pcap" "$out/$name.pcap"
+}
+
+: >"$out/MADE-BY"
+for kind in vxlan vxlan6 geneve gretap gre erspan1 erspan2; do
+	if tunnel_up $kind; then
+		exchange $kind
+		echo "$kind.pcap: kernel $kind device ($(uname -r))" >>"$out/MADE-BY"
+	else
+		echo "make-tunnel-fixtures: this kernel has no $kind device: $kind.pcap is the vxlan capture rewrapped by scapy" >&2
+		echo "$kind.pcap: scripts/tunnel-rewrap.py $kind (this kernel, $(uname -r), has no $kind device)" >>"$out/MADE-BY"
+		rewrap+=($kind)
+	fi
+	tunnel_down
+done
+for kind in "${rewrap[@]}" erspan-type1 geneve-ip gre-vxlan; do
+	/usr/bin/python3 scripts/tunnel-rewrap.py "$kind" "$out/vxlan.pcap" "$out/$kind.pcap"
+done
+for k in erspan-type1 geneve-ip gre-vxlan; do echo "$k.pcap: scripts/tunnel-rewrap.py $k" >>"$out/MADE-BY"; done
+
+for f in "$out"/*.pcap; do
+	python3 scripts/tshark-exchanges.py "$f" 80 >"${f%.pcap}.txt"
+	echo "$f: $(wc -l <"${f%.pcap}.txt") exchanges, $(wc -c <"$f") bytes"
+done
