@@ -2,6 +2,7 @@ package record
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -74,5 +75,19 @@ func TestTunnelledCapturesMatchTshark(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A capture of a link type record cannot read (802.11 here: editcap -T
+// over go-curl's frames) is refused, saying which, and no trace is written:
+// not an empty trace with every packet counted as "other".
+func TestUnreadableLinkTypeIsRefused(t *testing.T) {
+	out := t.TempDir() + "/wifi.parquet"
+	sum, err := FromPcap(context.Background(), filepath.Join(fixtures, "tunnels", "link-ieee-802-11.pcap"), Config{Out: out})
+	if !errors.Is(err, capture.ErrLinkType) || sum != nil || !strings.Contains(err.Error(), "802.11") {
+		t.Fatalf("got %v, %v; want a link type error naming 802.11", sum, err)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("a trace was written: %v", err)
 	}
 }

@@ -21,13 +21,16 @@
 # and gre-vxlan (the vxlan capture's packets inside GRE: two tunnels).
 # Which way each was made is written in testdata/tunnels/MADE-BY.
 #
+# link-ieee-802-11.pcap is go-curl.pcap's first frames relabelled 802.11 by
+# editcap: a link type record refuses.
+#
 # Goldens (testdata/tunnels/NAME.txt) are written by
 # scripts/tshark-exchanges.py: tshark decodes every one of these tunnels.
 # Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-need tcpdump:tcpdump tshark:tshark nginx:nginx-light curl:curl ip:iproute2 python3:python3
+need tcpdump:tcpdump tshark:tshark editcap:wireshark-common nginx:nginx-light curl:curl ip:iproute2 python3:python3
 /usr/bin/python3 -c 'import scapy.all' 2>/dev/null || need "false:python3-scapy:the rewrap of tunnels this kernel cannot make"
 
 out=testdata/tunnels
@@ -128,3 +131,8 @@ for f in "$out"/*.pcap; do
 	python3 scripts/tshark-exchanges.py "$f" 80 >"${f%.pcap}.txt"
 	echo "$f: $(wc -l <"${f%.pcap}.txt") exchanges, $(wc -c <"$f") bytes"
 done
+
+# A link type record does not read: go-curl's first frames relabelled as
+# 802.11 (record --pcap must refuse it, not write an empty trace).
+editcap -F pcap -T ieee-802-11 -r testdata/pcap/go-curl.pcap "$out/link-ieee-802-11.pcap" 1-3
+echo "link-ieee-802-11.pcap: editcap -T ieee-802-11 over testdata/pcap/go-curl.pcap frames 1-3" >>"$out/MADE-BY"

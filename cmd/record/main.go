@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -166,6 +167,9 @@ func run() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "record:", err)
+		if errors.Is(err, capture.ErrLinkType) {
+			return 2 // bad input, as for bad flags: nothing was recorded
+		}
 		return 1
 	}
 	return 0
