@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Wraps the inner frames of a VXLAN capture in another tunnel's headers,
-with scapy's implementation of them, for the kinds this machine's kernel
-cannot send (see scripts/make-tunnel-fixtures.sh). Each packet keeps its
+with scapy's implementation of them, for the kinds neither this machine's
+kernel nor Open vSwitch sends (see scripts/make-tunnel-fixtures.sh). Each packet keeps its
 capture time and outer IPv4 addresses; its VXLAN header and outer UDP are
 replaced.
 
