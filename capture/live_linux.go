@@ -37,11 +37,11 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
 	}
 	l := &Live{loopback: ifi.Flags&net.FlagLoopback != 0 && !opts.KeepOutgoing}
-	switch t := hwtype; t {
+	switch hwtype {
 	case 1, 772: // Ethernet; Linux loopback has an Ethernet header too
 		l.lt = layers.LinkTypeEthernet
 	default:
-		return nil, fmt.Errorf("capture on %q: link type %d has no Ethernet header; capture on the host's Ethernet interface, or record a pcap with tcpdump and use --pcap", opts.Iface, t)
+		return nil, fmt.Errorf("capture on %q: link type %d has no Ethernet header; capture on the host's Ethernet interface, or record a pcap with tcpdump and use --pcap", opts.Iface, hwtype)
 	}
 	prog := opts.Filter
 	if prog == nil {
