@@ -77,19 +77,19 @@ const (
 func (d *decoder) decode(data []byte, l link) (netFlow gopacket.Flow, r decoded) {
 	ethertype, data, r := linkHeader(data, l)
 	for depth := 0; r == decodedMore; depth++ {
+		ip := data
 		var proto uint8
-		var src, dst []byte
-		if proto, data, src, dst, r = ipHeader(ethertype, data); r != decodedMore {
+		if proto, data, r = ipHeader(ethertype, ip); r != decodedMore {
 			return netFlow, r
 		}
 		if proto == 6 {
 			if err := d.tcp.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
 				return netFlow, decodedBad
 			}
-			if len(src) == 4 {
-				return gopacket.NewFlow(layers.EndpointIPv4, src, dst), decodedTCP
+			if ethertype == etherIPv4 {
+				return gopacket.NewFlow(layers.EndpointIPv4, ip[12:16], ip[16:20]), decodedTCP
 			}
-			return gopacket.NewFlow(layers.EndpointIPv6, src, dst), decodedTCP
+			return gopacket.NewFlow(layers.EndpointIPv6, ip[8:24], ip[24:40]), decodedTCP
 		}
 		var t tunnel
 		if ethertype, data, t, r = tunnelHeader(proto, data); r != decodedMore {
@@ -163,35 +163,35 @@ func linkHeader(data []byte, l link) (ethertype uint16, rest []byte, r decoded) 
 }
 
 // ipHeader reads an IPv4 or IPv6 header: the protocol it carries (IPv6
-// extension headers skipped), the payload, and the addresses. r is
-// decodedMore when the payload is whole enough to read on.
-func ipHeader(ethertype uint16, data []byte) (proto uint8, payload, src, dst []byte, r decoded) {
+// extension headers skipped) and the payload. r is decodedMore when the
+// payload is whole enough to read on.
+func ipHeader(ethertype uint16, data []byte) (proto uint8, payload []byte, r decoded) {
 	switch ethertype {
 	case etherIPv4:
 		if len(data) < 20 || data[0]>>4 != 4 {
-			return 0, nil, nil, nil, decodedBad
+			return 0, nil, decodedBad
 		}
 		ihl := int(data[0]&0x0F) * 4
 		if ihl < 20 || len(data) < ihl {
-			return 0, nil, nil, nil, decodedBad
+			return 0, nil, decodedBad
 		}
 		if p := data[9]; p != 6 && p != 17 && p != 47 {
-			return 0, nil, nil, nil, decodedOther // neither TCP nor a tunnel
+			return 0, nil, decodedOther // neither TCP nor a tunnel
 		}
 		if flags := binary.BigEndian.Uint16(data[6:]); flags&0x3FFF != 0 { // MF or an offset
-			return 0, nil, nil, nil, decodedFragment
+			return 0, nil, decodedFragment
 		}
 		end := int(binary.BigEndian.Uint16(data[2:]))
 		if end == 0 || end > len(data) {
 			end = len(data) // 0: segmentation offload; larger: cut by snaplen
 		}
 		if end < ihl {
-			return 0, nil, nil, nil, decodedBad
+			return 0, nil, decodedBad
 		}
-		return data[9], data[ihl:end], data[12:16], data[16:20], decodedMore
+		return data[9], data[ihl:end], decodedMore
 	case etherIPv6:
 		if len(data) < 40 || data[0]>>4 != 6 {
-			return 0, nil, nil, nil, decodedBad
+			return 0, nil, decodedBad
 		}
 		next, hdr := data[6], data[40:]
 		if n := int(binary.BigEndian.Uint16(data[4:])); n != 0 && n < len(hdr) {
@@ -201,15 +201,15 @@ func ipHeader(ethertype uint16, data []byte) (proto uint8, payload, src, dst []b
 			switch next {
 			case 0, 43, 60: // hop-by-hop, routing, destination options
 				if len(hdr) < 8 || len(hdr) < (int(hdr[1])+1)*8 {
-					return 0, nil, nil, nil, decodedBad
+					return 0, nil, decodedBad
 				}
 				next, hdr = hdr[0], hdr[(int(hdr[1])+1)*8:]
 			case 44:
-				return 0, nil, nil, nil, decodedFragment
+				return 0, nil, decodedFragment
 			default:
-				return next, hdr, data[8:24], data[24:40], decodedMore
+				return next, hdr, decodedMore
 			}
 		}
 	}
-	return 0, nil, nil, nil, decodedOther
+	return 0, nil, decodedOther
 }
