@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gopacket/gopacket"
@@ -69,4 +71,19 @@ func BenchmarkExtract(b *testing.B) {
 	b.ReportMetric(float64(len(pkts)*b.N)/secs, "packets/s")
 	b.ReportMetric(float64(n*b.N)/secs, "exchanges/s")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkDecode is the link, IP, tunnel and TCP headers alone, packet by
+// packet, for a plain capture and tunnelled ones of the same traffic.
+func BenchmarkDecode(b *testing.B) {
+	for _, path := range []string{"../testdata/pcap/go-curl.pcap", "../testdata/tunnels/vxlan.pcap", "../testdata/tunnels/gre-vxlan.pcap"} {
+		pkts, lt := loadPackets(b, path)
+		b.Run(strings.TrimSuffix(filepath.Base(path), ".pcap"), func(b *testing.B) {
+			d, l := newDecoder(), linkOf(lt)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				d.decode(pkts[i%len(pkts)].data, l)
+			}
+		})
+	}
 }

@@ -16,9 +16,11 @@ const snapLen = 262144
 // PortFilter compiles "TCP to or from one of ports" into a classic BPF
 // program for Ethernet-framed packets (Ethernet and Linux loopback), with no
 // libpcap: IPv4 (any header length, fragments other than the first dropped,
-// as tcpdump does) and IPv6. Empty ports: all TCP. dropOutgoing drops the
-// packets the host sends, which on loopback are seen twice (once going out,
-// once coming in); libpcap hides this, a raw socket does not.
+// as tcpdump does) and IPv6. Empty ports: all TCP. Tunnel packets (GRE, UDP
+// to the VXLAN or GENEVE port) always pass: the ports that matter are
+// inside, where the extractor checks them after decapsulation. dropOutgoing
+// drops the packets the host sends, which on loopback are seen twice (once
+// going out, once coming in); libpcap hides this, a raw socket does not.
 func PortFilter(ports []uint16, dropOutgoing bool) ([]bpf.RawInstruction, error) {
 	var a asm
 	if dropOutgoing {
@@ -28,23 +30,38 @@ func PortFilter(ports []uint16, dropOutgoing bool) ([]bpf.RawInstruction, error)
 	a.add(bpf.LoadAbsolute{Off: 12, Size: 2})
 	a.jump(bpf.JumpEqual, 0x86DD, "", "ipv4")
 	// IPv6: next header TCP (extension headers are not followed, as in
-	// tcpdump's "tcp port").
+	// tcpdump's "tcp port"), GRE or UDP.
 	a.add(bpf.LoadAbsolute{Off: 20, Size: 1})
-	a.jump(bpf.JumpNotEqual, 6, "drop", "")
+	a.jump(bpf.JumpEqual, 6, "tcp6", "")
+	a.tunnels(func(off uint32) bpf.Instruction { return bpf.LoadAbsolute{Off: 54 + off, Size: 2} })
+	a.label("tcp6")
 	a.ports(ports, func(off uint32) bpf.Instruction { return bpf.LoadAbsolute{Off: 54 + off, Size: 2} })
 	a.label("ipv4")
 	a.jump(bpf.JumpNotEqual, 0x0800, "drop", "")
-	a.add(bpf.LoadAbsolute{Off: 23, Size: 1})
-	a.jump(bpf.JumpNotEqual, 6, "drop", "")
 	a.add(bpf.LoadAbsolute{Off: 20, Size: 2})
-	a.jumpSet(0x1FFF, "drop", "") // a later fragment: no TCP header
+	a.jumpSet(0x1FFF, "drop", "") // a later fragment: no TCP or UDP header
 	a.add(bpf.LoadMemShift{Off: 14})
+	a.add(bpf.LoadAbsolute{Off: 23, Size: 1})
+	a.jump(bpf.JumpEqual, 6, "tcp4", "")
+	a.tunnels(func(off uint32) bpf.Instruction { return bpf.LoadIndirect{Off: 14 + off, Size: 2} })
+	a.label("tcp4")
 	a.ports(ports, func(off uint32) bpf.Instruction { return bpf.LoadIndirect{Off: 14 + off, Size: 2} })
 	a.label("accept")
 	a.add(bpf.RetConstant{Val: snapLen})
 	a.label("drop")
 	a.add(bpf.RetConstant{Val: 0})
 	return a.assemble()
+}
+
+// tunnels follows a load of the IP protocol that is not TCP: GRE is
+// accepted, UDP to the VXLAN or GENEVE port (load(2)) too, the rest
+// dropped.
+func (a *asm) tunnels(load func(off uint32) bpf.Instruction) {
+	a.jump(bpf.JumpEqual, 47, "accept", "")
+	a.jump(bpf.JumpNotEqual, 17, "drop", "")
+	a.add(load(2))
+	a.jump(bpf.JumpEqual, portVXLAN, "accept", "")
+	a.jump(bpf.JumpEqual, portGENEVE, "accept", "drop")
 }
 
 // DropOutgoing prefixes a compiled program (tcpdump -ddd) with the drop of

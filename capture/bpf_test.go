@@ -7,6 +7,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gopacket/gopacket"
 	"golang.org/x/net/bpf"
 )
 
@@ -81,5 +82,48 @@ func TestParseDDD(t *testing.T) {
 	withDrop, err := DropOutgoing(prog)
 	if err != nil || len(withDrop) != len(prog)+4 {
 		t.Fatalf("DropOutgoing: %d instructions, %v", len(withDrop), err)
+	}
+}
+
+// With --port, the filter lets through every tunnel packet (its outer port
+// is the tunnel's) and nothing else of the underlay; the inner port is
+// checked after decapsulation, so the exchanges on port 80 are all there.
+func TestPortFilterLetsTunnelsThrough(t *testing.T) {
+	for _, name := range []string{"vxlan", "vxlan6", "geneve", "gre", "erspan2", "gre-vxlan"} {
+		data, err := os.ReadFile("../testdata/tunnels/" + name + ".pcap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts, lt := packetsOf(t, data)
+		prog, err := PortFilter([]uint16{80}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm, err := bpf.NewVM(mustDisassemble(t, prog))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink := &countSink{}
+		x := NewExtractor(Options{Ports: []uint16{80}}, sink)
+		var kept int
+		for i, p := range pkts {
+			keep, err := vm.Run(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := newDecoder()
+			d.decode(p, linkOf(lt))
+			if tunnelled := d.tunnels != [numTunnels]int64{}; (keep == snapLen) != tunnelled {
+				t.Fatalf("%s: packet %d kept=%d, tunnelled %v", name, i, keep, tunnelled)
+			}
+			if keep > 0 {
+				kept++
+				x.Packet(p, gopacket.CaptureInfo{CaptureLength: len(p), Length: len(p)}, lt)
+			}
+		}
+		x.Close()
+		if kept == 0 || sink.n != 7 {
+			t.Errorf("%s: %d of %d packets kept, %d exchanges (tshark: 7)", name, kept, len(pkts), sink.n)
+		}
 	}
 }

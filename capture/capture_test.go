@@ -87,8 +87,8 @@ func TestPortFilterAndCounts(t *testing.T) {
 // FuzzCapture feeds arbitrary bytes as a capture file through the whole
 // packet path: reader, decoders, reassembly and HTTP. No panic, no hang.
 func FuzzCapture(f *testing.F) {
-	for _, name := range []string{"go-curl.pcap", "go-curl.pcapng", "nginx-ab.pcap", "lossy.pcap"} {
-		b, err := os.ReadFile("../testdata/pcap/" + name)
+	for _, name := range []string{"pcap/go-curl.pcap", "pcap/go-curl.pcapng", "pcap/nginx-ab.pcap", "pcap/lossy.pcap", "tunnels/gre-vxlan.pcap", "tunnels/erspan2.pcap"} {
+		b, err := os.ReadFile("../testdata/" + name)
 		if err != nil {
 			f.Fatal(err)
 		}

@@ -13,6 +13,8 @@ import (
 // takes a layers.TCP.
 type decoder struct {
 	tcp layers.TCP
+	// tunnels counts the tunnel headers taken off, by kind.
+	tunnels [numTunnels]int64
 }
 
 func newDecoder() *decoder { return &decoder{} }
@@ -56,6 +58,8 @@ const (
 	decodedOther            // a valid packet that is not TCP over IP
 	decodedFragment         // an IP fragment: not reassembled
 	decodedBad              // damaged headers
+
+	decodedMore // within decode: a header read, more to read
 )
 
 const (
@@ -63,37 +67,73 @@ const (
 	etherIPv6 = 0x86DD
 	etherVLAN = 0x8100
 	etherQinQ = 0x88A8
+	etherTEB  = 0x6558 // transparent Ethernet bridging: an Ethernet frame
 )
 
-// decode finds the IP packet behind the link header, then the TCP segment.
-// On decodedTCP, d.tcp and netFlow hold the segment.
+// decode finds the IP packet behind the link header, then the TCP segment,
+// taking off the tunnel headers of mirrored traffic on the way (see
+// tunnel.go). On decodedTCP, d.tcp and netFlow hold the segment; netFlow
+// has the innermost addresses.
 func (d *decoder) decode(data []byte, l link) (netFlow gopacket.Flow, r decoded) {
-	var ethertype uint16
+	ethertype, data, r := linkHeader(data, l)
+	for depth := 0; r == decodedMore; depth++ {
+		ip := data
+		var proto uint8
+		if proto, data, r = ipHeader(ethertype, ip); r != decodedMore {
+			return netFlow, r
+		}
+		if proto == 6 {
+			if err := d.tcp.DecodeFromBytes(data, gopacket.NilDecodeFeedback); err != nil {
+				return netFlow, decodedBad
+			}
+			if ethertype == etherIPv4 {
+				return gopacket.NewFlow(layers.EndpointIPv4, ip[12:16], ip[16:20]), decodedTCP
+			}
+			return gopacket.NewFlow(layers.EndpointIPv6, ip[8:24], ip[24:40]), decodedTCP
+		}
+		var t tunnel
+		if ethertype, data, t, r = tunnelHeader(proto, data); r != decodedMore {
+			return netFlow, r
+		}
+		if depth == maxTunnels {
+			return netFlow, decodedBad
+		}
+		d.tunnels[t]++
+		if ethertype == etherTEB {
+			ethertype, data, r = linkHeader(data, linkEthernet)
+		}
+	}
+	return netFlow, r
+}
+
+// linkHeader reads the link header: the ethertype of what follows it, and
+// that. r is decodedMore when there is an IP packet to read.
+func linkHeader(data []byte, l link) (ethertype uint16, rest []byte, r decoded) {
 	switch l {
 	case linkEthernet:
 		if len(data) < 14 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		ethertype, data = binary.BigEndian.Uint16(data[12:]), data[14:]
 		for ethertype == etherVLAN || ethertype == etherQinQ {
 			if len(data) < 4 {
-				return netFlow, decodedBad
+				return 0, nil, decodedBad
 			}
 			ethertype, data = binary.BigEndian.Uint16(data[2:]), data[4:]
 		}
 	case linkSLL:
 		if len(data) < 16 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		ethertype, data = binary.BigEndian.Uint16(data[14:]), data[16:]
 	case linkSLL2:
 		if len(data) < 20 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		ethertype, data = binary.BigEndian.Uint16(data[0:]), data[20:]
 	case linkNull, linkLoop:
 		if len(data) < 4 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		family := binary.LittleEndian.Uint32(data)
 		if l == linkLoop || family > 0xFFFF {
@@ -108,7 +148,7 @@ func (d *decoder) decode(data []byte, l link) (netFlow gopacket.Flow, r decoded)
 		data = data[4:]
 	case linkRaw:
 		if len(data) == 0 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		switch data[0] >> 4 {
 		case 4:
@@ -117,61 +157,59 @@ func (d *decoder) decode(data []byte, l link) (netFlow gopacket.Flow, r decoded)
 			ethertype = etherIPv6
 		}
 	default:
-		return netFlow, decodedOther
+		return 0, nil, decodedOther
 	}
-	var segment []byte
+	return ethertype, data, decodedMore
+}
+
+// ipHeader reads an IPv4 or IPv6 header: the protocol it carries (IPv6
+// extension headers skipped) and the payload. r is decodedMore when the
+// payload is whole enough to read on.
+func ipHeader(ethertype uint16, data []byte) (proto uint8, payload []byte, r decoded) {
 	switch ethertype {
 	case etherIPv4:
 		if len(data) < 20 || data[0]>>4 != 4 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		ihl := int(data[0]&0x0F) * 4
 		if ihl < 20 || len(data) < ihl {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
-		if data[9] != 6 {
-			return netFlow, decodedOther
+		if p := data[9]; p != 6 && p != 17 && p != 47 {
+			return 0, nil, decodedOther // neither TCP nor a tunnel
 		}
 		if flags := binary.BigEndian.Uint16(data[6:]); flags&0x3FFF != 0 { // MF or an offset
-			return netFlow, decodedFragment
+			return 0, nil, decodedFragment
 		}
 		end := int(binary.BigEndian.Uint16(data[2:]))
 		if end == 0 || end > len(data) {
 			end = len(data) // 0: segmentation offload; larger: cut by snaplen
 		}
 		if end < ihl {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
-		netFlow = gopacket.NewFlow(layers.EndpointIPv4, data[12:16], data[16:20])
-		segment = data[ihl:end]
+		return data[9], data[ihl:end], decodedMore
 	case etherIPv6:
 		if len(data) < 40 || data[0]>>4 != 6 {
-			return netFlow, decodedBad
+			return 0, nil, decodedBad
 		}
 		next, hdr := data[6], data[40:]
 		if n := int(binary.BigEndian.Uint16(data[4:])); n != 0 && n < len(hdr) {
 			hdr = hdr[:n]
 		}
-		for next != 6 {
+		for {
 			switch next {
 			case 0, 43, 60: // hop-by-hop, routing, destination options
 				if len(hdr) < 8 || len(hdr) < (int(hdr[1])+1)*8 {
-					return netFlow, decodedBad
+					return 0, nil, decodedBad
 				}
 				next, hdr = hdr[0], hdr[(int(hdr[1])+1)*8:]
 			case 44:
-				return netFlow, decodedFragment
+				return 0, nil, decodedFragment
 			default:
-				return netFlow, decodedOther
+				return next, hdr, decodedMore
 			}
 		}
-		netFlow = gopacket.NewFlow(layers.EndpointIPv6, data[8:24], data[24:40])
-		segment = hdr
-	default:
-		return netFlow, decodedOther
 	}
-	if err := d.tcp.DecodeFromBytes(segment, gopacket.NilDecodeFeedback); err != nil {
-		return netFlow, decodedBad
-	}
-	return netFlow, decodedTCP
+	return 0, nil, decodedOther
 }

@@ -48,6 +48,9 @@ type Stats struct {
 	Fragments int64
 	// Malformed counts packets whose headers could not be decoded.
 	Malformed int64
+	// Decapsulated counts the tunnel headers taken off, by kind: a packet
+	// in a tunnel in a tunnel counts twice.
+	Decapsulated Decapsulated
 	// Truncated counts packets cut by the capture's snap length.
 	Truncated int64
 	// Connections counts TCP connections seen.
@@ -55,6 +58,16 @@ type Stats struct {
 	// HTTP holds the HTTP parsers' counters.
 	HTTP httpstream.Stats
 }
+
+// Decapsulated counts tunnel headers by kind.
+type Decapsulated struct {
+	// VXLAN (UDP 4789), GENEVE (UDP 6081), GRE carrying IP or Ethernet
+	// (IP protocol 47), ERSPAN types I, II and III (in GRE).
+	VXLAN, GENEVE, GRE, ERSPAN int64
+}
+
+// Total is every tunnel header taken off.
+func (d Decapsulated) Total() int64 { return d.VXLAN + d.GENEVE + d.GRE + d.ERSPAN }
 
 // Extractor turns packets into HTTP exchanges, delivered to a sink. It is
 // not safe for concurrent use: one goroutine feeds it packets in order.
@@ -100,6 +113,8 @@ func (x *Extractor) watched(p layers.TCPPort) bool {
 func (x *Extractor) Stats() Stats {
 	s := x.stats
 	s.HTTP = x.streams.Stats()
+	t := &x.dec.tunnels
+	s.Decapsulated = Decapsulated{VXLAN: t[tunnelVXLAN], GENEVE: t[tunnelGENEVE], GRE: t[tunnelGRE], ERSPAN: t[tunnelERSPAN]}
 	return s
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 )
 
 // Live captures from a network interface with an AF_PACKET TPACKET_V3 ring
@@ -32,16 +32,16 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	if err != nil {
 		return nil, fmt.Errorf("capture on %q: %w (see ip link)", opts.Iface, err)
 	}
-	hwtype, err := os.ReadFile("/sys/class/net/" + opts.Iface + "/type")
+	hwtype, err := hardwareType(opts.Iface)
 	if err != nil {
 		return nil, fmt.Errorf("capture on %q: %w", opts.Iface, err)
 	}
 	l := &Live{loopback: ifi.Flags&net.FlagLoopback != 0 && !opts.KeepOutgoing}
-	switch t, _ := strconv.Atoi(strings.TrimSpace(string(hwtype))); t {
+	switch hwtype {
 	case 1, 772: // Ethernet; Linux loopback has an Ethernet header too
 		l.lt = layers.LinkTypeEthernet
 	default:
-		return nil, fmt.Errorf("capture on %q: link type %d has no Ethernet header; capture on the host's Ethernet interface, or record a pcap with tcpdump and use --pcap", opts.Iface, t)
+		return nil, fmt.Errorf("capture on %q: link type %d has no Ethernet header; capture on the host's Ethernet interface, or record a pcap with tcpdump and use --pcap", opts.Iface, hwtype)
 	}
 	prog := opts.Filter
 	if prog == nil {
@@ -95,6 +95,25 @@ func OpenLive(opts LiveOptions) (*Live, error) {
 	// Counters start now.
 	l.base, _ = l.Stats()
 	return l, nil
+}
+
+// hardwareType is the interface's ARPHRD_ type, asked of the kernel in
+// the network namespace we are in: /sys/class/net shows the namespace sysfs
+// was mounted in, another one after nsenter --net or setns.
+func hardwareType(iface string) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("hardware type: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(iface)
+	if err != nil {
+		return 0, fmt.Errorf("hardware type: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, fmt.Errorf("hardware type: SIOCGIFHWADDR: %w", err)
+	}
+	return int(ifr.Uint16()), nil // ifr_hwaddr.sa_family
 }
 
 // dropAll is a filter that takes no packet (ret #0).

@@ -53,8 +53,27 @@ func OpenFile(path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("open capture %s: %w", path, err)
 	}
+	if lt := src.LinkType(); linkOf(lt) == linkUnknown {
+		f.Close()
+		return nil, fmt.Errorf("open capture %s: %w", path, &LinkTypeError{lt})
+	}
 	return &File{Source: src, f: f, size: st.Size(), cr: cr, Format: format}, nil
 }
+
+// ErrLinkType is what a capture whose link type is not read is (see
+// LinkTypeError).
+var ErrLinkType = errors.New("link type not read")
+
+// LinkTypeError is a capture's link type that record cannot read: it would
+// find no packet in it.
+type LinkTypeError struct{ LinkType layers.LinkType }
+
+func (e *LinkTypeError) Error() string {
+	return fmt.Sprintf("link type %v (%d) is not one record reads: Ethernet, Linux cooked (tcpdump -i any: SLL, SLL2), BSD loopback, raw IP; capture on an Ethernet interface or with -i any", e.LinkType, int(e.LinkType))
+}
+
+// Is makes errors.Is(err, ErrLinkType) true.
+func (e *LinkTypeError) Is(target error) bool { return target == ErrLinkType }
 
 // NewReader reads a pcap or pcapng stream (told apart by their magic
 // numbers; pcapgo.NewReader alone does not read pcapng). format is "pcap"

@@ -68,6 +68,9 @@ func (s *Summary) printPackets(w io.Writer) {
 	c, h := s.Capture, s.Capture.HTTP
 	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
 		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
+	if d := c.Decapsulated; d.Total() > 0 {
+		fmt.Fprintf(w, "  tunnels      %d headers taken off: %d VXLAN, %d GENEVE, %d GRE, %d ERSPAN\n", d.Total(), d.VXLAN, d.GENEVE, d.GRE, d.ERSPAN)
+	}
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
 	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
 	if s.Unsampled > 0 {

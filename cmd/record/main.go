@@ -170,7 +170,7 @@ func run() int {
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "record:", err)
-		if record.IsBadInput(err) {
+		if record.IsBadInput(err) { // a capture of a link type not read too
 			return 2 // bad input, as for bad flags: nothing was recorded
 		}
 		return 1
