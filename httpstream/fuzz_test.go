@@ -64,8 +64,11 @@ func FuzzConn(f *testing.F) {
 		if s.ShortBodies > s.Exchanges || s.Tunnels > 1 || (s.Tunnels == 0 && s.TunnelBytes > 0) {
 			t.Fatalf("short %d of %d exchanges, %d tunnels with %d bytes", s.ShortBodies, s.Exchanges, s.Tunnels, s.TunnelBytes)
 		}
-		if fed := int64(len(client) + len(server)); s.TunnelBytes+s.SkippedBytes > fed {
-			t.Fatalf("%d tunnel + %d skipped bytes of %d fed", s.TunnelBytes, s.SkippedBytes, fed)
+		if fed := int64(len(client) + len(server)); s.TunnelBytes+s.SkippedBytes+s.FramingBytes > fed {
+			t.Fatalf("%d tunnel + %d skipped + %d unframed bytes of %d fed", s.TunnelBytes, s.SkippedBytes, s.FramingBytes, fed)
+		}
+		if s.FramingErrors == 0 && s.FramingBytes > 0 {
+			t.Fatalf("%d bytes not parsed after no framing error", s.FramingBytes)
 		}
 		short := int64(0)
 		for _, x := range k.raw {

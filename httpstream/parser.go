@@ -129,7 +129,7 @@ func (p *parser) step(b []byte, tl Timeline, off int) int {
 		p.stats().TunnelBytes += int64(len(b))
 		return len(b)
 	case stFramed:
-		p.stats().SkippedBytes += int64(len(b))
+		p.stats().FramingBytes += int64(len(b))
 		return len(b)
 	default:
 		return p.stepResync(b)

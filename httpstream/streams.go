@@ -47,7 +47,8 @@ type Stats struct {
 	// chunked, gzip, deflate, compress or identity. The side that sent it is
 	// not parsed after it (RFC 9112 section 6.3: its peer must close), and
 	// requests whose responses were in such bytes count here too.
-	FramingErrors int64
+	// FramingBytes counts the bytes not parsed after them.
+	FramingErrors, FramingBytes int64
 	// ShortBodies counts responses the server ended (FIN or RST) before
 	// their Content-Length or last chunk: written, with the body size
 	// actually sent (they are in Exchanges too).

@@ -77,8 +77,15 @@ func (s *Summary) printPackets(w io.Writer) {
 	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete, h.Orphans)
 	fmt.Fprintf(w, "  lost         %d gaps in TCP streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
 		h.Gaps, bytesIEC(h.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
+	if h.FramingErrors > 0 {
+		fmt.Fprintf(w, "  framing      %d exchanges dropped (a body length that cannot be read: bad or conflicting Content-Length, chunk size, unknown transfer coding), %s after them not parsed\n",
+			h.FramingErrors, bytesIEC(h.FramingBytes))
+	}
+	if h.ShortBodies > 0 {
+		fmt.Fprintf(w, "  short        %d responses ended by the server before their length (written, with the bytes sent)\n", h.ShortBodies)
+	}
 	if h.Tunnels > 0 {
-		fmt.Fprintf(w, "  upgraded     %d connections switched protocols (not recorded past the switch)\n", h.Tunnels)
+		fmt.Fprintf(w, "  tunnels      %d connections switched protocols (101, CONNECT): the switch is one exchange, %s inside not parsed\n", h.Tunnels, bytesIEC(h.TunnelBytes))
 	}
 }
 

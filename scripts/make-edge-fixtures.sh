@@ -19,13 +19,26 @@
 #
 # Goldens are tshark's (scripts/tshark-edges.py), never replaykit's. Needs
 # root (tcpdump).
+#
+#   scripts/make-edge-fixtures.sh           the captures and their goldens
+#   scripts/make-edge-fixtures.sh goldens   the goldens of the committed captures
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
+out=testdata/edges
+if [ "${1:-}" = goldens ]; then
+	need tshark:tshark python3:python3
+	for p in "$out"/*.pcap; do
+		# The server's port: where the first SYN went.
+		port=$(tshark -n -r "$p" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' -T fields -e tcp.dstport 2>/dev/null | head -n 1)
+		python3 scripts/tshark-edges.py "$p" "$port" >"${p%.pcap}.txt"
+		echo "${p%.pcap}.txt: $(wc -l <"${p%.pcap}.txt") exchanges (tshark)"
+	done
+	exit 0
+fi
 need tcpdump:tcpdump tshark:tshark curl:curl python3:python3 nginx:nginx-light socat:socat \
 	tinyproxy:tinyproxy node:nodejs npm:npm
 
-out=testdata/edges
 mkdir -p "$out"
 
 # start_capture NAME PORT: tcpdump on lo, ready when it says so.
