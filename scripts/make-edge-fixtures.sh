@@ -40,6 +40,8 @@ need tcpdump:tcpdump tshark:tshark curl:curl python3:python3 nginx:nginx-light s
 	tinyproxy:tinyproxy node:nodejs npm:npm
 
 mkdir -p "$out"
+# curl, its answers thrown away (-o names one URL's only).
+c() { curl -s "$@" >/dev/null; }
 
 # start_capture NAME PORT: tcpdump on lo, ready when it says so.
 start_capture() {
@@ -74,18 +76,18 @@ N=http://127.0.0.1:$NP
 
 # --- short-body ------------------------------------------------------------
 start_capture short-body "$EP"
-curl -s -o /dev/null $E/ok $E/short || true # curl: (18) transfer closed with 900 bytes remaining
-curl -s -o /dev/null $E/ok
+c $E/ok $E/short || true # curl: (18) transfer closed with 900 bytes remaining
+c $E/ok
 stop_capture short-body "$EP"
 
 # --- cl-zeros ------------------------------------------------------------------
 printf '%050d' 7 >"$work/50.bin"
 start_capture cl-zeros "$NP"
-curl -s -o /dev/null -H 'Content-Length: 000050' --data-binary @"$work/50.bin" $N/api/zeros --next -s -o /dev/null $N/index.html
-curl -s -o /dev/null -H 'Content-Length: 0000000000000000000050' --data-binary @"$work/50.bin" $N/api/zeros22 --next -s -o /dev/null $N/index.html
+c -H 'Content-Length: 000050' --data-binary @"$work/50.bin" $N/api/zeros --next $N/index.html
+c -H 'Content-Length: 0000000000000000000050' --data-binary @"$work/50.bin" $N/api/zeros22 --next $N/index.html
 stop_capture cl-zeros "$NP"
 start_capture cl-zeros-resp "$EP"
-curl -s -o /dev/null $E/zeros $E/ok
+c $E/zeros $E/ok
 stop_capture cl-zeros-resp "$EP"
 
 # --- framing ---------------------------------------------------------------------
@@ -100,8 +102,8 @@ raw "POST /api/chunk HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10
 raw "$good"
 stop_capture framing "$NP"
 start_capture framing-resp "$EP"
-curl -s -o /dev/null $E/huge || true # curl refuses the length
-curl -s -o /dev/null $E/ok
+c $E/huge || true # curl refuses the length
+c $E/ok
 stop_capture framing-resp "$EP"
 
 # --- websocket -----------------------------------------------------------------
@@ -137,8 +139,8 @@ tinyproxy -d -c "$work/tinyproxy.conf" &
 pids+=($!)
 wait_for curl -sf -x http://127.0.0.1:$TP $N/index.html
 start_capture connect "$TP"
-curl -s -o /dev/null -p -x http://127.0.0.1:$TP $N/index.html $N/api/inside
-curl -s -o /dev/null -x http://127.0.0.1:$TP $N/index.html
-curl -s -o /dev/null -p -x http://127.0.0.1:$TP $E/ok || true # 403: not a ConnectPort
+c -p -x http://127.0.0.1:$TP $N/index.html $N/api/inside
+c -x http://127.0.0.1:$TP $N/index.html
+c -p -x http://127.0.0.1:$TP $E/ok || true # 403: not a ConnectPort
 stop_capture connect "$TP"
 du -sh "$out"
