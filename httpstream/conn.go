@@ -96,8 +96,9 @@ func (c *Conn) MidStream(client bool) {
 	}
 }
 
-// ServerClosed tells that the server's side ended (FIN): a response whose
-// body runs to the close is complete.
+// ServerClosed tells that the server's side ended (FIN or RST, reached in
+// order): a response whose body runs to the close is complete, and one the
+// server cut short is kept with the bytes it sent.
 func (c *Conn) ServerClosed() {
 	c.resp.finish(true)
 	c.match()
