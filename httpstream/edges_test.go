@@ -8,11 +8,11 @@ import (
 
 // counts is the part of Stats the edge cases are about.
 type counts struct {
-	Incomplete, Unanswered, Orphans, FramingErrors, ShortBodies, Tunnels, TunnelBytes int64
+	Incomplete, Unanswered, Orphans, FramingErrors, ShortBodies, Tunnels, TunnelBytes, Skipped int64
 }
 
 func countsOf(s Stats) counts {
-	return counts{s.Incomplete, s.Unanswered, s.Orphans, s.FramingErrors, s.ShortBodies, s.Tunnels, s.TunnelBytes}
+	return counts{s.Incomplete, s.Unanswered, s.Orphans, s.FramingErrors, s.ShortBodies, s.Tunnels, s.TunnelBytes, s.SkippedBytes}
 }
 
 // Edge cases that real captures hold (testdata/edges has a capture of
@@ -89,8 +89,11 @@ func TestEdges(t *testing.T) {
 			[]string{"GET /h2 200 req=0 resp=5", "GET /b?q=1 200 req=0 resp=0"}, counts{}},
 		{"upgrade after 100 Continue", []ev{c(1, "POST /u HTTP/1.1\r\nUpgrade: x\r\nContent-Length: 2\r\n\r\nab"+get2), s(2, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Up\r\n\r\n")},
 			[]string{"POST /u 101 req=2 resp=0"}, counts{Tunnels: 1, TunnelBytes: int64(len(get2))}},
-		{"upgrade never answered", []ev{c(1, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"+get2)},
-			[]string{"GET /ws 0 req=0 resp=0", "GET /b?q=1 0 req=0 resp=0"}, counts{Unanswered: 2}},
+		// The answer was not seen: what followed may be the tunnel's.
+		{"CONNECT never answered", []ev{c(1, "CONNECT a:80 HTTP/1.1\r\n\r\n"+get2)},
+			[]string{"CONNECT a:80 0 req=0 resp=0"}, counts{Unanswered: 1, Skipped: int64(len(get2))}},
+		{"upgrade answer lost", []ev{c(1, "GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n"+get2), {server: true, data: "\x81\x02hi", skip: -1, at: 2}, c(3, get1)},
+			nil, counts{Incomplete: 1, Skipped: int64(len(get2) + len(get1) + 4)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

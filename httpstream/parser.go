@@ -24,6 +24,7 @@ const (
 	stBodyEOF                // body runs until the connection closes
 	stTunnel                 // after 101 or CONNECT: no longer HTTP
 	stFramed                 // after a body length that cannot be read: not parsed any more
+	stSkip                   // after an upgrade whose answer was not seen: not parsed any more
 	stResync                 // lost: looking for the next message start
 )
 
@@ -130,6 +131,9 @@ func (p *parser) step(b []byte, tl Timeline, off int) int {
 		return len(b)
 	case stFramed:
 		p.stats().FramingBytes += int64(len(b))
+		return len(b)
+	case stSkip:
+		p.stats().SkippedBytes += int64(len(b))
 		return len(b)
 	default:
 		return p.stepResync(b)
@@ -476,7 +480,7 @@ func (p *parser) gap(skip int) {
 	case stBodyEOF:
 		p.cur.Damaged = true
 		return
-	case stTunnel, stFramed:
+	case stTunnel, stFramed, stSkip:
 		return
 	case stResync:
 		p.releaseBuf()
@@ -504,7 +508,7 @@ func (p *parser) finish(closed bool) {
 	switch p.st {
 	case stBodyEOF:
 		p.complete(p.cur.End)
-	case stStart, stResync, stTunnel, stFramed:
+	case stStart, stResync, stTunnel, stFramed, stSkip:
 	case stBodyLen, stChunkSize, stChunkData, stChunkEnd, stTrailer:
 		if closed && !p.request && !p.cur.Damaged {
 			p.cur.short = true
@@ -553,12 +557,16 @@ func (p *parser) unblock() {
 }
 
 // forceUnblock goes on without what it waits for. A response assumes its
-// request was not HEAD; a request assumes its upgrade was refused, and
-// parses what followed as HTTP.
+// request was not HEAD. A request side that waits for the answer to an
+// upgrade (the connection ends, bytes are lost, or too many are held)
+// parses nothing more: what the client sent may be the tunnel's, and HTTP
+// inside a tunnel must not become requests that replay would send.
 func (p *parser) forceUnblock() {
 	if p.request {
 		p.c.upgrade = nil
-		p.release()
+		p.stats().SkippedBytes += int64(len(p.held))
+		p.blocked, p.held, p.heldAt = false, nil, nil
+		p.st = stSkip
 		return
 	}
 	p.noWait = true
@@ -577,7 +585,7 @@ func (p *parser) resume(method string) {
 }
 
 // release parses the bytes a request side held as HTTP: its upgrade was
-// refused (or its answer will not come).
+// refused.
 func (p *parser) release() {
 	p.blocked = false
 	held, at := p.held, p.heldAt
