@@ -35,7 +35,7 @@ const (
 
 var errFraming = errors.New("conflicting or malformed body length")
 
-// maxLength is the largest Content-Length or chunk size taken: a longer
+// maxLength is the largest Content-Length or chunk size taken: a larger
 // one is a framing error.
 const maxLength = math.MaxInt64
 
