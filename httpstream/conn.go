@@ -40,6 +40,10 @@ type Conn struct {
 	closed     bool
 	// pp strips a PROXY protocol header from the client's first bytes.
 	pp proxyHeader
+	// upgrade is the request (CONNECT, or with an Upgrade header) whose
+	// answer decides whether the connection becomes a tunnel; the client
+	// side holds what follows it until then.
+	upgrade *Message
 }
 
 // FeedClient gives the parser bytes sent by the client. skip is the number
@@ -97,10 +101,11 @@ func (c *Conn) MidStream(client bool) {
 	}
 }
 
-// ServerClosed tells that the server's side ended (FIN): a response whose
-// body runs to the close is complete.
+// ServerClosed tells that the server's side ended (FIN or RST, reached in
+// order): a response whose body runs to the close is complete, and one the
+// server cut short is kept with the bytes it sent.
 func (c *Conn) ServerClosed() {
-	c.resp.finish()
+	c.resp.finish(true)
 	c.match()
 }
 
@@ -114,8 +119,8 @@ func (c *Conn) Close() {
 	if c.resp.blocked {
 		c.resp.forceUnblock()
 	}
-	c.resp.finish()
-	c.req.finish()
+	c.resp.finish(false)
+	c.req.finish(false)
 	c.closed = true
 	c.match()
 	st := &c.s.stats
@@ -127,11 +132,16 @@ func (c *Conn) Close() {
 		}
 	}
 	for _, r := range c.reqs {
-		if r.Start <= c.respLostAt {
-			st.Incomplete++
-			continue
+		switch {
+		case c.resp.st == stFramed:
+			// Its response, if any, was in bytes that could not be framed.
+			r.framing = true
+			c.drop(r)
+		case r.Start <= c.respLostAt:
+			c.drop(r)
+		default:
+			c.emit(r, nil)
 		}
-		c.emit(r, nil)
 	}
 	st.Orphans += int64(len(c.resps))
 	c.reqs, c.resps = nil, nil
@@ -145,7 +155,7 @@ func (c *Conn) onRequestHead(m *Message) {
 	if len(c.reqs) > c.s.opts.MaxPending {
 		// Too many unanswered requests: drop the oldest. FIFO order no
 		// longer holds, so pair by time from here.
-		c.s.stats.Incomplete++
+		c.drop(c.reqs[0])
 		c.reqs[0] = nil
 		c.reqs = c.reqs[1:]
 		c.desync = true
@@ -224,7 +234,9 @@ func (c *Conn) matchByTime() bool {
 		return false
 	default:
 		// Their responses were in the lost bytes.
-		c.s.stats.Incomplete += int64(k)
+		for _, q := range c.reqs[:k] {
+			c.drop(q)
+		}
 		c.emit(c.reqs[k], r)
 		clear(c.reqs[:k+1])
 		c.reqs = c.reqs[k+1:]
@@ -238,18 +250,63 @@ func (c *Conn) matchByTime() bool {
 // emit hands an exchange to the sink, or counts why it cannot.
 func (c *Conn) emit(req, resp *Message) {
 	st := &c.s.stats
-	if !req.done || req.Damaged || (resp != nil && resp.Damaged) {
-		st.Incomplete++
+	if resp != nil && resp.framing {
+		req.framing = true
+	}
+	if req.framing || !req.done || req.Damaged || (resp != nil && resp.Damaged) {
+		c.drop(req)
 		return
 	}
 	if resp == nil {
 		st.Unanswered++
 	} else {
 		st.Exchanges++
+		if resp.short {
+			st.ShortBodies++
+		}
 	}
 	x := observed.Exchange{Conn: &c.Conn, Req: &req.Message}
 	if resp != nil {
 		x.Resp = &resp.Message
 	}
 	c.s.sink.Exchange(x)
+}
+
+// drop counts a request that is not written: a framing error, or bytes
+// lost in capture.
+func (c *Conn) drop(req *Message) {
+	if req.framing {
+		c.s.stats.FramingErrors++
+	} else {
+		c.s.stats.Incomplete++
+	}
+}
+
+// settleUpgrade is told of a final response (or a 101) m, which answers a
+// request of this method (if known), and says whether the connection is a
+// tunnel from here on. When m answers the request the client side waits on
+// (c.upgrade), that side goes on: as a tunnel, or parsing HTTP again.
+func (c *Conn) settleUpgrade(m *Message, method string) (tunnel bool) {
+	tunnel = m.Status == 101 || (method == "CONNECT" && m.Status/100 == 2)
+	u := c.upgrade
+	answers := false
+	if u != nil {
+		if c.desync {
+			// Unsure pairing: nothing after u was parsed, so a response
+			// that starts after it answers it or an earlier one.
+			answers = m.Start >= u.Start
+		} else {
+			answers = len(c.resps) == len(c.reqs)-1
+		}
+		tunnel = tunnel || (answers && u.Method == "CONNECT" && m.Status/100 == 2)
+	}
+	switch {
+	case tunnel:
+		c.upgrade = nil
+		c.req.enterTunnel()
+	case answers:
+		c.upgrade = nil
+		c.req.release()
+	}
+	return tunnel
 }

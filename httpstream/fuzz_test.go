@@ -14,6 +14,10 @@ func FuzzConn(f *testing.F) {
 		[]byte("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"), uint8(1), uint8(5))
 	f.Add([]byte("HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.0\r\n\r\n"), []byte("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nHTTP/1.0 200 OK\r\n\r\nbody"), uint8(2), uint8(9))
 	f.Add([]byte("GET /ws HTTP/1.1\r\n\r\n"), []byte("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Up\r\n\r\n\x00\x01"), uint8(4), uint8(1))
+	f.Add([]byte("CONNECT a:80 HTTP/1.1\r\n\r\n"+get1), []byte("HTTP/1.0 200 OK\r\n\r\n"+ok5), uint8(5), uint8(0))
+	f.Add([]byte("GET /ws HTTP/1.1\r\nUpgrade: h2c\r\n\r\n"+get2), []byte(ok5+ok0), uint8(2), uint8(0))
+	f.Add([]byte(get1+get2), []byte("HTTP/1.1 200 OK\r\nContent-Length: 0000000000000000000000005\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\nab"), uint8(6), uint8(2))
+	f.Add([]byte("POST /x HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\nab"+get1), []byte("HTTP/1.1 400 Bad\r\nTransfer-Encoding: foo\r\n\r\n"), uint8(9), uint8(0))
 	f.Fuzz(func(t *testing.T, client, server []byte, split, holes uint8) {
 		k := &collected{}
 		st := New(Options{MaxBody: 64, MaxPending: 16}, k)
@@ -50,6 +54,32 @@ func FuzzConn(f *testing.F) {
 		}
 		if s.Exchanges+s.Unanswered > s.Requests {
 			t.Fatalf("emitted %d exchanges from %d requests", s.Exchanges+s.Unanswered, s.Requests)
+		}
+		// Every request is counted once: written, lost in capture, or
+		// dropped for its framing.
+		if n := s.Exchanges + s.Unanswered + s.Incomplete + s.FramingErrors; n != s.Requests+s.headsLost {
+			t.Fatalf("%d written + %d incomplete + %d framing != %d requests + %d lost before their head (%+v)",
+				s.Exchanges+s.Unanswered, s.Incomplete, s.FramingErrors, s.Requests, s.headsLost, s)
+		}
+		if s.ShortBodies > s.Exchanges || s.Tunnels > 1 || (s.Tunnels == 0 && s.TunnelBytes > 0) {
+			t.Fatalf("short %d of %d exchanges, %d tunnels with %d bytes", s.ShortBodies, s.Exchanges, s.Tunnels, s.TunnelBytes)
+		}
+		if fed := int64(len(client) + len(server)); s.TunnelBytes+s.SkippedBytes+s.FramingBytes > fed {
+			t.Fatalf("%d tunnel + %d skipped + %d unframed bytes of %d fed", s.TunnelBytes, s.SkippedBytes, s.FramingBytes, fed)
+		}
+		if s.FramingErrors+s.Orphans == 0 && s.FramingBytes > 0 {
+			// (A response that cannot be framed and has no request is an
+			// orphan.)
+			t.Fatalf("%d bytes not parsed after no framing error", s.FramingBytes)
+		}
+		short := int64(0)
+		for _, x := range k.raw {
+			if x[1] != nil && x[1].short {
+				short++
+			}
+		}
+		if short != s.ShortBodies {
+			t.Fatalf("%d short bodies written, stats say %d", short, s.ShortBodies)
 		}
 		for _, x := range k.raw {
 			if req := x[0]; req.Damaged || !req.done || len(req.Body) > 64 || int64(len(req.Body)) > req.BodySize {

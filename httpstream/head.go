@@ -87,6 +87,8 @@ func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
 		case len(name) == len("Transfer-Encoding") && strings.EqualFold(name, "Transfer-Encoding"):
 			// Several lines form one list: the last holds the final coding.
 			m.te = len(m.Headers)
+		case len(name) == len("Upgrade") && strings.EqualFold(name, "Upgrade"):
+			m.upgrade = request
 		}
 		m.Headers = append(m.Headers, observed.Header{Name: name, Value: trimOWS(line[colon+1:])})
 	}
@@ -135,6 +137,7 @@ func parseRequestLine(line string, m *Message) error {
 		return errStartLine
 	}
 	m.Method, m.Target, m.Proto = method, target, p
+	m.upgrade = method == "CONNECT"
 	return nil
 }
 

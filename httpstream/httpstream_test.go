@@ -210,17 +210,6 @@ func TestMessageDetails(t *testing.T) {
 	}
 }
 
-func TestInvalidFraming(t *testing.T) {
-	// Conflicting Content-Length values: the request cannot be framed, the
-	// parser resyncs at the next request line.
-	k, st := run([]ev{c(1, "POST /x HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabc\r\n"), c(3, get2),
-		s(2, "HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n"), s(4, ok5)}, false, 0)
-	want := []string{"GET /b?q=1 200 req=0 resp=5"}
-	if !reflect.DeepEqual(k.got, want) {
-		t.Errorf("got %q, want %q (stats %+v)", k.got, want, st)
-	}
-}
-
 func TestMaxPendingBoundsMemory(t *testing.T) {
 	k := &collected{}
 	st := New(Options{MaxPending: 10}, k)

@@ -24,6 +24,15 @@ type Message struct {
 	// first Content-Length line (-1: absent).
 	te, cl  int
 	multiCL bool
+	// upgrade: a request that may turn the connection into a tunnel
+	// (CONNECT, or an Upgrade header): what the client sends after it waits
+	// for the answer.
+	upgrade bool
+	// framing: the body length cannot be read (a bad or conflicting
+	// Content-Length, a bad chunk size, an unknown transfer coding).
+	framing bool
+	// short: a response the server ended (FIN or RST) before its length.
+	short bool
 }
 
 // settled says nothing more will change whether m is emitted: it is

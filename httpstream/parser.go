@@ -3,6 +3,7 @@ package httpstream
 import (
 	"bytes"
 	"errors"
+	"math"
 	"sort"
 	"strings"
 
@@ -22,6 +23,8 @@ const (
 	stTrailer                // trailer lines after the last chunk
 	stBodyEOF                // body runs until the connection closes
 	stTunnel                 // after 101 or CONNECT: no longer HTTP
+	stFramed                 // after a body length that cannot be read: not parsed any more
+	stSkip                   // after an upgrade whose answer was not seen: not parsed any more
 	stResync                 // lost: looking for the next message start
 )
 
@@ -31,6 +34,10 @@ const (
 )
 
 var errFraming = errors.New("conflicting or malformed body length")
+
+// maxLength is the largest Content-Length or chunk size taken: a larger
+// one is a framing error.
+const maxLength = math.MaxInt64
 
 // parser reads one direction of a connection: requests from the client, or
 // responses from the server.
@@ -50,7 +57,9 @@ type parser struct {
 
 	// blocked: a response head is parsed, but whether it has a body depends
 	// on its request's method (HEAD), and that request has not been seen
-	// yet. Bytes wait in held until it is.
+	// yet; or a request may have made the connection a tunnel (CONNECT,
+	// Upgrade), and its answer has not been seen yet. Bytes wait in held
+	// until it is.
 	blocked bool
 	held    []byte
 	heldAt  heldTimeline
@@ -91,12 +100,14 @@ func (p *parser) step(b []byte, tl Timeline, off int) int {
 		n := int(min(int64(len(b)), p.remaining))
 		p.body(b[:n])
 		p.remaining -= int64(n)
-		if p.remaining == 0 {
-			if p.st == stChunkData {
-				p.st = stChunkEnd
-			} else {
-				p.complete(tl.At(off + n - 1))
-			}
+		switch {
+		case p.remaining > 0:
+			// Where a body the server cuts short ends.
+			p.cur.End = tl.At(off + n - 1)
+		case p.st == stChunkData:
+			p.st = stChunkEnd
+		default:
+			p.complete(tl.At(off + n - 1))
 		}
 		return n
 	case stChunkSize, stTrailer:
@@ -109,13 +120,20 @@ func (p *parser) step(b []byte, tl Timeline, off int) int {
 			p.st = stChunkSize
 			return 1
 		}
-		p.lose()
+		p.fail(errFraming) // more data than the chunk size said
 		return 0
 	case stBodyEOF:
 		p.body(b)
 		p.cur.End = tl.At(off + len(b) - 1)
 		return len(b)
 	case stTunnel:
+		p.stats().TunnelBytes += int64(len(b))
+		return len(b)
+	case stFramed:
+		p.stats().FramingBytes += int64(len(b))
+		return len(b)
+	case stSkip:
+		p.stats().SkippedBytes += int64(len(b))
 		return len(b)
 	default:
 		return p.stepResync(b)
@@ -138,8 +156,7 @@ func (p *parser) stepStart(b []byte, tl Timeline, off int) int {
 		if n := headEnd(b, 0); n > 0 {
 			// The whole head is in this chunk: parse it in place.
 			if err := p.head(b[:n], tl.At(off+n-1)); err != nil {
-				p.lose()
-				p.atLineStart = true
+				p.fail(err)
 			}
 			return n
 		}
@@ -172,8 +189,7 @@ func (p *parser) stepHead(b []byte, tl Timeline, off int) int {
 	err := p.head(p.buf[:n], tl.At(off+used-1))
 	p.releaseBuf()
 	if err != nil {
-		p.lose()
-		p.atLineStart = true
+		p.fail(err)
 	}
 	return used
 }
@@ -206,7 +222,7 @@ func (p *parser) stepLine(b []byte, tl Timeline, off int) int {
 	size, ok := parseChunkSize(line)
 	p.buf = p.buf[:0]
 	if !ok {
-		p.lose()
+		p.fail(errFraming)
 		return i + 1
 	}
 	if size == 0 {
@@ -291,7 +307,7 @@ func (p *parser) head(h []byte, end int64) error {
 func (p *parser) frameRequest() error {
 	m := p.cur
 	if m.te >= 0 {
-		if !lastCodingChunked(m.Headers[m.te].Value) {
+		if chunked, known := transferCodings(m); !chunked || !known {
 			return errFraming // a request body must be chunked or sized
 		}
 		p.st = stChunkSize
@@ -316,7 +332,7 @@ func (p *parser) frameResponse(method string) error {
 	m := p.cur
 	p.keepResp = p.c.s.opts.MaxRespBody > 0 && observed.KeepsBody(m.Headers)
 	switch {
-	case m.Status == 101 || (method == "CONNECT" && m.Status/100 == 2):
+	case (m.Status == 101 || m.Status >= 200) && p.c.settleUpgrade(m, method):
 		p.stats().Tunnels++
 		p.complete(m.End)
 		p.st = stTunnel
@@ -330,9 +346,12 @@ func (p *parser) frameResponse(method string) error {
 		return nil
 	}
 	if m.te >= 0 {
-		if lastCodingChunked(m.Headers[m.te].Value) {
+		switch chunked, known := transferCodings(m); {
+		case !known:
+			return errFraming
+		case chunked:
 			p.st = stChunkSize
-		} else {
+		default:
 			p.st = stBodyEOF
 		}
 		return nil
@@ -374,9 +393,41 @@ func (p *parser) complete(end int64) {
 	m := p.cur
 	m.End, m.done = end, true
 	p.cur, p.st = nil, stStart
-	if !p.request {
+	switch {
+	case !p.request:
 		p.c.onResponse(m)
+	case m.upgrade:
+		// What the client sends next is HTTP or the tunnel's bytes, as the
+		// answer says: hold it until then.
+		p.blocked = true
+		p.c.upgrade = m
 	}
+}
+
+// fail handles an error in the message being read: a framing error, or a
+// head that is not HTTP.
+func (p *parser) fail(err error) {
+	if !errors.Is(err, errFraming) {
+		p.lose()
+		p.atLineStart = true
+		return
+	}
+	if p.cur != nil {
+		p.cur.framing = true
+	}
+	if p.c.desync {
+		// Pairing is unsure and this may not be a real message start:
+		// search on, as for any loss.
+		p.lose()
+		p.atLineStart = true
+		return
+	}
+	// Where the next message starts is unknown, and the peer must close
+	// (RFC 9112 section 6.3): nothing after this on this side is parsed.
+	// The message keeps its place, so pairing stays exact.
+	p.abandon()
+	p.cur, p.st, p.remaining = nil, stFramed, 0
+	p.releaseBuf()
 }
 
 // lose abandons the current message (its bytes are gone or unreadable) and
@@ -429,7 +480,7 @@ func (p *parser) gap(skip int) {
 	case stBodyEOF:
 		p.cur.Damaged = true
 		return
-	case stTunnel:
+	case stTunnel, stFramed, stSkip:
 		return
 	case stResync:
 		p.releaseBuf()
@@ -438,6 +489,7 @@ func (p *parser) gap(skip int) {
 	case stHead:
 		if p.request {
 			p.stats().Incomplete++ // a request lost before its head ended
+			p.stats().headsLost++
 		}
 	}
 	p.lose()
@@ -445,8 +497,10 @@ func (p *parser) gap(skip int) {
 }
 
 // finish ends the stream: a close-delimited body is complete; anything else
-// in progress is lost.
-func (p *parser) finish() {
+// in progress is lost. closed says the server ended it (FIN or RST reached
+// in order): a response body in progress was cut short by the server, not
+// by the capture, and is kept as sent.
+func (p *parser) finish(closed bool) {
 	if p.blocked {
 		// The request will not come in time: frame the response without it.
 		p.forceUnblock()
@@ -454,10 +508,20 @@ func (p *parser) finish() {
 	switch p.st {
 	case stBodyEOF:
 		p.complete(p.cur.End)
-	case stStart, stResync, stTunnel:
+	case stStart, stResync, stTunnel, stFramed, stSkip:
+	case stBodyLen, stChunkSize, stChunkData, stChunkEnd, stTrailer:
+		if closed && !p.request && !p.cur.Damaged {
+			p.cur.short = true
+			p.remaining = 0
+			p.releaseBuf()
+			p.complete(p.cur.End)
+			return
+		}
+		fallthrough
 	default:
 		if p.st == stHead && p.request {
 			p.stats().Incomplete++
+			p.stats().headsLost++
 		}
 		p.abandon()
 		p.cur, p.st = nil, stResync
@@ -492,9 +556,19 @@ func (p *parser) unblock() {
 	}
 }
 
-// forceUnblock goes on without the request: assume it was not HEAD. It
-// returns unblocked.
+// forceUnblock goes on without what it waits for. A response assumes its
+// request was not HEAD. A request side that waits for the answer to an
+// upgrade (the connection ends, bytes are lost, or too many are held)
+// parses nothing more: what the client sent may be the tunnel's, and HTTP
+// inside a tunnel must not become requests that replay would send.
 func (p *parser) forceUnblock() {
+	if p.request {
+		p.c.upgrade = nil
+		p.stats().SkippedBytes += int64(len(p.held))
+		p.blocked, p.held, p.heldAt = false, nil, nil
+		p.st = stSkip
+		return
+	}
 	p.noWait = true
 	p.resume("")
 	p.noWait = false
@@ -505,9 +579,27 @@ func (p *parser) resume(method string) {
 	held, at := p.held, p.heldAt
 	p.held, p.heldAt = nil, nil
 	if err := p.frameResponse(method); err != nil {
-		p.lose()
+		p.fail(err)
 	}
 	p.feed(held, at)
+}
+
+// release parses the bytes a request side held as HTTP: its upgrade was
+// refused.
+func (p *parser) release() {
+	p.blocked = false
+	held, at := p.held, p.heldAt
+	p.held, p.heldAt = nil, nil
+	p.feed(held, at)
+}
+
+// enterTunnel stops parsing this side: the connection is a tunnel. Bytes
+// held for the answer were the tunnel's.
+func (p *parser) enterTunnel() {
+	p.stats().TunnelBytes += int64(len(p.held))
+	p.blocked, p.held, p.heldAt = false, nil, nil
+	p.cur, p.st, p.remaining = nil, stTunnel, 0
+	p.releaseBuf()
 }
 
 // mark is the capture time of held bytes from offset off on.
@@ -542,7 +634,7 @@ func parseChunkSize(line []byte) (int64, bool) {
 		line = line[:i]
 	}
 	line = bytes.TrimSpace(line)
-	if len(line) == 0 || len(line) > 15 {
+	if len(line) == 0 {
 		return 0, false
 	}
 	var n int64
@@ -557,6 +649,9 @@ func parseChunkSize(line []byte) (int64, bool) {
 			d = c - 'A' + 10
 		default:
 			return 0, false
+		}
+		if n > maxLength>>4 {
+			return 0, false // over 63 bits
 		}
 		n = n<<4 | int64(d)
 	}
@@ -590,9 +685,10 @@ func contentLength(m *Message) (int64, bool, error) {
 	return n, true, nil
 }
 
-// parseDecimal reads a Content-Length value: digits only, no sign.
+// parseDecimal reads a Content-Length value: digits only, no sign, as
+// many as there are (leading zeros are allowed), and a value that fits.
 func parseDecimal(v string) (int64, bool) {
-	if v == "" || len(v) > 18 {
+	if v == "" {
 		return 0, false
 	}
 	var n int64
@@ -601,15 +697,46 @@ func parseDecimal(v string) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		n = n*10 + int64(c-'0')
+		d := int64(c - '0')
+		if n > (maxLength-d)/10 {
+			return 0, false // over 63 bits
+		}
+		n = n*10 + d
 	}
 	return n, true
 }
 
-// lastCodingChunked reports whether chunked is the final transfer coding.
-func lastCodingChunked(te string) bool {
-	if i := strings.LastIndexByte(te, ','); i >= 0 {
-		te = te[i+1:]
+// transferCodings reads the Transfer-Encoding lines of m: whether chunked
+// is the final coding, and whether every coding is one HTTP defines
+// (RFC 9112 section 7).
+func transferCodings(m *Message) (chunked, known bool) {
+	known = true
+	for _, h := range m.Headers {
+		if !strings.EqualFold(h.Name, "Transfer-Encoding") {
+			continue
+		}
+		for c := range strings.SplitSeq(h.Value, ",") {
+			c = strings.TrimSpace(c)
+			if i := strings.IndexByte(c, ';'); i >= 0 {
+				c = strings.TrimSpace(c[:i]) // parameters
+			}
+			if c == "" {
+				continue // empty list elements are allowed
+			}
+			chunked = strings.EqualFold(c, "chunked")
+			if !chunked && !knownCoding(c) {
+				known = false
+			}
+		}
 	}
-	return strings.EqualFold(strings.TrimSpace(te), "chunked")
+	return chunked, known
+}
+
+func knownCoding(c string) bool {
+	for _, k := range [...]string{"gzip", "deflate", "compress", "x-gzip", "x-compress", "identity"} {
+		if strings.EqualFold(c, k) {
+			return true
+		}
+	}
+	return false
 }

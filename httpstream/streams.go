@@ -40,14 +40,35 @@ type Stats struct {
 	// next message start; SkippedBytes the bytes it discarded doing so
 	// (including non-HTTP traffic on a watched port).
 	Resyncs, SkippedBytes int64
-	// Tunnels counts connections that switched protocols (101, CONNECT).
-	Tunnels int64
 	// ProxyHeaders counts PROXY protocol headers (a load balancer's, v1 or
 	// v2) stripped from the start of connections, whose client address
 	// became the connection's. ProxyBad counts those that began like one
 	// but broke its rules or were cut short: stripped when their end was
 	// known, else left to the HTTP parser; their address is not used.
 	ProxyHeaders, ProxyBad int64
+	// FramingErrors counts exchanges dropped because the body length of
+	// their request or response could not be read: a Content-Length that is
+	// not digits, does not fit 63 bits, or disagrees with another; a chunk
+	// size that is not hex or does not fit; a transfer coding that is not
+	// chunked, gzip, deflate, compress or identity. The side that sent it is
+	// not parsed after it (RFC 9112 section 6.3: its peer must close), and
+	// requests whose responses were in such bytes count here too.
+	// FramingBytes counts the bytes not parsed after them.
+	FramingErrors, FramingBytes int64
+	// ShortBodies counts responses the server ended (FIN or RST) before
+	// their Content-Length or last chunk: written, with the body size
+	// actually sent (they are in Exchanges too).
+	ShortBodies int64
+	// Tunnels counts connections that switched protocols (101, or a 2xx
+	// answer to CONNECT): the switch is one exchange, and neither side is
+	// parsed after it; TunnelBytes counts the bytes both sides sent after
+	// the switch.
+	Tunnels, TunnelBytes int64
+
+	// headsLost counts requests lost before their head was parsed (in
+	// Incomplete, not in Requests), so the fuzz test can check that every
+	// request is counted once.
+	headsLost int64
 }
 
 // Streams is the shared state of all connections of one capture: options,

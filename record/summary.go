@@ -69,7 +69,7 @@ func (s *Summary) printPackets(w io.Writer) {
 	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
 		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
 	if d := c.Decapsulated; d.Total() > 0 {
-		fmt.Fprintf(w, "  tunnels      %d headers taken off: %d VXLAN, %d GENEVE, %d GRE, %d ERSPAN\n", d.Total(), d.VXLAN, d.GENEVE, d.GRE, d.ERSPAN)
+		fmt.Fprintf(w, "  decapsulated %d tunnel headers taken off: %d VXLAN, %d GENEVE, %d GRE, %d ERSPAN\n", d.Total(), d.VXLAN, d.GENEVE, d.GRE, d.ERSPAN)
 	}
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
 	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
@@ -84,8 +84,15 @@ func (s *Summary) printPackets(w io.Writer) {
 		fmt.Fprintf(w, "  proxy        %d PROXY protocol headers stripped (client = the address they carry), %d bad ones (their address not used)\n",
 			h.ProxyHeaders, h.ProxyBad)
 	}
+	if h.FramingErrors > 0 {
+		fmt.Fprintf(w, "  framing      %d exchanges dropped (a body length that cannot be read: bad or conflicting Content-Length, chunk size, unknown transfer coding), %s after them not parsed\n",
+			h.FramingErrors, bytesIEC(h.FramingBytes))
+	}
+	if h.ShortBodies > 0 {
+		fmt.Fprintf(w, "  short        %d responses ended by the server before their length (written, with the bytes sent)\n", h.ShortBodies)
+	}
 	if h.Tunnels > 0 {
-		fmt.Fprintf(w, "  upgraded     %d connections switched protocols (not recorded past the switch)\n", h.Tunnels)
+		fmt.Fprintf(w, "  tunnels      %d connections switched protocols (101, CONNECT): the switch is one exchange, %s inside not parsed\n", h.Tunnels, bytesIEC(h.TunnelBytes))
 	}
 }
 
