@@ -100,6 +100,9 @@ type Exchange struct {
 	Req  *Message
 	// Resp is the answer; nil when none was seen.
 	Resp *Message
+	// ProxyAnswer says Resp is the recording proxy's own answer (the
+	// upstream could not be reached), not the application's.
+	ProxyAnswer bool
 }
 
 // Sink takes exchanges. The messages are not reused: it may keep them.

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,8 +53,36 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	p := &proxy{maxBody: cfg.MaxBody, respBody: respBody(&cfg), server: u.Host, rows: make(chan proxied, 4096)}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
 	p.rp.FlushInterval = -1 // stream: pass every byte on as it comes
+	var warned atomic.Bool
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
-		http.Error(w, "replaykit proxy: upstream: "+err.Error(), http.StatusBadGateway)
+		t, _ := w.(*responseTap)
+		if r.Context().Err() != nil && t != nil {
+			t.gaveUp = true // the client left before any answer: nobody to answer
+			return
+		}
+		if t != nil {
+			t.own = true
+		}
+		// The client learns the upstream failed, not where it is.
+		http.Error(w, "replaykit proxy: the upstream did not answer", http.StatusBadGateway)
+		if cfg.Warn != nil && !warned.Swap(true) {
+			cfg.Warn(fmt.Sprintf("the upstream did not answer (%v): answering 502, rows marked proxy_answer (said once; the summary counts them)", err))
+		}
+	}
+	// A protocol switch (101) is recorded when it is answered: the
+	// tunnel after it is no HTTP, and may stay open for hours.
+	p.rp.ModifyResponse = func(res *http.Response) error {
+		if res.StatusCode == http.StatusSwitchingProtocols {
+			if t, _ := res.Request.Context().Value(tapKey{}).(*responseTap); t != nil {
+				now := time.Now().UnixNano()
+				t.msg.Status, t.msg.Start, t.msg.End = res.StatusCode, now, now
+				t.msg.Headers = headerList("", res.Header)
+				t.queued = true
+				p.upgrades.Add(1)
+				p.queue(proxied{conn: t.conn, req: t.req, resp: t.msg})
+			}
+		}
+		return nil
 	}
 	srv := &http.Server{
 		Handler:           p,
@@ -95,7 +125,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 				case werr != nil:
 					sum.NotWritten++
 				case !rec.full:
-					rec.Exchange(observed.Exchange{Conn: r.conn, Req: r.req, Resp: r.resp})
+					rec.Exchange(observed.Exchange{Conn: r.conn, Req: r.req, Resp: r.resp, ProxyAnswer: r.own})
 					if werr = rec.err; werr != nil {
 						warn(werr)
 					}
@@ -132,13 +162,20 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	case serveErr = <-served:
 	}
 	// Let requests in flight finish (and be recorded), for a while.
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	srv.Shutdown(shutdown)
+	shutdown, cancel := context.WithTimeout(context.Background(), cmp.Or(cfg.Grace, 10*time.Second))
+	late := srv.Shutdown(shutdown)
 	cancel()
-	close(p.rows)
+	inFlight := p.close()
+	if late != nil {
+		// Past the grace: the handlers still running are stopped (their
+		// requests were counted in flight), not left behind.
+		srv.Close()
+	}
 	werr := <-written
 	sum.Elapsed, sum.OutputBytes, sum.Files = time.Since(start), out.Bytes(), out.Files()
 	sum.Capture.Connections = p.conns.Load()
+	sum.Proxy = ProxyStats{Own: p.own.Load(), Cut: p.cut.Load(), GaveUp: p.gaveUp.Load(), Upgrades: p.upgrades.Load(),
+		InFlight: inFlight, Refused: p.refused.Load()}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return sum, serveErr
 	}
@@ -147,10 +184,15 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 
 type connKey struct{}
 
+// tapKey finds an exchange's responseTap from the request's context
+// (ReverseProxy's ModifyResponse sees only the outgoing request).
+type tapKey struct{}
+
 // proxied is one forwarded exchange on its way to the writer goroutine.
 type proxied struct {
 	conn      *observed.Conn
-	req, resp *observed.Message
+	req, resp *observed.Message // resp nil: none came
+	own       bool              // resp is the proxy's own answer
 }
 
 type proxy struct {
@@ -160,11 +202,52 @@ type proxy struct {
 	respBody int
 	server   string
 	conns    atomic.Int64
+
+	// rows takes exchanges to the writer goroutine until close; mu
+	// guards closed, so that a handler still running after the grace
+	// drops its exchange (counted in flight) rather than send on a
+	// closed channel.
+	mu       sync.RWMutex
+	closed   bool
 	rows     chan proxied
+	inFlight atomic.Int64 // requests come in, not yet queued
+
+	own, cut, gaveUp, upgrades, refused atomic.Int64
+}
+
+// queue hands an exchange to the writer goroutine, unless the proxy has
+// stopped (it was counted in flight then).
+func (p *proxy) queue(x proxied) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return
+	}
+	p.inFlight.Add(-1)
+	p.rows <- x
+}
+
+// close stops queueing and ends the writer goroutine's input; it returns
+// how many requests were still in flight.
+func (p *proxy) close() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	close(p.rows)
+	return p.inFlight.Load()
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 && r.Method == "PRI" {
+		// HTTP/2 with prior knowledge (h2c): Go's server hands its
+		// preface to handlers; forwarded, the application would get a
+		// request nobody sent.
+		p.refused.Add(1)
+		http.Error(w, "replaykit proxy records HTTP/1.x: send HTTP/1.1 to it (a TLS terminator or load balancer in front can speak HTTP/2 to clients)", http.StatusHTTPVersionNotSupported)
+		return
+	}
 	start := time.Now()
+	p.inFlight.Add(1)
 	conn, _ := r.Context().Value(connKey{}).(*observed.Conn)
 	if conn == nil {
 		conn = &observed.Conn{Client: r.RemoteAddr, Server: p.server}
@@ -178,18 +261,48 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tap = &bodyTap{rc: r.Body, max: p.maxBody, msg: req}
 		r.Body = tap
 	}
-	rw := &responseTap{ResponseWriter: w, msg: &observed.Message{Proto: r.Proto}, keep: p.respBody}
+	rw := &responseTap{ResponseWriter: w, msg: &observed.Message{Proto: r.Proto}, keep: p.respBody, conn: conn, req: req}
+	r = r.WithContext(context.WithValue(r.Context(), tapKey{}, rw))
+	defer func() {
+		v := recover()
+		if v != nil && v != http.ErrAbortHandler {
+			panic(v)
+		}
+		if !rw.queued {
+			p.queue(rw.exchange(v != nil, p))
+		}
+		if v != nil {
+			// ReverseProxy aborts a copy that failed (the client left,
+			// or the upstream cut its body): the row is queued first.
+			panic(v)
+		}
+	}()
 	p.rp.ServeHTTP(rw, r)
-	if tap != nil {
+	if tap != nil && !rw.queued {
 		// The upstream may answer without reading the whole body.
 		io.Copy(io.Discard, io.LimitReader(tap, 1<<20))
 	}
-	resp := rw.msg
-	if resp.Status == 0 {
-		rw.WriteHeader(http.StatusOK) // a handler that wrote nothing
+}
+
+// exchange is the row of an exchange the reverse proxy is done with;
+// aborted: its answer's copy failed part way.
+func (t *responseTap) exchange(aborted bool, p *proxy) proxied {
+	x := proxied{conn: t.conn, req: t.req, resp: t.msg, own: t.own}
+	switch {
+	case t.gaveUp:
+		p.gaveUp.Add(1)
+		x.resp = nil
+		return x
+	case t.own:
+		p.own.Add(1)
+	case aborted:
+		p.cut.Add(1)
 	}
-	resp.End = time.Now().UnixNano()
-	p.rows <- proxied{conn, req, resp}
+	if x.resp.Status == 0 && !aborted {
+		t.WriteHeader(http.StatusOK) // a handler that wrote nothing
+	}
+	x.resp.End = time.Now().UnixNano()
+	return x
 }
 
 // headerList turns Go's header map into a list: Host, then by name.
@@ -244,6 +357,13 @@ type responseTap struct {
 	msg *observed.Message
 	// keep is how many body bytes to keep for correlate (0: none).
 	keep int
+	// The exchange's connection and request, for its row.
+	conn *observed.Conn
+	req  *observed.Message
+	// own: the answer is the proxy's (the upstream failed); gaveUp: the
+	// client left before any answer; queued: the row was queued (a
+	// protocol switch's, at its 101).
+	own, gaveUp, queued bool
 }
 
 func (t *responseTap) WriteHeader(code int) {

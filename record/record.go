@@ -54,6 +54,10 @@ type Config struct {
 	// Flush is how often a live recording closes the file it writes, so
 	// that a hard kill loses at most this much (default 5s).
 	Flush time.Duration
+	// Grace is how long a stopping proxy waits for the requests in
+	// flight to be answered and recorded (default 10s); those still
+	// unanswered then are counted (ProxyStats.InFlight).
+	Grace time.Duration
 	// RotateEvery and RotateBytes start a new trace file after this long or
 	// this many bytes (checked at each flush); 0: one file.
 	RotateEvery time.Duration
@@ -100,6 +104,29 @@ func (cfg *Config) keys() {
 	}
 }
 
+// ProxyStats count what the recording proxy saw besides the rows it
+// wrote: every exchange is a row or one of these.
+type ProxyStats struct {
+	// Own counts rows with the proxy's own answer (502: the upstream
+	// could not be reached), marked trace.Exchange.ProxyAnswer.
+	Own int64
+	// Cut counts rows whose answer was cut short: the client left, or
+	// the upstream cut its body (the size is what was passed on).
+	Cut int64
+	// GaveUp counts rows of requests whose client left before any
+	// answer came: recorded without one.
+	GaveUp int64
+	// Upgrades counts rows of a protocol switch (101: WebSocket and
+	// others): the handshake is recorded, the tunnel after it is not.
+	Upgrades int64
+	// InFlight counts requests still unanswered when the proxy stopped,
+	// after its grace (Config.Grace): forwarded, not recorded.
+	InFlight int64
+	// Refused counts HTTP/2 connections with prior knowledge, answered
+	// 505 and not forwarded: the proxy records HTTP/1.x.
+	Refused int64
+}
+
 // Summary is what a recording did.
 type Summary struct {
 	// Input and Output name the capture read and the trace written.
@@ -128,6 +155,8 @@ type Summary struct {
 	Stopped string
 	// Kernel holds the capture socket's counters (live capture only).
 	Kernel *capture.KernelStats
+	// Proxy holds the recording proxy's counters (--proxy only).
+	Proxy ProxyStats
 	// Files are the trace files written (live capture and proxy).
 	Files []string
 	// Links counts the links found between responses and requests.
@@ -173,6 +202,10 @@ func newRecorder(cfg *Config, w rowWriter, sum *Summary) *recorder {
 
 func (r *recorder) Exchange(x observed.Exchange) {
 	c, req, resp := x.Conn, x.Req, x.Resp
+	seen := resp // what the links are looked for in: not the proxy's own answer
+	if x.ProxyAnswer {
+		seen = nil
+	}
 	if r.err != nil || r.full {
 		return
 	}
@@ -182,7 +215,7 @@ func (r *recorder) Exchange(x observed.Exchange) {
 	route := trace.Route(req.Target)
 	var links []trace.Link
 	if r.links != nil {
-		session, links = r.observe(session, cred, route, req, resp)
+		session, links = r.observe(session, cred, route, req, seen)
 	}
 	if r.cfg.Sample > 0 && !sampled(session, r.cfg.Sample) {
 		r.sum.Unsampled++
@@ -218,7 +251,8 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		// A server may answer before the request ends (an early 401 or 413).
 		e.TTFBNanos = max(0, resp.Start-req.End)
 		e.DurationNanos = max(0, resp.End-req.Start)
-		if !r.cfg.NoSignatures {
+		e.ProxyAnswer = x.ProxyAnswer
+		if !r.cfg.NoSignatures && !x.ProxyAnswer {
 			e.RespSig = signature.Of(r.cfg.sigKey, resp.Headers, resp.Body, resp.BodyTruncated())
 		}
 	}

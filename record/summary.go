@@ -39,6 +39,7 @@ func (s *Summary) Print(w io.Writer) {
 			fmt.Fprintf(w, ", %d forwarded but not recorded (the trace could not be written)", s.NotWritten)
 		}
 		fmt.Fprintln(w)
+		s.printProxy(w)
 	}
 	fmt.Fprintf(w, "  bodies       %s in requests, %s in responses\n", bytesIEC(s.ReqBytes), bytesIEC(s.RespBytes))
 	if l := s.Links; l.Links > 0 || l.Continued > 0 || l.Unscanned > 0 {
@@ -127,4 +128,22 @@ func bytesIEC(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// printProxy writes what the proxy saw besides plain exchanges, each
+// line only when it has something.
+func (s *Summary) printProxy(w io.Writer) {
+	p := s.Proxy
+	if p.Own > 0 {
+		fmt.Fprintf(w, "  own answers  %d: the upstream did not answer, the proxy did (502; rows marked proxy_answer, which replay takes for no answer)\n", p.Own)
+	}
+	if p.Cut > 0 || p.GaveUp > 0 {
+		fmt.Fprintf(w, "  cut short    %d answers (the client left, or the upstream cut its body: the bytes passed on are recorded), %d requests whose client left before any answer (recorded without one)\n", p.Cut, p.GaveUp)
+	}
+	if p.Upgrades > 0 {
+		fmt.Fprintf(w, "  upgrades     %d protocol switches (101: WebSocket and others): the handshake recorded, the tunnel after it not\n", p.Upgrades)
+	}
+	if p.InFlight > 0 || p.Refused > 0 {
+		fmt.Fprintf(w, "  not recorded %d requests still unanswered when the proxy stopped, %d HTTP/2 connections with prior knowledge refused (505)\n", p.InFlight, p.Refused)
+	}
 }

@@ -85,18 +85,28 @@ type Request struct {
 	// File is the index of the request's trace file among those Open
 	// read (Source.SignatureKey): row ids count from 0 in each.
 	File int32 `parquet:"trace_file"`
+	// ProxyAnswer: the recording proxy answered itself, the application
+	// did not (decoded makes it a request recorded without an answer).
+	ProxyAnswer bool `parquet:"proxy_answer"`
 }
 
 // LaterColumns are the trace columns older traces lack (pqfile.Later),
 // and the one no trace has (File: set as each file is read, kept in the
 // spilled files).
-func (*Request) LaterColumns() []string { return []string{"links", "resp_sig", "trace_file"} }
+func (*Request) LaterColumns() []string {
+	return []string{"links", "resp_sig", "trace_file", "proxy_answer"}
+}
 
 // decoded makes a decoded row's empty slices nil, as they were written:
 // parquet-go decodes a null after a value as empty, not nil.
 func (r *Request) decoded() {
 	if len(r.Body) == 0 {
 		r.Body = nil
+	}
+	if r.ProxyAnswer {
+		// The proxy's 502 is no answer of the application's to compare
+		// with, nor to carry values from.
+		r.Status, r.RespSig = 0, trace.Signature{}
 	}
 	if len(r.RespSig.Leaves) == 0 {
 		r.RespSig.Leaves = nil

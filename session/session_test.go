@@ -460,3 +460,32 @@ func TestOpenContextStops(t *testing.T) {
 		})
 	}
 }
+
+// The recording proxy's own answer (its 502 when the upstream was down)
+// is no answer of the application's: the request reads as recorded
+// without one, so replay neither compares it nor carries from it.
+func TestProxyAnswerIsNoAnswer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.parquet")
+	start := time.Unix(1.7e9, 0).UTC()
+	rows := []trace.Exchange{
+		{TS: start, Session: "s", Method: "GET", Path: "/a", Route: "/a", Kind: trace.KindRead, Status: 200,
+			RespSig: trace.Signature{Type: "application/json", Kind: "json", Class: "<100"}},
+		{TS: start.Add(time.Second), Session: "s", Method: "GET", Path: "/b", Route: "/b", Kind: trace.KindRead, Status: 502,
+			RespSig: trace.Signature{Type: "text/plain", Kind: "other", Class: "<100"}, ProxyAnswer: true},
+	}
+	if err := tracefile.WriteAll(path, rows); err != nil {
+		t.Fatal(err)
+	}
+	src, _, err := Open(Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	s, err := src.Session(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := s.Requests[0], s.Requests[1]; a.Status != 200 || a.RespSig.Kind != "json" || b.Status != 0 || b.RespSig.Kind != "" {
+		t.Errorf("read %d %q and %d %q: want the application's 200 kept, the proxy's 502 no answer", a.Status, a.RespSig.Kind, b.Status, b.RespSig.Kind)
+	}
+}

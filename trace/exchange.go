@@ -70,6 +70,11 @@ type Exchange struct {
 	// the live answer with. Empty in traces recorded before signatures,
 	// and when no answer was seen.
 	RespSig Signature `parquet:"resp_sig"`
+	// ProxyAnswer says the answer is the recording proxy's own, not the
+	// application's: the upstream could not be reached (its 502), so the
+	// request went unanswered by the application. Replay takes it for a
+	// request recorded without an answer.
+	ProxyAnswer bool `parquet:"proxy_answer"`
 }
 
 // Link says that the value at At in a request came from the response of
@@ -128,4 +133,4 @@ func HeaderValue(hs []Header, name string) (string, bool) { return observed.Head
 
 // LaterColumns are the columns traces recorded before them lack
 // (pqfile.Later): such traces read with them empty.
-func (*Exchange) LaterColumns() []string { return []string{"links", "resp_sig"} }
+func (*Exchange) LaterColumns() []string { return []string{"links", "resp_sig", "proxy_answer"} }
