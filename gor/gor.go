@@ -177,8 +177,7 @@ func (g *Reader) split(data []byte, atEOF bool) (int, []byte, error) {
 // Stats returns the counters so far.
 func (g *Reader) Stats() Stats {
 	st := g.st
-	h := g.streams.Stats()
-	st.Unparsed = h.Incomplete + h.Orphans + g.unparsed
+	st.Unparsed = g.unparsed
 	return st
 }
 
@@ -336,7 +335,8 @@ func (g *Reader) parse(it *item) (observed.Exchange, bool) {
 	}
 	c.Close()
 	if len(g.got) == 0 {
-		return observed.Exchange{}, false // counted by httpstream
+		g.unparsed++
+		return observed.Exchange{}, false
 	}
 	if len(g.got) > 1 {
 		g.unparsed += int64(len(g.got) - 1) // GoReplay writes one message a payload
