@@ -116,7 +116,8 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 	if err != nil {
 		return nil, &BadInput{err}
 	}
-	out, err := outputPath(cfg.Out, input, cfg.Force)
+	// requests_0.gor.gz is named as requests_0.gor is.
+	out, err := outputPath(cfg.Out, strings.TrimSuffix(input, ".gz"), cfg.Force)
 	if err != nil {
 		return nil, err
 	}
