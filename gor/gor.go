@@ -55,8 +55,10 @@ const (
 	// answerWait is how long a request waits for its response, and a
 	// response for its request, in capture time.
 	answerWait = 60e9
-	// maxPending bounds the messages waiting for their other half.
-	maxPending = 65536
+	// maxPending and maxPendingBytes bound the messages waiting for their
+	// other half or their turn.
+	maxPending      = 65536
+	maxPendingBytes = 128 << 20
 )
 
 // Options say how much of the bodies to keep, as httpstream.Options do.
@@ -100,6 +102,8 @@ type Reader struct {
 	queue queue
 	// latest is the largest timestamp read.
 	latest int64
+	// pendingBytes is the size of the messages in queue.
+	pendingBytes int
 	// conns numbers the connections by the first half of the ID.
 	conns    map[string]int64
 	nextConn int64
@@ -242,6 +246,7 @@ func (g *Reader) add(b []byte) {
 	}
 	// The scanner reuses its buffer.
 	p := &payload{ts: ts, latency: latency, data: bytes.Clone(b[nl+1:])}
+	g.pendingBytes += len(p.data)
 	g.latest = max(g.latest, ts)
 	it := g.byID[id]
 	if it != nil && ((typ == '1' && it.req != nil) || (typ == '2' && it.resp != nil)) {
@@ -291,7 +296,8 @@ func (g *Reader) flush() {
 	for g.queue.Len() > 0 {
 		top := g.queue[0]
 		complete := top.req != nil && top.resp != nil
-		if !(complete && top.at < g.latest-reorder) && top.at >= g.latest-answerWait && g.queue.Len() <= maxPending {
+		if !(complete && top.at < g.latest-reorder) && top.at >= g.latest-answerWait &&
+			g.queue.Len() <= maxPending && g.pendingBytes <= maxPendingBytes {
 			return
 		}
 		g.pop()
@@ -307,6 +313,11 @@ func (g *Reader) pop() {
 func (g *Reader) finish(it *item) {
 	if g.byID[it.id] == it {
 		delete(g.byID, it.id)
+	}
+	for _, p := range []*payload{it.req, it.resp} {
+		if p != nil {
+			g.pendingBytes -= len(p.data)
+		}
 	}
 	if it.req == nil {
 		g.st.Orphans++
