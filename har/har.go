@@ -124,7 +124,11 @@ func (r *Reader) Next() (observed.Exchange, error) {
 		case errors.As(err, &te):
 			// The decoder read the whole value: skip this entry only.
 			r.stats.Entries++
-			r.skip("malformed entry (" + te.Field + " is not a " + te.Type.String() + ")")
+			if te.Field == "" {
+				r.skip("malformed entry (not an object)")
+			} else {
+				r.skip("malformed entry (" + te.Field + " is not a " + te.Type.String() + ")")
+			}
 			continue
 		case err != nil:
 			r.done = true

@@ -247,6 +247,7 @@ func TestEntries(t *testing.T) {
 		{"blob: URL", start + `"request": {"method": "GET", "url": "blob:http://h/1"}, "response": {"status": 200}`, "not an http(s) URL", nil},
 		{"no method", start + `"request": {"url": "http://h/"}, "response": {"status": 200}`, "no method", nil},
 		{"no time", `"request": {"method": "GET", "url": "http://h/"}, "response": {"status": 200}`, "no startedDateTime", nil},
+		{"not an object", `}, 3, {"request": 1`, "malformed entry (not an object)", nil},
 		{"a status in quotes", start + `"request": {"method": "GET", "url": "http://h/"}, "response": {"status": "200"}`, "malformed entry (response.status is not a float64)", nil},
 	}
 	for _, tt := range tests {
