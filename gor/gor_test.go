@@ -54,24 +54,31 @@ type goReplayPayload struct {
 func readPayloads(t *testing.T, b []byte) map[string][]goReplayPayload {
 	t.Helper()
 	byID := map[string][]goReplayPayload{}
+	methods := map[string]string{}
+	var raw [][2]string
 	for _, p := range strings.Split(string(b), "\n🐵🙈🙉\n") {
 		if p == "" {
 			continue
 		}
 		meta, msg, _ := strings.Cut(p, "\n")
-		f := strings.Fields(meta)
+		raw = append(raw, [2]string{meta, msg})
+		if f := strings.Fields(meta); f[0] == "1" {
+			methods[f[1]], _, _ = strings.Cut(msg, " ")
+		}
+	}
+	for _, r := range raw {
+		f := strings.Fields(r[0])
 		ts, _ := strconv.ParseInt(f[2], 10, 64)
 		gp := goReplayPayload{typ: f[0], id: f[1], ts: ts}
-		br := bufio.NewReader(strings.NewReader(msg))
+		br := bufio.NewReader(strings.NewReader(r[1]))
 		var err error
 		if f[0] == "1" {
 			if gp.req, err = http.ReadRequest(br); err == nil {
 				gp.reqBody, err = io.ReadAll(gp.req.Body)
 			}
 		} else {
-			// Responses are read without their request: a HEAD's would
-			// have no body, but GoReplay recorded none here.
-			if gp.resp, err = http.ReadResponse(br, nil); err == nil {
+			// A HEAD's answer has no body: net/http needs the method.
+			if gp.resp, err = http.ReadResponse(br, &http.Request{Method: methods[f[1]]}); err == nil {
 				gp.body, err = io.ReadAll(gp.resp.Body)
 			}
 		}
@@ -313,4 +320,48 @@ func FuzzGor(f *testing.F) {
 		}
 		t.Fatal("no end")
 	})
+}
+
+// GoReplay's own replay of curl.gor (scripts/make-import-fixtures.sh) has
+// the replay's answers (type 3) beside the recorded ones (type 2): the
+// exchanges are curl.gor's, with the recorded answers.
+func TestReplayedAnswersAreLeftOut(t *testing.T) {
+	plain, err := os.ReadFile(filepath.Join(fixtures, "curl.gor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayed, err := os.ReadFile(filepath.Join(fixtures, "replayed.gor"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type3 := 0
+	for _, ps := range readPayloads(t, replayed) {
+		for _, p := range ps {
+			if p.typ == "3" {
+				type3++
+			}
+		}
+	}
+	want, _, err := readAll(t, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := readAll(t, replayed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Replayed != int64(type3) || type3 == 0 || len(got) != len(want) {
+		t.Fatalf("%d exchanges, %d replayed answers left out; want %d and %d", len(got), st.Replayed, len(want), type3)
+	}
+	for i := range got {
+		status := func(x observed.Exchange) int {
+			if x.Resp == nil {
+				return 0
+			}
+			return x.Resp.Status
+		}
+		if got[i].Req.Target != want[i].Req.Target || status(got[i]) != status(want[i]) {
+			t.Errorf("exchange %d: %s %d, want %s %d", i, got[i].Req.Target, status(got[i]), want[i].Req.Target, status(want[i]))
+		}
+	}
 }

@@ -15,6 +15,8 @@
 #       proxy) with --input-raw-track-response --output-file, recording
 #       curl against scripts/fixtureserver (chunked, gzip, HEAD, 204,
 #       uploads) and the demo API (a login and its token)
+#   testdata/gor/replayed.gor  GoReplay replaying curl.gor with
+#       --output-http-track-response: the replay's answers (type 3) too
 #
 # Needs root (GoReplay captures with libpcap), Go, Node and npm.
 set -euo pipefail
@@ -123,4 +125,12 @@ sleep 2 # GoReplay flushes its file every second
 kill -INT $gorpid
 wait $gorpid || true
 cp "$work/curl.gor" "$work/curl.gor.gz" testdata/gor/
+
+# GoReplay replaying that file (ten times as fast) against the fixture
+# server, keeping the answers: its output has the replay's responses
+# (type 3) beside the recorded ones; the demo API's requests get 404s.
+"$work/bin/goreplay" --input-file "testdata/gor/curl.gor|1000%" --output-http http://$fsrv \
+	--output-http-track-response --output-file "$work/replayed.gor" --output-file-append \
+	--exit-after 5s >"$work/replay.log" 2>&1
+cp "$work/replayed.gor" testdata/gor/
 ls -l testdata/har testdata/gor
