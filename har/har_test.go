@@ -59,8 +59,8 @@ type jsonEntry struct {
 	}
 }
 
-// Every entry of Chromium's HARs (made by chrome-har: see
-// scripts/make-import-fixtures.sh) becomes the exchange its JSON says:
+// Every entry of Chromium's HARs (made by chrome-har and by Playwright:
+// see scripts/make-import-fixtures.sh) becomes the exchange its JSON says:
 // method, origin-form target, Host, every header and only those, times,
 // status, bodies (base64 decoded), HTTP/2 as HTTP/2.0 with Host from
 // :authority.
@@ -73,6 +73,7 @@ func TestChromiumHARs(t *testing.T) {
 	}{
 		{"chromium-demoapi.har", "HTTP/1.1", 15, 12},
 		{"chromium-nginx-h2.har", "HTTP/2.0", 5, 5},
+		{"playwright-demoapi.har", "HTTP/1.1", 14, 12},
 	} {
 		t.Run(tt.file, func(t *testing.T) {
 			raw, err := os.ReadFile(filepath.Join(fixtures, tt.file))
@@ -304,7 +305,7 @@ func TestBadFiles(t *testing.T) {
 }
 
 func FuzzHAR(f *testing.F) {
-	for _, name := range []string{"chromium-demoapi.har", "chromium-nginx-h2.har"} {
+	for _, name := range []string{"chromium-demoapi.har", "chromium-nginx-h2.har", "playwright-demoapi.har"} {
 		if b, err := os.ReadFile(filepath.Join(fixtures, name)); err == nil {
 			f.Add(b)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,12 +70,18 @@ type harDoc struct {
 	}
 }
 
-// Recording Chromium's HAR of the demo API (scripts/make-import-fixtures.sh)
+// Recording Chromium's HARs of the demo API (scripts/make-import-fixtures.sh)
 // writes one row per entry, as the HAR's JSON has it: times, statuses,
 // secrets redacted, sessions by credential, and links from the login's
 // token and the created task's id to the requests that used them.
 func TestHARTrace(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(fixtures, "har", "chromium-demoapi.har"))
+	for _, name := range []string{"chromium-demoapi.har", "playwright-demoapi.har"} {
+		t.Run(name, func(t *testing.T) { testHARTrace(t, name) })
+	}
+}
+
+func testHARTrace(t *testing.T, name string) {
+	raw, err := os.ReadFile(filepath.Join(fixtures, "har", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +90,7 @@ func TestHARTrace(t *testing.T) {
 		t.Fatal(err)
 	}
 	entries := doc.Log.Entries
-	sum, rows := importFixture(t, context.Background(), FromHAR, "har/chromium-demoapi.har")
+	sum, rows := importFixture(t, context.Background(), FromHAR, "har/"+name)
 	if len(rows) != len(entries) || sum.Import.Read != int64(len(entries)) || sum.Written != int64(len(rows)) {
 		t.Fatalf("%d rows, summary %+v, from %d entries", len(rows), sum.Import, len(entries))
 	}
@@ -142,7 +149,7 @@ func TestHARTrace(t *testing.T) {
 	}
 	var out bytes.Buffer
 	sum.Print(&out)
-	if !strings.Contains(out.String(), "read         15 entries: 15 exchanges written") {
+	if n := len(entries); !strings.Contains(out.String(), fmt.Sprintf("read         %d entries: %d exchanges written", n, n)) {
 		t.Errorf("summary:\n%s", out.String())
 	}
 }

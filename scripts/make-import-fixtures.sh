@@ -4,10 +4,12 @@
 #
 #   testdata/har/chromium-demoapi.har  headless Chromium (Debian's chromium,
 #       driven over the DevTools protocol by puppeteer-core) running an API
-#       client in a page against the demo API: X-API-Key, JSON bodies,
-#       every method, a login's bearer token, a form login and its cookie;
-#       the HAR written by the npm package chrome-har
-#       (scripts/import/har-capture.mjs)
+#       client in a page against the demo API (scripts/import/
+#       demoapi-flow.mjs): X-API-Key, JSON bodies, every method, a login's
+#       bearer token, a form login and its cookie; the HAR written by the
+#       npm package chrome-har (scripts/import/har-capture.mjs)
+#   testdata/har/playwright-demoapi.har  the same flow in Chromium driven
+#       by Playwright, which writes the HAR itself (recordHar)
 #   testdata/har/chromium-nginx-h2.har  the same browser loading a page
 #       from nginx over TLS and HTTP/2 (a self-signed certificate): an
 #       image (base64 in the HAR), gzipped JSON, a POST
@@ -33,8 +35,9 @@ mkdir -p testdata/har testdata/gor "$work/bin"
 go build -o "$work/bin/demoapi" ./cmd/demoapi
 go build -o "$work/bin/fixtureserver" ./scripts/fixtureserver
 GOBIN=$work/bin CGO_ENABLED=1 go install github.com/buger/goreplay@v1.3.2
-(cd "$work" && npm init -y >/dev/null && PUPPETEER_SKIP_DOWNLOAD=1 npm install --silent puppeteer-core@25.16.0 chrome-har@1.3.1 >/dev/null)
-cp scripts/import/har-capture.mjs "$work/"
+(cd "$work" && npm init -y >/dev/null && PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+	npm install --silent puppeteer-core@25.16.0 chrome-har@1.3.1 playwright-core@1.65.1 >/dev/null)
+cp scripts/import/*.mjs "$work/"
 
 api=127.0.0.1:18190 fsrv=127.0.0.1:18191 tls=18192
 "$work/bin/demoapi" --addr $api --no-delay >"$work/demoapi.log" 2>&1 &
@@ -46,6 +49,7 @@ wait_for curl -sf http://$fsrv/health
 
 # HAR: the demo API from a page.
 node "$work/har-capture.mjs" demoapi http://$api testdata/har/chromium-demoapi.har
+node "$work/har-playwright.mjs" http://$api testdata/har/playwright-demoapi.har
 
 # HAR: a page over HTTP/2 from nginx.
 mkdir -p "$work/www"
