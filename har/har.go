@@ -162,7 +162,9 @@ type entry struct {
 		Status      number   `json:"status"`
 		HTTPVersion string   `json:"httpVersion"`
 		Headers     []header `json:"headers"`
-		Content     struct {
+		// FromDiskCache is chrome-har's mark of a cached answer.
+		FromDiskCache bool `json:"fromDiskCache"`
+		Content       struct {
 			Size     number `json:"size"`
 			Text     string `json:"text"`
 			Encoding string `json:"encoding"`
@@ -176,6 +178,9 @@ type entry struct {
 	// Chromium's websocket frames.
 	WebSocketMessages json.RawMessage `json:"_webSocketMessages"`
 	ResourceType      string          `json:"_resourceType"`
+	// FromCache is Chromium devtools' "memory" or "disk" for an answer the
+	// browser took from its cache: the request was never sent.
+	FromCache string `json:"_fromCache"`
 }
 
 type request struct {
@@ -250,6 +255,9 @@ func (r *Reader) exchange(e *entry) (observed.Exchange, string) {
 	}
 	if e.WebSocketMessages != nil || e.ResourceType == "websocket" || int(e.Response.Status) == 101 {
 		return observed.Exchange{}, "websocket"
+	}
+	if e.FromCache != "" || e.Response.FromDiskCache {
+		return observed.Exchange{}, "served from the browser's cache (never sent)"
 	}
 	method := e.Request.Method
 	if method == "" || strings.ContainsAny(method, " \t\r\n") {
