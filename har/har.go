@@ -153,7 +153,7 @@ func (r *Reader) Next() (observed.Exchange, error) {
 func (r *Reader) skip(reason string) { r.stats.Skipped[reason]++ }
 
 // entry is the part of a HAR entry that becomes an exchange. Sizes and
-// times are json.Number: exporters write 12, 12.0 and -1 alike.
+// times are numbers that exporters write as 12, 12.0, -1 or null alike.
 type entry struct {
 	StartedDateTime string  `json:"startedDateTime"`
 	Time            number  `json:"time"`
@@ -244,7 +244,7 @@ func (n number) ms() int64 {
 	if n <= 0 {
 		return 0
 	}
-	return int64(float64(n) * 1e6)
+	return int64(min(float64(n), 1e11) * 1e6) // at most 3 years: sums cannot overflow
 }
 
 // exchange converts an entry, or says why it cannot.
@@ -281,14 +281,15 @@ func (r *Reader) exchange(e *entry) (observed.Exchange, string) {
 	req.Start = started.UnixNano() + t.Blocked.ms() + t.DNS.ms() + t.Connect.ms()
 	req.End = req.Start + t.Send.ms()
 	x := observed.Exchange{Conn: r.conn(e, u), Req: req}
-	if int(e.Response.Status) <= 0 {
+	switch status := e.Response.Status; {
+	case status <= 0:
 		return x, "" // no answer was seen
+	case status < 100 || status > 999:
+		return observed.Exchange{}, "bad status"
 	}
 	resp := &observed.Message{Status: int(e.Response.Status)}
-	resp.Proto, resp.Headers = convert(e.Response.HTTPVersion, e.Response.Headers, "")
-	if resp.Proto != req.Proto && strings.HasPrefix(req.Proto, "HTTP/1") {
-		resp.Proto = req.Proto
-	}
+	_, resp.Headers = convert(e.Response.HTTPVersion, e.Response.Headers, "")
+	resp.Proto = req.Proto // one protocol per exchange
 	resp.Start = req.End + t.Wait.ms()
 	resp.End = resp.Start + t.Receive.ms()
 	if t.Send.ms()+t.Wait.ms()+t.Receive.ms() == 0 && e.Time.ms() > 0 {

@@ -245,6 +245,7 @@ func TestEntries(t *testing.T) {
 		{"websocket (Chromium)", start + `"request": {"method": "GET", "url": "https://h/s"}, "response": {"status": 101}, "_webSocketMessages": []`, "websocket", nil},
 		{"from the memory cache", start + `"request": {"method": "GET", "url": "http://h/a.js"}, "response": {"status": 200}, "_fromCache": "memory"`, "served from the browser's cache (never sent)", nil},
 		{"from the disk cache (chrome-har)", start + `"request": {"method": "GET", "url": "http://h/a.js"}, "response": {"status": 200, "fromDiskCache": true}`, "served from the browser's cache (never sent)", nil},
+		{"bad status", start + `"request": {"method": "GET", "url": "http://h/"}, "response": {"status": 1e300}`, "bad status", nil},
 		{"data: URL", start + `"request": {"method": "GET", "url": "data:image/png;base64,AAAA"}, "response": {"status": 200}`, "data: URL", nil},
 		{"no URL", start + `"request": {"method": "GET"}, "response": {"status": 200}`, "no URL", nil},
 		{"blob: URL", start + `"request": {"method": "GET", "url": "blob:http://h/1"}, "response": {"status": 200}`, "not an http(s) URL", nil},
