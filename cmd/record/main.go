@@ -26,8 +26,8 @@ const usage = `usage:
   record --gor FILE [-o traces/NAME.parquet] [flags]                        a GoReplay file (--output-file)
   record --proxy LISTEN --upstream URL [-o traces/] [flags]                 a recording reverse proxy
 
-Writes every HTTP/1.x exchange (HAR's HTTP/2 and /3 too) to parquet traces. SIGINT or SIGTERM stops
-and closes the files.
+Writes every HTTP/1.x exchange (and a HAR's HTTP/2 and /3 ones) to
+parquet traces. SIGINT or SIGTERM stops and closes the files.
 
 flags:
 `
