@@ -258,3 +258,24 @@ func TestImportBadInput(t *testing.T) {
 		})
 	}
 }
+
+// The summary and the progress line of an import say what was read and
+// what was skipped, by reason.
+func TestImportSummary(t *testing.T) {
+	s := &Summary{Input: "a.har", InputFormat: "har", InputSize: 2048, InputRead: 1024, Output: "traces/a.parquet", Written: 3,
+		Import: &ImportStats{Unit: "entries", Read: 6, Answered: 2, Unanswered: 1, Skipped: map[string]int64{"websocket": 2, "data: URL": 1}}}
+	var b bytes.Buffer
+	s.Print(&b)
+	for _, want := range []string{
+		"record: a.har (har, 2.0 KiB) -> traces/a.parquet\n",
+		"  read         6 entries: 3 exchanges written, 2 with a response, 1 without\n",
+		"  skipped      1 data: URL, 2 websocket\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary has no %q:\n%s", want, b.String())
+		}
+	}
+	if got := s.ProgressLine(); got != " 50% 6 entries, 3 exchanges" {
+		t.Errorf("progress line %q", got)
+	}
+}
