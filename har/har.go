@@ -356,7 +356,8 @@ func parseTime(s string) (time.Time, error) {
 
 // convert turns HAR headers into HTTP/1.1-like ones: HTTP/2 and /3
 // pseudo-headers are dropped, :authority becomes Host, and a request with
-// no Host gets the URL's (host non-empty). A line that repeats an earlier
+// no Host gets the URL's (host non-empty: a request), its cookie lines
+// joined into one. A line that repeats an earlier
 // one exactly is dropped: chrome-har lists the headers the page asked for
 // and then those sent, so most come twice. It returns the protocol named
 // by version, or by the pseudo-headers when version does not say.
@@ -392,7 +393,35 @@ func convert(version string, hs []header, host string) (string, []observed.Heade
 		}
 		out = append([]observed.Header{{Name: "Host", Value: host}}, out...)
 	}
+	if host != "" && !strings.HasPrefix(proto, "HTTP/1") {
+		out = joinCookies(out)
+	}
 	return proto, out
+}
+
+// joinCookies puts an HTTP/2 or /3 request's cookie lines (browsers send
+// one per cookie) into one, as RFC 9113 8.2.3 says a conversion to
+// HTTP/1.1 must: the session cookie is then found where HTTP/1.1 has it.
+func joinCookies(hs []observed.Header) []observed.Header {
+	first := -1
+	for i, h := range hs {
+		if !strings.EqualFold(h.Name, "Cookie") {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		hs[first].Value += "; " + h.Value
+		hs[i].Name = "" // dropped below
+	}
+	out := hs[:0]
+	for _, h := range hs {
+		if h.Name != "" {
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // repeats says whether hs has a line like h already (name in any case).

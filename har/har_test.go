@@ -208,6 +208,14 @@ func TestEntries(t *testing.T) {
 					t.Errorf("times %d %d", x.Req.Start, x.Resp.Start)
 				}
 			}},
+		{"h2 cookie lines joined", start + `"request": {"method": "GET", "url": "https://h/", "httpVersion": "h2",
+			"headers": [{"name": "cookie", "value": "a=1"}, {"name": "accept", "value": "*/*"}, {"name": "cookie", "value": "sid=2"}]}, "response": {"status": 200}`, "",
+			func(t *testing.T, x observed.Exchange) {
+				want := []observed.Header{{Name: "Host", Value: "h"}, {Name: "cookie", Value: "a=1; sid=2"}, {Name: "accept", Value: "*/*"}}
+				if !equalHeaders(x.Req.Headers, want) {
+					t.Errorf("%v", x.Req.Headers)
+				}
+			}},
 		{"base64 bodies, Content-Encoding gone", start + `"request": {"method": "POST", "url": "http://h/up", "httpVersion": "HTTP/1.1", "headers": [],
 			"postData": {"mimeType": "application/octet-stream", "text": "AAEC", "encoding": "base64"}, "bodySize": 3},
 			"response": {"status": 201, "httpVersion": "HTTP/1.1", "headers": [{"name": "Content-Encoding", "value": "gzip"}],
