@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -226,8 +225,9 @@ func TestImportInterrupted(t *testing.T) {
 	}
 }
 
-// Files that are missing or not of the format asked for are input errors
-// (the command exits 2), and no trace is made.
+// Files that are missing or not of the format asked for are bad input
+// (the command exits 2), and no trace is made; a trace already there is
+// replaced only with Force.
 func TestImportBadInput(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.har")
@@ -245,12 +245,26 @@ func TestImportBadInput(t *testing.T) {
 		{"pcap as HAR", FromHAR, filepath.Join(fixtures, "pcap", "go-curl.pcap")},
 		{"empty HAR", FromHAR, empty},
 	}
+	t.Run("a trace already there", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "t.parquet")
+		os.WriteFile(out, []byte("mine"), 0o600)
+		har := filepath.Join(fixtures, "har", "chromium-demoapi.har")
+		if _, err := FromHAR(context.Background(), har, Config{Out: out}); !IsBadInput(err) {
+			t.Errorf("%v, want a BadInput", err)
+		}
+		if b, _ := os.ReadFile(out); string(b) != "mine" {
+			t.Error("the trace there was replaced")
+		}
+		if _, err := FromHAR(context.Background(), har, Config{Out: out, Force: true}); err != nil {
+			t.Errorf("with Force: %v", err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "t.parquet")
 			_, err := tt.from(context.Background(), tt.file, Config{Out: out})
-			if _, ok := errors.AsType[*InputError](err); !ok {
-				t.Errorf("%v, want an InputError", err)
+			if !IsBadInput(err) {
+				t.Errorf("%v, want a BadInput", err)
 			}
 			if _, err := os.Stat(out); err == nil {
 				t.Error("a trace was written")
