@@ -131,7 +131,7 @@ type ProxyStats struct {
 type Summary struct {
 	// Input and Output name the capture read and the trace written.
 	Input, Output string
-	// InputFormat is "pcap" or "pcapng".
+	// InputFormat is "pcap", "pcapng", "har", "gor", "live" or "proxy".
 	InputFormat string
 	// InputSize and InputRead are the capture file's size and bytes read.
 	InputSize, InputRead int64
@@ -161,6 +161,8 @@ type Summary struct {
 	Files []string
 	// Links counts the links found between responses and requests.
 	Links correlate.Stats
+	// Import holds the counters of a HAR or GoReplay file (nil otherwise).
+	Import *ImportStats
 }
 
 // recorder is the observed.Sink that writes rows: every source of a

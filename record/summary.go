@@ -27,9 +27,12 @@ func (s *Summary) Print(w io.Writer) {
 	if k := s.Kernel; k != nil {
 		fmt.Fprintf(w, "  kernel       %d packets passed the filter, %d dropped (ring full), %d ring freezes\n", k.Packets, k.Drops, k.QueueFreezes)
 	}
-	if s.InputFormat != "proxy" {
+	switch {
+	case s.Import != nil:
+		s.printImport(w)
+	case s.InputFormat != "proxy":
 		s.printPackets(w)
-	} else {
+	default:
 		fmt.Fprintf(w, "  connections  %d\n", c.Connections)
 		fmt.Fprintf(w, "  exchanges    %d written", s.Written)
 		if s.Unsampled > 0 {
@@ -56,7 +59,7 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	secs := s.Elapsed.Seconds()
 	if secs > 0 {
-		if s.InputFormat == "proxy" {
+		if s.InputFormat == "proxy" || s.Import != nil {
 			fmt.Fprintf(w, "  time         %.2fs (%.0f exchanges/s)\n", secs, float64(s.Written)/secs)
 		} else {
 			fmt.Fprintf(w, "  time         %.2fs (%.0f packets/s, %.0f exchanges/s)\n", secs, float64(c.Packets)/secs, float64(s.Written)/secs)
@@ -104,6 +107,10 @@ func (s *Summary) ProgressLine() string {
 		fmt.Fprintf(&b, "%3.0f%% ", 100*float64(s.InputRead)/float64(s.InputSize))
 	} else {
 		fmt.Fprintf(&b, "%s ", s.Elapsed.Truncate(time.Second))
+	}
+	if s.Import != nil {
+		fmt.Fprintf(&b, "%d %s, %d exchanges", s.Import.Read, s.Import.Unit, s.Written)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "%d packets (%.0f/s), %d exchanges, %d incomplete, %d gaps",
 		s.Capture.Packets, float64(s.Capture.Packets)/max(s.Elapsed.Seconds(), 1e-9),

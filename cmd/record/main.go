@@ -22,10 +22,12 @@ import (
 const usage = `usage:
   record --iface IFACE [--port N]... [--filter EXPR] [-o traces/] [flags]   live capture (root or CAP_NET_RAW)
   record --pcap FILE [-o traces/NAME.parquet] [flags]                       a pcap or pcapng file
+  record --har FILE [-o traces/NAME.parquet] [flags]                        a HAR file (devtools, mitmproxy, Charles, Postman)
+  record --gor FILE [-o traces/NAME.parquet] [flags]                        a GoReplay file (--output-file)
   record --proxy LISTEN --upstream URL [-o traces/] [flags]                 a recording reverse proxy
 
-Writes every HTTP/1.x exchange to parquet traces. SIGINT or SIGTERM stops
-and closes the files.
+Writes every HTTP/1.x exchange (and a HAR's HTTP/2 and /3 ones) to
+parquet traces. SIGINT or SIGTERM stops and closes the files.
 
 flags:
 `
@@ -38,9 +40,11 @@ func run() int {
 	fs.Usage = func() { fmt.Fprint(os.Stderr, usage); fs.PrintDefaults() }
 	iface := fs.String("iface", "", "network interface to capture on (AF_PACKET; no libpcap)")
 	pcap := fs.String("pcap", "", "capture file to read (pcap or pcapng)")
+	harFile := fs.String("har", "", "HAR file to read (HAR 1.2: browser devtools, mitmproxy, Charles, Postman)")
+	gorFile := fs.String("gor", "", "GoReplay file to read (--output-file, .gor or .gor.gz; responses with --input-raw-track-response)")
 	proxy := fs.String("proxy", "", "address to listen on as a recording reverse proxy (:8080 is loopback only; 0.0.0.0:8080 for all)")
 	upstream := fs.String("upstream", "", "with --proxy: where to forward (http://127.0.0.1:8000)")
-	out := fs.StringP("out", "o", "traces/", "directory to write into (with --pcap also a .parquet file name)")
+	out := fs.StringP("out", "o", "traces/", "directory to write into (with --pcap, --har, --gor also a .parquet file name)")
 	ports := fs.UintSlice("port", nil, "server port to record (repeatable; default: every TCP port)")
 	filter := fs.String("filter", "", "with --iface: a tcpdump filter expression, compiled by the tcpdump on PATH (replaces --port)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
@@ -52,7 +56,7 @@ func run() int {
 	maxBody := fs.String("max-body", "1MiB", "request body bytes kept per exchange")
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
 	noSignatures := fs.Bool("no-signatures", false, "record no answer signatures: replay then compares only statuses with the recording")
-	force := fs.Bool("force", false, "with --pcap: replace a trace file already at the output path")
+	force := fs.Bool("force", false, "with --pcap, --har, --gor: replace a trace file already at the output path")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line, and no summary unless the recording failed (warnings and errors still go to stderr)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
@@ -62,7 +66,7 @@ func run() int {
 		return 2
 	}
 	modes := 0
-	for _, m := range []string{*iface, *pcap, *proxy} {
+	for _, m := range []string{*iface, *pcap, *harFile, *gorFile, *proxy} {
 		if m != "" {
 			modes++
 		}
@@ -77,11 +81,15 @@ func run() int {
 	if *filter != "" && (*iface == "" || len(*ports) > 0) {
 		return fail("--filter is for --iface, and replaces --port")
 	}
-	if *force && *pcap == "" {
-		return fail("--force is for --pcap (live capture and --proxy write new files, named by their start)")
+	file := *pcap != "" || *harFile != "" || *gorFile != ""
+	if *force && !file {
+		return fail("--force is for --pcap, --har and --gor (live capture and --proxy write new files, named by their start)")
 	}
-	if *pcap != "" && (*duration > 0 || *rotate != "") {
+	if file && (*duration > 0 || *rotate != "") {
 		return fail("--duration and --rotate are for live capture and --proxy")
+	}
+	if (*harFile != "" || *gorFile != "") && len(*ports) > 0 {
+		return fail("--port is for packets: a HAR or GoReplay file holds only the exchanges it recorded")
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
 		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force}
@@ -138,6 +146,10 @@ func run() int {
 	switch {
 	case *pcap != "":
 		sum, err = record.FromPcap(ctx, *pcap, cfg)
+	case *harFile != "":
+		sum, err = record.FromHAR(ctx, *harFile, cfg)
+	case *gorFile != "":
+		sum, err = record.FromGor(ctx, *gorFile, cfg)
 	case *proxy != "":
 		if !strings.HasSuffix(cfg.Out, "/") && !strings.HasSuffix(cfg.Out, ".parquet") {
 			cfg.Out += "/"

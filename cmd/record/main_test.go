@@ -83,3 +83,41 @@ func TestFirstUse(t *testing.T) {
 		}
 	}
 }
+
+// record --har and --gor: exit 0 with a trace, 2 for a file that is
+// missing or not of its format, for a trace already there without
+// --force, and for flags that do not go with them.
+func TestImportExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	har, _ := filepath.Abs("../../testdata/har/chromium-demoapi.har")
+	gor, _ := filepath.Abs("../../testdata/gor/curl.gor")
+	tests := []struct {
+		args   []string
+		code   int
+		out    string // a trace that must be written
+		stderr string // a part of it
+	}{
+		{[]string{"--har", har, "-o", "h.parquet"}, 0, "h.parquet", ""},
+		{[]string{"--har", har, "-o", "h.parquet"}, 2, "", "--force"},
+		{[]string{"--har", har, "--force", "-o", "h.parquet"}, 0, "h.parquet", ""},
+		{[]string{"--gor", gor, "-q", "-o", "out/"}, 0, "out/curl.parquet", ""},
+		{[]string{"--gor", gor + ".gz", "-q", "-o", "z.parquet"}, 0, "z.parquet", ""},
+		{[]string{"--har", filepath.Join(dir, "missing.har")}, 2, "", "no such file"},
+		{[]string{"--gor", har}, 2, "", "not a GoReplay file"},
+		{[]string{"--har", gor}, 2, "", "not a HAR file"},
+		{[]string{"--har", har, "--port", "80"}, 2, "", "--port is for packets"},
+		{[]string{"--har", har, "--rotate", "1m"}, 2, "", "--rotate"},
+		{[]string{"--har", har, "--gor", gor}, 2, "", ""},
+	}
+	for _, tt := range tests {
+		code, _, stderr := recordCmd(t, dir, tt.args...)
+		if code != tt.code || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("record %v: exit %d, stderr %q; want %d, %q", tt.args, code, stderr, tt.code, tt.stderr)
+		}
+		if tt.out != "" {
+			if _, err := os.Stat(filepath.Join(dir, tt.out)); err != nil {
+				t.Errorf("record %v: %v", tt.args, err)
+			}
+		}
+	}
+}
