@@ -133,7 +133,8 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 		clear(sum.Import.Skipped)
 		fill(sum.Import)
 	}
-	nextProgress := start.Add(time.Second)
+	l := newLoop(ctx, &cfg, rec, sum, start)
+	l.fill = func(time.Time) { update() }
 	for n := 0; ; n++ {
 		x, err := src.Next()
 		if err != nil {
@@ -143,18 +144,12 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 			break
 		}
 		rec.Exchange(x)
-		if rec.err != nil || rec.full {
+		if l.full() {
 			break
 		}
 		if n&255 == 0 {
-			if ctx.Err() != nil {
-				sum.Stopped = "interrupted"
+			if stop, _ := l.check(time.Now()); stop {
 				break
-			}
-			if cfg.Progress != nil && time.Now().After(nextProgress) {
-				nextProgress = time.Now().Add(time.Second)
-				update()
-				cfg.Progress(sum)
 			}
 		}
 	}

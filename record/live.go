@@ -46,11 +46,12 @@ func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
 	if cfg.Ready != nil {
 		cfg.Ready(src.Iface)
 	}
-	var deadline time.Time
-	if cfg.Duration > 0 {
-		deadline = start.Add(cfg.Duration)
+	l := newLoop(ctx, &cfg, rec, sum, start)
+	l.tick = func(now time.Time) error {
+		x.Tick(now)
+		return out.Tick(now)
 	}
-	nextProgress := start.Add(time.Second)
+	l.fill = func(time.Time) { sum.fill(x, live, out, start) }
 	lt := live.LinkType()
 	var loopErr error
 	for n := 0; ; n++ {
@@ -62,31 +63,16 @@ func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
 		default:
 			x.Packet(data, ci, lt)
 		}
-		if loopErr != nil || rec.err != nil || rec.full {
+		if loopErr != nil || l.full() {
 			break
 		}
 		if err == nil && n&255 != 0 {
 			continue
 		}
 		// Every 256 packets, and whenever the line is quiet.
-		now := time.Now()
-		if ctx.Err() != nil {
-			sum.Stopped = "interrupted"
+		var stop bool
+		if stop, loopErr = l.check(time.Now()); stop {
 			break
-		}
-		if !deadline.IsZero() && now.After(deadline) {
-			sum.Stopped = "--duration " + cfg.Duration.String() + " reached"
-			break
-		}
-		x.Tick(now)
-		if err := out.Tick(now); err != nil {
-			loopErr = err
-			break
-		}
-		if cfg.Progress != nil && now.After(nextProgress) {
-			nextProgress = now.Add(time.Second)
-			sum.fill(x, live, out, start)
-			cfg.Progress(sum)
 		}
 	}
 	x.Close() // what is still in flight is written: requests without responses too

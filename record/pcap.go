@@ -41,7 +41,8 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	}, rec)
 
 	lt := in.LinkType()
-	nextProgress := start.Add(time.Second)
+	l := newLoop(ctx, &cfg, rec, sum, start)
+	l.fill = func(now time.Time) { sum.Capture, sum.InputRead, sum.Elapsed = x.Stats(), in.Offset(), now.Sub(start) }
 read:
 	for n := 0; ; n++ {
 		data, ci, err := in.ReadPacket()
@@ -56,18 +57,12 @@ read:
 			break read
 		}
 		x.Packet(data, ci, lt)
-		if rec.err != nil || rec.full {
+		if l.full() {
 			break
 		}
 		if n&1023 == 0 {
-			if ctx.Err() != nil {
-				sum.Stopped = "interrupted"
+			if stop, _ := l.check(time.Now()); stop {
 				break
-			}
-			if cfg.Progress != nil && time.Now().After(nextProgress) {
-				nextProgress = time.Now().Add(time.Second)
-				sum.Capture, sum.InputRead, sum.Elapsed = x.Stats(), in.Offset(), time.Since(start)
-				cfg.Progress(sum)
 			}
 		}
 	}
