@@ -17,6 +17,7 @@ import (
 
 	"github.com/replaykit/replaykit/internal/loopback"
 	"github.com/replaykit/replaykit/observed"
+	"github.com/replaykit/replaykit/proxyproto"
 	"github.com/replaykit/replaykit/trace"
 )
 
@@ -40,6 +41,9 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	ln, err := loopback.Listen(listen)
 	if err != nil {
 		return nil, fmt.Errorf("--proxy %w", err)
+	}
+	if cfg.ProxyProtocol {
+		ln = &proxyproto.Listener{Listener: ln}
 	}
 	dir := outDir(cfg.Out)
 	out, err := newParts(dir, "proxy", cfg.Flush, cfg.RotateEvery, cfg.RotateBytes, cfg.Writer)
@@ -87,10 +91,11 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: 30 * time.Second,
+		// The client's address is the request's (ServeHTTP): asking the
+		// connection here, in the accept loop, would wait for its PROXY
+		// header there.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, &observed.Conn{
-				ID: p.conns.Add(1) - 1, Client: c.RemoteAddr().String(), Server: u.Host,
-			})
+			return context.WithValue(ctx, connKey{}, &observed.Conn{ID: p.conns.Add(1) - 1, Server: u.Host})
 		},
 	}
 
@@ -250,7 +255,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.inFlight.Add(1)
 	conn, _ := r.Context().Value(connKey{}).(*observed.Conn)
 	if conn == nil {
-		conn = &observed.Conn{Client: r.RemoteAddr, Server: p.server}
+		conn = &observed.Conn{Server: p.server}
+	}
+	if conn.Client == "" {
+		// A connection's requests are served one after another: the
+		// first sets it, before its row is queued.
+		conn.Client = r.RemoteAddr
 	}
 	req := &observed.Message{
 		Method: r.Method, Target: r.RequestURI, Proto: r.Proto,

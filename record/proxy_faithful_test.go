@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,6 +23,12 @@ import (
 // returns the summary and the rows written.
 func runProxy(t *testing.T, upstream string, grace time.Duration, fn func(addr string)) (*Summary, []trace.Exchange) {
 	t.Helper()
+	return runProxyWith(t, upstream, Config{Grace: grace}, fn)
+}
+
+// runProxyWith is runProxy with cfg (Out and Ready are its own).
+func runProxyWith(t *testing.T, upstream string, cfg Config, fn func(addr string)) (*Summary, []trace.Exchange) {
+	t.Helper()
 	dir := t.TempDir()
 	ready := make(chan string, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -31,7 +38,8 @@ func runProxy(t *testing.T, upstream string, grace time.Duration, fn func(addr s
 	}
 	done := make(chan result, 1)
 	go func() {
-		sum, err := Proxy(ctx, "127.0.0.1:0", upstream, Config{Out: dir + "/", Grace: grace, Ready: func(a string) { ready <- a }})
+		cfg.Out, cfg.Ready = dir+"/", func(a string) { ready <- a }
+		sum, err := Proxy(ctx, "127.0.0.1:0", upstream, cfg)
 		done <- result{sum, err}
 	}()
 	fn(<-ready)
@@ -207,4 +215,59 @@ func TestProxyIsFaithful(t *testing.T) {
 			t.Errorf("%d rows, proxy stats %+v: want none written, one counted in flight", len(rows), sum.Proxy)
 		}
 	})
+}
+
+// Behind a load balancer that sends PROXY protocol headers
+// (--proxy-protocol), each row's client is the one the header carries;
+// a connection without a header reaches nothing; curl's own header
+// (--haproxy-protocol) works as HAProxy's does.
+func TestProxyProtocolOnTheProxy(t *testing.T) {
+	var seen atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Add(1)
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	curl, curlErr := exec.LookPath("curl")
+	sum, rows := runProxyWith(t, srv.URL, Config{ProxyProtocol: true, SessionKey: SessionKey{kind: "client-ip"}}, func(addr string) {
+		send := func(raw string) string {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			io.WriteString(c, raw)
+			line, _ := bufio.NewReader(c).ReadString('\n')
+			return line
+		}
+		if got := send("PROXY TCP4 203.0.113.7 10.0.0.5 51234 80\r\nGET /lb HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n"); !strings.Contains(got, "200") {
+			t.Errorf("through the header: %q", got)
+		}
+		// Go's server answers a connection it cannot read 400 and closes it.
+		if got := send("GET /direct HTTP/1.1\r\nHost: api\r\nConnection: close\r\n\r\n"); got != "" && !strings.Contains(got, " 400 ") {
+			t.Errorf("without a header, answered %q: want it refused", got)
+		}
+		if curlErr == nil {
+			if out, err := exec.Command(curl, "-sS", "--fail", "--haproxy-protocol", "http://"+addr+"/curl").CombinedOutput(); err != nil {
+				t.Errorf("curl --haproxy-protocol: %v: %s", err, out)
+			}
+		}
+	})
+	byPath := map[string]trace.Exchange{}
+	for _, r := range rows {
+		byPath[r.Path] = r
+	}
+	if r := byPath["/lb"]; r.Client != "203.0.113.7:51234" || r.Session != "ip:203.0.113.7" {
+		t.Errorf("the balanced request's row: client %q, session %q; want the header's", r.Client, r.Session)
+	}
+	if _, ok := byPath["/direct"]; ok || seen.Load() != int64(len(rows)) {
+		t.Errorf("rows %v; %d requests reached the application: want none without a header", byPath, seen.Load())
+	}
+	if curlErr == nil {
+		if r, ok := byPath["/curl"]; !ok || !strings.HasPrefix(r.Client, "127.0.0.1:") {
+			t.Errorf("curl's row %+v (there: %v)", r, ok)
+		}
+	}
+	t.Logf("%d rows; summary proxy stats %+v", len(rows), sum.Proxy)
 }

@@ -54,6 +54,12 @@ type Config struct {
 	// Flush is how often a live recording closes the file it writes, so
 	// that a hard kill loses at most this much (default 5s).
 	Flush time.Duration
+	// ProxyProtocol says every connection to the recording proxy begins
+	// with a PROXY protocol header (a load balancer's: AWS NLB, HAProxy's
+	// send-proxy): its client address is the row's, and a connection
+	// without one is refused. Off, a header would be forwarded as bytes
+	// of a request (and whoever connects could forge an address).
+	ProxyProtocol bool
 	// Grace is how long a stopping proxy waits for the requests in
 	// flight to be answered and recorded (default 10s); those still
 	// unanswered then are counted (ProxyStats.InFlight).

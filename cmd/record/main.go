@@ -56,6 +56,7 @@ func run() int {
 	maxBody := fs.String("max-body", "1MiB", "request body bytes kept per exchange")
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
 	noSignatures := fs.Bool("no-signatures", false, "record no answer signatures: replay then compares only statuses with the recording")
+	proxyProtocol := fs.Bool("proxy-protocol", false, "with --proxy: every connection begins with a PROXY protocol header (v1 or v2, from a load balancer such as AWS NLB or HAProxy's send-proxy); the client is the address it carries, and a connection without one is refused")
 	force := fs.Bool("force", false, "with --pcap, --har, --gor: replace a trace file already at the output path")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line, and no summary unless the recording failed (warnings and errors still go to stderr)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
@@ -82,6 +83,9 @@ func run() int {
 		return fail("--filter is for --iface, and replaces --port")
 	}
 	file := *pcap != "" || *harFile != "" || *gorFile != ""
+	if *proxyProtocol && *proxy == "" {
+		return fail("--proxy-protocol is for --proxy (captures strip PROXY headers by themselves)")
+	}
 	if *force && !file {
 		return fail("--force is for --pcap, --har and --gor (live capture and --proxy write new files, named by their start)")
 	}
@@ -92,7 +96,7 @@ func run() int {
 		return fail("--port is for packets: a HAR or GoReplay file holds only the exchanges it recorded")
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
-		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force}
+		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force, ProxyProtocol: *proxyProtocol}
 	var err error
 	if cfg.SessionKey, err = record.ParseSessionKey(*sessionKey); err != nil {
 		return fail("%v", err)
