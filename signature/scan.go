@@ -151,7 +151,7 @@ func (s *scanner) scan(k Key, b []byte, cut bool) error {
 		s.slots, s.interned = make(map[string]*slot), 0
 	}
 	s.space()
-	err := s.value(0, s.lookup())
+	err := s.value(0, s.lookup(false))
 	if err == errEnd && s.end {
 		return nil
 	}
@@ -194,11 +194,15 @@ func (s *scanner) done() {
 	s.src.Reset(nil)
 }
 
-// lookup is the slot of the path in s.path, made when new.
-func (s *scanner) lookup() *slot {
+// lookup is the slot of the path in s.path, made when new; named says
+// the key the path ends with names a time, an id or a token (the
+// array's key, for its elements). The caller knows the key: read back
+// from a path, a key holding `["` is taken for the start of its own
+// bracket.
+func (s *scanner) lookup(named bool) *slot {
 	sl := s.slots[string(s.path)]
 	if sl == nil {
-		sl = &slot{path: string(s.path), named: volatileName(lastKey(s.path))}
+		sl = &slot{path: string(s.path), named: named}
 		s.slots[sl.path] = sl
 		s.interned += len(sl.path)
 	}
@@ -222,7 +226,7 @@ func (s *scanner) key(parent *slot, key []byte) *slot {
 	if s.path = appendKey(append(s.path[:0], parent.path...), key); len(s.path) > maxPath {
 		return nil
 	}
-	sl := s.lookup()
+	sl := s.lookup(volatileName(string(key)))
 	if len(parent.keys) < maxKids {
 		parent.keys = append(parent.keys, kid{string(key), sl})
 		parent.next = len(parent.keys)
@@ -404,7 +408,7 @@ func (s *scanner) array(depth int, sl *slot) error {
 			s.full = true
 			return nil
 		}
-		sl.elems = s.lookup()
+		sl.elems = s.lookup(sl.named)
 	}
 	for {
 		if err := s.value(depth, sl.elems); err != nil || s.full {

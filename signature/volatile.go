@@ -1,7 +1,6 @@
 package signature
 
 import (
-	"bytes"
 	"strings"
 )
 
@@ -12,24 +11,6 @@ import (
 // found there has one's form. The recording cannot tell: a server's start
 // time is the same in all its answers, and a replay against another
 // server would report it on every one.
-
-// lastKey is the key a path ends with ("created_at" of
-// "$.items[].created_at"), the array's key for its elements ("ids" of
-// "$.ids[]"), "" for "$".
-func lastKey(path []byte) string {
-	for bytes.HasSuffix(path, []byte("[]")) {
-		path = path[:len(path)-2]
-	}
-	if bytes.HasSuffix(path, []byte(`"]`)) {
-		if i := bytes.LastIndex(path, []byte(`["`)); i >= 0 {
-			return string(path[i+2 : len(path)-2])
-		}
-	}
-	if i := bytes.LastIndexByte(path, '.'); i >= 0 {
-		return string(path[i+1:])
-	}
-	return ""
-}
 
 // volatileName says whether a key names a time, an id or a token:
 // "id", "user_id", "userId", "ids", "uuid", "created_at", "updatedAt",
