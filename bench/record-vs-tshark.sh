@@ -14,6 +14,7 @@
 #   REUSE=1 bench/record-vs-tshark.sh    # measure the captures of the last run again
 #   BASELINE=73e8be5 bench/record-vs-tshark.sh   # also time record built from that commit
 #   JSON=0 bench/record-vs-tshark.sh     # no JSON answers (the capture of before correlate)
+#   TUNNEL=vxlan bench/record-vs-tshark.sh   # the captures inside VXLAN, as a traffic mirror sends them
 #
 # A third of the GETs fetch a JSON list (50 objects with ids): record looks
 # into JSON answers for the values later requests reuse (correlate).
@@ -68,6 +69,15 @@ else
 	capture small "$N"
 	capture large $((N * 10))
 fi
+if [ "${TUNNEL:-}" = vxlan ]; then
+	# Each frame inside VXLAN over UDP 4789, as a VPC traffic mirror
+	# delivers it (bench/vxlanwrap; testdata/tunnels has kernel-made ones).
+	go build -o bin/ ./bench/vxlanwrap
+	for name in small large; do
+		bin/vxlanwrap "$out/$name.pcap" "$out/$name-vxlan.pcap"
+	done
+	echo "the captures wrapped in VXLAN (UDP 4789, VNI 42)"
+fi
 
 # run TOOL PCAP: prints "seconds maxrss_kb"; the tool is pinned to core 1.
 run() {
@@ -95,7 +105,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '\n%-6s %-10s %9s %9s %8s %12s %12s %9s %9s\n' size tool packets exchanges "sec" packets/s exchanges/s "peak MB" "B/exch"
 for size in small large; do
-	pcap=$out/$size.pcap
+	pcap=$out/$size${TUNNEL:+-$TUNNEL}.pcap
 	packets=$(tshark -r "$pcap" -T fields -e frame.number 2>/dev/null | wc -l)
 	declare -A secs=() rss=()
 	for tool in $tools; do
