@@ -14,6 +14,7 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+	"github.com/replaykit/replaykit/internal/countio"
 )
 
 // Source yields packets in capture order.
@@ -30,7 +31,7 @@ type File struct {
 	Source
 	f    *os.File
 	size int64
-	cr   *countingReader
+	cr   *countio.Reader
 	// Format is "pcap" or "pcapng".
 	Format string
 }
@@ -47,7 +48,7 @@ func OpenFile(path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("open capture: %w", err)
 	}
-	cr := &countingReader{r: f}
+	cr := &countio.Reader{R: f}
 	src, format, err := NewReader(cr)
 	if err != nil {
 		f.Close()
@@ -105,7 +106,7 @@ func NewReader(r io.Reader) (src Source, format string, err error) {
 func (f *File) Size() int64 { return f.size }
 
 // Offset is how many bytes of the file were read so far (for progress).
-func (f *File) Offset() int64 { return f.cr.n }
+func (f *File) Offset() int64 { return f.cr.N }
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
@@ -123,17 +124,6 @@ func (s ngSource) ReadPacket() ([]byte, gopacket.CaptureInfo, error) {
 	return s.r.ZeroCopyReadPacketData()
 }
 func (s ngSource) LinkType() layers.LinkType { return s.r.LinkType() }
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
 
 // IsTruncation says whether err from ReadPacket means the file ends in the
 // middle of a packet record: a capture cut short, not a bad file.

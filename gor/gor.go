@@ -36,6 +36,7 @@ import (
 	"strconv"
 
 	"github.com/replaykit/replaykit/httpstream"
+	"github.com/replaykit/replaykit/internal/countio"
 	"github.com/replaykit/replaykit/observed"
 )
 
@@ -93,7 +94,7 @@ type Stats struct {
 // Reader returns the exchanges of a GoReplay file.
 type Reader struct {
 	sc    *bufio.Scanner
-	count *countingReader
+	count *countio.Reader
 	opts  httpstream.Options
 	st    Stats
 	// byID are the exchanges waiting for their other half or for their
@@ -130,7 +131,7 @@ type payload struct {
 
 // NewReader checks that r holds a GoReplay file (gzipped or not).
 func NewReader(r io.Reader, opts Options) (*Reader, error) {
-	cr := &countingReader{r: r}
+	cr := &countio.Reader{R: r}
 	br := bufio.NewReader(cr)
 	var in io.Reader = br
 	if b, _ := br.Peek(2); len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
@@ -186,7 +187,7 @@ func (g *Reader) Stats() Stats {
 }
 
 // Offset is how many bytes of the file have been read.
-func (g *Reader) Offset() int64 { return g.count.n }
+func (g *Reader) Offset() int64 { return g.count.N }
 
 // Next returns the next exchange in request order, io.EOF after the last,
 // or another error when the file cannot be read further (after the
@@ -405,16 +406,4 @@ func (q *queue) Pop() any {
 	old[len(old)-1] = nil
 	*q = old[:len(old)-1]
 	return it
-}
-
-// countingReader counts the bytes read from the file, for progress.
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
 }

@@ -154,18 +154,7 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 		}
 	}
 	update()
-	if rec.err != nil {
-		w.Abort()
-		return sum, rec.err
-	}
-	if err := w.Close(); err != nil {
-		return sum, err
-	}
-	if st, err := os.Stat(out); err == nil {
-		sum.OutputBytes = st.Size()
-	}
-	sum.Elapsed = time.Since(start)
-	return sum, nil
+	return finishTrace(w, rec, sum, start)
 }
 
 // printImport writes the lines of a HAR or GoReplay import.

@@ -68,6 +68,12 @@ read:
 	}
 	x.Close()
 	sum.Capture, sum.InputRead = x.Stats(), in.Offset()
+	return finishTrace(w, rec, sum, start)
+}
+
+// finishTrace ends the one trace file of a recording from a file: closed
+// whole, or removed when a write failed (the recorder's error).
+func finishTrace(w *tracefile.Writer, rec *recorder, sum *Summary, start time.Time) (*Summary, error) {
 	if rec.err != nil {
 		w.Abort()
 		return sum, rec.err
@@ -75,7 +81,7 @@ read:
 	if err := w.Close(); err != nil {
 		return sum, err
 	}
-	if st, err := os.Stat(out); err == nil {
+	if st, err := os.Stat(w.Path()); err == nil {
 		sum.OutputBytes = st.Size()
 	}
 	sum.Elapsed = time.Since(start)
