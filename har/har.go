@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,9 @@ type Options struct {
 	// MaxRespBody is how many bytes of a JSON (or untyped) response body
 	// a message keeps; other responses keep none.
 	MaxRespBody int
+	// Ports, when set, keeps only the entries to these server ports (the
+	// URL's, or its scheme's: 80, 443).
+	Ports []uint16
 }
 
 // Stats count what became of the entries.
@@ -253,6 +257,9 @@ func (r *Reader) exchange(e *entry) (observed.Exchange, string) {
 	if reason != "" {
 		return observed.Exchange{}, reason
 	}
+	if len(r.opts.Ports) > 0 && !slices.ContainsFunc(r.opts.Ports, func(p uint16) bool { return strconv.Itoa(int(p)) == urlPort(u) }) {
+		return observed.Exchange{}, "to other ports (--port)"
+	}
 	if e.WebSocketMessages != nil || e.ResourceType == "websocket" || int(e.Response.Status) == 101 {
 		return observed.Exchange{}, "websocket"
 	}
@@ -300,6 +307,17 @@ func (r *Reader) exchange(e *entry) (observed.Exchange, string) {
 	r.responseBody(e, resp)
 	x.Resp = resp
 	return x, ""
+}
+
+// urlPort is the server port of an http(s) URL.
+func urlPort(u *url.URL) string {
+	switch {
+	case u.Port() != "":
+		return u.Port()
+	case strings.EqualFold(u.Scheme, "https"):
+		return "443"
+	}
+	return "80"
 }
 
 // parseURL checks an entry's URL and returns its target in origin form.
@@ -525,14 +543,7 @@ func (r *Reader) responseBody(e *entry, m *observed.Message) {
 func (r *Reader) conn(e *entry, u *url.URL) *observed.Conn {
 	server := ""
 	if ip := strings.Trim(e.ServerIPAddress, "[]"); ip != "" {
-		port := u.Port()
-		if port == "" {
-			port = "80"
-			if strings.EqualFold(u.Scheme, "https") {
-				port = "443"
-			}
-		}
-		server = net.JoinHostPort(ip, port)
+		server = net.JoinHostPort(ip, urlPort(u))
 	}
 	key := server + " " + u.Host + " " + e.Connection
 	if c, ok := r.conns[key]; ok {

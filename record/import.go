@@ -47,7 +47,7 @@ func FromHAR(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	var r *har.Reader
 	return fromFile(ctx, input, "har", cfg, func(f io.Reader) (exchangeSource, error) {
 		var err error
-		r, err = har.NewReader(f, har.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg)})
+		r, err = har.NewReader(f, har.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg), Ports: cfg.Ports})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w (want a HAR 1.2 file: devtools' \"Save all as HAR\", mitmproxy's hardump)", input, err)
 		}
@@ -164,11 +164,9 @@ func (s *Summary) printImport(w io.Writer) {
 	for _, n := range im.Skipped {
 		skipped += n
 	}
-	fmt.Fprintf(w, "  read         %d %s: %d exchanges written, %d with a response, %d without",
-		im.Read, im.Unit, s.Written, im.Answered, im.Unanswered)
-	if s.Unsampled > 0 {
-		fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
-	}
+	fmt.Fprintf(w, "  read         %d %s: %d exchanges (%d with a response, %d without), %d written",
+		im.Read, im.Unit, im.Answered+im.Unanswered, im.Answered, im.Unanswered, s.Written)
+	s.printLeftOut(w)
 	fmt.Fprintln(w)
 	if skipped > 0 {
 		var reasons []string

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -148,7 +149,7 @@ func testHARTrace(t *testing.T, name string) {
 	}
 	var out bytes.Buffer
 	sum.Print(&out)
-	if n := len(entries); !strings.Contains(out.String(), fmt.Sprintf("read         %d entries: %d exchanges written", n, n)) {
+	if n := len(entries); !strings.Contains(out.String(), fmt.Sprintf("read         %d entries: %d exchanges (%d with a response, 0 without), %d written", n, n, n, n)) {
 		t.Errorf("summary:\n%s", out.String())
 	}
 }
@@ -282,7 +283,7 @@ func TestImportSummary(t *testing.T) {
 	s.Print(&b)
 	for _, want := range []string{
 		"record: a.har (har, 2.0 KiB) -> traces/a.parquet\n",
-		"  read         6 entries: 3 exchanges written, 2 with a response, 1 without\n",
+		"  read         6 entries: 3 exchanges (2 with a response, 1 without), 3 written\n",
 		"  skipped      1 data: URL, 2 websocket\n",
 	} {
 		if !strings.Contains(b.String(), want) {
@@ -291,5 +292,89 @@ func TestImportSummary(t *testing.T) {
 	}
 	if got := s.ProgressLine(); got != " 50% 6 entries, 3 exchanges" {
 		t.Errorf("progress line %q", got)
+	}
+}
+
+// A page's HAR holds the hosts it loaded from: --only-host and --port
+// keep the entries the HAR itself says went there (read here from the
+// HAR's URLs), and count the rest.
+func TestHAROnlyHost(t *testing.T) {
+	const name = "har/chromium-hosts.har"
+	raw, err := os.ReadFile(filepath.Join(fixtures, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h struct {
+		Log struct {
+			Entries []struct {
+				Request struct{ Method, URL string }
+			}
+		}
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string][]string{} // host:port -> "METHOD /path" in file order
+	for _, e := range h.Log.Entries {
+		u, err := url.Parse(e.Request.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		urls[u.Host] = append(urls[u.Host], e.Request.Method+" "+u.RequestURI())
+	}
+	if len(urls) != 4 {
+		t.Fatalf("the fixture has hosts %v, want the app, two CDN names and the analytics", urls)
+	}
+	for _, tc := range []struct {
+		hosts []string
+		ports []uint16
+		want  []string // host:port keys of urls
+	}{
+		{hosts: []string{"app.example.test"}, want: []string{"app.example.test:18193"}},
+		{hosts: []string{"APP.example.test.:18193"}, want: []string{"app.example.test:18193"}},
+		{hosts: []string{"*.cdn.example.test"}, want: []string{"static.cdn.example.test:18194"}},
+		{hosts: []string{"cdn.example.test", "*.cdn.example.test"}, want: []string{"cdn.example.test:18194", "static.cdn.example.test:18194"}},
+		{ports: []uint16{18194}, want: []string{"cdn.example.test:18194", "static.cdn.example.test:18194"}},
+		{hosts: []string{"*.example.test"}, ports: []uint16{18193, 18195}, want: []string{"app.example.test:18193", "stats.example.test:18195"}},
+		{hosts: []string{"api.example.com"}},
+	} {
+		f, err := ParseHostFilter(tc.hosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := FromHAR(context.Background(), filepath.Join(fixtures, name),
+			Config{Out: t.TempDir() + "/", MaxBody: 1 << 20, RedactKey: []byte("test-key"), OnlyHosts: f, Ports: tc.ports})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows, err := tracefile.ReadAll(sum.Output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, k := range tc.want {
+			want = append(want, urls[k]...)
+		}
+		var got []string
+		for _, r := range rows {
+			got = append(got, r.Method+" "+r.Path)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("--only-host %q --port %v: rows %q, want %q", tc.hosts, tc.ports, got, want)
+		}
+		ported := int64(0)
+		if len(tc.ports) > 0 {
+			ported = sum.Import.Skipped["to other ports (--port)"]
+		}
+		if left := int64(len(h.Log.Entries)) - int64(len(rows)); sum.OtherHosts+ported != left {
+			t.Errorf("--only-host %q --port %v: %d to other hosts and %d to other ports counted, %d left out", tc.hosts, tc.ports, sum.OtherHosts, ported, left)
+		}
+		var out bytes.Buffer
+		sum.Print(&out)
+		if sum.OtherHosts > 0 && !strings.Contains(out.String(), fmt.Sprintf("%d to other hosts left out by --only-host", sum.OtherHosts)) {
+			t.Errorf("the summary does not count the other hosts:\n%s", out.String())
+		}
 	}
 }

@@ -33,7 +33,11 @@ type Config struct {
 	// otherwise: a recording is not lost to a command run twice).
 	Force bool
 	// Ports are the server ports to record; empty records every TCP port.
+	// A HAR's entries are kept by their URL's port.
 	Ports []uint16
+	// OnlyHosts keeps the exchanges to these hosts (their Host header);
+	// the zero value keeps every one.
+	OnlyHosts HostFilter
 	// SessionKey groups requests into sessions (see ParseSessionKey).
 	SessionKey SessionKey
 	// RedactHeaders names headers to redact beside the default secret ones.
@@ -147,6 +151,11 @@ type Summary struct {
 	// left out by --sample; NotWritten those forwarded by the proxy after
 	// the trace could not be written.
 	Written, Unsampled, NotWritten int64
+	// OtherHosts counts the exchanges Config.OnlyHosts left out, and
+	// OtherHostNames them by host (the first 32 hosts seen), to tell a
+	// user whose pattern matched nothing what the traffic holds.
+	OtherHosts     int64
+	OtherHostNames map[string]int64
 	// ReqBytes and RespBytes add up the body sizes of the rows written.
 	ReqBytes, RespBytes int64
 	// OutputBytes is the trace file's size.
@@ -215,6 +224,11 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		seen = nil
 	}
 	if r.err != nil || r.full {
+		return
+	}
+	// Before the links: another host's answers hand out no value of this one's.
+	if h := host(req); !r.cfg.OnlyHosts.Keeps(h) {
+		r.sum.countOtherHost(h)
 		return
 	}
 	// The session and the links come from the credentials before they

@@ -1,8 +1,11 @@
 package record
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,9 +38,7 @@ func (s *Summary) Print(w io.Writer) {
 	default:
 		fmt.Fprintf(w, "  connections  %d\n", c.Connections)
 		fmt.Fprintf(w, "  exchanges    %d written", s.Written)
-		if s.Unsampled > 0 {
-			fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
-		}
+		s.printLeftOut(w)
 		if s.NotWritten > 0 {
 			fmt.Fprintf(w, ", %d forwarded but not recorded (the trace could not be written)", s.NotWritten)
 		}
@@ -77,9 +78,7 @@ func (s *Summary) printPackets(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
 	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
-	if s.Unsampled > 0 {
-		fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
-	}
+	s.printLeftOut(w)
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete, h.Orphans)
 	fmt.Fprintf(w, "  lost         %d gaps in TCP streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
@@ -98,6 +97,38 @@ func (s *Summary) printPackets(w io.Writer) {
 	if h.Tunnels > 0 {
 		fmt.Fprintf(w, "  tunnels      %d connections switched protocols (101, CONNECT): the switch is one exchange, %s inside not parsed\n", h.Tunnels, bytesIEC(h.TunnelBytes))
 	}
+}
+
+// printLeftOut ends an exchanges line with what --sample and --only-host
+// left out, when they did.
+func (s *Summary) printLeftOut(w io.Writer) {
+	if s.OtherHosts > 0 {
+		fmt.Fprintf(w, ", %d to other hosts left out by --only-host", s.OtherHosts)
+	}
+	if s.Unsampled > 0 {
+		fmt.Fprintf(w, ", %d left out by --sample", s.Unsampled)
+	}
+}
+
+// OtherHostList names the hosts --only-host left out, most exchanges
+// first: "cdn.example.net (40), fonts.example.org (3)".
+func (s *Summary) OtherHostList(n int) string {
+	hosts := slices.Collect(maps.Keys(s.OtherHostNames))
+	slices.SortFunc(hosts, func(a, b string) int {
+		return cmp.Or(cmp.Compare(s.OtherHostNames[b], s.OtherHostNames[a]), cmp.Compare(a, b))
+	})
+	var parts []string
+	for _, h := range hosts[:min(n, len(hosts))] {
+		name := h
+		if name == "" {
+			name = "(no Host)"
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", name, s.OtherHostNames[h]))
+	}
+	if len(hosts) > n {
+		parts = append(parts, "...")
+	}
+	return strings.Join(parts, ", ")
 }
 
 // ProgressLine is the one-line live progress.

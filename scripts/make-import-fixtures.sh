@@ -19,6 +19,14 @@
 #       uploads) and the demo API (a login and its token)
 #   testdata/gor/replayed.gor  GoReplay replaying curl.gor with
 #       --output-http-track-response: the replay's answers (type 3) too
+#   testdata/har/chromium-hosts.har  the same browser on a page of
+#       app.example.test that loads its script and images from two CDN
+#       names and sends a beacon to an analytics name (Chromium maps every
+#       *.example.test to 127.0.0.1; three nginx servers): the hosts a real
+#       page's HAR holds beside the API (record --only-host)
+#
+#   scripts/make-import-fixtures.sh          all of them
+#   scripts/make-import-fixtures.sh hosts    chromium-hosts.har alone
 #
 # Needs root (GoReplay captures with libpcap), Go, Node and npm.
 set -euo pipefail
@@ -38,6 +46,61 @@ GOBIN=$work/bin CGO_ENABLED=1 go install github.com/buger/goreplay@v1.3.2
 (cd "$work" && npm init -y >/dev/null && PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
 	npm install --silent puppeteer-core@25.16.0 chrome-har@1.3.1 playwright-core@1.65.1 >/dev/null)
 cp scripts/import/*.mjs "$work/"
+only=${1:-}
+case $only in "" | hosts) ;; *) echo "usage: ${0##*/} [hosts]" >&2; exit 2 ;; esac
+
+# HAR: a page of one host that loads from others.
+hosts_har() {
+	local app=18193 cdn=18194 stats=18195
+	mkdir -p "$work/app" "$work/cdn"
+	cat >"$work/app/index.html" <<HTML
+<!doctype html>
+<html><head><title>hosts</title>
+<link rel="stylesheet" href="http://static.cdn.example.test:$cdn/site.css">
+</head><body>
+<img src="http://static.cdn.example.test:$cdn/logo.png" alt="">
+<script src="http://cdn.example.test:$cdn/app.js"></script>
+</body></html>
+HTML
+	cat >"$work/cdn/app.js" <<JS
+fetch('/api/v1/tasks?limit=5').then(r => r.json()).then(() =>
+  fetch('/api/v1/tasks', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"title":"from the page"}'}))
+  .then(() => navigator.sendBeacon('http://stats.example.test:$stats/collect', 'event=view&page=%2F'));
+JS
+	echo 'body { margin: 0 }' >"$work/cdn/site.css"
+	cp "$work/www/pixel.png" "$work/cdn/logo.png"
+	cat >"$work/nginx-hosts.conf" <<CONF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $work/nginx-hosts.pid;
+error_log $work/nginx-hosts.log;
+events { worker_connections 64; }
+http {
+	access_log off;
+	types { text/html html; application/javascript js; text/css css; image/png png; }
+	client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
+	server {
+		listen 127.0.0.1:$app;
+		root $work/app;
+		location /api/ { default_type application/json; return 200 '{"tasks":[]}'; }
+	}
+	server {
+		listen 127.0.0.1:$cdn;
+		root $work/cdn;
+		add_header Cache-Control "max-age=3600";
+	}
+	server {
+		listen 127.0.0.1:$stats;
+		location /collect { return 204; }
+	}
+}
+CONF
+	nginx -c "$work/nginx-hosts.conf" -e "$work/nginx-hosts.log" &
+	pids+=($!)
+	wait_for curl -sf http://127.0.0.1:$app/index.html
+	node "$work/har-capture.mjs" hosts http://app.example.test:$app testdata/har/chromium-hosts.har
+}
 
 api=127.0.0.1:18190 fsrv=127.0.0.1:18191 tls=18192
 "$work/bin/demoapi" --addr $api --no-delay >"$work/demoapi.log" 2>&1 &
@@ -48,8 +111,10 @@ wait_for curl -sf http://$api/health
 wait_for curl -sf http://$fsrv/health
 
 # HAR: the demo API from a page.
-node "$work/har-capture.mjs" demoapi http://$api testdata/har/chromium-demoapi.har
-node "$work/har-playwright.mjs" http://$api testdata/har/playwright-demoapi.har
+if [ -z "$only" ]; then
+	node "$work/har-capture.mjs" demoapi http://$api testdata/har/chromium-demoapi.har
+	node "$work/har-playwright.mjs" http://$api testdata/har/playwright-demoapi.har
+fi
 
 # HAR: a page over HTTP/2 from nginx.
 mkdir -p "$work/www"
@@ -68,6 +133,11 @@ HTML
 # A 1x1 PNG, and JSON big enough for nginx to gzip.
 printf '\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82' >"$work/www/pixel.png"
 python3 -c 'import json; print(json.dumps({"items": [{"id": i, "name": "item %d" % i} for i in range(60)]}))' >"$work/www/data.json"
+hosts_har
+if [ "$only" = hosts ]; then
+	ls -l testdata/har/chromium-hosts.har
+	exit 0
+fi
 cat >"$work/nginx.conf" <<CONF
 daemon off;
 master_process off;

@@ -46,6 +46,7 @@ func run() int {
 	upstream := fs.String("upstream", "", "with --proxy: where to forward (http://127.0.0.1:8000)")
 	out := fs.StringP("out", "o", "traces/", "directory to write into (with --pcap, --har, --gor also a .parquet file name)")
 	ports := fs.UintSlice("port", nil, "server port to record (repeatable; default: every TCP port)")
+	onlyHosts := fs.StringArray("only-host", nil, "keep only exchanges to this host, by their Host header: api.example.com (any port), api.example.com:8080, *.example.com (repeatable; a browser's HAR holds its CDNs and analytics too)")
 	filter := fs.String("filter", "", "with --iface: a tcpdump filter expression, compiled by the tcpdump on PATH (replaces --port)")
 	duration := fs.Duration("duration", 0, "stop after this long (0: until SIGINT/SIGTERM)")
 	maxExchanges := fs.Int64("max-exchanges", 0, "stop after this many exchanges (0: no limit)")
@@ -92,12 +93,18 @@ func run() int {
 	if file && (*duration > 0 || *rotate != "") {
 		return fail("--duration and --rotate are for live capture and --proxy")
 	}
-	if (*harFile != "" || *gorFile != "") && len(*ports) > 0 {
-		return fail("--port is for packets: a HAR or GoReplay file holds only the exchanges it recorded")
+	if *proxy != "" && len(*ports) > 0 {
+		return fail("--port is for captures and HAR files: the proxy records what it forwards to --upstream (--only-host keeps some of its hosts)")
+	}
+	if *gorFile != "" && len(*ports) > 0 {
+		return fail("--port: a GoReplay file does not say which port a request went to (GoReplay chose them when recording): use --only-host")
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
 		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force, ProxyProtocol: *proxyProtocol}
 	var err error
+	if cfg.OnlyHosts, err = record.ParseHostFilter(*onlyHosts); err != nil {
+		return fail("%v", err)
+	}
 	if cfg.SessionKey, err = record.ParseSessionKey(*sessionKey); err != nil {
 		return fail("%v", err)
 	}
@@ -191,7 +198,14 @@ func run() int {
 		}
 		return 1
 	}
-	if sum != nil && *proxy == "" && len(cfg.Ports) > 0 && sum.Capture.TCP == 0 {
+	if sum != nil && cfg.OnlyHosts.Any() && sum.Written == 0 && sum.OtherHosts > 0 {
+		fmt.Fprintf(os.Stderr, "record: no exchange's Host matched --only-host %s; the traffic went to %s\n",
+			strings.Join(*onlyHosts, ", "), sum.OtherHostList(5))
+	}
+	if sum != nil && *harFile != "" && len(cfg.Ports) > 0 && sum.Written == 0 && sum.OtherHosts == 0 {
+		fmt.Fprintf(os.Stderr, "record: no entry of the HAR went to --port %s\n", portList(cfg.Ports))
+	}
+	if sum != nil && *proxy == "" && *harFile == "" && len(cfg.Ports) > 0 && sum.Capture.TCP == 0 {
 		// Not an error (the capture may hold none by chance), but never silent.
 		fmt.Fprintf(os.Stderr, "record: no packet to or from --port %s was seen: check the port (a service behind a load balancer listens on another)\n", portList(cfg.Ports))
 	}

@@ -91,6 +91,7 @@ func TestImportExitCodes(t *testing.T) {
 	dir := t.TempDir()
 	har, _ := filepath.Abs("../../testdata/har/chromium-demoapi.har")
 	gor, _ := filepath.Abs("../../testdata/gor/curl.gor")
+	hosts, _ := filepath.Abs("../../testdata/har/chromium-hosts.har")
 	tests := []struct {
 		args   []string
 		code   int
@@ -105,7 +106,14 @@ func TestImportExitCodes(t *testing.T) {
 		{[]string{"--har", filepath.Join(dir, "missing.har")}, 2, "", "no such file"},
 		{[]string{"--gor", har}, 2, "", "not a GoReplay file"},
 		{[]string{"--har", gor}, 2, "", "not a HAR file"},
-		{[]string{"--har", har, "--port", "80"}, 2, "", "--port is for packets"},
+		{[]string{"--har", har, "--port", "80", "-o", "p80.parquet"}, 0, "p80.parquet", "no entry of the HAR went to --port 80"},
+		{[]string{"--har", har, "--port", "18190", "-q", "-o", "p.parquet"}, 0, "p.parquet", ""},
+		{[]string{"--gor", gor, "--port", "80"}, 2, "", "a GoReplay file does not say which port"},
+		{[]string{"--proxy", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1", "--port", "80"}, 2, "", "--port is for captures and HAR files"},
+		{[]string{"--har", hosts, "-q", "--only-host", "api.example.com", "-o", "none.parquet"}, 0, "none.parquet",
+			"no exchange's Host matched --only-host api.example.com; the traffic went to app.example.test:18193 (4), static.cdn.example.test:18194 (2), cdn.example.test:18194 (1), stats.example.test:18195 (1)"},
+		{[]string{"--har", hosts, "-q", "--only-host", "app.example.test", "-o", "app.parquet"}, 0, "app.parquet", ""},
+		{[]string{"--har", hosts, "--only-host", "http://app.example.test/"}, 2, "", "--only-host \"http://app.example.test/\": want a host"},
 		{[]string{"--har", har, "--rotate", "1m"}, 2, "", "--rotate"},
 		{[]string{"--har", har, "--gor", gor}, 2, "", ""},
 	}

@@ -6,6 +6,9 @@
 //   node har-capture.mjs demoapi BASE_URL OUT.har   an API client in a page
 //   node har-capture.mjs page BASE_URL OUT.har      BASE_URL/index.html and
 //                                                   what it loads
+//   node har-capture.mjs hosts BASE_URL OUT.har     the same, with the names
+//       *.example.test resolved to 127.0.0.1 (a page that loads from a CDN
+//       and reports to an analytics host: every name stays on loopback)
 import fs from 'node:fs';
 import puppeteer from 'puppeteer-core';
 import { harFromMessages } from 'chrome-har';
@@ -25,7 +28,8 @@ const browser = await puppeteer.launch({
   executablePath: '/usr/bin/chromium',
   headless: true,
   // A self-signed certificate on loopback: HTTP/2 needs TLS.
-  args: ['--no-sandbox', '--disable-gpu', '--no-proxy-server', '--disable-background-networking', '--ignore-certificate-errors'],
+  args: ['--no-sandbox', '--disable-gpu', '--no-proxy-server', '--disable-background-networking', '--ignore-certificate-errors',
+    ...(mode === 'hosts' ? ['--host-resolver-rules=MAP *.example.test 127.0.0.1, EXCLUDE localhost'] : [])],
 });
 try {
   const page = await browser.newPage();
@@ -53,7 +57,7 @@ try {
   await cdp.send('Network.enable');
   await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
 
-  if (mode === 'page') {
+  if (mode === 'page' || mode === 'hosts') {
     await page.goto(base + '/index.html', { waitUntil: 'networkidle0' });
   } else {
     await demoapi(page);
