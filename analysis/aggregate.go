@@ -10,6 +10,7 @@ package analysis
 import (
 	"cmp"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"path/filepath"
@@ -37,15 +38,17 @@ const (
 	windowDigits = 2
 	// Past maxWindows, windows are merged in pairs (the window doubles).
 	maxWindows = 3600
-	// Past maxNames distinct method+name pairs, the rest are counted
-	// under OtherName: a trace without route templates must not exhaust
-	// memory.
-	maxNames  = 2000
-	OtherName = "(other names)"
+	OtherName  = "(other names)"
 	// Past maxErrors distinct failures, the rest are counted as OtherError.
 	maxErrors  = 1000
 	OtherError = "(other errors)"
 )
+
+// Past maxNames distinct method+name pairs, the rest are counted under
+// OtherName: a trace without route templates must not exhaust memory
+// (names.go says which are kept). A variable so that tests under the race
+// detector can lower it.
+var maxNames = 2000
 
 // Key identifies a stats row, as Locust's Type and Name columns.
 type Key struct{ Method, Name string }
@@ -258,7 +261,16 @@ type Aggregate struct {
 	byKey   map[Key]*Stats
 	windows map[int64]*Window // by Start / step
 	lo, hi  int64             // window indexes seen
-	fails   map[Failure]int64 // Occurrences unused in the key
+	// keep are the names that get a row of their own, chosen over all the
+	// input before it is read (names.go); nil: the first maxNames seen.
+	// overflowed says a name was folded into OtherName with keep nil.
+	keep       map[Key]bool
+	overflowed bool
+	// fails counts failures by text (Occurrences unused in the key), a
+	// deterministic sample of them past failCountLimit; otherFails those
+	// it left out. Report keeps the maxErrors most frequent.
+	fails      *sampled[Failure]
+	otherFails int64
 
 	first, last time.Time // first send, last response end
 	runs        map[string]bool
@@ -301,7 +313,7 @@ func New(step time.Duration) *Aggregate {
 		step = time.Second
 	}
 	return &Aggregate{step: step, byKey: map[Key]*Stats{},
-		windows: map[int64]*Window{}, fails: map[Failure]int64{},
+		windows: map[int64]*Window{}, fails: newSampled(failCountLimit, hashFailure),
 		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}, late: newHist(),
 		shardFiles: map[string]map[int]int{}}
 }
@@ -315,7 +327,7 @@ func (a *Aggregate) Add(r *results.Result) {
 	k := Key{r.Method, r.Name}
 	s := a.byKey[k]
 	if s == nil {
-		if len(a.byKey) >= maxNames {
+		if a.folds(k) {
 			k = Key{Name: OtherName}
 			s = a.byKey[k]
 		}
@@ -326,11 +338,7 @@ func (a *Aggregate) Add(r *results.Result) {
 	}
 	s.add(r)
 	if r.Failed() {
-		f := Failure{Method: r.Method, Name: k.Name, Error: failureText(r)}
-		if _, ok := a.fails[f]; !ok && len(a.fails) >= maxErrors {
-			f = Failure{Error: OtherError}
-		}
-		a.fails[f]++
+		a.otherFails += a.fails.add(Failure{Method: r.Method, Name: k.Name, Error: failureText(r)}, 1)
 	}
 	if a.first.IsZero() || r.Sent.Before(a.first) {
 		a.first = r.Sent
@@ -353,6 +361,31 @@ func (a *Aggregate) Add(r *results.Result) {
 	if a.timeline != nil {
 		a.timeline.add(r)
 	}
+}
+
+// folds says whether a name not yet counted goes under OtherName.
+func (a *Aggregate) folds(k Key) bool {
+	if a.keep != nil {
+		return !a.keep[k]
+	}
+	if len(a.byKey) >= maxNames {
+		a.overflowed = true
+		return true
+	}
+	return false
+}
+
+// failCountLimit bounds the distinct failures counted (each exactly);
+// Report shows the maxErrors most frequent of them.
+const failCountLimit = 4 * maxErrors
+
+func hashFailure(f Failure) uint64 {
+	h := fnv.New64a()
+	for _, s := range []string{f.Method, f.Name, f.Error} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return mix(h.Sum64())
 }
 
 // failureText is what the failures table says went wrong.
@@ -415,7 +448,11 @@ func floorDiv(a, b int64) int64 {
 }
 
 // AddFile streams every row of a results file into a.
-func (a *Aggregate) AddFile(path string) error {
+func (a *Aggregate) AddFile(path string) error { return a.AddFiles([]string{path}) }
+
+// addFile streams every row of a results file into a, the names kept
+// already chosen.
+func (a *Aggregate) addFile(path string) error {
 	f, err := results.Open(path)
 	if err != nil {
 		return err
@@ -486,9 +523,12 @@ func (a *Aggregate) missingShards() []string {
 // Merge adds what o counted: the result is what one Aggregate fed both
 // sets of rows would hold. o is consumed: its parts move into a.
 func (a *Aggregate) Merge(o *Aggregate) {
-	for k, s := range o.byKey {
+	// In the order of the keys: which names a full a admits must not
+	// depend on a map's order (with keep set, none is left out).
+	for _, k := range slices.SortedFunc(maps.Keys(o.byKey), compareKeys) {
+		s := o.byKey[k]
 		m := a.byKey[k]
-		if m == nil && len(a.byKey) < maxNames {
+		if m == nil && (k == Key{Name: OtherName} || !a.folds(k)) {
 			a.byKey[k] = s
 			continue
 		}
@@ -501,12 +541,8 @@ func (a *Aggregate) Merge(o *Aggregate) {
 		}
 		m.merge(s)
 	}
-	for f, n := range o.fails {
-		if _, ok := a.fails[f]; !ok && len(a.fails) >= maxErrors {
-			f = Failure{Error: OtherError}
-		}
-		a.fails[f] += n
-	}
+	a.overflowed = a.overflowed || o.overflowed
+	a.otherFails += o.otherFails + a.fails.merge(o.fails)
 	if !o.first.IsZero() && (a.first.IsZero() || o.first.Before(a.first)) {
 		a.first = o.first
 	}
@@ -702,13 +738,27 @@ func (a *Aggregate) Report() *Report {
 			rep.Windows = append(rep.Windows, w)
 		}
 	}
-	for f, n := range a.fails {
+	for f, n := range a.fails.counts {
 		f.Occurrences = n
 		rep.Failures = append(rep.Failures, f)
 	}
-	slices.SortFunc(rep.Failures, func(x, y Failure) int {
+	byCount := func(x, y Failure) int {
 		return cmp.Or(cmp.Compare(y.Occurrences, x.Occurrences), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method), cmp.Compare(x.Error, y.Error))
-	})
+	}
+	slices.SortFunc(rep.Failures, byCount)
+	// The maxErrors most frequent failures have a line of their own; the
+	// others, and those the count left out, are OtherError's.
+	other := a.otherFails
+	if len(rep.Failures) > maxErrors {
+		for _, f := range rep.Failures[maxErrors:] {
+			other += f.Occurrences
+		}
+		rep.Failures = rep.Failures[:maxErrors]
+	}
+	if other > 0 {
+		rep.Failures = append(rep.Failures, Failure{Error: OtherError, Occurrences: other})
+		slices.SortFunc(rep.Failures, byCount)
+	}
 	rep.Runs = slices.Sorted(maps.Keys(a.runs))
 	rep.Scenarios = slices.Sorted(maps.Keys(a.scenarios))
 	rep.Shards = slices.Sorted(maps.Keys(a.shards))
@@ -716,6 +766,10 @@ func (a *Aggregate) Report() *Report {
 		rep.Shadow, rep.Between = a.shadow.Report(), a.between.Report()
 	}
 	return rep
+}
+
+func compareKeys(x, y Key) int {
+	return cmp.Or(cmp.Compare(x.Method, y.Method), cmp.Compare(x.Name, y.Name))
 }
 
 // Name finds the stats of a name (any method, merged), or nil.

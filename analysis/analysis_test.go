@@ -231,7 +231,7 @@ func TestNamesStayBounded(t *testing.T) {
 	}
 	rep := a.Report()
 	other := rep.Name(OtherName)
-	if len(rep.Names) != maxNames+1 || other == nil || other.Requests != 500 || rep.Total.Requests != maxNames+500 {
+	if len(rep.Names) != maxNames+1 || other == nil || other.Requests != 500 || rep.Total.Requests != int64(maxNames+500) {
 		t.Errorf("%d names, other %+v", len(rep.Names), other)
 	}
 }

@@ -111,6 +111,7 @@ func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 	var windowsMu sync.Mutex // guards a's windows
 	for w := range workers {
 		parts[w] = New(a.step)
+		parts[w].keep = a.keep
 		if timed {
 			parts[w].timeline = a.timeline.empty()
 		}

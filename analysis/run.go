@@ -112,10 +112,8 @@ func Run(cfg Config) (*Outcome, error) {
 		return bad(err)
 	}
 	agg := New(cfg.Window)
-	for _, f := range files {
-		if err := agg.AddFile(f); err != nil {
-			return bad(err)
-		}
+	if err := agg.AddFiles(files); err != nil {
+		return bad(err)
 	}
 	rep := agg.Report()
 	if cfg.OneShard {
@@ -131,10 +129,8 @@ func Run(cfg Config) (*Outcome, error) {
 			return bad(fmt.Errorf("--baseline: %w", err))
 		}
 		b := New(cfg.Window)
-		for _, f := range bfiles {
-			if err := b.AddFile(f); err != nil {
-				return bad(fmt.Errorf("--baseline: %w", err))
-			}
+		if err := b.AddFiles(bfiles); err != nil {
+			return bad(fmt.Errorf("--baseline: %w", err))
 		}
 		base = b.Report()
 	}

@@ -1,0 +1,330 @@
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/replaykit/replaykit/pqfile"
+	"github.com/replaykit/replaykit/results"
+)
+
+// Which names get a row of their own must not depend on how rows are
+// shared among the cores, nor on the order files and row groups come in:
+// past maxNames, the maxNames names with the most requests are kept (ties
+// by method, then name), the others counted under OtherName.
+//
+// Before the figures, a first pass reads only the method and name columns
+// and counts rows per name. It is skipped when the files' dictionaries
+// (every row group holds its distinct names once) show that there cannot
+// be more than maxNames method+name pairs: the usual case, route
+// templates. A trace without templates can have millions of distinct
+// names: the pass then counts at most nameCountLimit of them exactly,
+// chosen by a hash of the name (sampled), so its memory is bounded and
+// the names kept are still the same on every run:
+//
+//	hash(name):  0 ............ cut ............ 2^64
+//	             |  counted      |  not counted  |
+//
+// Each time more than nameCountLimit names are below the cut, the cut
+// halves and the names above it are forgotten. The names below the final
+// cut are those of the largest cut (2^64 / 2^k) that holds at most
+// nameCountLimit names, whatever the order they came in, and each was
+// counted from its first row. The most requested of them are kept.
+
+// nameCountLimit bounds the names the first pass counts (a variable so
+// that tests can lower it).
+var nameCountLimit = 1 << 17
+
+// sampled counts keys exactly, for the keys whose hash is below cut; at
+// most limit of them, the cut halving past it.
+type sampled[K comparable] struct {
+	counts map[K]int64
+	cut    uint64 // math.MaxUint64: every key counts
+	limit  int
+	hash   func(K) uint64
+}
+
+func newSampled[K comparable](limit int, hash func(K) uint64) *sampled[K] {
+	return &sampled[K]{counts: map[K]int64{}, cut: math.MaxUint64, limit: limit, hash: hash}
+}
+
+func (s *sampled[K]) in(k K) bool { return s.cut == math.MaxUint64 || s.hash(k) < s.cut }
+
+// add counts n for k and returns what was dropped: n itself when k is
+// above the cut, or the counts of the keys the cut left behind.
+func (s *sampled[K]) add(k K, n int64) (dropped int64) {
+	if _, ok := s.counts[k]; !ok {
+		if !s.in(k) {
+			return n
+		}
+	}
+	s.counts[k] += n
+	return s.shrink()
+}
+
+// shrink halves the cut until at most limit keys are below it.
+func (s *sampled[K]) shrink() (dropped int64) {
+	for len(s.counts) > s.limit {
+		s.cut /= 2
+		for k, n := range s.counts {
+			if !s.in(k) {
+				dropped += n
+				delete(s.counts, k)
+			}
+		}
+	}
+	return dropped
+}
+
+// merge adds o's counts (o is consumed) and returns what was dropped.
+func (s *sampled[K]) merge(o *sampled[K]) (dropped int64) {
+	s.cut = min(s.cut, o.cut)
+	for k, n := range s.counts {
+		if !s.in(k) {
+			dropped += n
+			delete(s.counts, k)
+		}
+	}
+	for k, n := range o.counts {
+		if !s.in(k) {
+			dropped += n
+			continue
+		}
+		s.counts[k] += n
+	}
+	return dropped + s.shrink()
+}
+
+func hashKey(k Key) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(k.Method))
+	h.Write([]byte{0})
+	h.Write([]byte(k.Name))
+	return mix(h.Sum64())
+}
+
+// mix spreads FNV's bits (murmur3's finalizer): FNV's top bits barely
+// change between names that differ in their last bytes, such as /n/1 and
+// /n/2, and the cut compares the top bits first.
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h
+}
+
+// mostRequested returns the maxNames keys with the most rows (ties by
+// method, then name), or nil when there are no more than maxNames.
+func mostRequested(counts map[Key]int64, sampled bool) map[Key]bool {
+	if len(counts) <= maxNames && !sampled {
+		return nil
+	}
+	keys := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(keys, func(x, y Key) int {
+		return cmp.Or(cmp.Compare(counts[y], counts[x]), cmp.Compare(x.Method, y.Method), cmp.Compare(x.Name, y.Name))
+	})
+	keep := map[Key]bool{}
+	for _, k := range keys[:min(len(keys), maxNames)] {
+		keep[k] = true
+	}
+	return keep
+}
+
+// AddFiles streams every row of the results files into a, the names kept
+// chosen over all of them.
+func (a *Aggregate) AddFiles(paths []string) error {
+	fresh := len(a.byKey) == 0 && a.files == 0 && a.keep == nil
+	step := a.step
+	few, err := fewNames(paths)
+	if err != nil {
+		return err
+	}
+	if !few || !fresh {
+		if err := a.planNames(paths); err != nil {
+			return err
+		}
+	}
+	for _, p := range paths {
+		if err := a.addFile(p); err != nil {
+			return err
+		}
+	}
+	if a.overflowed && a.keep == nil && fresh {
+		// The dictionaries did not tell the whole story (a writer that
+		// stopped using one): count, and read again.
+		*a = *New(step)
+		if err := a.planNames(paths); err != nil {
+			return err
+		}
+		for _, p := range paths {
+			if err := a.addFile(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// fewNames says whether the files' dictionaries show at most maxNames
+// method+name pairs; false when a row group's column has no dictionary.
+func fewNames(paths []string) (bool, error) {
+	methods, names := map[string]bool{}, map[string]bool{}
+	for _, p := range paths {
+		f, err := results.Open(p)
+		if err != nil {
+			return false, err
+		}
+		ok, err := dictionaries(f, methods, names)
+		f.Close()
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return len(methods)*len(names) <= maxNames, nil
+}
+
+// dictionaries adds the method and name dictionaries of f's row groups
+// to methods and names; false past maxNames, or without a dictionary.
+func dictionaries(f *pqfile.File, methods, names map[string]bool) (ok bool, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ok, err = false, fmt.Errorf("read results %s: damaged file: %v", f.Path(), p)
+		}
+	}()
+	idx, err := columnIndexes(f.Parquet(), []string{"method", "name"})
+	if err != nil {
+		return false, err
+	}
+	for _, rg := range f.Parquet().RowGroups() {
+		chunks := rg.ColumnChunks()
+		for i, into := range []map[string]bool{methods, names} {
+			if idx[i] < 0 || idx[i] >= len(chunks) {
+				return false, nil
+			}
+			if !dictionary(chunks[idx[i]], into) || len(methods)*len(names) > maxNames {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+// dictionary adds a column chunk's dictionary to into; false without one.
+func dictionary(c parquet.ColumnChunk, into map[string]bool) bool {
+	pages := c.Pages()
+	defer pages.Close()
+	p, err := pages.ReadPage()
+	if err != nil {
+		return false
+	}
+	defer parquet.Release(p)
+	d := p.Dictionary()
+	if d == nil || d.Len() > maxNames {
+		return false
+	}
+	for i := range d.Len() {
+		into[string(d.Index(int32(i)).ByteArray())] = true
+	}
+	return true
+}
+
+// planNames counts the rows per method and name of the files (the first
+// pass) and sets the names kept.
+func (a *Aggregate) planNames(paths []string) error {
+	total := newSampled(nameCountLimit, hashKey)
+	for _, p := range paths {
+		f, err := results.Open(p)
+		if err != nil {
+			return err
+		}
+		err = countNames(f, total)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	// Names already counted in a keep their rows.
+	for k := range a.byKey {
+		if k.Name != OtherName || k.Method != "" {
+			total.counts[k] = math.MaxInt64 / 2
+		}
+	}
+	a.keep = mostRequested(total.counts, total.cut != math.MaxUint64)
+	if a.keep == nil {
+		a.keep = map[Key]bool{}
+		for k := range total.counts {
+			a.keep[k] = true
+		}
+	}
+	return nil
+}
+
+// countNames adds f's rows per method and name to total, one worker per
+// core, reading only those two columns.
+func countNames(f *pqfile.File, total *sampled[Key]) error {
+	pf := f.Parquet()
+	istr, err := columnIndexes(pf, []string{"method", "name"})
+	if err != nil {
+		return err
+	}
+	groups := pf.RowGroups()
+	workers := min(runtime.GOMAXPROCS(0), len(groups))
+	if workers == 0 {
+		return nil
+	}
+	next := make(chan parquet.RowGroup)
+	parts := make([]*sampled[Key], workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		parts[w] = newSampled(nameCountLimit, hashKey)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := &groupReader{in: interner{}}
+			count := func(b *batch) {
+				var last Key
+				var run int64
+				for i := range b.method {
+					if k := (Key{b.method[i], b.name[i]}); k != last || run == 0 {
+						if run > 0 {
+							parts[w].add(last, run)
+						}
+						last, run = k, 0
+					}
+					run++
+				}
+				if run > 0 {
+					parts[w].add(last, run)
+				}
+			}
+			for rg := range next {
+				if errs[w] == nil {
+					errs[w] = r.read(rg, columnSet{str: istr}, count)
+				}
+			}
+		}()
+	}
+	for _, rg := range groups {
+		next <- rg
+	}
+	close(next)
+	wg.Wait()
+	for w := range workers {
+		if errs[w] != nil {
+			return fmt.Errorf("read results %s: %w", f.Path(), errs[w])
+		}
+		total.merge(parts[w])
+	}
+	return nil
+}

@@ -1,0 +1,281 @@
+package analysis
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/results"
+)
+
+// manyNames makes rows for n names, name i requested 1 + i*7919%busy
+// times (many ties), in a shuffled order, the methods GET and POST: the
+// first rows seen are no guide to the busiest names.
+func manyNames(n, busy int, seed uint64) ([]results.Result, map[Key]int64) {
+	counts := map[Key]int64{}
+	var rows []results.Result
+	for i := range n {
+		k := Key{Method: []string{"GET", "POST"}[i%2], Name: fmt.Sprintf("/n/%d", i)}
+		c := 1 + i*7919%busy
+		counts[k] = int64(c)
+		for j := range c {
+			rows = append(rows, results.Result{Run: "many_20261128T100000Z", Scenario: "many", Method: k.Method, Name: k.Name,
+				Status: 200 + 300*int32(j%5/4), LatencyNanos: int64(1+i%50) * 1e6})
+		}
+	}
+	rng := rand.New(rand.NewPCG(seed, 1))
+	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	for i := range rows {
+		rows[i].Sent = t0.Add(time.Duration(i) * time.Millisecond)
+		rows[i].Scheduled = rows[i].Sent
+	}
+	return rows, counts
+}
+
+// lowerMaxNames divides maxNames by 200 under the race detector, or with
+// -short (each worker holds every name's histograms, which the race
+// detector makes twenty times slower to merge) and returns the factor
+// the tests' names are divided by.
+func lowerMaxNames(t *testing.T) int {
+	if !raceEnabled && !testing.Short() {
+		return 1
+	}
+	old := maxNames
+	maxNames /= 200
+	t.Cleanup(func() { maxNames = old })
+	return 200
+}
+
+// wantKept is the maxNames names with the most requests, ties by method
+// then name.
+func wantKept(counts map[Key]int64) []Key {
+	keys := make([]Key, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(x, y Key) int {
+		return cmp.Or(cmp.Compare(counts[y], counts[x]), cmp.Compare(x.Method, y.Method), cmp.Compare(x.Name, y.Name))
+	})
+	return keys[:min(len(keys), maxNames)]
+}
+
+// Past maxNames names, the same input gives the same outputs byte for
+// byte whatever the cores, and the names kept are the most requested.
+func TestManyNamesSameOutputsOnAnyCores(t *testing.T) {
+	scale := lowerMaxNames(t)
+	for _, tc := range []struct {
+		names, busy int
+	}{
+		{3000, 40},
+		{100_000, 3},
+	} {
+		t.Run(fmt.Sprint(tc.names), func(t *testing.T) {
+			rows, counts := manyNames(tc.names/scale, tc.busy, 1)
+			dir := t.TempDir()
+			// Two files, so that the choice also spans files.
+			half := len(rows) / 2
+			a, b := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
+			// Four row groups each: up to 4 workers a file (each worker
+			// holds its own figures of every name it meets).
+			writeGroups(t, a, rows[:half], half/4+1)
+			writeGroups(t, b, rows[half:], half/4+1)
+			kept := wantKept(counts)
+			var other int64
+			for _, c := range counts {
+				other += c
+			}
+			for _, k := range kept {
+				other -= counts[k]
+			}
+			var first map[string][]byte
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+			for _, procs := range []int{1, 2, 8} {
+				runtime.GOMAXPROCS(procs)
+				out := t.TempDir()
+				res, err := Run(Config{Inputs: []string{b, a}, Out: out, Formats: []string{"csv,json"}, NoDefaults: true,
+					Thresholds: []string{"name=" + kept[len(kept)-1].Name + ":p99<1s"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string][]byte{}
+				for _, f := range res.Files {
+					got[filepath.Base(f)] = readFile(t, f)
+				}
+				rep := res.Report
+				var names []Key
+				for _, s := range rep.Names {
+					if s.Name != OtherName {
+						names = append(names, s.Key)
+						if s.Requests != counts[s.Key] {
+							t.Errorf("GOMAXPROCS=%d: %v has %d requests, want %d", procs, s.Key, s.Requests, counts[s.Key])
+						}
+					}
+				}
+				slices.SortFunc(names, compareKeys)
+				want := slices.SortedFunc(slices.Values(kept), compareKeys)
+				if !slices.Equal(names, want) {
+					t.Errorf("GOMAXPROCS=%d: %d names kept, not the %d most requested", procs, len(names), len(want))
+				}
+				if o := rep.Name(OtherName); o == nil || o.Requests != other {
+					t.Errorf("GOMAXPROCS=%d: %s %+v, want %d requests", procs, OtherName, o, other)
+				}
+				if !res.Verdicts[0].Pass {
+					t.Errorf("GOMAXPROCS=%d: %s", procs, res.Verdicts[0])
+				}
+				if first == nil {
+					first = got
+					continue
+				}
+				for name, content := range first {
+					if string(got[name]) != string(content) {
+						t.Errorf("GOMAXPROCS=%d: %s differs from GOMAXPROCS=1's", procs, name)
+					}
+				}
+			}
+		})
+	}
+}
+
+// Past nameCountLimit distinct names, the first pass counts a sample of
+// them chosen by a hash: still the same names kept whatever the order of
+// the rows and the cores.
+func TestNamesPastTheCountLimit(t *testing.T) {
+	defer func(n int) { nameCountLimit = n }(nameCountLimit)
+	lowerMaxNames(t)
+	maxNames = min(maxNames, 100)
+	nameCountLimit = 3 * maxNames
+	rows, _ := manyNames(10*nameCountLimit/3, 5, 2)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "a.parquet")
+	writeResults(t, p, rows)
+	slices.Reverse(rows)
+	q := filepath.Join(dir, "reversed.parquet")
+	writeResults(t, q, rows)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var first []Key
+	for _, procs := range []int{1, 2, 8} {
+		runtime.GOMAXPROCS(procs)
+		for _, f := range []string{p, q} {
+			a := New(time.Second)
+			if err := a.AddFile(f); err != nil {
+				t.Fatal(err)
+			}
+			rep := a.Report()
+			var names []Key
+			for _, s := range rep.Names {
+				names = append(names, s.Key)
+			}
+			if rep.Total.Requests != int64(len(rows)) || len(names) != maxNames+1 {
+				t.Fatalf("%d requests, %d names", rep.Total.Requests, len(names))
+			}
+			if first == nil {
+				first = names
+			} else if !slices.Equal(first, names) {
+				t.Errorf("GOMAXPROCS=%d %s: other names kept", procs, filepath.Base(f))
+			}
+		}
+	}
+}
+
+// The deterministic sample counts the keys of the largest cut that holds
+// at most limit of them, whatever the order, alone or merged.
+func TestSampledIsOrderFree(t *testing.T) {
+	keys := make([]Key, 5000)
+	for i := range keys {
+		keys[i] = Key{"GET", fmt.Sprint(i)}
+	}
+	count := func(order []Key, parts int) map[Key]int64 {
+		all := newSampled(700, hashKey)
+		for p := range parts {
+			s := newSampled(700, hashKey)
+			for i := p; i < len(order); i += parts {
+				s.add(order[i], int64(1+len(order[i].Name)))
+			}
+			all.merge(s)
+		}
+		return all.counts
+	}
+	want := count(keys, 1)
+	if len(want) == 0 || len(want) > 700 {
+		t.Fatalf("%d keys counted", len(want))
+	}
+	for k, n := range want {
+		if n != int64(1+len(k.Name)) {
+			t.Fatalf("%v counted %d", k, n)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, parts := range []int{1, 2, 3, 8} {
+		order := slices.Clone(keys)
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		got := count(order, parts)
+		if len(got) != len(want) {
+			t.Fatalf("%d parts: %d keys, want %d", parts, len(got), len(want))
+		}
+		for k, n := range want {
+			if got[k] != n {
+				t.Fatalf("%d parts: %v counted %d, want %d", parts, k, got[k], n)
+			}
+		}
+	}
+}
+
+// Past maxErrors distinct failures the most frequent are kept, whatever
+// the order of rows: the others are counted as OtherError.
+func TestFailuresStayBoundedInAnyOrder(t *testing.T) {
+	var rows []results.Result
+	for i := range 3 * maxErrors {
+		for range 1 + i%7 {
+			rows = append(rows, results.Result{Method: "GET", Name: "/x", Error: fmt.Sprintf("dial tcp 10.0.0.1:%d: connection refused", i),
+				Sent: t0, Scheduled: t0, LatencyNanos: 1e6})
+		}
+	}
+	want := aggregate(rows).Failures
+	if len(want) != maxErrors+1 || want[maxErrors].Error != OtherError && want[0].Error != OtherError {
+		t.Fatalf("%d failure lines", len(want))
+	}
+	rng := rand.New(rand.NewPCG(4, 4))
+	for range 3 {
+		rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+		// Two halves merged, as workers do.
+		a, b := New(time.Second), New(time.Second)
+		for i := range rows {
+			if i%2 == 0 {
+				a.Add(&rows[i])
+			} else {
+				b.Add(&rows[i])
+			}
+		}
+		a.Merge(b)
+		if got := a.Report().Failures; !slices.Equal(got, want) {
+			t.Fatalf("the failures differ when rows come in another order")
+		}
+	}
+	for _, f := range want[:10] {
+		if f.Occurrences != 7 && f.Error != OtherError {
+			t.Errorf("%+v: not among the most frequent", f)
+		}
+	}
+}
+
+// writeGroups writes rows in row groups of n.
+func writeGroups(t testing.TB, path string, rows []results.Result, n int) {
+	t.Helper()
+	w, err := results.Create(path, results.WriterOptions{RowGroupRows: n})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		if err := w.Write(&rows[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
