@@ -84,12 +84,18 @@ func (cfg Config) parse() (map[string]bool, []Threshold, error) {
 		exprs = append(slices.Clone(DefaultThresholds), exprs...)
 	}
 	var ths []Threshold
+	seen := map[string]bool{}
 	for _, e := range exprs {
 		t, err := ParseThreshold(e)
 		if err != nil {
 			return nil, nil, err
 		}
-		ths = append(ths, t)
+		// The same check twice (--threshold given twice, or a default
+		// given again) is one verdict.
+		if !seen[t.String()] {
+			seen[t.String()] = true
+			ths = append(ths, t)
+		}
 	}
 	return formats, ths, nil
 }

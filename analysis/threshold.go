@@ -88,67 +88,126 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if val == "" {
 		return bad("no value")
 	}
+	if strings.ContainsAny(val, "<>=") {
+		return bad("one comparison: <, <=, > or >=")
+	}
+	latency := false
 	switch m := t.Metric; {
 	case m == LatenessP99:
 		if t.Name != "" {
 			return bad(m + " is the whole run's: it takes no name=")
 		}
-		v, err := parseMillis(val)
-		if err != nil {
-			return bad(err.Error())
-		}
-		t.Value = v
-	case m == "avg" || m == "min" || m == "max" || m == "median" || strings.HasPrefix(m, "p"):
+		latency = true
+	case m == "avg" || m == "min" || m == "max" || m == "median":
 		if m == "median" {
 			t.Quantile = 50
-		} else if strings.HasPrefix(m, "p") {
-			q, err := strconv.ParseFloat(m[1:], 64)
-			if err != nil || q <= 0 || q > 100 {
-				return bad(fmt.Sprintf("unknown metric %q", m))
-			}
-			t.Quantile = q
 		}
-		v, err := parseMillis(val)
-		if err != nil {
-			return bad(err.Error())
+		latency = true
+	case strings.HasPrefix(m, "p") && isDecimal(m[1:]):
+		q, err := strconv.ParseFloat(m[1:], 64)
+		if err != nil || q <= 0 || q > 100 {
+			return bad(fmt.Sprintf("unknown metric %q: a percentile is p followed by a number above 0, up to 100", m))
 		}
-		t.Value = v
+		t.Quantile = q
+		latency = true
 	case m == "error_rate" || m == "availability" || m == MismatchRate:
 		num, ok := strings.CutSuffix(val, "%")
 		if !ok {
 			return bad(m + " takes a percentage, such as 1% or 99.9%")
 		}
-		v, err := strconv.ParseFloat(num, 64)
-		if err != nil || v < 0 || v > 100 {
+		v, err := strconv.ParseFloat(strings.TrimSpace(num), 64)
+		if err != nil || !isDecimal(strings.TrimSpace(num)) || v < 0 || v > 100 {
 			return bad(fmt.Sprintf("%q is not a percentage from 0%% to 100%%", val))
 		}
 		t.Value = math.Round(v/100*1e12) / 1e12 // 99.9% is 0.999, not 0.9990000000000001
+		if t.Op == ">" && t.Value == 1 || t.Op == "<=" && t.Value == 1 {
+			return bad(fmt.Sprintf("%s %s 100%% always or never holds", m, t.Op))
+		}
 	case m == "rps":
 		v, err := strconv.ParseFloat(val, 64)
-		if err != nil || v < 0 {
+		if err != nil || !isDecimal(val) || v < 0 {
 			return bad(fmt.Sprintf("%q is not a number of requests per second", val))
 		}
 		t.Value = v
 	default:
-		return bad(fmt.Sprintf("unknown metric %q", m))
+		return bad(fmt.Sprintf("unknown metric %q", t.Metric))
+	}
+	if latency {
+		v, err := parseMillis(val)
+		if err != nil {
+			return bad(err.Error())
+		}
+		t.Value = v
+	}
+	// Every figure is 0 or more: < 0 never holds, >= 0 always does.
+	if t.Value == 0 && (t.Op == "<" || t.Op == ">=") {
+		return bad(fmt.Sprintf("%s %s 0 always or never holds", t.Metric, t.Op))
 	}
 	return t, nil
+}
+
+// isDecimal says s is a plain decimal number, digits with at most one
+// point (and an exponent): not inf, NaN, hexadecimal or with
+// underscores, which strconv reads too.
+func isDecimal(s string) bool {
+	mant, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	if hasExp {
+		exp = strings.TrimLeft(exp, "+-")
+		if exp == "" || strings.Trim(exp, "0123456789") != "" {
+			return false
+		}
+	}
+	if mant == "" || mant == "." || strings.Count(mant, ".") > 1 {
+		return false
+	}
+	return strings.Trim(mant, "0123456789.") == ""
+}
+
+// maxLatency is the largest latency a threshold may name (the histograms'
+// top): past it, a latency cannot be told apart from it.
+const maxLatency = float64(histMax) / 1000
+
+// String writes the threshold back in the form ParseThreshold reads, its
+// value in full: [name=NAME:]METRIC OP VALUE[,abort=DELAY].
+func (t Threshold) String() string {
+	var b strings.Builder
+	if t.Name != "" {
+		b.WriteString("name=" + t.Name + ":")
+	}
+	scale, unit := t.display()
+	if unit == "ms" {
+		unit = "" // a bare number of milliseconds reads back exactly
+	}
+	b.WriteString(t.Metric + t.Op + strconv.FormatFloat(t.Value*scale, 'f', -1, 64) + unit)
+	if t.Abort {
+		b.WriteString(",abort=" + t.AbortAfter.String())
+	}
+	return b.String()
 }
 
 // parseMillis reads a latency: a Go duration (500ms, 2s, 1m) or a bare
 // number of milliseconds, as Locust writes them.
 func parseMillis(s string) (float64, error) {
-	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		if v < 0 {
-			return 0, fmt.Errorf("%q is negative", s)
+	var v float64
+	switch {
+	case strings.HasPrefix(s, "-"):
+		return 0, fmt.Errorf("%q is negative: not a duration", s)
+	case isDecimal(s):
+		var err error
+		if v, err = strconv.ParseFloat(s, 64); err != nil {
+			return 0, fmt.Errorf("%q is not a duration", s)
 		}
-		return v, nil
+	default:
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%q is not a duration", s)
+		}
+		v = float64(d) / float64(time.Millisecond)
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration", s)
+	if v > maxLatency {
+		return 0, fmt.Errorf("%q is past an hour, the longest latency measured", s)
 	}
-	return float64(d) / float64(time.Millisecond), nil
+	return v, nil
 }
 
 // LatenessP99 is the metric of a recorded run's start lateness against

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,46 @@ func TestParseThreshold(t *testing.T) {
 		{expr: "rps>many", errHas: "requests per second"},
 		{expr: "name=:p95<1s", errHas: "name="},
 		{expr: "<1s", errHas: "no comparison"},
+		// Thresholds that cannot mean anything are refused.
+		{expr: "p95<inf", errHas: "not a duration"},
+		{expr: "p95<NaN", errHas: "not a duration"},
+		{expr: "p95<+Inf", errHas: "not a duration"},
+		{expr: "p95<1e400", errHas: "not a duration"},
+		{expr: "p95<0x10", errHas: "not a duration"},
+		{expr: "p95<1_000", errHas: "not a duration"},
+		{expr: "p95<2h", errHas: "past an hour"},
+		{expr: "pNaN<1s", errHas: "unknown metric"},
+		{expr: "pinf<1s", errHas: "unknown metric"},
+		{expr: "p0<1s", errHas: "unknown metric"},
+		{expr: "p-5<1s", errHas: "unknown metric"},
+		{expr: "p0x1p6<1s", errHas: "unknown metric"},
+		{expr: "p100<1s", want: Threshold{Metric: "p100", Quantile: 100, Op: "<", Value: 1000}},
+		{expr: "p95<0", errHas: "never holds"},
+		{expr: "p95>=0ms", errHas: "always or never"},
+		{expr: "p95<=0", want: Threshold{Metric: "p95", Quantile: 95, Op: "<=", Value: 0}},
+		{expr: "avg<-1s", errHas: "negative"},
+		{expr: "error_rate<0%", errHas: "never holds"},
+		{expr: "error_rate<=0%", want: Threshold{Metric: "error_rate", Op: "<=", Value: 0}},
+		{expr: "error_rate<=100%", errHas: "always or never"},
+		{expr: "error_rate<NaN%", errHas: "percentage"},
+		{expr: "error_rate<inf%", errHas: "percentage"},
+		{expr: "error_rate<-1%", errHas: "percentage"},
+		{expr: "availability>100%", errHas: "never holds"},
+		{expr: "availability>=100%", want: Threshold{Metric: "availability", Op: ">=", Value: 1}},
+		{expr: "availability>=0%", errHas: "always or never"},
+		{expr: "rps<0", errHas: "never holds"},
+		{expr: "rps>=0", errHas: "always or never"},
+		{expr: "rps>-5", errHas: "requests per second"},
+		{expr: "rps>Inf", errHas: "requests per second"},
+		{expr: "rps>1e999", errHas: "requests per second"},
+		{expr: "p95<1s,abort=-1s", errHas: "abort=-1s"},
+		{expr: "p95<1s,abort=", errHas: "abort="},
+		{expr: "p95<<1s", errHas: "one comparison"},
+		{expr: "p95<=<1s", errHas: "one comparison"},
+		{expr: "p95<>1s", errHas: "one comparison"},
+		{expr: "p95<=>1s", errHas: "one comparison"},
+		{expr: "p95 <  ", errHas: "no value"},
+		{expr: "  ", errHas: "no comparison"},
 	} {
 		got, err := ParseThreshold(tc.expr)
 		if tc.errHas != "" {
@@ -139,13 +180,32 @@ func TestThresholdOnAName(t *testing.T) {
 }
 
 func FuzzParseThreshold(f *testing.F) {
-	for _, e := range append(DefaultThresholds, "name=/a/{id}:p99.9<=1.5s", "rps>=1e3", "p0<1") {
+	for _, e := range append(DefaultThresholds, "name=/a/{id}:p99.9<=1.5s", "rps>=1e3", "p0<1", "p95<inf", "pNaN<1s",
+		"error_rate<0%", "availability>100%", "p95<1s,abort=-1s", "p95<<1s", "rps>1e308", "max<1ns") {
 		f.Add(e)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
 		th, err := ParseThreshold(expr)
 		if err != nil {
 			return
+		}
+		// Its figures are finite, and it reads back as itself.
+		for _, v := range []float64{th.Value, th.Quantile} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v < 0 {
+				t.Fatalf("%q: %+v", expr, th)
+			}
+		}
+		back, err := ParseThreshold(th.String())
+		if err != nil {
+			t.Fatalf("%q written back as %q: %v", expr, th.String(), err)
+		}
+		back.Expr = th.Expr
+		if d := math.Abs(back.Value - th.Value); d > 1e-9*math.Max(1, th.Value) {
+			t.Fatalf("%q written back as %q: %+v, want %+v", expr, th.String(), back, th)
+		}
+		back.Value = th.Value
+		if back != th {
+			t.Fatalf("%q written back as %q: %+v, want %+v", expr, th.String(), back, th)
 		}
 		// What parses checks without panicking, and says what it checked.
 		vs := Check(aggregate(synthetic(10, 1, 1)), []Threshold{th})
@@ -271,5 +331,22 @@ func TestMismatchRateThreshold(t *testing.T) {
 		if strings.Contains(e, MismatchRate) {
 			t.Errorf("default threshold %q: mismatch_rate is off by default", e)
 		}
+	}
+}
+
+// The same threshold given twice, or a default given again in other
+// words, is checked once.
+func TestThresholdGivenTwice(t *testing.T) {
+	ths, err := Config{Thresholds: []string{"p99<1s", "p99 < 1000ms", "p95<2s", "name=/x:p99<1s"}}.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, th := range ths {
+		got = append(got, th.Expr)
+	}
+	want := append(append([]string{}, DefaultThresholds...), "p99<1s", "name=/x:p99<1s")
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("checked %q, want %q", got, want)
 	}
 }
