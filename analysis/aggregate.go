@@ -272,8 +272,8 @@ type Aggregate struct {
 	fails      *sampled[Failure]
 	otherFails int64
 
-	first, last time.Time // first send, last response end
-	runs        map[string]bool
+	first, last time.Time           // first send, last response end
+	runs        map[string]*RunSpan // by run id: each run's own span
 	scenarios   map[string]bool
 	shards      map[int32]bool
 	users       int32
@@ -314,7 +314,7 @@ func New(step time.Duration) *Aggregate {
 	}
 	return &Aggregate{step: step, byKey: map[Key]*Stats{},
 		windows: map[int64]*Window{}, fails: newSampled(failCountLimit, hashFailure),
-		runs: map[string]bool{}, scenarios: map[string]bool{}, shards: map[int32]bool{}, late: newHist(),
+		runs: map[string]*RunSpan{}, scenarios: map[string]bool{}, shards: map[int32]bool{}, late: newHist(),
 		shardFiles: map[string]map[int]int{}}
 }
 
@@ -340,13 +340,19 @@ func (a *Aggregate) Add(r *results.Result) {
 	if r.Failed() {
 		a.otherFails += a.fails.add(Failure{Method: r.Method, Name: k.Name, Error: failureText(r)}, 1)
 	}
+	end := r.Scheduled.Add(time.Duration(r.LatencyNanos))
 	if a.first.IsZero() || r.Sent.Before(a.first) {
 		a.first = r.Sent
 	}
-	if end := r.Scheduled.Add(time.Duration(r.LatencyNanos)); end.After(a.last) {
+	if end.After(a.last) {
 		a.last = end
 	}
-	a.runs[r.Run] = true
+	sp := a.runs[r.Run]
+	if sp == nil {
+		sp = &RunSpan{Run: r.Run, Start: r.Sent, End: end}
+		a.runs[r.Run] = sp
+	}
+	sp.add(r.Sent, end, 1)
 	a.scenarios[r.Scenario] = true
 	if r.ShadowStatus != 0 || r.ShadowError != "" {
 		a.addShadow(r)
@@ -549,10 +555,15 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	if o.last.After(a.last) {
 		a.last = o.last
 	}
-	for _, m := range []struct{ to, from map[string]bool }{{a.runs, o.runs}, {a.scenarios, o.scenarios}} {
-		for k := range m.from {
-			m.to[k] = true
+	for k, sp := range o.runs {
+		if m := a.runs[k]; m != nil {
+			m.add(sp.Start, sp.End, sp.Requests)
+		} else {
+			a.runs[k] = sp
 		}
+	}
+	for k := range o.scenarios {
+		a.scenarios[k] = true
 	}
 	for k := range o.shards {
 		a.shards[k] = true
@@ -624,10 +635,15 @@ type Report struct {
 	Failures []Failure
 	// Facts about the run.
 	Runs, Scenarios []string
-	Shards          []int32
-	Files           int
-	Start, End      time.Time
-	Users           int32
+	// RunSpans are each run's own span and requests, by run id; Active
+	// is how long some run was running (the union of their spans): the
+	// time rates are over.
+	RunSpans   []RunSpan
+	Active     time.Duration
+	Shards     []int32
+	Files      int
+	Start, End time.Time
+	Users      int32
 	// Open says the rows come from the open model (requests were sent
 	// after their scheduled time): latency then counts from the schedule.
 	Open bool
@@ -693,20 +709,83 @@ func (r *Report) OverloadReason() string {
 	return strings.Join(why, "; ")
 }
 
-// Duration is the run's span, from the first send to the last answer.
+// RunSpan is one run's own span (its shards together), from its first
+// send to its last answer.
+type RunSpan struct {
+	// Run is the run id.
+	Run string
+	// Start and End are its first send and its last answer.
+	Start, End time.Time
+	// Requests counts its requests.
+	Requests int64
+}
+
+func (sp *RunSpan) add(start, end time.Time, n int64) {
+	if start.Before(sp.Start) {
+		sp.Start = start
+	}
+	if end.After(sp.End) {
+		sp.End = end
+	}
+	sp.Requests += n
+}
+
+// Duration is the run's span, from its first send to its last answer.
+func (sp RunSpan) Duration() time.Duration { return sp.End.Sub(sp.Start) }
+
+// RPS is its requests over its duration.
+func (sp RunSpan) RPS() float64 {
+	if d := sp.Duration().Seconds(); d > 0 {
+		return float64(sp.Requests) / d
+	}
+	return 0
+}
+
+// activeTime is how long some run was running: the length of the union
+// of the runs' spans. Runs one after the other add up their durations,
+// never the gaps between them; runs at the same time count once.
+func activeTime(spans []RunSpan) time.Duration {
+	sorted := slices.SortedFunc(slices.Values(spans), func(x, y RunSpan) int { return x.Start.Compare(y.Start) })
+	var total time.Duration
+	var end time.Time
+	for i, sp := range sorted {
+		switch {
+		case i == 0 || sp.Start.After(end):
+			total += sp.Duration()
+			end = sp.End
+		case sp.End.After(end):
+			total += sp.End.Sub(end)
+			end = sp.End
+		}
+	}
+	return total
+}
+
+// Duration is the report's span, from the first send to the last answer.
 func (r *Report) Duration() time.Duration { return r.End.Sub(r.Start) }
 
-// RPS is requests over the run's duration.
+// RateDuration is what rates are over: the time some run was running
+// (Active), or the span when the report does not say.
+func (r *Report) RateDuration() time.Duration {
+	if r.Active > 0 {
+		return r.Active
+	}
+	return r.Duration()
+}
+
+// RPS is requests over the time some run was running: for one run (its
+// shards together) its duration; for several, their durations added up,
+// never the gaps between them.
 func (r *Report) RPS(s *Stats) float64 {
-	if d := r.Duration().Seconds(); d > 0 {
+	if d := r.RateDuration().Seconds(); d > 0 {
 		return float64(s.Requests) / d
 	}
 	return 0
 }
 
-// FailuresPerSecond is failures over the run's duration.
+// FailuresPerSecond is failures over the time some run was running.
 func (r *Report) FailuresPerSecond(s *Stats) float64 {
-	if d := r.Duration().Seconds(); d > 0 {
+	if d := r.RateDuration().Seconds(); d > 0 {
 		return float64(s.Failures) / d
 	}
 	return 0
@@ -760,6 +839,10 @@ func (a *Aggregate) Report() *Report {
 		slices.SortFunc(rep.Failures, byCount)
 	}
 	rep.Runs = slices.Sorted(maps.Keys(a.runs))
+	for _, run := range rep.Runs {
+		rep.RunSpans = append(rep.RunSpans, *a.runs[run])
+	}
+	rep.Active = activeTime(rep.RunSpans)
 	rep.Scenarios = slices.Sorted(maps.Keys(a.scenarios))
 	rep.Shards = slices.Sorted(maps.Keys(a.shards))
 	if a.shadow != nil {

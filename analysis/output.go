@@ -28,8 +28,19 @@ func printable(s string) string {
 // WriteTable writes the terminal summary: facts, a row per name and the
 // total, the top failures and the threshold verdicts.
 func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
-	fmt.Fprintf(w, "%s: %d requests in %s (%s to %s), %s\n", strings.Join(rep.Runs, ", "), rep.Total.Requests,
-		rep.Duration().Round(time.Millisecond), rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), modelText(rep))
+	if len(rep.RunSpans) > 1 {
+		// Rates are over the time the runs ran, never the gaps between.
+		fmt.Fprintf(w, "%s: %d requests in %s of running time (%d runs, %s to %s: %s in all), %s\n", strings.Join(rep.Runs, ", "), rep.Total.Requests,
+			rep.Active.Round(time.Millisecond), len(rep.RunSpans), rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339),
+			rep.Duration().Round(time.Millisecond), modelText(rep))
+		for _, sp := range rep.RunSpans {
+			fmt.Fprintf(w, "  %s: %d requests in %s (%s to %s), %.1f req/s\n", printable(sp.Run), sp.Requests, sp.Duration().Round(time.Millisecond),
+				sp.Start.Format(time.RFC3339), sp.End.Format(time.RFC3339), sp.RPS())
+		}
+	} else {
+		fmt.Fprintf(w, "%s: %d requests in %s (%s to %s), %s\n", strings.Join(rep.Runs, ", "), rep.Total.Requests,
+			rep.Duration().Round(time.Millisecond), rep.Start.Format(time.RFC3339), rep.End.Format(time.RFC3339), modelText(rep))
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "Type\tName\t# reqs\t# fails\t429\tAvg ms\tp50\tp95\tp99\tMax\treq/s\t")
 	for _, s := range append(rep.Names, rep.Total) {
@@ -350,6 +361,16 @@ func timelineJSON(t *Timeline) *jsonTimeline {
 	return j
 }
 
+// jsonRun is one run's own span and rate, in {run}.json's runs_detail.
+type jsonRun struct {
+	Run       string    `json:"run"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end"`
+	DurationS float64   `json:"duration_s"`
+	Requests  int64     `json:"requests"`
+	RPS       float64   `json:"rps"`
+}
+
 type jsonVerdict struct {
 	Threshold string  `json:"threshold"`
 	Name      string  `json:"name,omitempty"`
@@ -389,6 +410,8 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Shards    []int32       `json:"shards"`
 		Start     time.Time     `json:"start"`
 		End       time.Time     `json:"end"`
+		RunTimeS  float64       `json:"run_time_s"`
+		RunsInfo  []jsonRun     `json:"runs_detail"`
 		Open      bool          `json:"open_model"`
 		LateP99   float64       `json:"send_late_p99_ms"`
 		Overload  bool          `json:"generator_overloaded"`
@@ -405,13 +428,17 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		TLNotes   []string      `json:"timeline_notes,omitempty"`
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
-	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
+	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, RunTimeS: rep.RateDuration().Seconds(), Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
 		Shadow: shadowJSON(rep)}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
 		out.Timeline.Unsent = rep.Unsent
+	}
+	out.RunsInfo = []jsonRun{}
+	for _, sp := range rep.RunSpans {
+		out.RunsInfo = append(out.RunsInfo, jsonRun{Run: sp.Run, Start: sp.Start, End: sp.End, DurationS: sp.Duration().Seconds(), Requests: sp.Requests, RPS: sp.RPS()})
 	}
 	out.Names = []jsonStats{}
 	for _, s := range rep.Names {
@@ -454,7 +481,7 @@ func WriteJUnit(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Cases    []testcase `xml:"testcase"`
 	}
 	s := suite{Name: "replaykit thresholds: " + strings.Join(rep.Runs, ", "), Tests: len(verdicts),
-		Time: fmt.Sprintf("%.3f", rep.Duration().Seconds())}
+		Time: fmt.Sprintf("%.3f", rep.RateDuration().Seconds())}
 	for _, v := range verdicts {
 		c := testcase{Name: v.Expr, Classname: "replaykit.thresholds", Time: "0"}
 		if !v.Pass {

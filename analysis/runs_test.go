@@ -1,0 +1,98 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/replaykit/replaykit/results"
+)
+
+// steady makes n rows of run over d from start, 10 ms each.
+func steady(run string, n int, start time.Time, d time.Duration) []results.Result {
+	var rows []results.Result
+	for i := range n {
+		sent := start.Add(time.Duration(i) * d / time.Duration(n))
+		rows = append(rows, results.Result{Run: run, Scenario: "light_load", Method: "GET", Name: "/x", Scheduled: sent, Sent: sent,
+			LatencyNanos: 10e6, Status: 200})
+	}
+	return rows
+}
+
+// Runs merged have rates over the time they ran, never the gaps between
+// them: two runs a day apart are not 0.0 requests/s over 24 hours.
+func TestMergedRunsRatesAreOverTheirOwnDurations(t *testing.T) {
+	dir := t.TempDir()
+	a := steady("light_load_20261128T100000Z", 6000, t0, time.Minute)                                     // 100/s for a minute
+	b := steady("light_load_20261129T100000Z", 3000, t0.Add(24*time.Hour), 30*time.Second)                // 100/s for 30 s, a day later
+	c := steady("light_load_20261129T100010Z", 1000, t0.Add(24*time.Hour+10*time.Second), 10*time.Second) // beside b
+	for name, rows := range map[string][]results.Result{"a": a, "b": b, "c": c} {
+		writeResults(t, filepath.Join(dir, name+".parquet"), rows)
+	}
+	var table bytes.Buffer
+	res, err := Run(Config{Inputs: []string{filepath.Join(dir, "*.parquet")}, Out: dir, Formats: []string{"json"}, Stdout: &table})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := res.Report
+	// a ran 60 s, b and c together 30 s: 90 s of running time.
+	wantActive := 90 * time.Second
+	if d := rep.Active - wantActive; d < -50*time.Millisecond || d > 50*time.Millisecond {
+		t.Errorf("running time %v, want about %v", rep.Active, wantActive)
+	}
+	if rps := rep.RPS(rep.Total); math.Abs(rps-10000/rep.Active.Seconds()) > 1e-9 || rps < 100 {
+		t.Errorf("rps %.2f over %v", rps, rep.Active)
+	}
+	for _, v := range res.Verdicts {
+		if v.Metric == "rps" && !v.Pass {
+			t.Errorf("%s: the gap counted", v)
+		}
+	}
+	if len(rep.RunSpans) != 3 || rep.RunSpans[0].Requests != 6000 || math.Abs(rep.RunSpans[0].RPS()-100) > 0.1 {
+		t.Errorf("runs %+v", rep.RunSpans)
+	}
+	first, _, _ := strings.Cut(table.String(), "\n")
+	if !strings.Contains(first, "10000 requests in 1m30") || !strings.Contains(first, "of running time (3 runs") || !strings.Contains(table.String(), "  light_load_20261128T100000Z: 6000 requests in 1m0") {
+		t.Errorf("table:\n%s", table.String())
+	}
+	var out struct {
+		RunTime float64 `json:"run_time_s"`
+		Runs    []struct {
+			Run string  `json:"run"`
+			RPS float64 `json:"rps"`
+		} `json:"runs_detail"`
+		Total struct {
+			RPS float64 `json:"rps"`
+		} `json:"total"`
+	}
+	if err := json.Unmarshal(readFile(t, res.Files[0]), &out); err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(out.RunTime-rep.Active.Seconds()) > 1e-9 || len(out.Runs) != 3 || math.Abs(out.Total.RPS-rep.RPS(rep.Total)) > 1e-9 {
+		t.Errorf("json: %+v", out)
+	}
+}
+
+// The time some run was running is the union of their spans.
+func TestActiveTime(t *testing.T) {
+	at := func(s, e int) RunSpan {
+		return RunSpan{Start: t0.Add(time.Duration(s) * time.Second), End: t0.Add(time.Duration(e) * time.Second)}
+	}
+	for _, tc := range []struct {
+		spans []RunSpan
+		want  int
+	}{
+		{nil, 0},
+		{[]RunSpan{at(0, 10)}, 10},
+		{[]RunSpan{at(100, 110), at(0, 10)}, 20},
+		{[]RunSpan{at(0, 10), at(5, 20), at(6, 7), at(30, 31)}, 21},
+	} {
+		if got := activeTime(tc.spans); got != time.Duration(tc.want)*time.Second {
+			t.Errorf("%v: %v, want %ds", tc.spans, got, tc.want)
+		}
+	}
+}
