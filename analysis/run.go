@@ -162,37 +162,31 @@ func Run(cfg Config) (*Outcome, error) {
 		// its outputs after its own file.
 		run = strings.TrimSuffix(filepath.Base(files[0]), ".parquet")
 	}
-	write := func(suffix string, fn func(io.Writer) error) error {
-		path := filepath.Join(dir, run+suffix)
-		if err := writeFile(path, fn); err != nil {
-			return err
-		}
-		out.Files = append(out.Files, path)
-		return nil
-	}
-	var werr error
-	keep := func(err error) {
-		if werr == nil {
-			werr = err
-		}
-	}
+	var outs []output
+	add := func(suffix string, fn func(io.Writer) error) { outs = append(outs, output{suffix, fn}) }
 	if formats["csv"] {
-		keep(write("_stats.csv", func(w io.Writer) error { return WriteStatsCSV(w, rep) }))
-		keep(write("_failures.csv", func(w io.Writer) error { return WriteFailuresCSV(w, rep) }))
-		keep(write("_stats_history.csv", func(w io.Writer) error { return WriteHistoryCSV(w, rep) }))
+		add("_stats.csv", func(w io.Writer) error { return WriteStatsCSV(w, rep) })
+		add("_failures.csv", func(w io.Writer) error { return WriteFailuresCSV(w, rep) })
+		add("_stats_history.csv", func(w io.Writer) error { return WriteHistoryCSV(w, rep) })
 		if rep.Total.Compared > 0 {
-			keep(write("_differences.csv", func(w io.Writer) error { return WriteDifferencesCSV(w, rep) }))
+			add("_differences.csv", func(w io.Writer) error { return WriteDifferencesCSV(w, rep) })
 		}
 	}
 	if formats["json"] {
-		keep(write(".json", func(w io.Writer) error { return WriteJSON(w, rep, out.Verdicts) }))
+		add(".json", func(w io.Writer) error { return WriteJSON(w, rep, out.Verdicts) })
 	}
 	if formats["junit"] {
-		keep(write("_junit.xml", func(w io.Writer) error { return WriteJUnit(w, rep, out.Verdicts) }))
+		add("_junit.xml", func(w io.Writer) error { return WriteJUnit(w, rep, out.Verdicts) })
 	}
 	if formats["html"] {
 		opts := HTMLOptions{Host: cfg.Host, Trace: cfg.Trace, Baseline: base, Generated: time.Now()}
-		keep(write(".html", func(w io.Writer) error { return WriteHTML(w, rep, out.Verdicts, opts) }))
+		add(".html", func(w io.Writer) error { return WriteHTML(w, rep, out.Verdicts, opts) })
+	}
+	werr := writeOutputs(dir, run, outs)
+	if werr == nil {
+		for _, o := range outs {
+			out.Files = append(out.Files, filepath.Join(dir, run+o.suffix))
+		}
 	}
 	if cfg.Stdout != nil {
 		WriteTable(cfg.Stdout, rep, out.Verdicts)
@@ -252,21 +246,62 @@ func safeName(s string) bool {
 	return true
 }
 
-// writeFile writes path through a temporary file, 0600.
-func writeFile(path string, fn func(io.Writer) error) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+// output is one file of an analysis: {run}{suffix}.
+type output struct {
+	suffix string
+	write  func(io.Writer) error
+}
+
+// outputSuffixes are every file analyze writes for a run, whatever the
+// formats asked.
+var outputSuffixes = []string{".html", "_stats.csv", "_failures.csv", "_stats_history.csv", "_differences.csv", ".json", "_junit.xml"}
+
+// writeOutputs replaces the outputs of run in dir together: each is
+// written to a temporary file first, and only when all are written are
+// the older analysis's outputs of run that this one does not write
+// removed (a _junit.xml of failures must not stand beside a new passing
+// report) and the new ones renamed into place. When one fails, nothing
+// is replaced. Files are 0600.
+func writeOutputs(dir, run string, outs []output) error {
+	var tmps []string
+	cleanup := func() {
+		for _, t := range tmps {
+			os.Remove(t)
+		}
 	}
-	if err := fn(f); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+	for _, o := range outs {
+		path := filepath.Join(dir, run+o.suffix)
+		f, err := os.CreateTemp(dir, "."+run+o.suffix+".*.tmp")
+		if err == nil {
+			tmps = append(tmps, f.Name())
+			err = o.write(f)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
 	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
+	written := map[string]bool{}
+	for _, o := range outs {
+		written[o.suffix] = true
 	}
-	return os.Rename(tmp, path)
+	for _, suffix := range outputSuffixes {
+		if path := filepath.Join(dir, run+suffix); !written[suffix] {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				cleanup()
+				return fmt.Errorf("remove the older %s: %w", path, err)
+			}
+		}
+	}
+	for i, o := range outs {
+		path := filepath.Join(dir, run+o.suffix)
+		if err := os.Rename(tmps[i], path); err != nil {
+			cleanup()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return nil
 }

@@ -3,7 +3,10 @@ package analysis
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,5 +97,36 @@ func TestActiveTime(t *testing.T) {
 		if got := activeTime(tc.spans); got != time.Duration(tc.want)*time.Second {
 			t.Errorf("%v: %v, want %ds", tc.spans, got, tc.want)
 		}
+	}
+}
+
+// When one output cannot be written, none is replaced and no temporary
+// file is left.
+func TestOutputsReplacedTogether(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"r.json", "r_junit.xml", "other_junit.xml"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("old"), 0o600)
+	}
+	ok := func(w io.Writer) error { _, err := io.WriteString(w, "new"); return err }
+	broken := func(w io.Writer) error { return errors.New("json: unsupported value: +Inf") }
+	if err := writeOutputs(dir, "r", []output{{".html", ok}, {".json", broken}}); err == nil {
+		t.Fatal("no error")
+	}
+	files := func() string {
+		var out []string
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			out = append(out, e.Name()+"="+string(readFile(t, filepath.Join(dir, e.Name()))))
+		}
+		return strings.Join(out, " ")
+	}
+	if got := files(); got != "other_junit.xml=old r.json=old r_junit.xml=old" {
+		t.Errorf("after a failed write: %s", got)
+	}
+	if err := writeOutputs(dir, "r", []output{{".html", ok}, {".json", ok}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := files(); got != "other_junit.xml=old r.html=new r.json=new" {
+		t.Errorf("after a write: %s", got)
 	}
 }

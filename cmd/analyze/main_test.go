@@ -126,6 +126,11 @@ func TestExitCodes(t *testing.T) {
 		{"overloaded generator", []string{overloaded, "--out", t.TempDir()}, 0, "GENERATOR OVERLOADED: replay was the bottleneck for 3 s"},
 		{"stopped early", []string{stopped, "--out", t.TempDir()}, 1, "INCOMPLETE: stopped.parquet (light_load_x) stopped early: interrupted"},
 		{"future columns", []string{future, "--out", dir, "--no-default-thresholds", "--threshold", "p50<1s"}, 0, "PASS p50<1s"},
+		{"infinite threshold", []string{good, "--out", t.TempDir(), "--threshold", "p95<inf"}, 2, `threshold "p95<inf": "inf" is not a duration`},
+		{"NaN percentile", []string{good, "--out", t.TempDir(), "--threshold", "pNaN<1s"}, 2, `unknown metric "pnan"`},
+		{"error rate under 0%", []string{good, "--out", t.TempDir(), "--threshold", "error_rate<0%"}, 2, "never holds"},
+		{"availability over 100%", []string{good, "--out", t.TempDir(), "--threshold", "availability>100%"}, 2, "never holds"},
+		{"threshold given twice", []string{good, "--out", t.TempDir(), "--threshold", "p50<1s", "--threshold", "p50<1s"}, 0, "PASS p50<1s"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out := capture(t, tc.args...)
@@ -144,6 +149,39 @@ func TestExitCodes(t *testing.T) {
 		} else if st.Mode().Perm() != 0o600 {
 			t.Errorf("%s is %v, want 0600", f, st.Mode().Perm())
 		}
+	}
+}
+
+// Analyzing a run again replaces all its outputs together: a _junit.xml
+// of failures left from an earlier analysis does not stand beside the new
+// passing report; files analyze would not write are left alone.
+func TestReanalysisReplacesEveryOutput(t *testing.T) {
+	dir := t.TempDir()
+	good := healthy(t, filepath.Join(dir, "good.parquet"), func(int, *results.Result) {})
+	if code, out := capture(t, good, "--format", "json,junit,csv", "--threshold", "p50<1ms"); code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	mine := filepath.Join(dir, "light_load_x_notes.txt")
+	os.WriteFile(mine, []byte("mine"), 0o600)
+	if code, out := capture(t, good, "--format", "json,html"); code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var names []string
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	want := []string{"good.parquet", "light_load_x.html", "light_load_x.json", "light_load_x_notes.txt"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("files %q, want %q", names, want)
+	}
+	// A threshold that fails to parse writes nothing and removes nothing.
+	if code, _ := capture(t, good, "--threshold", "p95<NaN"); code != 2 {
+		t.Errorf("exit %d", code)
+	}
+	entries, _ = os.ReadDir(dir)
+	if len(entries) != len(want) {
+		t.Errorf("%d files after a bad threshold", len(entries))
 	}
 }
 
