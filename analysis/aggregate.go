@@ -638,12 +638,18 @@ type Report struct {
 	// RunSpans are each run's own span and requests, by run id; Active
 	// is how long some run was running (the union of their spans): the
 	// time rates are over.
-	RunSpans   []RunSpan
-	Active     time.Duration
-	Shards     []int32
-	Files      int
-	Start, End time.Time
-	Users      int32
+	RunSpans []RunSpan
+	Active   time.Duration
+	// Shards are the shard numbers of sharded runs (replay --shard);
+	// empty for a run that was not sharded.
+	Shards []int32
+	// BaselineWarning says what makes the comparison with --baseline
+	// doubtful (a baseline of other scenarios); "" when there is none, or
+	// no baseline.
+	BaselineWarning string
+	Files           int
+	Start, End      time.Time
+	Users           int32
 	// Open says the rows come from the open model (requests were sent
 	// after their scheduled time): latency then counts from the schedule.
 	Open bool
@@ -844,7 +850,10 @@ func (a *Aggregate) Report() *Report {
 	}
 	rep.Active = activeTime(rep.RunSpans)
 	rep.Scenarios = slices.Sorted(maps.Keys(a.scenarios))
-	rep.Shards = slices.Sorted(maps.Keys(a.shards))
+	// An unsharded run's rows all say shard 0: it has no shards.
+	if len(a.shardFiles) > 0 || len(a.shards) > 1 || !a.shards[0] {
+		rep.Shards = slices.Sorted(maps.Keys(a.shards))
+	}
 	if a.shadow != nil {
 		rep.Shadow, rep.Between = a.shadow.Report(), a.between.Report()
 	}

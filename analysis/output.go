@@ -76,6 +76,9 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 	for _, p := range rep.Problems() {
 		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
 	}
+	if rep.BaselineWarning != "" {
+		fmt.Fprintf(w, "BASELINE: %s\n", printable(rep.BaselineWarning))
+	}
 	if rep.Overloaded() {
 		fmt.Fprintf(w, "GENERATOR OVERLOADED: %s: these figures are the load generator's as much as the server's\n", rep.OverloadReason())
 	}
@@ -417,6 +420,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Overload  bool          `json:"generator_overloaded"`
 		OverSecs  int           `json:"generator_overloaded_seconds,omitempty"`
 		Problems  []string      `json:"incomplete,omitempty"`
+		BaseWarn  string        `json:"baseline_warning,omitempty"`
 		Users     int32         `json:"max_users"`
 		Total     jsonStats     `json:"total"`
 		Names     []jsonStats   `json:"names"`
@@ -429,12 +433,15 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Verdicts  []jsonVerdict `json:"thresholds"`
 		Pass      bool          `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, RunTimeS: rep.RateDuration().Seconds(), Open: rep.Open,
-		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
+		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(), BaseWarn: rep.BaselineWarning,
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
 		Shadow: shadowJSON(rep)}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
 		out.Timeline.Unsent = rep.Unsent
+	}
+	if out.Shards == nil {
+		out.Shards = []int32{}
 	}
 	out.RunsInfo = []jsonRun{}
 	for _, sp := range rep.RunSpans {

@@ -139,6 +139,7 @@ func Run(cfg Config) (*Outcome, error) {
 			return bad(fmt.Errorf("--baseline: %w", err))
 		}
 		base = b.Report()
+		rep.BaselineWarning = baselineWarning(rep, base)
 	}
 	out := &Outcome{Report: rep, Verdicts: Check(rep, ths)}
 	for _, v := range out.Verdicts {
@@ -196,6 +197,16 @@ func Run(cfg Config) (*Outcome, error) {
 		return out, werr
 	}
 	return out, nil
+}
+
+// baselineWarning says when the baseline ran other scenarios than rep:
+// its figures are then no measure of a regression.
+func baselineWarning(rep, base *Report) string {
+	if slices.Equal(rep.Scenarios, base.Scenarios) {
+		return ""
+	}
+	return fmt.Sprintf("the baseline (%s) ran scenario %s, this run %s: the changes shown compare different loads",
+		strings.Join(base.Runs, ", "), strings.Join(base.Scenarios, ", "), strings.Join(rep.Scenarios, ", "))
 }
 
 // expand resolves globs; a name that matches nothing is an error.

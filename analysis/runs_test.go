@@ -130,3 +130,53 @@ func TestOutputsReplacedTogether(t *testing.T) {
 		t.Errorf("after a write: %s", got)
 	}
 }
+
+// An unsharded run has no shards (not "shards 0"); a baseline of another
+// scenario is compared with a warning, in the table and the JSON.
+func TestShardsAndBaselineFacts(t *testing.T) {
+	dir := t.TempDir()
+	one := filepath.Join(dir, "light.parquet")
+	writeResults(t, one, steady("light_load_20261128T100000Z", 1000, t0, 10*time.Second))
+	spike := steady("spike_test_20261127T100000Z", 1000, t0.Add(-24*time.Hour), 10*time.Second)
+	for i := range spike {
+		spike[i].Scenario = "spike_test"
+	}
+	other := filepath.Join(dir, "spike.parquet")
+	writeResults(t, other, spike)
+	same := filepath.Join(dir, "light_before.parquet")
+	writeResults(t, same, steady("light_load_20261127T100000Z", 1000, t0.Add(-24*time.Hour), 10*time.Second))
+	for _, tc := range []struct {
+		baseline string
+		warn     string
+	}{
+		{"", ""},
+		{same, ""},
+		{other, "the baseline (spike_test_20261127T100000Z) ran scenario spike_test, this run light_load: the changes shown compare different loads"},
+	} {
+		var table bytes.Buffer
+		cfg := Config{Inputs: []string{one}, Out: t.TempDir(), Formats: []string{"json"}, Stdout: &table}
+		if tc.baseline != "" {
+			cfg.Baseline = []string{tc.baseline}
+		}
+		res, err := Run(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Report.Shards) != 0 {
+			t.Errorf("shards %v for an unsharded run", res.Report.Shards)
+		}
+		var out struct {
+			Shards []int32 `json:"shards"`
+			Warn   string  `json:"baseline_warning"`
+		}
+		if err := json.Unmarshal(readFile(t, res.Files[0]), &out); err != nil {
+			t.Fatal(err)
+		}
+		if out.Shards == nil || len(out.Shards) != 0 || out.Warn != tc.warn || res.Report.BaselineWarning != tc.warn {
+			t.Errorf("baseline %q: json %+v", tc.baseline, out)
+		}
+		if has := strings.Contains(table.String(), "BASELINE: "+tc.warn); has != (tc.warn != "") {
+			t.Errorf("baseline %q: table:\n%s", tc.baseline, table.String())
+		}
+	}
+}
