@@ -279,3 +279,56 @@ func writeGroups(t testing.TB, path string, rows []results.Result, n int) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkNamesPass measures the first pass at 1M rows: the scan alone
+// (as before the pass), the scan after the dictionaries' check (96
+// routes: the pass skipped), and the scan after the full pass (3,000
+// routes, the pass forced).
+func BenchmarkNamesPass(b *testing.B) {
+	dir := b.TempDir()
+	file := func(name string, routes int) string {
+		p := filepath.Join(dir, name)
+		w, err := results.Create(p, results.WriterOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i := range 1_000_000 {
+			sent := t0.Add(time.Duration(i) * 1800 * time.Second / 1_000_000)
+			r := results.Result{Run: "bench", Scenario: "bench", Method: "GET", Name: fmt.Sprintf("/api/r%d/{id}", rng.IntN(routes)),
+				Scheduled: sent, Sent: sent, LatencyNanos: int64(1e6 + rng.IntN(50e6)), TTFBNanos: 1e6, Status: 200, RespSize: 500}
+			if err := w.Write(&r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
+	few, many := file("few.parquet", 96), file("many.parquet", 3000)
+	for _, bc := range []struct {
+		name string
+		run  func(a *Aggregate) error
+	}{
+		{"96 routes, scan alone", func(a *Aggregate) error { return a.addFile(few) }},
+		{"96 routes, dictionaries checked", func(a *Aggregate) error { return a.AddFiles([]string{few}) }},
+		{"96 routes, pass forced", func(a *Aggregate) error {
+			if err := a.planNames([]string{few}); err != nil {
+				return err
+			}
+			return a.addFile(few)
+		}},
+		{"3000 routes, scan alone", func(a *Aggregate) error { return a.addFile(many) }},
+		{"3000 routes, with the pass", func(a *Aggregate) error { return a.AddFiles([]string{many}) }},
+		{"3000 routes, the pass alone", func(a *Aggregate) error { return a.planNames([]string{many}) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bc.run(New(time.Second)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
