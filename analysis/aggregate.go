@@ -647,6 +647,11 @@ type Report struct {
 	// doubtful (a baseline of other scenarios); "" when there is none, or
 	// no baseline.
 	BaselineWarning string
+	// ScenarioReports are, when the report holds several scenarios (a
+	// whole suite), each one's own figures and verdicts; ScenariosNote
+	// says why there are none when the files mix scenarios.
+	ScenarioReports []*ScenarioReport
+	ScenariosNote   string
 	Files           int
 	Start, End      time.Time
 	Users           int32

@@ -98,6 +98,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 			fmt.Fprintln(w, "  "+printable(v.String()))
 		}
 	}
+	writeScenarios(w, rep)
 }
 
 // writeDifferences writes how answers differed from the recorded ones:
@@ -408,30 +409,32 @@ func statsJSON(rep *Report, s *Stats) jsonStats {
 // WriteJSON writes {run}.json: everything the report shows, for machines.
 func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 	out := struct {
-		Runs      []string      `json:"runs"`
-		Scenarios []string      `json:"scenarios"`
-		Shards    []int32       `json:"shards"`
-		Start     time.Time     `json:"start"`
-		End       time.Time     `json:"end"`
-		RunTimeS  float64       `json:"run_time_s"`
-		RunsInfo  []jsonRun     `json:"runs_detail"`
-		Open      bool          `json:"open_model"`
-		LateP99   float64       `json:"send_late_p99_ms"`
-		Overload  bool          `json:"generator_overloaded"`
-		OverSecs  int           `json:"generator_overloaded_seconds,omitempty"`
-		Problems  []string      `json:"incomplete,omitempty"`
-		BaseWarn  string        `json:"baseline_warning,omitempty"`
-		Users     int32         `json:"max_users"`
-		Total     jsonStats     `json:"total"`
-		Names     []jsonStats   `json:"names"`
-		Failures  []Failure     `json:"failures"`
-		WindowS   float64       `json:"window_s"`
-		Windows   []jsonWindow  `json:"windows"`
-		Timeline  *jsonTimeline `json:"timeline,omitempty"`
-		Shadow    *jsonShadow   `json:"shadow,omitempty"`
-		TLNotes   []string      `json:"timeline_notes,omitempty"`
-		Verdicts  []jsonVerdict `json:"thresholds"`
-		Pass      bool          `json:"pass"`
+		Runs      []string       `json:"runs"`
+		Scenarios []string       `json:"scenarios"`
+		Shards    []int32        `json:"shards"`
+		Start     time.Time      `json:"start"`
+		End       time.Time      `json:"end"`
+		RunTimeS  float64        `json:"run_time_s"`
+		RunsInfo  []jsonRun      `json:"runs_detail"`
+		Open      bool           `json:"open_model"`
+		LateP99   float64        `json:"send_late_p99_ms"`
+		Overload  bool           `json:"generator_overloaded"`
+		OverSecs  int            `json:"generator_overloaded_seconds,omitempty"`
+		Problems  []string       `json:"incomplete,omitempty"`
+		BaseWarn  string         `json:"baseline_warning,omitempty"`
+		Users     int32          `json:"max_users"`
+		Total     jsonStats      `json:"total"`
+		Names     []jsonStats    `json:"names"`
+		Failures  []Failure      `json:"failures"`
+		WindowS   float64        `json:"window_s"`
+		Windows   []jsonWindow   `json:"windows"`
+		Timeline  *jsonTimeline  `json:"timeline,omitempty"`
+		Shadow    *jsonShadow    `json:"shadow,omitempty"`
+		TLNotes   []string       `json:"timeline_notes,omitempty"`
+		Verdicts  []jsonVerdict  `json:"thresholds"`
+		Sections  []jsonScenario `json:"scenarios_detail,omitempty"`
+		Suite     string         `json:"suite,omitempty"`
+		Pass      bool           `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, RunTimeS: rep.RateDuration().Seconds(), Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(), BaseWarn: rep.BaselineWarning,
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
@@ -460,7 +463,10 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing, Detail: v.Detail})
 		out.Pass = out.Pass && v.Pass
 	}
-	out.Pass = out.Pass && len(rep.Problems()) == 0
+	out.Pass = out.Pass && len(rep.Problems()) == 0 && scenariosPass(rep)
+	if len(rep.ScenarioReports) > 0 {
+		out.Sections, out.Suite = scenariosJSON(rep), suiteSummary(rep.ScenarioReports)
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -487,22 +493,40 @@ func WriteJUnit(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Time     string     `xml:"time,attr"`
 		Cases    []testcase `xml:"testcase"`
 	}
-	s := suite{Name: "replaykit thresholds: " + strings.Join(rep.Runs, ", "), Tests: len(verdicts),
-		Time: fmt.Sprintf("%.3f", rep.RateDuration().Seconds())}
-	for _, v := range verdicts {
-		c := testcase{Name: v.Expr, Classname: "replaykit.thresholds", Time: "0"}
-		if !v.Pass {
-			s.Failures++
-			c.Failure = &failure{Message: v.String(), Text: v.String()}
+	makeSuite := func(name string, rep *Report, verdicts []Verdict) suite {
+		s := suite{Name: name, Tests: len(verdicts), Time: fmt.Sprintf("%.3f", rep.RateDuration().Seconds())}
+		for _, v := range verdicts {
+			c := testcase{Name: v.Expr, Classname: "replaykit.thresholds", Time: "0"}
+			if !v.Pass {
+				s.Failures++
+				c.Failure = &failure{Message: v.String(), Text: v.String()}
+			}
+			s.Cases = append(s.Cases, c)
 		}
-		s.Cases = append(s.Cases, c)
+		return s
+	}
+	var doc any = makeSuite("replaykit thresholds: "+strings.Join(rep.Runs, ", "), rep, verdicts)
+	if len(rep.ScenarioReports) > 0 {
+		// A suite: the whole, then a test suite per scenario.
+		all := struct {
+			XMLName xml.Name `xml:"testsuites"`
+			Suites  []suite  `xml:"testsuite"`
+		}{Suites: []suite{doc.(suite)}}
+		for _, sc := range rep.ScenarioReports {
+			s := makeSuite("replaykit thresholds: scenario "+sc.Scenario+": "+strings.Join(sc.Report.Runs, ", "), sc.Report, sc.Verdicts)
+			for i := range s.Cases {
+				s.Cases[i].Classname = "replaykit.thresholds." + sc.Scenario
+			}
+			all.Suites = append(all.Suites, s)
+		}
+		doc = all
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}
 	enc := xml.NewEncoder(w)
 	enc.Indent("", "  ")
-	if err := enc.Encode(s); err != nil {
+	if err := enc.Encode(doc); err != nil {
 		return err
 	}
 	_, err := io.WriteString(w, "\n")

@@ -141,11 +141,17 @@ func Run(cfg Config) (*Outcome, error) {
 		base = b.Report()
 		rep.BaselineWarning = baselineWarning(rep, base)
 	}
+	if rep.ScenarioReports, rep.ScenariosNote, err = scenarioReports(rep, files, cfg, ths); err != nil {
+		return bad(err)
+	}
 	out := &Outcome{Report: rep, Verdicts: Check(rep, ths)}
 	for _, v := range out.Verdicts {
 		if !v.Pass {
 			out.Code = ExitFail
 		}
+	}
+	if !scenariosPass(rep) {
+		out.Code = ExitFail // a scenario failed its own thresholds
 	}
 	if len(rep.Problems()) > 0 {
 		out.Code = ExitFail // a partial run is not reported as whole
