@@ -18,6 +18,7 @@ import (
 func (a *Aggregate) addShadow(r *results.Result) {
 	if a.shadow == nil {
 		a.shadow, a.between = New(a.step), New(a.step)
+		a.shadow.keep, a.between.keep = a.keep, a.keep // the same rows: the same names kept
 	}
 	s := *r
 	s.Status, s.Error, s.LatencyNanos, s.TTFBNanos, s.RespSize = r.ShadowStatus, r.ShadowError, r.ShadowLatencyNanos, 0, 0
