@@ -27,7 +27,7 @@ type latencies struct {
 	// guide[j] is the first bucket whose cumulative count reaches
 	// j·n/len(guide): a guide table (Chen and Asau 1974), from which the
 	// bucket at a share u of the latencies is a step or two away, where a
-	// binary search over thousands of buckets takes a dozen.
+	// binary search over all the buckets takes a dozen.
 	guide []int32
 }
 
@@ -172,14 +172,26 @@ func (l *latencies) resample(rng *rand.Rand, r int64) int64 {
 }
 
 // inverse is F⁻¹(u), 0 <= u <= 1: the highest value of the first bucket
-// whose cumulative share reaches u. It looks from the guide's slot before
-// u's (clear of rounding: it is before the bucket sought) forward.
+// whose cumulative share reaches u. The bucket lies between the guide's
+// slots around u's, one slot wider on each side to be clear of rounding:
+// a bucket or two, found by binary search (which keeps a slot holding a
+// thousand buckets of one request each, a long tail behind a mode, to a
+// dozen steps).
 func (l *latencies) inverse(u float64) int64 {
 	t := u * float64(l.n)
-	j := min(int(u*float64(len(l.guide))), len(l.guide)-1)
-	i := int(l.guide[max(j-1, 0)])
-	for float64(l.cum[i]) < t {
-		i++
+	g := len(l.guide)
+	j := min(int(u*float64(g)), g-1)
+	lo, hi := int(l.guide[max(j-1, 0)]), len(l.cum)-1
+	if j+2 < g {
+		hi = int(l.guide[j+2])
 	}
-	return l.top[i]
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if float64(l.cum[mid]) >= t {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return l.top[lo]
 }

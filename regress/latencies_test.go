@@ -48,7 +48,14 @@ func TestResampleIsTheBootstrap(t *testing.T) {
 // The guide table finds the bucket a binary search finds, at every
 // bucket's edge and between.
 func TestInverse(t *testing.T) {
-	for _, s := range []Sample{values(1, 1, 1, 2, 30, 30, 4000), lognormal(8, 1, 10000, 1, 0), spread(3, 1, 0), values(5)} {
+	// A mode and a long tail of one request a bucket: a guide slot then
+	// holds hundreds of buckets.
+	tail := Sample{Latency: newHist()}
+	tail.Latency.RecordValues(1000, 1000000)
+	for v := range int64(1000) {
+		tail.Latency.RecordValue(5000 + 10*v)
+	}
+	for _, s := range []Sample{values(1, 1, 1, 2, 30, 30, 4000), lognormal(8, 1, 10000, 1, 0), spread(3, 1, 0), values(5), tail} {
 		l := latenciesOf(s)
 		us := []float64{0, 1, math.Nextafter(1, 0), 1e-300}
 		for _, c := range l.cum {
