@@ -623,6 +623,9 @@ type Report struct {
 	// elsewhere (the first is used).
 	Timeline      *Timeline
 	TimelineNotes []string
+	// Baseline judges the run against a baseline (analyze --baseline,
+	// set by Run); nil without one.
+	Baseline *Comparison
 }
 
 // Problems are MissingShards and StoppedEarly together.

@@ -78,6 +78,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 			fmt.Fprintf(w, "  %6d  %s %s: %s\n", f.Occurrences, printable(f.Method), printable(f.Name), printable(f.Error))
 		}
 	}
+	writeBaseline(w, rep.Baseline)
 	if len(verdicts) > 0 {
 		fmt.Fprintln(w, "thresholds:")
 		for _, v := range verdicts {
@@ -384,31 +385,32 @@ func statsJSON(rep *Report, s *Stats) jsonStats {
 // WriteJSON writes {run}.json: everything the report shows, for machines.
 func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 	out := struct {
-		Runs      []string      `json:"runs"`
-		Scenarios []string      `json:"scenarios"`
-		Shards    []int32       `json:"shards"`
-		Start     time.Time     `json:"start"`
-		End       time.Time     `json:"end"`
-		Open      bool          `json:"open_model"`
-		LateP99   float64       `json:"send_late_p99_ms"`
-		Overload  bool          `json:"generator_overloaded"`
-		OverSecs  int           `json:"generator_overloaded_seconds,omitempty"`
-		Problems  []string      `json:"incomplete,omitempty"`
-		Users     int32         `json:"max_users"`
-		Total     jsonStats     `json:"total"`
-		Names     []jsonStats   `json:"names"`
-		Failures  []Failure     `json:"failures"`
-		WindowS   float64       `json:"window_s"`
-		Windows   []jsonWindow  `json:"windows"`
-		Timeline  *jsonTimeline `json:"timeline,omitempty"`
-		Shadow    *jsonShadow   `json:"shadow,omitempty"`
-		TLNotes   []string      `json:"timeline_notes,omitempty"`
-		Verdicts  []jsonVerdict `json:"thresholds"`
-		Pass      bool          `json:"pass"`
+		Runs      []string        `json:"runs"`
+		Scenarios []string        `json:"scenarios"`
+		Shards    []int32         `json:"shards"`
+		Start     time.Time       `json:"start"`
+		End       time.Time       `json:"end"`
+		Open      bool            `json:"open_model"`
+		LateP99   float64         `json:"send_late_p99_ms"`
+		Overload  bool            `json:"generator_overloaded"`
+		OverSecs  int             `json:"generator_overloaded_seconds,omitempty"`
+		Problems  []string        `json:"incomplete,omitempty"`
+		Users     int32           `json:"max_users"`
+		Total     jsonStats       `json:"total"`
+		Names     []jsonStats     `json:"names"`
+		Failures  []Failure       `json:"failures"`
+		WindowS   float64         `json:"window_s"`
+		Windows   []jsonWindow    `json:"windows"`
+		Timeline  *jsonTimeline   `json:"timeline,omitempty"`
+		Shadow    *jsonShadow     `json:"shadow,omitempty"`
+		TLNotes   []string        `json:"timeline_notes,omitempty"`
+		Baseline  *jsonComparison `json:"baseline,omitempty"`
+		Verdicts  []jsonVerdict   `json:"thresholds"`
+		Pass      bool            `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
-		Shadow: shadowJSON(rep)}
+		Shadow: shadowJSON(rep), Baseline: comparisonJSON(rep.Baseline)}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
 		out.Timeline.Unsent = rep.Unsent

@@ -137,6 +137,12 @@ func Run(cfg Config) (*Outcome, error) {
 			}
 		}
 		base = b.Report()
+		rep.Baseline = Compare(rep, base)
+	}
+	for _, t := range ths {
+		if t.Baseline != nil && base == nil {
+			return bad(fmt.Errorf("threshold %q compares with the baseline: give --baseline OLD_RESULTS", t.Expr))
+		}
 	}
 	out := &Outcome{Report: rep, Verdicts: Check(rep, ths)}
 	for _, v := range out.Verdicts {

@@ -32,6 +32,11 @@ type Threshold struct {
 	// abortOnFail and delayAbortEval do. It is checked at the end too.
 	Abort      bool
 	AbortAfter time.Duration
+	// Baseline, when set, makes it a threshold against the baseline
+	// (p95<baseline+10%): it fails only when the figure is significantly
+	// worse than the baseline's by more than the allowance; Value is
+	// then unused.
+	Baseline *BaselineThreshold
 }
 
 // DefaultAbortAfter is how long a run goes before an abort threshold is
@@ -88,7 +93,17 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if val == "" {
 		return bad("no value")
 	}
+	if b, err := parseBaseline(t.Metric, val); err != nil {
+		return bad(err.Error())
+	} else if b != nil {
+		if t.Op[0] != '<' || t.Abort {
+			return bad("a threshold against the baseline is METRIC<baseline+ALLOWANCE, checked at the end (no abort)")
+		}
+		t.Baseline = b
+	}
 	switch m := t.Metric; {
+	case m == LatenessP99 && t.Baseline != nil, m == "min" && t.Baseline != nil, m == "max" && t.Baseline != nil:
+		return bad("only latencies (avg, median, pNN) and error_rate compare with the baseline")
 	case m == LatenessP99:
 		if t.Name != "" {
 			return bad(m + " is the whole run's: it takes no name=")
@@ -108,11 +123,17 @@ func ParseThreshold(expr string) (Threshold, error) {
 			}
 			t.Quantile = q
 		}
+		if t.Baseline != nil {
+			break
+		}
 		v, err := parseMillis(val)
 		if err != nil {
 			return bad(err.Error())
 		}
 		t.Value = v
+	case t.Baseline != nil && m != "error_rate":
+		return bad("only latencies (avg, median, pNN) and error_rate compare with the baseline")
+	case t.Baseline != nil:
 	case m == "error_rate" || m == "availability" || m == MismatchRate:
 		num, ok := strings.CutSuffix(val, "%")
 		if !ok {
@@ -180,6 +201,11 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 	var out []Verdict
 	for _, t := range ts {
 		v := Verdict{Threshold: t}
+		if t.Baseline != nil {
+			checkBaseline(&v, rep.Baseline)
+			out = append(out, v)
+			continue
+		}
 		s := rep.Total
 		if t.Name != "" {
 			s = rep.Name(t.Name)
@@ -334,6 +360,9 @@ func (v Verdict) String() string {
 	}
 	if v.Missing {
 		return fmt.Sprintf("%s %s: %s had no request", verdict, v.Expr, where)
+	}
+	if v.Baseline != nil {
+		return fmt.Sprintf("%s %s: %s %s", verdict, v.Expr, where, v.Detail)
 	}
 	s := fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.shown())
 	if v.Detail != "" {
