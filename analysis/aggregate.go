@@ -643,10 +643,6 @@ type Report struct {
 	// Shards are the shard numbers of sharded runs (replay --shard);
 	// empty for a run that was not sharded.
 	Shards []int32
-	// BaselineWarning says what makes the comparison with --baseline
-	// doubtful (a baseline of other scenarios); "" when there is none, or
-	// no baseline.
-	BaselineWarning string
 	// ScenarioReports are, when the report holds several scenarios (a
 	// whole suite), each one's own figures and verdicts; ScenariosNote
 	// says why there are none when the files mix scenarios.
@@ -686,6 +682,9 @@ type Report struct {
 	// elsewhere (the first is used).
 	Timeline      *Timeline
 	TimelineNotes []string
+	// Baseline judges the run against a baseline (analyze --baseline,
+	// set by Run); nil without one.
+	Baseline *Comparison
 }
 
 // Problems are MissingShards and StoppedEarly together.

@@ -76,9 +76,6 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 	for _, p := range rep.Problems() {
 		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
 	}
-	if rep.BaselineWarning != "" {
-		fmt.Fprintf(w, "BASELINE: %s\n", printable(rep.BaselineWarning))
-	}
 	if rep.Overloaded() {
 		fmt.Fprintf(w, "GENERATOR OVERLOADED: %s: these figures are the load generator's as much as the server's\n", rep.OverloadReason())
 	}
@@ -92,6 +89,7 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 			fmt.Fprintf(w, "  %6d  %s %s: %s\n", f.Occurrences, printable(f.Method), printable(f.Name), printable(f.Error))
 		}
 	}
+	writeBaseline(w, rep.Baseline)
 	if len(verdicts) > 0 {
 		fmt.Fprintln(w, "thresholds:")
 		for _, v := range verdicts {
@@ -409,36 +407,36 @@ func statsJSON(rep *Report, s *Stats) jsonStats {
 // WriteJSON writes {run}.json: everything the report shows, for machines.
 func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 	out := struct {
-		Runs      []string       `json:"runs"`
-		Scenarios []string       `json:"scenarios"`
-		Shards    []int32        `json:"shards"`
-		Start     time.Time      `json:"start"`
-		End       time.Time      `json:"end"`
-		RunTimeS  float64        `json:"run_time_s"`
-		RunsInfo  []jsonRun      `json:"runs_detail"`
-		Open      bool           `json:"open_model"`
-		LateP99   float64        `json:"send_late_p99_ms"`
-		Overload  bool           `json:"generator_overloaded"`
-		OverSecs  int            `json:"generator_overloaded_seconds,omitempty"`
-		Problems  []string       `json:"incomplete,omitempty"`
-		BaseWarn  string         `json:"baseline_warning,omitempty"`
-		Users     int32          `json:"max_users"`
-		Total     jsonStats      `json:"total"`
-		Names     []jsonStats    `json:"names"`
-		Failures  []Failure      `json:"failures"`
-		WindowS   float64        `json:"window_s"`
-		Windows   []jsonWindow   `json:"windows"`
-		Timeline  *jsonTimeline  `json:"timeline,omitempty"`
-		Shadow    *jsonShadow    `json:"shadow,omitempty"`
-		TLNotes   []string       `json:"timeline_notes,omitempty"`
-		Verdicts  []jsonVerdict  `json:"thresholds"`
-		Sections  []jsonScenario `json:"scenarios_detail,omitempty"`
-		Suite     string         `json:"suite,omitempty"`
-		Pass      bool           `json:"pass"`
+		Runs      []string        `json:"runs"`
+		Scenarios []string        `json:"scenarios"`
+		Shards    []int32         `json:"shards"`
+		Start     time.Time       `json:"start"`
+		End       time.Time       `json:"end"`
+		RunTimeS  float64         `json:"run_time_s"`
+		RunsInfo  []jsonRun       `json:"runs_detail"`
+		Open      bool            `json:"open_model"`
+		LateP99   float64         `json:"send_late_p99_ms"`
+		Overload  bool            `json:"generator_overloaded"`
+		OverSecs  int             `json:"generator_overloaded_seconds,omitempty"`
+		Problems  []string        `json:"incomplete,omitempty"`
+		Users     int32           `json:"max_users"`
+		Total     jsonStats       `json:"total"`
+		Names     []jsonStats     `json:"names"`
+		Failures  []Failure       `json:"failures"`
+		WindowS   float64         `json:"window_s"`
+		Windows   []jsonWindow    `json:"windows"`
+		Timeline  *jsonTimeline   `json:"timeline,omitempty"`
+		Shadow    *jsonShadow     `json:"shadow,omitempty"`
+		TLNotes   []string        `json:"timeline_notes,omitempty"`
+		Baseline  *jsonComparison `json:"baseline,omitempty"`
+		Verdicts  []jsonVerdict   `json:"thresholds"`
+		Sections  []jsonScenario  `json:"scenarios_detail,omitempty"`
+		Suite     string          `json:"suite,omitempty"`
+		Pass      bool            `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, RunTimeS: rep.RateDuration().Seconds(), Open: rep.Open,
-		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(), BaseWarn: rep.BaselineWarning,
+		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
-		Shadow: shadowJSON(rep)}
+		Shadow: shadowJSON(rep), Baseline: comparisonJSON(rep.Baseline)}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
 		out.Timeline.Unsent = rep.Unsent

@@ -139,7 +139,12 @@ func Run(cfg Config) (*Outcome, error) {
 			return bad(fmt.Errorf("--baseline: %w", err))
 		}
 		base = b.Report()
-		rep.BaselineWarning = baselineWarning(rep, base)
+		rep.Baseline = Compare(rep, base)
+	}
+	for _, t := range ths {
+		if t.Baseline != nil && base == nil {
+			return bad(fmt.Errorf("threshold %q compares with the baseline: give --baseline OLD_RESULTS", t.Expr))
+		}
 	}
 	if rep.ScenarioReports, rep.ScenariosNote, err = scenarioReports(rep, files, cfg, ths); err != nil {
 		return bad(err)
@@ -203,16 +208,6 @@ func Run(cfg Config) (*Outcome, error) {
 		return out, werr
 	}
 	return out, nil
-}
-
-// baselineWarning says when the baseline ran other scenarios than rep:
-// its figures are then no measure of a regression.
-func baselineWarning(rep, base *Report) string {
-	if slices.Equal(rep.Scenarios, base.Scenarios) {
-		return ""
-	}
-	return fmt.Sprintf("the baseline (%s) ran scenario %s, this run %s: the changes shown compare different loads",
-		strings.Join(base.Runs, ", "), strings.Join(base.Scenarios, ", "), strings.Join(rep.Scenarios, ", "))
 }
 
 // expand resolves globs; a name that matches nothing is an error.

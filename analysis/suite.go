@@ -77,6 +77,9 @@ func scenarioReports(rep *Report, files []string, cfg Config, ths []Threshold) (
 	if err != nil || !ok {
 		return nil, "files hold rows of several scenarios: no section per scenario", err
 	}
+	// Thresholds against the baseline judge the whole report: the
+	// baseline is compared with it, not with each scenario.
+	ths = slices.DeleteFunc(slices.Clone(ths), func(t Threshold) bool { return t.Baseline != nil })
 	for _, sc := range rep.Scenarios {
 		a := New(cfg.Window)
 		if err := a.AddFiles(groups[sc]); err != nil {

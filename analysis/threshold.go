@@ -32,6 +32,11 @@ type Threshold struct {
 	// abortOnFail and delayAbortEval do. It is checked at the end too.
 	Abort      bool
 	AbortAfter time.Duration
+	// Baseline, when set, makes it a threshold against the baseline
+	// (p95<baseline+10%): it fails only when the figure is significantly
+	// worse than the baseline's by more than the allowance; Value is
+	// then unused.
+	Baseline *BaselineThreshold
 }
 
 // DefaultAbortAfter is how long a run goes before an abort threshold is
@@ -88,11 +93,21 @@ func ParseThreshold(expr string) (Threshold, error) {
 	if val == "" {
 		return bad("no value")
 	}
-	if strings.ContainsAny(val, "<>=") {
+	if strings.ContainsAny(strings.TrimPrefix(val, "baseline"), "<>=") {
 		return bad("one comparison: <, <=, > or >=")
+	}
+	if b, err := parseBaseline(t.Metric, val); err != nil {
+		return bad(err.Error())
+	} else if b != nil {
+		if t.Op[0] != '<' || t.Abort {
+			return bad("a threshold against the baseline is METRIC<baseline+ALLOWANCE, checked at the end (no abort)")
+		}
+		t.Baseline = b
 	}
 	latency := false
 	switch m := t.Metric; {
+	case m == LatenessP99 && t.Baseline != nil, m == "min" && t.Baseline != nil, m == "max" && t.Baseline != nil:
+		return bad("only latencies (avg, median, pNN) and error_rate compare with the baseline")
 	case m == LatenessP99:
 		if t.Name != "" {
 			return bad(m + " is the whole run's: it takes no name=")
@@ -110,6 +125,9 @@ func ParseThreshold(expr string) (Threshold, error) {
 		}
 		t.Quantile = q
 		latency = true
+	case t.Baseline != nil && m != "error_rate":
+		return bad("only latencies (avg, median, pNN) and error_rate compare with the baseline")
+	case t.Baseline != nil:
 	case m == "error_rate" || m == "availability" || m == MismatchRate:
 		num, ok := strings.CutSuffix(val, "%")
 		if !ok {
@@ -131,6 +149,9 @@ func ParseThreshold(expr string) (Threshold, error) {
 		t.Value = v
 	default:
 		return bad(fmt.Sprintf("unknown metric %q", t.Metric))
+	}
+	if t.Baseline != nil {
+		return t, nil // its allowance is checked by parseBaseline
 	}
 	if latency {
 		v, err := parseMillis(val)
@@ -178,7 +199,16 @@ func (t Threshold) String() string {
 	if unit == "ms" {
 		unit = "" // a bare number of milliseconds reads back exactly
 	}
-	b.WriteString(t.Metric + t.Op + strconv.FormatFloat(t.Value*scale, 'f', -1, 64) + unit)
+	switch bt := t.Baseline; {
+	case bt == nil:
+		b.WriteString(t.Metric + t.Op + strconv.FormatFloat(t.Value*scale, 'f', -1, 64) + unit)
+	case bt.Allowance == 0:
+		b.WriteString(t.Metric + t.Op + "baseline")
+	case bt.Relative:
+		b.WriteString(t.Metric + t.Op + "baseline+" + strconv.FormatFloat(bt.Allowance*100, 'f', -1, 64) + "%")
+	default:
+		b.WriteString(t.Metric + t.Op + "baseline+" + strconv.FormatFloat(bt.Allowance*scale, 'f', -1, 64) + unit)
+	}
 	if t.Abort {
 		b.WriteString(",abort=" + t.AbortAfter.String())
 	}
@@ -239,6 +269,11 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 	var out []Verdict
 	for _, t := range ts {
 		v := Verdict{Threshold: t}
+		if t.Baseline != nil {
+			checkBaseline(&v, rep.Baseline)
+			out = append(out, v)
+			continue
+		}
 		s := rep.Total
 		if t.Name != "" {
 			s = rep.Name(t.Name)
@@ -393,6 +428,9 @@ func (v Verdict) String() string {
 	}
 	if v.Missing {
 		return fmt.Sprintf("%s %s: %s had no request", verdict, v.Expr, where)
+	}
+	if v.Baseline != nil {
+		return fmt.Sprintf("%s %s: %s %s", verdict, v.Expr, where, v.Detail)
 	}
 	s := fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.shown())
 	if v.Detail != "" {

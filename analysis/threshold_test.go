@@ -88,6 +88,10 @@ func TestParseThreshold(t *testing.T) {
 		{expr: "p95<=>1s", errHas: "one comparison"},
 		{expr: "p95 <  ", errHas: "no value"},
 		{expr: "  ", errHas: "no comparison"},
+		{expr: "error_rate<baseline+NaN%", errHas: "percentage points"},
+		{expr: "p95<baseline+inf%", errHas: "percentage of the baseline"},
+		{expr: "p95<baseline+NaN", errHas: "neither"},
+		{expr: "p95<baseline+10%", want: Threshold{Metric: "p95", Quantile: 95, Op: "<", Baseline: &BaselineThreshold{Allowance: 0.1, Relative: true}}},
 	} {
 		got, err := ParseThreshold(tc.expr)
 		if tc.errHas != "" {
@@ -97,6 +101,9 @@ func TestParseThreshold(t *testing.T) {
 			continue
 		}
 		tc.want.Expr = tc.expr
+		if got.Baseline != nil && tc.want.Baseline != nil && *got.Baseline == *tc.want.Baseline {
+			got.Baseline = tc.want.Baseline
+		}
 		if err != nil || got != tc.want {
 			t.Errorf("%q: %+v, %v; want %+v", tc.expr, got, err, tc.want)
 		}
@@ -181,7 +188,7 @@ func TestThresholdOnAName(t *testing.T) {
 
 func FuzzParseThreshold(f *testing.F) {
 	for _, e := range append(DefaultThresholds, "name=/a/{id}:p99.9<=1.5s", "rps>=1e3", "p0<1", "p95<inf", "pNaN<1s",
-		"error_rate<0%", "availability>100%", "p95<1s,abort=-1s", "p95<<1s", "rps>1e308", "max<1ns") {
+		"error_rate<0%", "availability>100%", "p95<1s,abort=-1s", "p95<<1s", "rps>1e308", "max<1ns", "p95<baseline+10%", "error_rate<baseline+0.5%", "avg<baseline+50ms", "p99<baseline", "error_rate<baseline+NaN%") {
 		f.Add(e)
 	}
 	f.Fuzz(func(t *testing.T, expr string) {
@@ -204,6 +211,13 @@ func FuzzParseThreshold(f *testing.F) {
 			t.Fatalf("%q written back as %q: %+v, want %+v", expr, th.String(), back, th)
 		}
 		back.Value = th.Value
+		if (back.Baseline == nil) != (th.Baseline == nil) || back.Baseline != nil && math.Abs(back.Baseline.Allowance-th.Baseline.Allowance) > 1e-9*math.Max(1, th.Baseline.Allowance) {
+			t.Fatalf("%q written back as %q: %+v, want %+v", expr, th.String(), back.Baseline, th.Baseline)
+		}
+		if th.Baseline != nil && (math.IsNaN(th.Baseline.Allowance) || math.IsInf(th.Baseline.Allowance, 0)) {
+			t.Fatalf("%q: allowance %v", expr, th.Baseline.Allowance)
+		}
+		back.Baseline = th.Baseline
 		if back != th {
 			t.Fatalf("%q written back as %q: %+v, want %+v", expr, th.String(), back, th)
 		}

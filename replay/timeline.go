@@ -87,10 +87,6 @@ func (tp *TimelinePlan) due(c copyStart, j int, until time.Duration) (time.Durat
 func (timelineModel) run(st *runState) {
 	p := st.plan
 	tp := p.Timeline
-	// The live heap is the sessions in flight and the index (tens of
-	// MB at a million sessions): three times it keeps the process within
-	// a few hundred MB.
-	defer steadyGC(300)()
 	var copies sync.WaitGroup
 	defer copies.Wait()
 

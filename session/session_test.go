@@ -79,6 +79,45 @@ func TestSpilledSessionsAreTheSame(t *testing.T) {
 	}
 }
 
+// Sessions many times longer than From's batches are read straight
+// through whole, in order, the same as in memory.
+func TestFromLongSessions(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "long.parquet")
+	writeTrace(t, path, 3000, 7, 0) // about 430 requests a session
+	mem, _, err := Open(Options{}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, st, err := Open(Options{Memory: 64 << 10, TempDir: dir}, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer disk.Close()
+	if !st.Spilled || disk.Len() != 7 {
+		t.Fatalf("spilled %v, %d sessions", st.Spilled, disk.Len())
+	}
+	for _, from := range []int{0, 1, 6} {
+		seq, failed := disk.From(from)
+		want := from
+		for i, b := range seq {
+			a, _ := mem.Session(i)
+			if i != want || len(b.Requests) < 400 || !reflect.DeepEqual(a.Requests, b.Requests) {
+				t.Fatalf("From(%d): session %d where %d was due (%d requests), or it differs", from, i, want, len(b.Requests))
+			}
+			want++
+		}
+		if want != 7 || failed() != nil {
+			t.Fatalf("From(%d) stopped at %d: %v", from, want, failed())
+		}
+	}
+	// Stopped part way: the reader goes with the sequence.
+	seq, _ := disk.From(0)
+	for range seq {
+		break
+	}
+}
+
 // spilledSameAs checks that sessions opened with opts are mem's.
 func spilledSameAs(t *testing.T, mem *Source, opts Options) {
 	opts.TempDir = t.TempDir()
