@@ -88,6 +88,10 @@ type Stats struct {
 	// whose texts were not kept (differences.go).
 	diffs      map[string]int64
 	otherDiffs int64
+	// statuses and series are the route's answers by status and its
+	// latency over time (routes.go); nil until the first row.
+	statuses *statusCounts
+	series   *routeSeries
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, histDigits) }
@@ -135,6 +139,7 @@ func (s *Stats) add(r *results.Result) {
 	if r.TTFBNanos > 0 {
 		s.TTFB.RecordValue(micros(r.TTFBNanos))
 	}
+	s.addRoute(r)
 }
 
 func (s *Stats) merge(o *Stats) {
@@ -153,6 +158,7 @@ func (s *Stats) merge(o *Stats) {
 		s.lateService.Merge(o.lateService)
 	}
 	s.TTFB.Merge(o.TTFB)
+	s.mergeRoute(o)
 }
 
 // finish makes Latency and Service from what was recorded.
