@@ -298,6 +298,9 @@ type Aggregate struct {
 	timeline      *timelineCounts
 	timelineFrom  string
 	timelineNotes []string
+	// params are the values of the files' footer keys that say how the
+	// run was made, by key (params.go).
+	params map[string]map[string]bool
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -428,6 +431,7 @@ func (a *Aggregate) AddFile(path string) error {
 	}
 	defer f.Close()
 	a.files++
+	a.addParameters(f)
 	timed := a.fileTimeline(f, filepath.Base(path))
 	if err := a.addFileColumns(f, timed); err != nil {
 		return err
@@ -545,6 +549,7 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	a.mergeWindows(o)
 	a.mergeTimeline(o)
 	a.mergeShadow(o)
+	a.mergeParameters(o)
 }
 
 // mergeWindows moves o's windows into a: both at the wider step, then
@@ -629,6 +634,9 @@ type Report struct {
 	// elsewhere (the first is used).
 	Timeline      *Timeline
 	TimelineNotes []string
+	// Parameters say how the run was made, as the results files'
+	// footers do (none for files written before they did).
+	Parameters []Parameter
 }
 
 // Problems are MissingShards and StoppedEarly together.
@@ -692,6 +700,7 @@ func (a *Aggregate) Report() *Report {
 	if a.timeline != nil {
 		rep.Timeline = a.timeline.report()
 	}
+	rep.Parameters = a.parameters()
 	rep.Names = slices.Collect(maps.Values(a.byKey))
 	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
 	for _, s := range rep.Names { // in order: the total's difference texts, when past their bound, do not depend on a map's
