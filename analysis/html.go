@@ -678,6 +678,15 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	edges, counts, baseCounts := distribution(rep.Total, baseTotal)
 	d.DistChart = barChart("Latency distribution (requests)", edges, counts, baseCounts)
 	d.Parameters = parameterFacts(rep, base)
+	for _, p := range rep.Parameters {
+		// What the files say of the run comes before what analyze was told.
+		switch {
+		case p.Name == "target" && p.Value == d.Host:
+			d.Host = ""
+		case p.Name == "trace files":
+			d.Trace = ""
+		}
+	}
 	d.Statuses = statusesHTML(rep)
 	d.Slowest, d.Routes, d.RoutesLeft = routeCharts(rep, base, baseByKey)
 	if !opts.Generated.IsZero() {

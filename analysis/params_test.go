@@ -63,8 +63,11 @@ func TestParametersFromTheFooter(t *testing.T) {
 		t.Errorf("a file without them gave %v", base.Parameters)
 	}
 	var h bytes.Buffer
-	if err := WriteHTML(&h, rep, nil, HTMLOptions{Baseline: base}); err != nil {
+	if err := WriteHTML(&h, rep, nil, HTMLOptions{Baseline: base, Trace: "traces/*.parquet"}); err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(h.String(), "<dt>trace</dt>") || !strings.Contains(h.String(), "<dt>trace files</dt><dd>traces/a.parquet, traces/b.parquet</dd>") {
+		t.Error("the trace files are not shown as the files say, in place of analyze's --trace")
 	}
 	for _, fact := range []string{"<dt>pacing</dt><dd>recorded</dd>", "<dt>seed</dt><dd>7, 8</dd>", "<dt>replaykit</dt><dd>replay 0.1.0 (go1.26.8)</dd>"} {
 		if !strings.Contains(h.String(), fact) {
