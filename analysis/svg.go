@@ -186,11 +186,10 @@ func hoverBands(b *strings.Builder, xs []float64, ss []series, unit string, px f
 			var lo, hi float64
 			seen := false
 			for i, y := range s.ys {
-				x := xs[min(i, n-1)]
-				if s.xs != nil && i < len(s.xs) {
-					x = s.xs[i]
+				in := i >= first && i <= last // the chart's windows
+				if s.xs != nil {              // a baseline's: those at the same offsets
+					in = i < len(s.xs) && s.xs[i] >= from && s.xs[i] < to
 				}
-				in := (s.xs == nil && i >= first && i <= last) || (s.xs != nil && x >= from && x < to)
 				if !in || math.IsNaN(y) {
 					continue
 				}
