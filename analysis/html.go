@@ -734,7 +734,7 @@ tr.total td{font-weight:600;border-top:2px solid #111}
 svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7eb}svg .tick{font-size:11px;fill:#6b7280}svg .title{font-size:13px;font-weight:600}svg .bar{fill:#2563eb}
 svg .basebar{fill:none;stroke:#111;stroke-width:1;stroke-dasharray:4 2;stroke-opacity:.6}svg .hover{fill:transparent}svg .hover:hover{fill:rgba(37,99,235,.1)}
 .routes{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:12px}
-.cap{font-weight:600;word-break:break-all}.cap span{font-weight:400;color:#6b7280;margin-left:8px}details.route{border-bottom:1px solid #e5e7eb;padding:2px 0}details.route summary{cursor:pointer}details.route summary span{color:#6b7280;margin-left:8px}details.route svg{max-width:720px;display:block;margin:4px 0}
+.cap{font-weight:600;word-break:break-all}.cap span{font-weight:400;color:#6b7280;margin-left:8px}details.route{border-bottom:1px solid #e5e7eb;padding:2px 0}details.route summary{cursor:pointer}details.route summary span{color:#6b7280;margin-left:8px}details.route svg{max-width:480px;display:block;margin:4px 0}
 </style>
 </head>
 <body>

@@ -337,3 +337,30 @@ func TestRouteChartsAreBounded(t *testing.T) {
 		t.Error("no hover values")
 	}
 }
+
+// With a baseline, every chart draws it dashed beside the run, from its
+// own start: the four of the run, the recorded arrivals and each route's.
+func TestBaselineOnEveryChart(t *testing.T) {
+	rep, base := aggregate(synthetic(2000, 10, 19)), aggregate(synthetic(1000, 20, 20))
+	var h bytes.Buffer
+	if err := WriteHTML(&h, rep, nil, HTMLOptions{Baseline: base}); err != nil {
+		t.Fatal(err)
+	}
+	charts := strings.Split(h.String(), "<svg ")[1:]
+	if len(charts) != 4+slowestRoutes {
+		t.Fatalf("%d charts", len(charts))
+	}
+	for _, c := range charts {
+		if !strings.Contains(c, `stroke-dasharray="5 3"`) && !strings.Contains(c, `class="basebar"`) {
+			t.Errorf("no baseline in %.80s", c)
+		}
+	}
+	// The baseline ran twice as long: the x axis spans it.
+	if !strings.Contains(charts[0], `>19s</text>`) { // its last window starts at 19 s
+		t.Error("the requests chart does not span the baseline's 20 s")
+	}
+	tl := &Timeline{Step: time.Second, Amplify: 1, Speed: 1, Recorded: []int64{5, 6, 7}, Sent: []int64{5, 6, 7}}
+	if c := string(timelineChart(tl, tl)); strings.Count(c, "<polyline") != 3 || !strings.Contains(c, "baseline replayed 6.00/s") {
+		t.Errorf("the recorded arrivals with a baseline: %s", c)
+	}
+}
