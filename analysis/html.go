@@ -429,6 +429,13 @@ func parameterFacts(rep, base *Report) []figure {
 		}
 		out = append(out, figure{p.Name, v})
 	}
+	if base != nil {
+		for _, b := range base.Parameters {
+			if !slices.ContainsFunc(rep.Parameters, func(p Parameter) bool { return p.Name == b.Name }) && len(rep.Parameters) > 0 {
+				out = append(out, figure{b.Name, "none (baseline: " + b.Value + ")"}) // a speed of recorded pacing, say
+			}
+		}
+	}
 	return out
 }
 

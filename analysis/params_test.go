@@ -74,6 +74,11 @@ func TestParametersFromTheFooter(t *testing.T) {
 			t.Errorf("no %s in the report's facts", fact)
 		}
 	}
+	// One the baseline had and the run did not.
+	withSpeed := &Report{Parameters: []Parameter{{"pacing", "stress"}}}
+	if f := parameterFacts(withSpeed, rep); !slices.Contains(f, figure{"speed", "none (baseline: 2)"}) || !slices.Contains(f, figure{"pacing", "stress (baseline: recorded)"}) {
+		t.Errorf("facts against the baseline: %v", f)
+	}
 	h.Reset()
 	WriteHTML(&h, base, nil, HTMLOptions{})
 	if strings.Contains(h.String(), "<dt>pacing</dt>") {
