@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/replaykit/replaykit/regress"
 )
 
 // HTMLOptions say what the report shows besides the figures.
@@ -29,7 +31,8 @@ type HTMLOptions struct {
 type cmpCell struct {
 	Text   string
 	Change string // "+5.2 ms (+12.0%)", "" without a baseline
-	Class  string // "worse", "better" or ""
+	Class  string // "worse", "better" or "": the interval's verdict
+	Title  string // the change's interval and verdict, on hover
 }
 
 type nameRow struct {
@@ -40,12 +43,10 @@ type nameRow struct {
 	Carried string
 }
 
-// regression is the change for the worse that stands out.
-const regression = 0.10 // a change past 10% stands out
-
 // compare is v against the baseline's figure: the change in absolute
-// terms (delta says it in the figure's unit) and relative ones.
-func compare(v, base float64, hasBase, higherIsWorse bool, text string, delta func(float64) string) cmpCell {
+// terms (delta says it in the figure's unit) and relative ones. Which
+// changes are worse or better is the comparison's to say (judged).
+func compare(v, base float64, hasBase bool, text string, delta func(float64) string) cmpCell {
 	c := cmpCell{Text: text}
 	if !hasBase {
 		return c
@@ -60,10 +61,25 @@ func compare(v, base float64, hasBase, higherIsWorse bool, text string, delta fu
 	}
 	ch := (v - base) / math.Abs(base)
 	c.Change = fmt.Sprintf("%s (%+.1f%%)", delta(v-base), ch*100)
-	switch {
-	case ch > regression && higherIsWorse, ch < -regression && !higherIsWorse:
+	return c
+}
+
+// judged marks c by the verdict of its figure's change (nil: not
+// compared): worse or better only when its confidence interval says so,
+// never for a change within the noise of the sample.
+func judged(c cmpCell, n *NameChanges, figure string) cmpCell {
+	if n == nil || c.Change == "" {
+		return c
+	}
+	ch := n.Change(figure)
+	if ch == nil {
+		return c
+	}
+	c.Title = changeText(ch)
+	switch ch.Verdict {
+	case regress.Worse:
 		c.Class = "worse"
-	case ch < -regression && higherIsWorse, ch > regression && !higherIsWorse:
+	case regress.Better:
 		c.Class = "better"
 	}
 	return c
@@ -82,18 +98,19 @@ func row(rep, base *Report, s, b *Stats) nameRow {
 	}
 	n := func(d float64) string { return signed(int64(math.Round(d))) }
 	lat := func(d float64) string { return fmt.Sprintf("%+.1f ms", d) }
+	nc := rep.Baseline.of(s)
 	return nameRow{Method: s.Method, Name: s.Name, Carried: carried,
-		Requests: compare(float64(s.Requests), float64(b.Requests), has, false, fmt.Sprint(s.Requests), n),
-		Failures: compare(float64(s.Failures), float64(b.Failures), has, true, fmt.Sprint(s.Failures), n),
-		Limited:  compare(float64(s.RateLimited), float64(b.RateLimited), has, true, fmt.Sprint(s.RateLimited), n),
-		ErrRate: compare(s.ErrorRate(), b.ErrorRate(), has, true, fmt.Sprintf("%.2f%%", 100*s.ErrorRate()),
-			func(d float64) string { return fmt.Sprintf("%+.2f pp", 100*d) }),
-		Avg: compare(s.Avg(), b.Avg(), has, true, f(s.Avg()), lat),
-		P50: compare(s.Quantile(50), b.Quantile(50), has, true, f(s.Quantile(50)), lat),
-		P95: compare(s.Quantile(95), b.Quantile(95), has, true, f(s.Quantile(95)), lat),
-		P99: compare(s.Quantile(99), b.Quantile(99), has, true, f(s.Quantile(99)), lat),
-		Max: compare(s.Max(), b.Max(), has, true, f(s.Max()), lat),
-		RPS: compare(rep.RPS(s), baseRPS(base, b), has, false, f(rep.RPS(s)), func(d float64) string { return fmt.Sprintf("%+.1f/s", d) }),
+		Requests: compare(float64(s.Requests), float64(b.Requests), has, fmt.Sprint(s.Requests), n),
+		Failures: compare(float64(s.Failures), float64(b.Failures), has, fmt.Sprint(s.Failures), n),
+		Limited:  compare(float64(s.RateLimited), float64(b.RateLimited), has, fmt.Sprint(s.RateLimited), n),
+		ErrRate: judged(compare(s.ErrorRate(), b.ErrorRate(), has, fmt.Sprintf("%.2f%%", 100*s.ErrorRate()),
+			func(d float64) string { return fmt.Sprintf("%+.2f pp", 100*d) }), nc, "error_rate"),
+		Avg: judged(compare(s.Avg(), b.Avg(), has, f(s.Avg()), lat), nc, "avg"),
+		P50: judged(compare(s.Quantile(50), b.Quantile(50), has, f(s.Quantile(50)), lat), nc, "p50"),
+		P95: judged(compare(s.Quantile(95), b.Quantile(95), has, f(s.Quantile(95)), lat), nc, "p95"),
+		P99: judged(compare(s.Quantile(99), b.Quantile(99), has, f(s.Quantile(99)), lat), nc, "p99"),
+		Max: compare(s.Max(), b.Max(), has, f(s.Max()), lat),
+		RPS: compare(rep.RPS(s), baseRPS(base, b), has, f(rep.RPS(s)), func(d float64) string { return fmt.Sprintf("%+.1f/s", d) }),
 	}
 }
 
@@ -636,6 +653,13 @@ type serviceRow struct {
 // WriteHTML writes the self-contained report. Every string from traffic
 // goes through html/template, which escapes it for where it lands.
 func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) error {
+	if opts.Baseline != nil && rep.Baseline == nil {
+		// Judged here when the caller did not (Run does it once for
+		// every output).
+		r := *rep
+		r.Baseline = Compare(rep, opts.Baseline)
+		rep = &r
+	}
 	d := htmlData{Title: strings.Join(rep.Runs, ", "), Runs: strings.Join(rep.Runs, ", "), Scenarios: strings.Join(rep.Scenarios, ", "),
 		Host: opts.Host, Trace: opts.Trace, Model: modelText(rep), Users: rep.Users, Failures: rep.Failures, Verdicts: thresholdRows(verdicts, opts.Baseline), Pass: true,
 		Start: rep.Start.Format(time.RFC3339), End: rep.End.Format(time.RFC3339), Duration: rep.Duration().Round(time.Millisecond).String()}
@@ -758,7 +782,7 @@ svg .basebar{fill:none;stroke:#111;stroke-width:1;stroke-dasharray:4 2;stroke-op
 {{end}}
 <dt>users</dt><dd>{{.Users}} at most</dd>
 <dt>duration</dt><dd>{{.Duration}} ({{.Start}} to {{.End}})</dd>
-{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change, absolute and relative; a change for the worse past 10% is marked; charts draw the baseline dashed, from its own start</dd>{{end}}
+{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change, absolute and relative; p50, p95, p99, avg and the error rate are marked worse or better when their 99% confidence interval says so (hover a change for its interval), never for a change within the noise of the sample; charts draw the baseline dashed, from its own start</dd>{{end}}
 </dl>
 
 {{range .Problems}}<p class="fail">INCOMPLETE: {{.}}</p>
@@ -781,7 +805,7 @@ svg .basebar{fill:none;stroke:#111;stroke-width:1;stroke-dasharray:4 2;stroke-op
 <h2>Requests by name</h2>
 <table>
 <tr><th>Type</th><th>Name</th><th># reqs</th><th># fails</th><th>error rate</th><th>429</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th>{{if .Linked}}<th title="values taken from the session's live responses, or made anew, in place of the recorded ones; (N not): links whose source did not answer as recorded or lacked the value, so the recorded value went">Carried</th>{{end}}</tr>
-{{define "cell"}}<td class="{{.Class}}">{{.Text}}{{if .Change}}<span class="change">{{.Change}}</span>{{end}}</td>{{end}}
+{{define "cell"}}<td class="{{.Class}}"{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}{{if .Change}}<span class="change">{{.Change}}</span>{{end}}</td>{{end}}
 {{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>
 {{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>{{end}}
 </table>

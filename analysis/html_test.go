@@ -223,7 +223,8 @@ func TestJSONAndJUnit(t *testing.T) {
 	}
 }
 
-// With a baseline, every figure shows its change and regressions stand out.
+// With a baseline, every figure shows its change and regressions stand
+// out: marked by their confidence interval, which the cell's title gives.
 func TestBaselineMarksRegressions(t *testing.T) {
 	old := synthetic(2000, 10, 14)
 	now := synthetic(2000, 10, 14)
@@ -242,7 +243,7 @@ func TestBaselineMarksRegressions(t *testing.T) {
 		t.Fatal("no search row")
 	}
 	searchRow := strings.ReplaceAll(page[i:i+strings.Index(page[i:], "</tr>")], "&#43;", "+")
-	if !strings.Contains(searchRow, `class="worse">`) || !strings.Contains(searchRow, " ms (+100.0%)") {
+	if !strings.Contains(searchRow, `class="worse" title="p95 `) || !strings.Contains(searchRow, "(99% interval") || !strings.Contains(searchRow, " ms (+100.0%)") {
 		t.Errorf("a doubled latency is not marked: %s", searchRow)
 	}
 	j := strings.Index(page, `<td class="name">/api/v1/tasks</td>`)
