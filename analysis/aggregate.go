@@ -91,6 +91,10 @@ type Stats struct {
 	// whose texts were not kept (differences.go).
 	diffs      map[string]int64
 	otherDiffs int64
+	// statuses and series are the route's answers by status and its
+	// latency over time (routes.go); nil until the first row.
+	statuses *statusCounts
+	series   *routeSeries
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, histDigits) }
@@ -138,6 +142,7 @@ func (s *Stats) add(r *results.Result) {
 	if r.TTFBNanos > 0 {
 		s.TTFB.RecordValue(micros(r.TTFBNanos))
 	}
+	s.addRoute(r)
 }
 
 func (s *Stats) merge(o *Stats) {
@@ -156,6 +161,7 @@ func (s *Stats) merge(o *Stats) {
 		s.lateService.Merge(o.lateService)
 	}
 	s.TTFB.Merge(o.TTFB)
+	s.mergeRoute(o)
 }
 
 // finish makes Latency and Service from what was recorded.
@@ -304,6 +310,9 @@ type Aggregate struct {
 	timeline      *timelineCounts
 	timelineFrom  string
 	timelineNotes []string
+	// params are the values of the files' footer keys that say how the
+	// run was made, by key (params.go).
+	params map[string]map[string]bool
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -465,6 +474,7 @@ func (a *Aggregate) addFile(path string) error {
 	}
 	defer f.Close()
 	a.files++
+	a.addParameters(f)
 	timed := a.fileTimeline(f, filepath.Base(path))
 	if err := a.addFileColumns(f, timed); err != nil {
 		return err
@@ -586,6 +596,7 @@ func (a *Aggregate) Merge(o *Aggregate) {
 	a.mergeWindows(o)
 	a.mergeTimeline(o)
 	a.mergeShadow(o)
+	a.mergeParameters(o)
 }
 
 // mergeWindows moves o's windows into a: both at the wider step, then
@@ -685,6 +696,9 @@ type Report struct {
 	// Baseline judges the run against a baseline (analyze --baseline,
 	// set by Run); nil without one.
 	Baseline *Comparison
+	// Parameters say how the run was made, as the results files'
+	// footers do (none for files written before they did).
+	Parameters []Parameter
 }
 
 // Problems are MissingShards and StoppedEarly together.
@@ -811,6 +825,7 @@ func (a *Aggregate) Report() *Report {
 	if a.timeline != nil {
 		rep.Timeline = a.timeline.report()
 	}
+	rep.Parameters = a.parameters()
 	rep.Names = slices.Collect(maps.Values(a.byKey))
 	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
 	for _, s := range rep.Names { // in order: the total's difference texts, when past their bound, do not depend on a map's

@@ -88,15 +88,18 @@ func (c *cdp) waitFor(method string, timeout time.Duration) bool {
 }
 
 // The report opened in a real browser: no console error, no exception, no
-// network request (it is one self-contained file), the four charts drawn,
-// and the hostile route from traffic shown but never run. A screenshot is
-// kept (REPORT_SCREENSHOT=path, or in the test's temp directory).
+// network request (it is one self-contained file), no script and the CSP
+// that forbids one, the four charts of the run and one per route drawn,
+// each route's opening without a script, hover values on every chart, and
+// the hostile route from traffic shown but never run. A screenshot is
+// kept in the test's artifact directory (go test -artifacts -outputdir DIR
+// keeps it), or at REPORT_SCREENSHOT=path.
 func TestReportInChromium(t *testing.T) {
 	bin := findChromium()
 	if bin == "" {
 		t.Skip("chromium is not installed (scripts/test.sh installs Debian's): the report is not checked in a browser")
 	}
-	dir := t.TempDir()
+	dir := t.ArtifactDir()
 	rows := differing(3000, 20, 21)
 	rows = append(rows, results.Result{Run: rows[0].Run, Method: "GET", Name: `/<script>window.pwned=1</script>`, Sent: t0, Scheduled: t0, LatencyNanos: 5e6, Status: 200,
 		Compared: true, Diff: `missing $.<script>window.pwned=2</script>`})
@@ -188,8 +191,39 @@ func TestReportInChromium(t *testing.T) {
 		v, _ := r["result"].(map[string]any)
 		return v["value"]
 	}
-	if n := eval(`document.querySelectorAll("svg.chart").length`); n != float64(4) {
-		t.Errorf("%v charts drawn, want 4", n)
+	if n := eval(`document.querySelectorAll("svg.chart:not(.route)").length`); n != float64(4) {
+		t.Errorf("%v charts of the run drawn, want 4", n)
+	}
+	names := float64(len(rep.Names))
+	if n := eval(`document.querySelectorAll("details.route svg.chart.route").length`); n != names {
+		t.Errorf("%v routes to open, want %v", n, names)
+	}
+	if n := eval(`document.querySelectorAll(".routes svg.chart.route").length`); n != float64(slowestRoutes) {
+		t.Errorf("%v charts of the slowest routes, want %d", n, slowestRoutes)
+	}
+	// Hover values: every chart has titles over its points or bars.
+	if v := eval(`[...document.querySelectorAll("svg.chart")].every(c => c.querySelector("rect.hover title, rect.bar title"))`); v != true {
+		t.Error("a chart has no hover values")
+	}
+	if v := eval(`document.querySelector("svg rect.hover title").textContent`); !strings.Contains(fmt.Sprint(v), "s: requests/s ") || !strings.Contains(fmt.Sprint(v), "baseline requests/s ") {
+		t.Errorf("first hover value %q", v)
+	}
+	// No script at all, nor a handler attribute, and the CSP that would
+	// stop one.
+	if v := eval(`document.scripts.length + [...document.querySelectorAll("*")].filter(e => [...e.attributes].some(a => a.name.startsWith("on"))).length`); v != float64(0) {
+		t.Errorf("%v scripts or handlers in the report", v)
+	}
+	if v := eval(`document.querySelector('meta[http-equiv="Content-Security-Policy"]').content`); !strings.HasPrefix(fmt.Sprint(v), "default-src 'none';") || strings.Contains(fmt.Sprint(v), "script-src") {
+		t.Errorf("CSP %q", v)
+	}
+	// A route's chart opens with its <details>, no script needed.
+	shown := `document.querySelector("details.route svg").checkVisibility()`
+	if v := eval(shown); v != false {
+		t.Error("a closed route's chart is shown")
+	}
+	eval(`document.querySelector("details.route summary").click()`)
+	if v := eval(shown); v != true {
+		t.Error("an opened route's chart is not shown")
 	}
 	if v := eval(`typeof window.pwned`); v != "undefined" {
 		t.Error("a script from a recorded route ran in the report")
@@ -216,5 +250,5 @@ func TestReportInChromium(t *testing.T) {
 	if err := os.WriteFile(out, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot %dx%d: %s", img.Bounds().Dx(), img.Bounds().Dy(), out)
+	t.Logf("screenshot %dx%d (the first route opened): %s", img.Bounds().Dx(), img.Bounds().Dy(), out)
 }

@@ -1,15 +1,19 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/replaykit/replaykit/regress"
 )
 
 // HTMLOptions say what the report shows besides the figures.
@@ -26,8 +30,9 @@ type HTMLOptions struct {
 // cmpCell is a figure and its change against the baseline.
 type cmpCell struct {
 	Text   string
-	Change string // "+12.0%", "" without a baseline
-	Class  string // "worse", "better" or ""
+	Change string // "+5.2 ms (+12.0%)", "" without a baseline
+	Class  string // "worse", "better" or "": the interval's verdict
+	Title  string // the change's interval and verdict, on hover
 }
 
 type nameRow struct {
@@ -38,10 +43,10 @@ type nameRow struct {
 	Carried string
 }
 
-// regression is the change for the worse that stands out.
-const regression = 0.10 // a change past 10% stands out
-
-func compare(v, base float64, hasBase, higherIsWorse bool, text string) cmpCell {
+// compare is v against the baseline's figure: the change in absolute
+// terms (delta says it in the figure's unit) and relative ones. Which
+// changes are worse or better is the comparison's to say (judged).
+func compare(v, base float64, hasBase bool, text string, delta func(float64) string) cmpCell {
 	c := cmpCell{Text: text}
 	if !hasBase {
 		return c
@@ -50,16 +55,31 @@ func compare(v, base float64, hasBase, higherIsWorse bool, text string) cmpCell 
 		if v == 0 {
 			c.Change = "±0"
 		} else {
-			c.Change = "new"
+			c.Change = delta(v) + " (new)"
 		}
 		return c
 	}
 	ch := (v - base) / math.Abs(base)
-	c.Change = fmt.Sprintf("%+.1f%%", ch*100)
-	switch {
-	case ch > regression && higherIsWorse, ch < -regression && !higherIsWorse:
+	c.Change = fmt.Sprintf("%s (%+.1f%%)", delta(v-base), ch*100)
+	return c
+}
+
+// judged marks c by the verdict of its figure's change (nil: not
+// compared): worse or better only when its confidence interval says so,
+// never for a change within the noise of the sample.
+func judged(c cmpCell, n *NameChanges, figure string) cmpCell {
+	if n == nil || c.Change == "" {
+		return c
+	}
+	ch := n.Change(figure)
+	if ch == nil {
+		return c
+	}
+	c.Title = changeText(ch)
+	switch ch.Verdict {
+	case regress.Worse:
 		c.Class = "worse"
-	case ch < -regression && higherIsWorse, ch > regression && !higherIsWorse:
+	case regress.Better:
 		c.Class = "better"
 	}
 	return c
@@ -76,18 +96,33 @@ func row(rep, base *Report, s, b *Stats) nameRow {
 	if s.NotCarried > 0 {
 		carried += fmt.Sprintf(" (%d not)", s.NotCarried)
 	}
+	n := func(d float64) string { return signed(int64(math.Round(d))) }
+	lat := func(d float64) string { return fmt.Sprintf("%+.1f ms", d) }
+	nc := rep.Baseline.of(s)
 	return nameRow{Method: s.Method, Name: s.Name, Carried: carried,
-		Requests: compare(float64(s.Requests), float64(b.Requests), has, false, fmt.Sprint(s.Requests)),
-		Failures: compare(float64(s.Failures), float64(b.Failures), has, true, fmt.Sprint(s.Failures)),
-		Limited:  compare(float64(s.RateLimited), float64(b.RateLimited), has, true, fmt.Sprint(s.RateLimited)),
-		ErrRate:  compare(s.ErrorRate(), b.ErrorRate(), has, true, fmt.Sprintf("%.2f%%", 100*s.ErrorRate())),
-		Avg:      compare(s.Avg(), b.Avg(), has, true, f(s.Avg())),
-		P50:      compare(s.Quantile(50), b.Quantile(50), has, true, f(s.Quantile(50))),
-		P95:      compare(s.Quantile(95), b.Quantile(95), has, true, f(s.Quantile(95))),
-		P99:      compare(s.Quantile(99), b.Quantile(99), has, true, f(s.Quantile(99))),
-		Max:      compare(s.Max(), b.Max(), has, true, f(s.Max())),
-		RPS:      compare(rep.RPS(s), baseRPS(base, b), has, false, f(rep.RPS(s))),
+		Requests: compare(float64(s.Requests), float64(b.Requests), has, fmt.Sprint(s.Requests), n),
+		Failures: compare(float64(s.Failures), float64(b.Failures), has, fmt.Sprint(s.Failures), n),
+		Limited:  compare(float64(s.RateLimited), float64(b.RateLimited), has, fmt.Sprint(s.RateLimited), n),
+		ErrRate: judged(compare(s.ErrorRate(), b.ErrorRate(), has, fmt.Sprintf("%.2f%%", 100*s.ErrorRate()),
+			func(d float64) string { return fmt.Sprintf("%+.2f pp", 100*d) }), nc, "error_rate"),
+		Avg: judged(compare(s.Avg(), b.Avg(), has, f(s.Avg()), lat), nc, "avg"),
+		P50: judged(compare(s.Quantile(50), b.Quantile(50), has, f(s.Quantile(50)), lat), nc, "p50"),
+		P95: judged(compare(s.Quantile(95), b.Quantile(95), has, f(s.Quantile(95)), lat), nc, "p95"),
+		P99: judged(compare(s.Quantile(99), b.Quantile(99), has, f(s.Quantile(99)), lat), nc, "p99"),
+		Max: compare(s.Max(), b.Max(), has, f(s.Max()), lat),
+		RPS: compare(rep.RPS(s), baseRPS(base, b), has, f(rep.RPS(s)), func(d float64) string { return fmt.Sprintf("%+.1f/s", d) }),
 	}
+}
+
+// signed is n with its sign and thousands separated: "+1,250", "-3", "±0".
+func signed(n int64) string {
+	switch {
+	case n > 0:
+		return "+" + thousands(n)
+	case n < 0:
+		return thousands(n)
+	}
+	return "±0"
 }
 
 func baseRPS(base *Report, b *Stats) float64 {
@@ -97,42 +132,62 @@ func baseRPS(base *Report, b *Stats) float64 {
 	return base.RPS(b)
 }
 
-// distribution buckets the total latency by powers of ten in fifths.
-func distribution(s *Stats) ([]string, []int64) {
+// distribution buckets the total latency by powers of ten in fifths,
+// and the baseline's (b, nil without one) in the same buckets: the edges
+// are one more than the counts.
+func distribution(s, b *Stats) (edges []string, counts, base []int64) {
 	if s.Requests == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	lo := math.Floor(math.Log10(float64(max(s.Latency.Min(), 1))) * 5)
-	hi := math.Floor(math.Log10(float64(max(s.Latency.Max(), 1)))*5) + 1
-	var labels []string
-	var counts []int64
-	for k := lo; k < hi; k++ {
-		labels = append(labels, fmtTick(math.Pow(10, k/5)/1000)+"ms")
-		counts = append(counts, 0)
+	minUs, maxUs := s.Latency.Min(), s.Latency.Max()
+	if b != nil && b.Requests > 0 {
+		minUs, maxUs = min(minUs, b.Latency.Min()), max(maxUs, b.Latency.Max())
 	}
-	for _, bar := range s.Latency.Distribution() {
-		if bar.Count == 0 {
-			continue
+	lo := math.Floor(math.Log10(float64(max(minUs, 1))) * 5)
+	hi := math.Floor(math.Log10(float64(max(maxUs, 1)))*5) + 1
+	for k := lo; k <= hi; k++ {
+		edges = append(edges, fmtTick(math.Pow(10, k/5)/1000)+"ms")
+	}
+	bucket := func(st *Stats) []int64 {
+		counts := make([]int64, len(edges)-1)
+		for _, bar := range st.Latency.Distribution() {
+			if bar.Count == 0 {
+				continue
+			}
+			k := math.Floor(math.Log10(float64(max(bar.From, 1)))*5) - lo
+			i := int(min(max(k, 0), float64(len(counts)-1)))
+			counts[i] += bar.Count
 		}
-		k := math.Floor(math.Log10(float64(max(bar.From, 1)))*5) - lo
-		i := int(min(max(k, 0), float64(len(counts)-1)))
-		counts[i] += bar.Count
+		return counts
 	}
-	return labels, counts
+	counts = bucket(s)
+	if b != nil && b.Requests > 0 {
+		base = bucket(b)
+	}
+	return edges, counts, base
 }
 
 type htmlData struct {
-	Title                         string
-	Runs, Scenarios               string
-	Shards                        string
-	Host, Trace, Model            string
-	Start, End, Duration          string
-	Users                         int32
-	Total                         nameRow
-	Names                         []nameRow
-	Failures                      []Failure
-	Verdicts                      []Verdict
-	Pass                          bool
+	Title                string
+	Runs, Scenarios      string
+	Shards               string
+	Host, Trace, Model   string
+	Start, End, Duration string
+	Users                int32
+	Total                nameRow
+	Names                []nameRow
+	Failures             []Failure
+	Verdicts             []thresholdRow
+	Pass                 bool
+	// Parameters say how the run was made (the results' footers).
+	Parameters []figure
+	// Statuses are the answers by status per route.
+	Statuses *htmlStatuses
+	// Slowest are the latency charts of the slowest routes; Routes those
+	// of the busiest, each one to open.
+	Slowest                       []routeChart
+	Routes                        []routeChart
+	RoutesLeft                    string
 	Baseline                      string
 	RPSChart, LatChart, UserChart template.HTML
 	DistChart                     template.HTML
@@ -152,6 +207,278 @@ type htmlData struct {
 	Differences *htmlDifferences
 	// Shadow is the shadow target beside the target (nil without one).
 	Shadow *htmlShadow
+}
+
+// thresholdRow is a threshold once: what was found, and with a
+// baseline what the baseline had and the change.
+type thresholdRow struct {
+	Expr, Verdict, Found string
+	Pass                 bool
+	Base, Change         string
+}
+
+// thresholdRows are the verdicts, and the baseline's for the same
+// thresholds (base nil: none).
+func thresholdRows(verdicts []Verdict, base *Report) []thresholdRow {
+	var out []thresholdRow
+	for _, v := range verdicts {
+		r := thresholdRow{Expr: v.Expr, Pass: v.Pass, Verdict: "FAIL", Found: verdictFound(v)}
+		if v.Pass {
+			r.Verdict = "PASS"
+		}
+		if base != nil {
+			b := Check(base, []Threshold{v.Threshold})[0]
+			bv := "FAIL"
+			if b.Pass {
+				bv = "PASS"
+			}
+			r.Base = bv + ": " + verdictFound(b)
+			if !v.Missing && !b.Missing {
+				d := v.Actual - b.Actual
+				scale, unit := v.display()
+				if unit == "%" {
+					unit = " pp" // a change of a rate is in percentage points
+				}
+				r.Change = strings.TrimRight(strings.TrimRight(fmt.Sprintf("%+.3f", d*scale), "0"), ".") + unit
+				if b.Actual != 0 {
+					r.Change += fmt.Sprintf(" (%+.1f%%)", 100*d/math.Abs(b.Actual))
+				}
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// verdictFound is what a verdict found, without the verdict and the
+// expression its row shows already.
+func verdictFound(v Verdict) string {
+	s := v.String()
+	for _, word := range []string{"PASS ", "FAIL "} {
+		if f, ok := strings.CutPrefix(s, word+v.Expr+": "); ok {
+			return f
+		}
+	}
+	return s
+}
+
+// htmlStatuses is the table of answers by status: a column per status
+// among the most common (maxStatusColumns), the others together.
+type htmlStatuses struct {
+	Columns []string
+	Other   bool
+	Rows    []statusRow
+}
+
+type statusRow struct {
+	Total        bool
+	Method, Name string
+	Cells        []string
+	Other        string
+}
+
+// maxStatusColumns bounds the status table's columns.
+const maxStatusColumns = 8
+
+func statusesHTML(rep *Report) *htmlStatuses {
+	all := rep.Total.Statuses()
+	if len(all) == 0 {
+		return nil
+	}
+	shown := all[:min(len(all), maxStatusColumns)]
+	codes := make([]int32, len(shown))
+	for i, c := range shown {
+		codes[i] = c.Status
+	}
+	// Statuses in order, then no answer, then the others.
+	slices.SortFunc(codes, func(x, y int32) int {
+		rank := func(c int32) int32 {
+			if c <= 0 {
+				return 1000 - c
+			}
+			return c
+		}
+		return cmp.Compare(rank(x), rank(y))
+	})
+	h := &htmlStatuses{Other: len(all) > len(shown)}
+	for _, c := range codes {
+		h.Columns = append(h.Columns, statusText(c))
+	}
+	for _, s := range append(slices.Clone(rep.Names), rep.Total) {
+		r := statusRow{Total: s == rep.Total, Method: s.Method, Name: s.Name, Cells: make([]string, len(codes))}
+		var other int64
+		for _, sc := range s.Statuses() {
+			if i := slices.Index(codes, sc.Status); i >= 0 {
+				r.Cells[i] = thousands(sc.Requests)
+			} else {
+				other += sc.Requests
+			}
+		}
+		if other > 0 {
+			r.Other = thousands(other)
+		}
+		h.Rows = append(h.Rows, r)
+	}
+	return h
+}
+
+func statusText(c int32) string {
+	switch c {
+	case NoStatus:
+		return "no answer"
+	case OtherStatus:
+		return "not HTTP"
+	}
+	return fmt.Sprint(c)
+}
+
+// routeChart is a route's latency over time, to open.
+type routeChart struct {
+	Method, Name, Summary string
+	Chart                 template.HTML
+}
+
+// Bounds of the charts per route: the slowest few by p95 are shown, the
+// busiest maxRouteCharts are each one click away.
+const (
+	slowestRoutes  = 4
+	maxRouteCharts = 50
+)
+
+// routeLatencyChart draws a route's p50 and p95 over time, from origin
+// (the run's first window), with the baseline's p95 dashed (b nil: none).
+func routeLatencyChart(s *Stats, origin time.Time, b *Stats, baseOrigin time.Time) template.HTML {
+	ws, _ := s.Series()
+	var xs, p50, p95 []float64
+	for _, w := range ws {
+		xs = append(xs, max(w.Start.Sub(origin).Seconds(), 0))
+		if w.Requests == 0 {
+			p50, p95 = append(p50, math.NaN()), append(p95, math.NaN())
+			continue
+		}
+		p50, p95 = append(p50, w.P50), append(p95, w.P95)
+	}
+	ss := []series{{name: "p50", color: "#16a34a", ys: p50}, {name: "p95", color: "#d97706", ys: p95}}
+	if b != nil {
+		bws, _ := b.Series()
+		var bxs, bp95 []float64
+		for _, w := range bws {
+			bxs = append(bxs, max(w.Start.Sub(baseOrigin).Seconds(), 0))
+			if w.Requests == 0 {
+				bp95 = append(bp95, math.NaN())
+			} else {
+				bp95 = append(bp95, w.P95)
+			}
+		}
+		if len(bxs) > 0 {
+			ss = append(ss, series{name: "p95", color: "#d97706", ys: bp95, xs: bxs, dashed: true})
+		}
+	}
+	return lineChartIn(smallChart, strings.TrimSpace(s.Method+" "+s.Name), "ms", xs, ss)
+}
+
+// routeCharts are the slowest routes' charts and the busiest ones'.
+func routeCharts(rep, base *Report, baseByKey map[Key]*Stats) (slowest, routes []routeChart, left string) {
+	origin := rep.Start
+	if len(rep.Windows) > 0 {
+		origin = rep.Windows[0].Start
+	}
+	var baseOrigin time.Time
+	if base != nil {
+		baseOrigin = base.Start
+		if len(base.Windows) > 0 {
+			baseOrigin = base.Windows[0].Start
+		}
+	}
+	chart := func(s *Stats) routeChart {
+		return routeChart{Method: s.Method, Name: s.Name, Chart: routeLatencyChart(s, origin, baseByKey[s.Key], baseOrigin),
+			Summary: fmt.Sprintf("%s requests, %.1f%% failed, p95 %.1f ms", thousands(s.Requests), 100*s.ErrorRate(), s.Quantile(95))}
+	}
+	p95 := make(map[*Stats]float64, len(rep.Names)) // a quantile walks the histogram: once each
+	for _, s := range rep.Names {
+		p95[s] = s.Quantile(95)
+	}
+	bySlow := slices.Clone(rep.Names)
+	slices.SortStableFunc(bySlow, func(x, y *Stats) int { return cmp.Compare(p95[y], p95[x]) })
+	for _, s := range bySlow[:min(len(bySlow), slowestRoutes)] {
+		slowest = append(slowest, chart(s))
+	}
+	if len(rep.Names) <= slowestRoutes {
+		return slowest, nil, "" // every route is shown
+	}
+	busy := slices.Clone(rep.Names)
+	slices.SortStableFunc(busy, func(x, y *Stats) int { return cmp.Compare(y.Requests, x.Requests) })
+	kept := busy[:min(len(busy), maxRouteCharts)]
+	if n := len(busy) - len(kept); n > 0 {
+		left = fmt.Sprintf("The %d busiest of %d routes; the other %d (%s requests) have no chart.", len(kept), len(busy), n, thousands(rep.Total.Requests-sumRequests(kept)))
+	}
+	charted := map[*Stats]bool{}
+	for _, s := range kept {
+		charted[s] = true
+	}
+	for _, s := range rep.Names { // in the table's order
+		if !charted[s] {
+			continue
+		}
+		routes = append(routes, chart(s))
+	}
+	return slowest, routes, left
+}
+
+func sumRequests(ss []*Stats) int64 {
+	var n int64
+	for _, s := range ss {
+		n += s.Requests
+	}
+	return n
+}
+
+// parameterFacts are the run's parameters, each with the baseline's
+// when it differs.
+func parameterFacts(rep, base *Report) []figure {
+	var out []figure
+	for _, p := range rep.Parameters {
+		v := p.Value
+		if base != nil {
+			if i := slices.IndexFunc(base.Parameters, func(b Parameter) bool { return b.Name == p.Name }); i >= 0 && base.Parameters[i].Value != v {
+				v += " (baseline: " + base.Parameters[i].Value + ")"
+			}
+		}
+		out = append(out, figure{p.Name, v})
+	}
+	if base != nil {
+		for _, b := range base.Parameters {
+			if !slices.ContainsFunc(rep.Parameters, func(p Parameter) bool { return p.Name == b.Name }) && len(rep.Parameters) > 0 {
+				out = append(out, figure{b.Name, "none (baseline: " + b.Value + ")"}) // a speed of recorded pacing, say
+			}
+		}
+	}
+	return out
+}
+
+// windowSeries are a report's time series per second: offsets, rates,
+// percentiles and users.
+type windowSeries struct {
+	xs, rps, p50, p95, p99, users, errs []float64
+}
+
+func seriesOf(rep *Report) windowSeries {
+	var w windowSeries
+	secs := rep.Step.Seconds()
+	for i, win := range rep.Windows {
+		w.xs = append(w.xs, float64(i)*secs)
+		w.rps = append(w.rps, float64(win.Requests)/secs)
+		w.errs = append(w.errs, float64(win.Failures)/secs)
+		w.users = append(w.users, float64(win.Users))
+		q := func(p float64) float64 {
+			if win.Requests == 0 {
+				return math.NaN()
+			}
+			return ms(quantile(win.Latency, p))
+		}
+		w.p50, w.p95, w.p99 = append(w.p50, q(50)), append(w.p95, q(95)), append(w.p99, q(99))
+	}
+	return w
 }
 
 // htmlShadow is the report's section on the shadow target (replay
@@ -249,7 +576,7 @@ type htmlTimeline struct {
 // figure is a labelled value of a two-column table.
 type figure struct{ Label, Value string }
 
-func timelineHTML(t *Timeline) *htmlTimeline {
+func timelineHTML(t, base *Timeline) *htmlTimeline {
 	late := func(h *hdrhistogram.Histogram) string {
 		return fmt.Sprintf("p50 %s, p99 %s, max %s", msText(quantile(h, 50)), msText(quantile(h, 99)), msText(h.Max()))
 	}
@@ -265,7 +592,7 @@ func timelineHTML(t *Timeline) *htmlTimeline {
 	if !math.IsNaN(t.Correlation) {
 		corr = fmt.Sprintf("%.3f over %d steps of %s", t.Correlation, t.CorrelatedSteps, t.Step)
 	}
-	h := &htmlTimeline{Chart: timelineChart(t), KeepUp: keepUpText(t), Figures: []figure{
+	h := &htmlTimeline{Chart: timelineChart(t, base), KeepUp: keepUpText(t), Figures: []figure{
 		{"planned", fmt.Sprintf("%s (%s recorded × %s)", thousands(t.Planned), thousands(recorded), strconv.FormatFloat(t.Amplify, 'f', -1, 64))},
 		{"speed", strconv.FormatFloat(t.Speed, 'f', -1, 64)},
 		{"sent", sent},
@@ -281,9 +608,23 @@ func timelineHTML(t *Timeline) *htmlTimeline {
 }
 
 // timelineChart draws the recorded arrivals, amplified, beside the
-// replayed ones, per second; past maxWindows steps, steps are merged in
-// pairs as the time series' windows are.
-func timelineChart(t *Timeline) template.HTML {
+// replayed ones, per second, and the baseline's replayed ones dashed
+// (base nil: none); past maxWindows steps, steps are merged in pairs as
+// the time series' windows are.
+func timelineChart(t, base *Timeline) template.HTML {
+	xs, recorded, replayed := timelineRates(t)
+	name := recordedTimes(t)
+	ss := []series{{name: name, color: "#6b7280", ys: recorded}, {name: "replayed", color: "#2563eb", ys: replayed}}
+	if base != nil {
+		bxs, _, breplayed := timelineRates(base)
+		ss = append(ss, series{name: "replayed", color: "#2563eb", ys: breplayed, xs: bxs, dashed: true})
+	}
+	return lineChart("Arrivals: "+name+" and replayed", "/s", xs, ss)
+}
+
+// timelineRates are a timeline's steps and its recorded (amplified) and
+// replayed arrivals per second.
+func timelineRates(t *Timeline) (xs, recorded, replayed []float64) {
 	step, rec, sent := t.Step, t.Recorded, t.Sent
 	for len(rec) > maxWindows {
 		pairs := func(v []int64) []int64 {
@@ -296,14 +637,12 @@ func timelineChart(t *Timeline) template.HTML {
 		step, rec, sent = 2*step, pairs(rec), pairs(sent)
 	}
 	secs := step.Seconds()
-	var xs, recorded, replayed []float64
 	for i := range rec {
 		xs = append(xs, float64(i)*secs)
 		recorded = append(recorded, float64(rec[i])*t.Amplify/secs)
 		replayed = append(replayed, float64(sent[i])/secs)
 	}
-	name := recordedTimes(t)
-	return lineChart("Arrivals: "+name+" and replayed", "/s", xs, []series{{name, "#6b7280", recorded}, {"replayed", "#2563eb", replayed}})
+	return xs, recorded, replayed
 }
 
 type serviceRow struct {
@@ -314,8 +653,15 @@ type serviceRow struct {
 // WriteHTML writes the self-contained report. Every string from traffic
 // goes through html/template, which escapes it for where it lands.
 func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) error {
+	if opts.Baseline != nil && rep.Baseline == nil {
+		// Judged here when the caller did not (Run does it once for
+		// every output).
+		r := *rep
+		r.Baseline = Compare(rep, opts.Baseline)
+		rep = &r
+	}
 	d := htmlData{Title: strings.Join(rep.Runs, ", "), Runs: strings.Join(rep.Runs, ", "), Scenarios: strings.Join(rep.Scenarios, ", "),
-		Host: opts.Host, Trace: opts.Trace, Model: modelText(rep), Users: rep.Users, Failures: rep.Failures, Verdicts: verdicts, Pass: true,
+		Host: opts.Host, Trace: opts.Trace, Model: modelText(rep), Users: rep.Users, Failures: rep.Failures, Verdicts: thresholdRows(verdicts, opts.Baseline), Pass: true,
 		Start: rep.Start.Format(time.RFC3339), End: rep.End.Format(time.RFC3339), Duration: rep.Duration().Round(time.Millisecond).String()}
 	var shards []string
 	for _, s := range rep.Shards {
@@ -342,26 +688,38 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	for _, s := range rep.Names {
 		d.Names = append(d.Names, row(rep, base, s, baseByKey[s.Key]))
 	}
-	var xs, rps, p50, p95, p99, users, errs []float64
-	secs := rep.Step.Seconds()
-	for i, win := range rep.Windows {
-		xs = append(xs, float64(i)*secs)
-		rps = append(rps, float64(win.Requests)/secs)
-		errs = append(errs, float64(win.Failures)/secs)
-		users = append(users, float64(win.Users))
-		q := func(p float64) float64 {
-			if win.Requests == 0 {
-				return math.NaN()
-			}
-			return ms(quantile(win.Latency, p))
+	ws := seriesOf(rep)
+	rps := []series{{name: "requests/s", color: "#2563eb", ys: ws.rps}}
+	lat := []series{{name: "p50", color: "#16a34a", ys: ws.p50}, {name: "p95", color: "#d97706", ys: ws.p95}, {name: "p99", color: "#dc2626", ys: ws.p99}}
+	users := []series{{name: "users", color: "#7c3aed", ys: ws.users}, {name: "errors/s", color: "#dc2626", ys: ws.errs}}
+	if base != nil && len(base.Windows) > 0 {
+		// The baseline beside the run, dashed, by offset from each one's start.
+		b := seriesOf(base)
+		dash := func(like series, ys []float64) series {
+			like.ys, like.xs, like.dashed = ys, b.xs, true
+			return like
 		}
-		p50, p95, p99 = append(p50, q(50)), append(p95, q(95)), append(p99, q(99))
+		rps = append(rps, dash(rps[0], b.rps))
+		lat = append(lat, dash(lat[0], b.p50), dash(lat[1], b.p95), dash(lat[2], b.p99))
+		users = append(users, dash(users[0], b.users), dash(users[1], b.errs))
 	}
-	d.RPSChart = lineChart("Requests per second", "", xs, []series{{"requests/s", "#2563eb", rps}})
-	d.LatChart = lineChart("Latency percentiles", "ms", xs, []series{{"p50", "#16a34a", p50}, {"p95", "#d97706", p95}, {"p99", "#dc2626", p99}})
-	d.UserChart = lineChart("Users and errors", "", xs, []series{{"users", "#7c3aed", users}, {"errors/s", "#dc2626", errs}})
-	labels, counts := distribution(rep.Total)
-	d.DistChart = barChart("Latency distribution (requests)", labels, counts)
+	d.RPSChart = lineChart("Requests per second", "", ws.xs, rps)
+	d.LatChart = lineChart("Latency percentiles", "ms", ws.xs, lat)
+	d.UserChart = lineChart("Users and errors", "", ws.xs, users)
+	edges, counts, baseCounts := distribution(rep.Total, baseTotal)
+	d.DistChart = barChart("Latency distribution (requests)", edges, counts, baseCounts)
+	d.Parameters = parameterFacts(rep, base)
+	for _, p := range rep.Parameters {
+		// What the files say of the run comes before what analyze was told.
+		switch {
+		case p.Name == "target" && p.Value == d.Host:
+			d.Host = ""
+		case p.Name == "trace files":
+			d.Trace = ""
+		}
+	}
+	d.Statuses = statusesHTML(rep)
+	d.Slowest, d.Routes, d.RoutesLeft = routeCharts(rep, base, baseByKey)
 	if !opts.Generated.IsZero() {
 		d.Generated = opts.Generated.UTC().Format(time.RFC3339)
 	}
@@ -369,7 +727,11 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	d.Pass = d.Pass && len(rep.Problems()) == 0
 	d.Open, d.Overloaded, d.LateP99, d.OverloadReason = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99), rep.OverloadReason()
 	if rep.Timeline != nil {
-		d.Timeline = timelineHTML(rep.Timeline)
+		var bt *Timeline
+		if base != nil {
+			bt = base.Timeline
+		}
+		d.Timeline = timelineHTML(rep.Timeline, bt)
 	}
 	d.TimelineNotes = rep.TimelineNotes
 	d.Differences = differencesHTML(rep)
@@ -396,11 +758,14 @@ h1{font-size:20px;margin:0 0 8px}h2{font-size:16px;margin:24px 0 8px}
 table{border-collapse:collapse;width:100%}th,td{padding:4px 8px;border-bottom:1px solid #e5e7eb;text-align:right;white-space:nowrap}
 th:nth-child(-n+2),td:nth-child(-n+2){text-align:left}td.name{white-space:normal;word-break:break-all}
 tr.total td{font-weight:600;border-top:2px solid #111}
-.change{display:block;font-size:11px;color:#6b7280}.worse{background:#fee2e2}.worse .change{color:#b91c1c;font-weight:600}.better .change{color:#15803d}
+.change{display:block;font-size:11px;color:#6b7280;white-space:normal}.worse{background:#fee2e2}.worse .change{color:#b91c1c;font-weight:600}.better .change{color:#15803d}
 .pass{color:#15803d;font-weight:600}.fail{color:#b91c1c;font-weight:600}
 .facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}.facts dt{color:#6b7280}.facts dd{margin:0}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));gap:16px}
 svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7eb}svg .tick{font-size:11px;fill:#6b7280}svg .title{font-size:13px;font-weight:600}svg .bar{fill:#2563eb}
+svg .basebar{fill:none;stroke:#111;stroke-width:1;stroke-dasharray:4 2;stroke-opacity:.6}svg .hover{fill:transparent}svg .hover:hover{fill:rgba(37,99,235,.1)}
+.routes{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:12px}
+.cap{font-weight:600;word-break:break-all}.cap span{font-weight:400;color:#6b7280;margin-left:8px}details.route{border-bottom:1px solid #e5e7eb;padding:2px 0}details.route summary{cursor:pointer}details.route summary span{color:#6b7280;margin-left:8px}details.route svg{max-width:480px;display:block;margin:4px 0}
 </style>
 </head>
 <body>
@@ -413,16 +778,18 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 {{if .Host}}<dt>host</dt><dd>{{.Host}}</dd>{{end}}
 {{if .Trace}}<dt>trace</dt><dd>{{.Trace}}</dd>{{end}}
 <dt>model</dt><dd>{{.Model}}</dd>
+{{range .Parameters}}<dt>{{.Label}}</dt><dd>{{.Value}}</dd>
+{{end}}
 <dt>users</dt><dd>{{.Users}} at most</dd>
 <dt>duration</dt><dd>{{.Duration}} ({{.Start}} to {{.End}})</dd>
-{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change; a change for the worse past 10% is marked</dd>{{end}}
+{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change, absolute and relative; p50, p95, p99, avg and the error rate are marked worse or better when their 99% confidence interval says so (hover a change for its interval), never for a change within the noise of the sample; charts draw the baseline dashed, from its own start</dd>{{end}}
 </dl>
 
 {{range .Problems}}<p class="fail">INCOMPLETE: {{.}}</p>
 {{end}}{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: {{.OverloadReason}}. These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
 <h2>Thresholds</h2>
-{{if .Verdicts}}<table><tr><th>threshold</th><th>verdict</th></tr>
-{{range .Verdicts}}<tr><td>{{.Expr}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}" style="text-align:left">{{.String}}</td></tr>
+{{if .Verdicts}}<table><tr><th>threshold</th><th style="text-align:left">verdict</th><th style="text-align:left">found</th>{{if .Baseline}}<th style="text-align:left">baseline</th><th>change</th>{{end}}</tr>
+{{range .Verdicts}}<tr><td>{{.Expr}}</td><td class="{{if .Pass}}pass{{else}}fail{{end}}" style="text-align:left">{{.Verdict}}</td><td style="text-align:left;white-space:normal">{{.Found}}</td>{{if $.Baseline}}<td style="text-align:left;white-space:normal">{{.Base}}</td><td>{{.Change}}</td>{{end}}</tr>
 {{end}}</table>{{else}}<p>none checked</p>{{end}}
 
 <h2>Charts</h2>
@@ -438,10 +805,23 @@ svg.chart{width:100%;height:auto;border:1px solid #e5e7eb}svg .grid{stroke:#e5e7
 <h2>Requests by name</h2>
 <table>
 <tr><th>Type</th><th>Name</th><th># reqs</th><th># fails</th><th>error rate</th><th>429</th><th>avg ms</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th><th>req/s</th>{{if .Linked}}<th title="values taken from the session's live responses, or made anew, in place of the recorded ones; (N not): links whose source did not answer as recorded or lacked the value, so the recorded value went">Carried</th>{{end}}</tr>
-{{define "cell"}}<td class="{{.Class}}">{{.Text}}{{if .Change}}<span class="change">{{.Change}}</span>{{end}}</td>{{end}}
+{{define "cell"}}<td class="{{.Class}}"{{if .Title}} title="{{.Title}}"{{end}}>{{.Text}}{{if .Change}}<span class="change">{{.Change}}</span>{{end}}</td>{{end}}
 {{range .Names}}<tr><td>{{.Method}}</td><td class="name">{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>
 {{end}}{{with .Total}}<tr class="total"><td></td><td>{{.Name}}</td>{{template "cell" .Requests}}{{template "cell" .Failures}}{{template "cell" .ErrRate}}{{template "cell" .Limited}}{{template "cell" .Avg}}{{template "cell" .P50}}{{template "cell" .P95}}{{template "cell" .P99}}{{template "cell" .Max}}{{template "cell" .RPS}}{{if $.Linked}}<td>{{.Carried}}</td>{{end}}</tr>{{end}}
 </table>
+{{with .Statuses}}
+<h2>Answers by status</h2>
+<table>
+<tr><th>Type</th><th>Name</th>{{range .Columns}}<th>{{.}}</th>{{end}}{{if .Other}}<th>other</th>{{end}}</tr>
+{{range .Rows}}<tr{{if .Total}} class="total"{{end}}><td>{{.Method}}</td><td{{if not .Total}} class="name"{{end}}>{{.Name}}</td>{{range .Cells}}<td>{{.}}</td>{{end}}{{if $.Statuses.Other}}<td>{{.Other}}</td>{{end}}</tr>
+{{end}}</table>
+{{end}}
+{{if .Slowest}}<h2>Latency over time by route</h2>
+<p>p50 and p95 in ms of the slowest routes by p95:</p>
+<div class="routes">{{range .Slowest}}<div><div class="cap">{{.Method}} {{.Name}}<span>{{.Summary}}</span></div>{{.Chart}}</div>{{end}}</div>
+{{if .Routes}}<p>Every route{{if .RoutesLeft}} ({{.RoutesLeft}}){{end}}: open one to see its chart.</p>
+{{end}}{{range .Routes}}<details class="route"><summary>{{.Method}} {{.Name}}<span>{{.Summary}}</span></summary>{{.Chart}}</details>
+{{end}}{{end}}
 {{with .Differences}}
 <h2>Differences from the recording</h2>
 {{if .Skipped}}<p>{{.Skipped}}</p>{{end}}{{if .Agreed}}<p>{{.Agreed}}</p>{{else}}<table>

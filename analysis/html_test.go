@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -86,7 +87,7 @@ func TestLatencyChartWithAnEmptyWindow(t *testing.T) {
 			rows[i].Scheduled = rows[i].Sent
 		}
 	}
-	chart := string(lineChart("Latency percentiles", "ms", []float64{0, 1, 2}, []series{{"p50", "#000", []float64{20, math.NaN(), 40}}}))
+	chart := string(lineChart("Latency percentiles", "ms", []float64{0, 1, 2}, []series{{name: "p50", color: "#000", ys: []float64{20, math.NaN(), 40}}}))
 	if !strings.Contains(chart, ">50ms</text>") || !strings.Contains(chart, `points="56.0,124.8 708.0,57.6"`) {
 		t.Errorf("a NaN drew the chart off scale: %s", chart)
 	}
@@ -222,7 +223,8 @@ func TestJSONAndJUnit(t *testing.T) {
 	}
 }
 
-// With a baseline, every figure shows its change and regressions stand out.
+// With a baseline, every figure shows its change and regressions stand
+// out: marked by their confidence interval, which the cell's title gives.
 func TestBaselineMarksRegressions(t *testing.T) {
 	old := synthetic(2000, 10, 14)
 	now := synthetic(2000, 10, 14)
@@ -240,8 +242,8 @@ func TestBaselineMarksRegressions(t *testing.T) {
 	if i < 0 {
 		t.Fatal("no search row")
 	}
-	searchRow := page[i : i+strings.Index(page[i:], "</tr>")]
-	if !strings.Contains(searchRow, `class="worse">`) || !strings.Contains(searchRow, "100.0%") {
+	searchRow := strings.ReplaceAll(page[i:i+strings.Index(page[i:], "</tr>")], "&#43;", "+")
+	if !strings.Contains(searchRow, `class="worse" title="p95 `) || !strings.Contains(searchRow, "(99% interval") || !strings.Contains(searchRow, " ms (+100.0%)") {
 		t.Errorf("a doubled latency is not marked: %s", searchRow)
 	}
 	j := strings.Index(page, `<td class="name">/api/v1/tasks</td>`)
@@ -281,5 +283,85 @@ func TestOpenModelShowsServiceTimeAndOverload(t *testing.T) {
 		if got := strings.Contains(h.String(), "GENERATOR OVERLOADED") && strings.Contains(tb.String(), "GENERATOR OVERLOADED"); got != tc.overloaded {
 			t.Errorf("late %v: overload shown %v", tc.late, got)
 		}
+	}
+}
+
+// Each threshold is shown once, with what was found and, against a
+// baseline, the baseline's figure and the change, absolute and relative.
+func TestThresholdShownOnce(t *testing.T) {
+	rep, base := aggregate(synthetic(2000, 10, 17)), aggregate(synthetic(2000, 10, 18))
+	th, _ := ParseThreshold("p95<2000ms")
+	var h bytes.Buffer
+	if err := WriteHTML(&h, rep, Check(rep, []Threshold{th}), HTMLOptions{Baseline: base}); err != nil {
+		t.Fatal(err)
+	}
+	_, table, _ := strings.Cut(strings.ReplaceAll(h.String(), "&#43;", "+"), "<h2>Thresholds</h2>")
+	table, _, _ = strings.Cut(table, "</table>")
+	if n := strings.Count(table, "p95&lt;2000ms"); n != 1 {
+		t.Errorf("the threshold is shown %d times:\n%s", n, table)
+	}
+	b := Check(base, []Threshold{th})[0]
+	v := Check(rep, []Threshold{th})[0]
+	d := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%+.3f", v.Actual-b.Actual), "0"), ".")
+	change := fmt.Sprintf("<td>%sms (%+.1f%%)</td>", d, 100*(v.Actual-b.Actual)/b.Actual)
+	if !strings.Contains(table, ">total p95 is ") || !strings.Contains(table, ">PASS: total p95 is ") || !strings.Contains(table, change) {
+		t.Errorf("no finding, baseline or change %s in:\n%s", change, table)
+	}
+}
+
+// Past maxRouteCharts routes, the busiest have a chart each and the
+// report says how many have none.
+func TestRouteChartsAreBounded(t *testing.T) {
+	a := New(0)
+	for i := range maxRouteCharts + 10 {
+		for j := range i + 1 { // route i has i+1 requests
+			r := results.Result{Run: "r", Method: "GET", Name: fmt.Sprintf("/r/%03d", i), Sent: t0.Add(time.Duration(j) * time.Second), LatencyNanos: int64(i+1) * 1e6, Status: 200}
+			r.Scheduled = r.Sent
+			a.Add(&r)
+		}
+	}
+	var h bytes.Buffer
+	if err := WriteHTML(&h, a.Report(), nil, HTMLOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	page := h.String()
+	if n := strings.Count(page, `<details class="route">`); n != maxRouteCharts {
+		t.Errorf("%d routes to open, want %d", n, maxRouteCharts)
+	}
+	if strings.Contains(page, "<summary>GET /r/009<") || !strings.Contains(page, "<summary>GET /r/010<") || !strings.Contains(page, "the other 10 (55 requests) have no chart") {
+		t.Error("not the busiest routes charted, or not said which")
+	}
+	if n := strings.Count(page, `<svg class="chart route"`); n != maxRouteCharts+slowestRoutes {
+		t.Errorf("%d route charts", n)
+	}
+	if !strings.Contains(page, `<rect x=`) || !strings.Contains(page, `class="hover"><title>`) {
+		t.Error("no hover values")
+	}
+}
+
+// With a baseline, every chart draws it dashed beside the run, from its
+// own start: the four of the run, the recorded arrivals and each route's.
+func TestBaselineOnEveryChart(t *testing.T) {
+	rep, base := aggregate(synthetic(2000, 10, 19)), aggregate(synthetic(1000, 20, 20))
+	var h bytes.Buffer
+	if err := WriteHTML(&h, rep, nil, HTMLOptions{Baseline: base}); err != nil {
+		t.Fatal(err)
+	}
+	charts := strings.Split(h.String(), "<svg ")[1:]
+	if len(charts) != 4+slowestRoutes {
+		t.Fatalf("%d charts", len(charts))
+	}
+	for _, c := range charts {
+		if !strings.Contains(c, `stroke-dasharray="5 3"`) && !strings.Contains(c, `class="basebar"`) {
+			t.Errorf("no baseline in %.80s", c)
+		}
+	}
+	// The baseline ran twice as long: the x axis spans it.
+	if !strings.Contains(charts[0], `>19s</text>`) { // its last window starts at 19 s
+		t.Error("the requests chart does not span the baseline's 20 s")
+	}
+	tl := &Timeline{Step: time.Second, Amplify: 1, Speed: 1, Recorded: []int64{5, 6, 7}, Sent: []int64{5, 6, 7}}
+	if c := string(timelineChart(tl, tl)); strings.Count(c, "<polyline") != 3 || !strings.Contains(c, "baseline replayed 6.00/s") {
+		t.Errorf("the recorded arrivals with a baseline: %s", c)
 	}
 }

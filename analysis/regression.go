@@ -30,6 +30,16 @@ type Comparison struct {
 	OnlyRun, OnlyBase int
 	// Notes say what makes the comparison doubtful: another scenario.
 	Notes []string
+	byNow map[*Stats]*NameChanges
+}
+
+// of is the changes of the run's stats s (nil: not compared, or no
+// comparison).
+func (c *Comparison) of(s *Stats) *NameChanges {
+	if c == nil {
+		return nil
+	}
+	return c.byNow[s]
 }
 
 // NameChanges are the changes of one name's figures (or the total's).
@@ -49,10 +59,6 @@ func (n *NameChanges) Change(figure string) *regress.Change {
 	}
 	return nil
 }
-
-// regressionFigures are the figures compared for every name: the
-// report's own, and those baseline thresholds are most often on.
-var regressionFigures = []string{"p50", "p95", "p99", "avg", "error_rate"}
 
 // Compare judges rep against base. Each name's resampling is seeded by a
 // hash of its method and name: the same inputs give the same intervals,
@@ -82,6 +88,10 @@ func Compare(rep, base *Report) *Comparison {
 		all = append(all, n)
 	}
 	c.OnlyBase = len(byKey)
+	c.byNow = make(map[*Stats]*NameChanges, len(all))
+	for _, n := range all {
+		c.byNow[n.now] = n
+	}
 	var wg sync.WaitGroup
 	next := make(chan *NameChanges)
 	for range min(runtime.GOMAXPROCS(0), len(all)) {

@@ -328,13 +328,14 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		shadow.APIKey, shadow.Headers = target.APIKey, target.Headers
 		plan.Shadow = shadow
 	}
+	var ramp time.Duration // users start over it (a ramp shape)
 	if sc.Timeline() {
 		if plan.Timeline, plan.Duration, err = timelinePlan(sessions, cfg); err != nil {
 			return nil, err
 		}
 		d = plan.Duration
 	} else {
-		ramp := cfg.Ramp
+		ramp = cfg.Ramp
 		if ramp == 0 && sc.Shape == "ramp" {
 			ramp = min(d/10, 30*time.Second) // users start over the first tenth
 		}
@@ -361,6 +362,12 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan.Run = run
 	if cfg.Shard.Split() {
 		w.SetMeta(results.MetaShard, cfg.Shard.String())
+	}
+	if sc.Shape != "ramp" {
+		ramp = 0 // a spike has no ramp
+	}
+	for k, v := range runMeta(cfg, sc, &plan, st, ramp) {
+		w.SetMeta(k, v)
 	}
 	var progress func(Progress)
 	if cfg.Progress != nil {

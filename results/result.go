@@ -154,6 +154,43 @@ const (
 	MetaTimeline = "replaykit.timeline"
 )
 
+// Keys of a results file's metadata that say how the run was made, for
+// the report's facts. Files written before them lack them: a report then
+// leaves them out.
+const (
+	// MetaVersion is the replay that wrote the file, as its --version
+	// says: "replay 0.1.0 (go1.26.8, commit 7571bc3a1b2c)".
+	MetaVersion = "replaykit.version"
+	// MetaTarget is the target's URL, credentials left out.
+	MetaTarget = "replaykit.target"
+	// MetaTraces are the trace files replayed, a JSON array of paths as
+	// replay was given them (globs expanded).
+	MetaTraces = "replaykit.traces"
+	// MetaTraceSpan is the traces' first and last request times, RFC3339
+	// with nanoseconds: "FIRST/LAST".
+	MetaTraceSpan = "replaykit.trace_span"
+	// MetaUsers is the virtual users at full load, over all shards
+	// (closed model).
+	MetaUsers = "replaykit.users"
+	// MetaDuration is the run's planned duration (a Go duration).
+	MetaDuration = "replaykit.duration"
+	// MetaPacing is the pacing profile (closed model): recorded, normal,
+	// high, stress or none.
+	MetaPacing = "replaykit.pacing"
+	// MetaSpeed divides the recorded think times or the timeline's
+	// offsets (with recorded pacing or the recorded scenario).
+	MetaSpeed = "replaykit.speed"
+	// MetaRamp is how long users took to start (a ramp's, a Go duration).
+	MetaRamp = "replaykit.ramp"
+	// MetaRate is the open model's requests per second.
+	MetaRate = "replaykit.rate"
+	// MetaAmplify is the copies of each recorded session (the recorded
+	// scenario).
+	MetaAmplify = "replaykit.amplify"
+	// MetaSeed seeded the sessions' order and the pacing draws.
+	MetaSeed = "replaykit.seed"
+)
+
 // Abandoned is the error of a request abandoned in flight (a second
 // Ctrl-C): it is not the server's failure, and analyze leaves it out of
 // the figures.
