@@ -668,6 +668,12 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 		shards = append(shards, fmt.Sprint(s))
 	}
 	d.Shards = strings.Join(shards, ", ")
+	if len(rep.RunSpans) > 1 {
+		// Runs apart in time: their running time, which rates are over,
+		// beside the span that holds them all.
+		d.Duration = fmt.Sprintf("%s running, %d runs over %s", rep.RateDuration().Round(time.Millisecond), len(rep.RunSpans),
+			rep.Duration().Round(time.Millisecond))
+	}
 	for _, v := range verdicts {
 		d.Pass = d.Pass && v.Pass
 	}
@@ -774,7 +780,7 @@ svg .basebar{fill:none;stroke:#111;stroke-width:1;stroke-dasharray:4 2;stroke-op
 <dl class="facts">
 <dt>scenario</dt><dd>{{.Scenarios}}</dd>
 <dt>runs</dt><dd>{{.Runs}}</dd>
-<dt>shards</dt><dd>{{.Shards}}</dd>
+{{if .Shards}}<dt>shards</dt><dd>{{.Shards}}</dd>{{end}}
 {{if .Host}}<dt>host</dt><dd>{{.Host}}</dd>{{end}}
 {{if .Trace}}<dt>trace</dt><dd>{{.Trace}}</dd>{{end}}
 <dt>model</dt><dd>{{.Model}}</dd>
