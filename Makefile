@@ -1,6 +1,6 @@
 # The two commands of the README: `make demo` and `make test`.
 GO ?= go
-FUZZTIME ?= 10s
+FUZZTIME ?= 8s
 
 .PHONY: build demo test fuzz bench soak fixtures duckdb-check clean
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The test command (make test, .ci/run): formatting, vet, all tests with the
-# race detector, then every fuzz target for FUZZTIME (default 10s).
+# race detector, then every fuzz target for FUZZTIME (default 8s).
 #   scripts/test.sh         everything
 #   scripts/test.sh fuzz    fuzz targets only
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FUZZTIME=${FUZZTIME:-10s}
+FUZZTIME=${FUZZTIME:-8s}
 command -v go >/dev/null || { echo "test: Go 1.26 is needed (https://go.dev/dl): not found on PATH" >&2; exit 2; }
 . scripts/lib.sh
 # Commands some tests need, installed from Debian's packages when run as

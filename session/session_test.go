@@ -89,7 +89,7 @@ func TestFromLongSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	disk, st, err := Open(Options{Memory: 64 << 10, TempDir: dir}, path)
+	disk, st, err := Open(Options{Memory: 512 << 10, TempDir: dir}, path)
 	if err != nil {
 		t.Fatal(err)
 	}
