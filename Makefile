@@ -13,7 +13,7 @@ demo:
 	scripts/demo.sh
 
 # gofmt, go vet, every test (race detector on), then each fuzz target for
-# FUZZTIME. What .ci/run runs. About 9 minutes on 2 cores (14 the first
+# FUZZTIME. What .ci/run runs. About 8-9 minutes on 2 cores (14 the first
 # time: it compiles everything three times); as root, it first installs
 # the missing commands some tests need (gcc, curl, tcpdump, chromium).
 test:
