@@ -99,15 +99,8 @@ func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 	if err != nil {
 		return err
 	}
-	groups := pf.RowGroups()
-	workers := min(runtime.GOMAXPROCS(0), len(groups))
-	if workers == 0 {
-		return nil
-	}
-	next := make(chan parquet.RowGroup)
+	workers := min(runtime.GOMAXPROCS(0), len(pf.RowGroups()))
 	parts := make([]*Aggregate, workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
 	var windowsMu sync.Mutex // guards a's windows
 	for w := range workers {
 		parts[w] = New(a.step)
@@ -115,36 +108,53 @@ func (a *Aggregate) addFileColumns(f *pqfile.File, timed bool) (err error) {
 		if timed {
 			parts[w].timeline = a.timeline.empty()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	}
+	err = eachRowGroup(f, workers, func(w int, r *groupReader, rg parquet.RowGroup) error {
+		if err := r.read(rg, columnSet{i64, i32, istr, ibool}, parts[w].addBatch); err != nil {
+			return err
+		}
+		// A row group spans a few windows: hand them over now, so that
+		// workers do not each hold every window.
+		windowsMu.Lock()
+		a.mergeWindows(parts[w])
+		windowsMu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		a.Merge(p)
+	}
+	return nil
+}
+
+// eachRowGroup hands f's row groups to workers goroutines, each with a
+// reader of its own, and returns the first error (a worker that failed
+// skips the rest of its groups).
+func eachRowGroup(f *pqfile.File, workers int, work func(w int, r *groupReader, rg parquet.RowGroup) error) error {
+	next := make(chan parquet.RowGroup)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
 			r := &groupReader{in: interner{}}
 			for rg := range next {
-				if errs[w] != nil {
-					continue // drain
-				}
-				if errs[w] = r.read(rg, columnSet{i64, i32, istr, ibool}, parts[w].addBatch); errs[w] == nil {
-					// A row group spans a few windows: hand them over now,
-					// so that workers do not each hold every window.
-					windowsMu.Lock()
-					a.mergeWindows(parts[w])
-					windowsMu.Unlock()
+				if errs[w] == nil {
+					errs[w] = work(w, r, rg)
 				}
 			}
-		}()
+		})
 	}
-	for _, rg := range groups {
+	for _, rg := range f.Parquet().RowGroups() {
 		next <- rg
 	}
 	close(next)
 	wg.Wait()
-	for w := range workers {
-		if errs[w] != nil {
-			return fmt.Errorf("read results %s: %w", f.Path(), errs[w])
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("read results %s: %w", f.Path(), err)
 		}
-	}
-	for _, p := range parts {
-		a.Merge(p)
 	}
 	return nil
 }

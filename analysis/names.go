@@ -8,7 +8,6 @@ import (
 	"math"
 	"runtime"
 	"slices"
-	"sync"
 
 	"github.com/parquet-go/parquet-go"
 
@@ -277,54 +276,35 @@ func countNames(f *pqfile.File, total *sampled[Key]) error {
 	if err != nil {
 		return err
 	}
-	groups := pf.RowGroups()
-	workers := min(runtime.GOMAXPROCS(0), len(groups))
-	if workers == 0 {
-		return nil
-	}
-	next := make(chan parquet.RowGroup)
+	workers := min(runtime.GOMAXPROCS(0), len(pf.RowGroups()))
 	parts := make([]*sampled[Key], workers)
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
 	for w := range workers {
 		parts[w] = newSampled(nameCountLimit, hashKey)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := &groupReader{in: interner{}}
-			count := func(b *batch) {
-				var last Key
-				var run int64
-				for i := range b.method {
-					if k := (Key{b.method[i], b.name[i]}); k != last || run == 0 {
-						if run > 0 {
-							parts[w].add(last, run)
-						}
-						last, run = k, 0
+	}
+	err = eachRowGroup(f, workers, func(w int, r *groupReader, rg parquet.RowGroup) error {
+		return r.read(rg, columnSet{str: istr}, func(b *batch) {
+			// Rows come in runs of one name: count a run at once.
+			var last Key
+			var run int64
+			for i := range b.method {
+				if k := (Key{b.method[i], b.name[i]}); k != last || run == 0 {
+					if run > 0 {
+						parts[w].add(last, run)
 					}
-					run++
+					last, run = k, 0
 				}
-				if run > 0 {
-					parts[w].add(last, run)
-				}
+				run++
 			}
-			for rg := range next {
-				if errs[w] == nil {
-					errs[w] = r.read(rg, columnSet{str: istr}, count)
-				}
+			if run > 0 {
+				parts[w].add(last, run)
 			}
-		}()
+		})
+	})
+	if err != nil {
+		return err
 	}
-	for _, rg := range groups {
-		next <- rg
-	}
-	close(next)
-	wg.Wait()
-	for w := range workers {
-		if errs[w] != nil {
-			return fmt.Errorf("read results %s: %w", f.Path(), errs[w])
-		}
-		total.merge(parts[w])
+	for _, p := range parts {
+		total.merge(p)
 	}
 	return nil
 }

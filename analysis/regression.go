@@ -31,6 +31,8 @@ type Comparison struct {
 	// Notes say what makes the comparison doubtful: another scenario.
 	Notes []string
 	byNow map[*Stats]*NameChanges
+	// The reports compared, for thresholds on a name (all its methods).
+	now, base *Report
 }
 
 // of is the changes of the run's stats s (nil: not compared, or no
@@ -65,7 +67,7 @@ func (n *NameChanges) Change(figure string) *regress.Change {
 // whatever order or cores they were compared on. Names are compared on
 // as many goroutines as there are processors (a few ms each).
 func Compare(rep, base *Report) *Comparison {
-	c := &Comparison{Runs: base.Runs, Scenarios: base.Scenarios, Level: baselineLevel}
+	c := &Comparison{Runs: base.Runs, Scenarios: base.Scenarios, Level: baselineLevel, now: rep, base: base}
 	if !slices.Equal(rep.Scenarios, base.Scenarios) {
 		c.Notes = append(c.Notes, fmt.Sprintf("the baseline is of scenario %s, this run of %s: their figures may differ for that alone",
 			strings.Join(base.Scenarios, ", "), strings.Join(rep.Scenarios, ", ")))
@@ -185,11 +187,10 @@ func checkBaseline(v *Verdict, c *Comparison) {
 	}
 	n := c.Total
 	if v.Name != "" {
+		// Every method of the name, as the other thresholds on a name.
 		n = nil
-		for _, m := range c.Names {
-			if m.Name == v.Name && (n == nil || m.now.Requests > n.now.Requests) {
-				n = m // the busiest method of the name, as Report.Name
-			}
+		if now, base := c.now.Name(v.Name), c.base.Name(v.Name); now != nil && base != nil {
+			n = &NameChanges{Name: v.Name, now: now, base: base}
 		}
 	}
 	var ch *regress.Change
