@@ -2,14 +2,11 @@ package analysis
 
 import (
 	"cmp"
-	"fmt"
 	"hash/fnv"
 	"maps"
 	"math"
 	"runtime"
 	"slices"
-
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/replaykit/replaykit/pqfile"
 	"github.com/replaykit/replaykit/results"
@@ -142,8 +139,8 @@ func mostRequested(counts map[Key]int64, sampled bool) map[Key]bool {
 // AddFiles streams every row of the results files into a, the names kept
 // chosen over all of them.
 func (a *Aggregate) AddFiles(paths []string) error {
-	fresh := len(a.byKey) == 0 && a.files == 0 && a.keep == nil
-	step := a.step
+	fresh := len(a.byKey) == 0 && a.facts.files == 0 && a.keep == nil
+	step := a.windows.step
 	few, err := fewNames(paths)
 	if err != nil {
 		return err
@@ -183,58 +180,16 @@ func fewNames(paths []string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		ok, err := dictionaries(f, methods, names)
+		ok, err := results.Distinct(f, "method", maxNames, methods)
+		if err == nil && ok {
+			ok, err = results.Distinct(f, "name", maxNames, names)
+		}
 		f.Close()
-		if err != nil || !ok {
+		if err != nil || !ok || len(methods)*len(names) > maxNames {
 			return false, err
 		}
 	}
 	return len(methods)*len(names) <= maxNames, nil
-}
-
-// dictionaries adds the method and name dictionaries of f's row groups
-// to methods and names; false past maxNames, or without a dictionary.
-func dictionaries(f *pqfile.File, methods, names map[string]bool) (ok bool, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			ok, err = false, fmt.Errorf("read results %s: damaged file: %v", f.Path(), p)
-		}
-	}()
-	idx, err := columnIndexes(f.Parquet(), []string{"method", "name"})
-	if err != nil {
-		return false, err
-	}
-	for _, rg := range f.Parquet().RowGroups() {
-		chunks := rg.ColumnChunks()
-		for i, into := range []map[string]bool{methods, names} {
-			if idx[i] < 0 || idx[i] >= len(chunks) {
-				return false, nil
-			}
-			if !dictionary(chunks[idx[i]], into) || len(methods)*len(names) > maxNames {
-				return false, nil
-			}
-		}
-	}
-	return true, nil
-}
-
-// dictionary adds a column chunk's dictionary to into; false without one.
-func dictionary(c parquet.ColumnChunk, into map[string]bool) bool {
-	pages := c.Pages()
-	defer pages.Close()
-	p, err := pages.ReadPage()
-	if err != nil {
-		return false
-	}
-	defer parquet.Release(p)
-	d := p.Dictionary()
-	if d == nil || d.Len() > maxNames {
-		return false
-	}
-	for i := range d.Len() {
-		into[string(d.Index(int32(i)).ByteArray())] = true
-	}
-	return true
 }
 
 // planNames counts the rows per method and name of the files (the first
@@ -271,23 +226,18 @@ func (a *Aggregate) planNames(paths []string) error {
 // countNames adds f's rows per method and name to total, one worker per
 // core, reading only those two columns.
 func countNames(f *pqfile.File, total *sampled[Key]) error {
-	pf := f.Parquet()
-	istr, err := columnIndexes(pf, []string{"method", "name"})
-	if err != nil {
-		return err
-	}
-	workers := min(runtime.GOMAXPROCS(0), len(pf.RowGroups()))
+	workers := max(min(runtime.GOMAXPROCS(0), f.NumRowGroups()), 1)
 	parts := make([]*sampled[Key], workers)
 	for w := range workers {
 		parts[w] = newSampled(nameCountLimit, hashKey)
 	}
-	err = eachRowGroup(f, workers, func(w int, r *groupReader, rg parquet.RowGroup) error {
-		return r.read(rg, columnSet{str: istr}, func(b *batch) {
+	err := results.ScanBatches(f, results.ScanOptions{Workers: workers, Columns: []string{"method", "name"},
+		Batch: func(w int, b *results.Batch) error {
 			// Rows come in runs of one name: count a run at once.
 			var last Key
 			var run int64
-			for i := range b.method {
-				if k := (Key{b.method[i], b.name[i]}); k != last || run == 0 {
+			for i := range b.Len {
+				if k := (Key{b.Method[i], b.Name[i]}); k != last || run == 0 {
 					if run > 0 {
 						parts[w].add(last, run)
 					}
@@ -298,8 +248,8 @@ func countNames(f *pqfile.File, total *sampled[Key]) error {
 			if run > 0 {
 				parts[w].add(last, run)
 			}
-		})
-	})
+			return nil
+		}})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/replaykit/replaykit/pqfile"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -39,42 +38,12 @@ var parameterKeys = []struct{ key, name string }{
 	{results.MetaVersion, "replaykit"},
 }
 
-// addParameters keeps the values of f's footer keys.
-func (a *Aggregate) addParameters(f *pqfile.File) {
-	for _, k := range parameterKeys {
-		v, ok := f.Meta(k.key)
-		if !ok || v == "" {
-			continue
-		}
-		if a.params == nil {
-			a.params = map[string]map[string]bool{}
-		}
-		if a.params[k.key] == nil {
-			a.params[k.key] = map[string]bool{}
-		}
-		a.params[k.key][v] = true
-	}
-}
-
-// mergeParameters adds o's.
-func (a *Aggregate) mergeParameters(o *Aggregate) {
-	for k, vs := range o.params {
-		if a.params == nil {
-			a.params = map[string]map[string]bool{}
-		}
-		if a.params[k] == nil {
-			a.params[k] = map[string]bool{}
-		}
-		maps.Copy(a.params[k], vs)
-	}
-}
-
 // parameters are the facts the files gave, in parameterKeys' order: a
 // key no file had is left out.
-func (a *Aggregate) parameters() []Parameter {
+func (f *runFacts) parameters() []Parameter {
 	var out []Parameter
 	for _, k := range parameterKeys {
-		vs := slices.Sorted(maps.Keys(a.params[k.key]))
+		vs := slices.Sorted(maps.Keys(f.params[k.key]))
 		if len(vs) == 0 {
 			continue
 		}

@@ -5,8 +5,6 @@ import (
 	"math/bits"
 	"slices"
 	"time"
-
-	"github.com/replaykit/replaykit/results"
 )
 
 // What the report shows of each route beyond its row: how many answers
@@ -177,8 +175,9 @@ func newRouteSeries() *routeSeries {
 	return &routeSeries{step: routeStep, cells: map[int64]*routeCell{}}
 }
 
-func (rs *routeSeries) add(r *results.Result) {
-	i := r.Sent.UnixNano() / int64(rs.step)
+// add counts a request sent at sent (Unix nanoseconds).
+func (rs *routeSeries) add(sent, latency int64, failed bool) {
+	i := sent / int64(rs.step)
 	c := rs.lastCell
 	if c == nil || i != rs.last {
 		if len(rs.cells) == 0 {
@@ -187,7 +186,7 @@ func (rs *routeSeries) add(r *results.Result) {
 		rs.lo, rs.hi = min(rs.lo, i), max(rs.hi, i)
 		for rs.hi-rs.lo >= maxRoutePoints {
 			rs.widen()
-			i = r.Sent.UnixNano() / int64(rs.step)
+			i = sent / int64(rs.step)
 		}
 		if c = rs.cells[i]; c == nil {
 			c = &routeCell{}
@@ -196,10 +195,21 @@ func (rs *routeSeries) add(r *results.Result) {
 		rs.last, rs.lastCell = i, c
 	}
 	c.requests++
-	if r.Failed() {
+	if failed {
 		c.failures++
 	}
-	c.add(latencyBucket(micros(r.LatencyNanos)), 1)
+	c.add(latencyBucket(micros(latency)), 1)
+}
+
+// clone is a copy of rs that shares nothing with it.
+func (rs *routeSeries) clone() *routeSeries {
+	c := &routeSeries{step: rs.step, cells: make(map[int64]*routeCell, len(rs.cells)), lo: rs.lo, hi: rs.hi}
+	for i, cell := range rs.cells {
+		cc := *cell
+		cc.counts = slices.Clone(cell.counts)
+		c.cells[i] = &cc
+	}
+	return c
 }
 
 // widen doubles the step, merging windows in pairs.
@@ -289,12 +299,12 @@ func (s *Stats) Series() ([]RouteWindow, time.Duration) {
 }
 
 // addRoute counts r in the route's statuses and series.
-func (s *Stats) addRoute(r *results.Result) {
+func (s *Stats) addRoute(sent, latency int64, status int32, failed bool) {
 	if s.statuses == nil {
 		s.statuses, s.series = new(statusCounts), newRouteSeries()
 	}
-	s.statuses[statusIndex(r.Status)]++
-	s.series.add(r)
+	s.statuses[statusIndex(status)]++
+	s.series.add(sent, latency, failed)
 }
 
 // mergeRoute adds o's statuses and series.

@@ -121,7 +121,7 @@ func Run(cfg Config) (*Outcome, error) {
 	if err := agg.AddFiles(files); err != nil {
 		return bad(err)
 	}
-	rep := agg.Report()
+	rep := agg.Finish()
 	if cfg.OneShard {
 		rep.MissingShards = nil // the other shards run elsewhere
 	}
@@ -138,7 +138,7 @@ func Run(cfg Config) (*Outcome, error) {
 		if err := b.AddFiles(bfiles); err != nil {
 			return bad(fmt.Errorf("--baseline: %w", err))
 		}
-		base = b.Report()
+		base = b.Finish()
 		rep.Baseline = Compare(rep, base)
 	}
 	for _, t := range ths {

@@ -15,12 +15,14 @@ import (
 // (Report.Between: only the differences mean anything there).
 
 // addShadow counts the shadow's answer to r, and how the two differed.
-func (a *Aggregate) addShadow(r *results.Result) {
+func (a *Aggregate) addShadow(rows *results.Batch, i int) {
 	if a.shadow == nil {
-		a.shadow, a.between = New(a.step), New(a.step)
+		a.shadow, a.between = New(a.windows.step), New(a.windows.step)
 		a.shadow.keep, a.between.keep = a.keep, a.keep // the same rows: the same names kept
 	}
-	s := *r
+	var r results.Result
+	rows.Row(i, &r)
+	s := r
 	s.Status, s.Error, s.LatencyNanos, s.TTFBNanos, s.RespSize = r.ShadowStatus, r.ShadowError, r.ShadowLatencyNanos, 0, 0
 	s.Compared, s.Diff = r.RecordedStatus != 0 && r.ShadowStatus != 0, r.ShadowDiff
 	s.Carried, s.NotCarried = 0, 0

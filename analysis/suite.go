@@ -43,21 +43,11 @@ func scenarioFiles(files []string) (map[string][]string, bool, error) {
 		if err != nil {
 			return nil, false, err
 		}
-		idx, err := columnIndexes(f.Parquet(), []string{"scenario"})
-		if err != nil {
-			f.Close()
-			return nil, false, err
-		}
 		seen := map[string]bool{}
-		for _, rg := range f.Parquet().RowGroups() {
-			if chunks := rg.ColumnChunks(); idx[0] < 0 || idx[0] >= len(chunks) || !dictionary(chunks[idx[0]], seen) {
-				f.Close()
-				return nil, false, nil
-			}
-		}
+		one, err := results.Distinct(f, "scenario", 1, seen)
 		f.Close()
-		if len(seen) > 1 {
-			return nil, false, nil
+		if err != nil || !one {
+			return nil, false, err
 		}
 		for s := range seen {
 			out[s] = append(out[s], p)
@@ -85,7 +75,7 @@ func scenarioReports(rep *Report, files []string, cfg Config, ths []Threshold) (
 		if err := a.AddFiles(groups[sc]); err != nil {
 			return nil, "", err
 		}
-		srep := a.Report()
+		srep := a.Finish()
 		if cfg.OneShard {
 			srep.MissingShards = nil
 		}

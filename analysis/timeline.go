@@ -121,26 +121,28 @@ func (c *timelineCounts) empty() *timelineCounts { return newTimelineCounts(c.tl
 // send (too many in flight, or one it could not build) with its reason
 // as the error, no status and no time taken, where a request sent, even
 // one refused at once, took some.
-func notSent(r *results.Result) bool {
-	return r.Status == 0 && r.Error != "" && r.LatencyNanos == 0 && r.TTFBNanos == 0
+func notSent(b *results.Batch, i int) bool {
+	return b.Status[i] == 0 && b.Error[i] != "" && b.LatencyNanos[i] == 0 && b.TTFBNanos[i] == 0
 }
 
 // lateMicros turns a lateness in nanoseconds (at most a few hours) into
 // a histogram value: on time is 0, and at most an hour.
 func lateMicros(ns int64) int64 { return min((max(ns, 0)+500)/1000, histMax) }
 
-func (c *timelineCounts) add(r *results.Result) {
-	if notSent(r) {
+// add counts row i of b.
+func (c *timelineCounts) add(b *results.Batch, i int) {
+	if notSent(b, i) {
 		return
 	}
-	c.count(r.Sent.Sub(c.tl.Start), 1)
+	sent := b.Sent[i]
+	c.count(time.Duration(since(sent, c.tl.Start.UnixNano())), 1)
 	// Each part at most an hour, so that their sum cannot overflow.
-	gen := min(max(int64(r.Sent.Sub(r.Scheduled)), 0), int64(time.Hour))
-	behind := min(max(r.BehindNanos, 0), int64(time.Hour))
+	gen := min(max(since(sent, b.Scheduled[i]), 0), int64(time.Hour))
+	behind := min(max(b.BehindNanos[i], 0), int64(time.Hour))
 	c.late.RecordValue(lateMicros(gen + behind))
 	c.behind.RecordValue(lateMicros(behind))
 	c.generator.RecordValue(lateMicros(gen))
-	if r.Seq == 0 {
+	if b.Seq[i] == 0 {
 		c.starts.RecordValue(lateMicros(gen + behind))
 	}
 	if behind > behindOver {
@@ -253,12 +255,11 @@ func pearson(xs, ys []int64) float64 {
 // timeline figures. A damaged timeline is noted, not an error: the rows
 // are whole and every other figure stands; only the comparison with the
 // recording is lost, for that file's requests.
-func (a *Aggregate) fileTimeline(f *results.File, name string) bool {
-	s, ok := f.Meta(results.MetaTimeline)
-	if !ok {
+func (a *Aggregate) fileTimeline(info results.RunInfo, name string) bool {
+	tl, err := info.Timeline, info.TimelineErr
+	if tl == nil && err == nil {
 		return false
 	}
-	tl, err := results.ParseTimeline(s)
 	if err == nil {
 		err = checkTimeline(tl)
 	}

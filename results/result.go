@@ -95,11 +95,20 @@ type Result struct {
 
 // Failed says whether the request failed, by Locust's rule: a transport
 // error or a status of 400 or more.
-func (r *Result) Failed() bool { return (r.Error != "" && !r.IsAbandoned()) || r.Status >= 400 }
+func (r *Result) Failed() bool { return Failed(r.Status, r.Error) }
+
+// Failed says whether a request of that status and error failed.
+func Failed(status int32, err string) bool { return (err != "" && err != Abandoned) || status >= 400 }
 
 // Unavailable says whether the request counts against availability: a
 // transport error or a 5xx.
-func (r *Result) Unavailable() bool { return (r.Error != "" && !r.IsAbandoned()) || r.Status >= 500 }
+func (r *Result) Unavailable() bool { return Unavailable(r.Status, r.Error) }
+
+// Unavailable says whether a request of that status and error counts
+// against availability.
+func Unavailable(status int32, err string) bool {
+	return (err != "" && err != Abandoned) || status >= 500
+}
 
 // RateLimited says whether the server answered 429.
 func (r *Result) RateLimited() bool { return r.Status == 429 }
