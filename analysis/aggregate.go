@@ -1,7 +1,7 @@
-// Package analysis turns results files into figures: HDR histograms per
-// name (route) and in total, time series per window, failures, and
-// threshold verdicts, with the outputs analyze writes (terminal table,
-// Locust's CSVs, JSON, JUnit XML and a self-contained HTML report).
+// Package analysis turns results rows into figures: HDR histograms per
+// name (route) and in total, time series per window, failures, the run's
+// facts, threshold verdicts and the comparison with a baseline. Package
+// report writes them out; package analyze is the command.
 //
 // Rows are streamed: memory grows with the number of names, distinct
 // errors and windows (each bounded), never with rows.
@@ -34,8 +34,8 @@ const (
 	// Window histograms keep 2 digits: there are many of them, and a
 	// chart needs no more.
 	windowDigits = 2
-	// Past maxWindows, windows are merged in pairs (the window doubles).
-	maxWindows = 3600
+	// Past MaxWindows, windows are merged in pairs (the window doubles).
+	MaxWindows = 3600
 	OtherName  = "(other names)"
 	// Past maxErrors distinct failures, the rest are counted as OtherError.
 	maxErrors  = 1000
@@ -96,6 +96,13 @@ type Stats struct {
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, histDigits) }
+
+// EmptyStats are the figures of a name without requests.
+func EmptyStats(k Key) *Stats {
+	s := newStats(k)
+	s.finish()
+	return s
+}
 
 func newStats(k Key) *Stats {
 	return &Stats{Key: k, onTime: newHist(), TTFB: newHist()}
@@ -258,14 +265,14 @@ func (s *Stats) Availability() float64 {
 }
 
 // Quantile is the latency at q (0-100) in milliseconds.
-func (s *Stats) Quantile(q float64) float64 { return ms(quantile(s.Latency, q)) }
+func (s *Stats) Quantile(q float64) float64 { return ms(QuantileOf(s.Latency, q)) }
 
-// quantile is the nearest-rank percentile (the value at rank ceil(q·n),
+// QuantileOf is the nearest-rank percentile (the value at rank ceil(q·n),
 // as a sorted list gives it) within the histogram's precision. HDR's own
 // rounds the rank to nearest, one rank lower half the time: in a long
 // tail, p99.99 of 5,000 requests would be the second slowest, not the
 // slowest.
-func quantile(h *hdrhistogram.Histogram, q float64) int64 {
+func QuantileOf(h *hdrhistogram.Histogram, q float64) int64 {
 	n := h.TotalCount()
 	if n == 0 {
 		return 0

@@ -2,7 +2,6 @@ package analysis
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -33,16 +32,12 @@ import (
 // flood of one-off texts (a field named after an id) whenever it came
 // again before the next keptDiffs new ones; its count then misses only
 // what it had when it was dropped.
-
 const (
 	// keptDiffs bounds the texts counted per route (at most twice as
 	// many); texts are cut at maxDiffLen bytes (a path of field names
 	// from traffic can be long).
 	keptDiffs  = 100
 	maxDiffLen = 160
-	// shownDiffs is how many of the most common differences the outputs
-	// show per route.
-	shownDiffs = 3
 )
 
 // DiffCount is one difference's text and how many answers had it.
@@ -156,14 +151,4 @@ func (s *Stats) TopDiffs(n int) []DiffCount {
 		return nil
 	}
 	return out[:min(n, len(out))]
-}
-
-// skippedNote says how many of s's compared answers were compared by
-// status alone, and why; "" when none was.
-func skippedNote(s *Stats) string {
-	if s.BodySkipped == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s of them (%.1f%%) by status alone: comparing their bodies too would have taken more than a tenth of replay's CPU (replay --compare-all compares every one)",
-		thousands(s.BodySkipped), 100*ratio(s.BodySkipped, s.Compared))
 }

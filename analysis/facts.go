@@ -202,7 +202,7 @@ func (f *runFacts) report(rep *Report) {
 		rep.Start, rep.End = time.Unix(0, f.first).UTC(), time.Unix(0, f.last).UTC()
 	}
 	rep.Users, rep.Open, rep.Files = f.users, f.open, f.files
-	rep.LateP99 = ms(quantile(f.late, 99))
+	rep.LateP99 = ms(QuantileOf(f.late, 99))
 	rep.MissingShards, rep.StoppedEarly = f.missingShards(), slices.Sorted(slices.Values(f.stopped))
 	rep.OverloadedSeconds, rep.OverloadCauses, rep.Unsent = f.overloaded, slices.Clone(f.causes), f.unsent
 	rep.Abandoned = f.abandoned

@@ -7,9 +7,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -31,7 +33,7 @@ func manyNames(n, busy int, seed uint64) ([]results.Result, map[Key]int64) {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 	for i := range rows {
-		rows[i].Sent = t0.Add(time.Duration(i) * time.Millisecond)
+		rows[i].Sent = resultstest.T0.Add(time.Duration(i) * time.Millisecond)
 		rows[i].Scheduled = rows[i].Sent
 	}
 	return rows, counts
@@ -64,8 +66,9 @@ func wantKept(counts map[Key]int64) []Key {
 	return keys[:min(len(keys), maxNames)]
 }
 
-// Past maxNames names, the same input gives the same outputs byte for
-// byte whatever the cores, and the names kept are the most requested.
+// Past maxNames names, the same input gives the same figures whatever
+// the cores (every figure the outputs show), and the names kept are the
+// most requested.
 func TestManyNamesSameOutputsOnAnyCores(t *testing.T) {
 	scale := lowerMaxNames(t)
 	for _, tc := range []struct {
@@ -82,8 +85,8 @@ func TestManyNamesSameOutputsOnAnyCores(t *testing.T) {
 			a, b := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
 			// Four row groups each: up to 4 workers a file (each worker
 			// holds its own figures of every name it meets).
-			writeGroups(t, a, rows[:half], half/4+1)
-			writeGroups(t, b, rows[half:], half/4+1)
+			resultstest.WriteGroups(t, a, rows[:half], half/4+1)
+			resultstest.WriteGroups(t, b, rows[half:], half/4+1)
 			kept := wantKept(counts)
 			var other int64
 			for _, c := range counts {
@@ -92,21 +95,20 @@ func TestManyNamesSameOutputsOnAnyCores(t *testing.T) {
 			for _, k := range kept {
 				other -= counts[k]
 			}
-			var first map[string][]byte
+			var first string
 			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+			th, err := ParseThreshold("name=" + kept[len(kept)-1].Name + ":p99<1s")
+			if err != nil {
+				t.Fatal(err)
+			}
 			for _, procs := range []int{1, 2, 8} {
 				runtime.GOMAXPROCS(procs)
-				out := t.TempDir()
-				res, err := Run(Config{Inputs: []string{b, a}, Out: out, Formats: []string{"csv,json"}, NoDefaults: true,
-					Thresholds: []string{"name=" + kept[len(kept)-1].Name + ":p99<1s"}})
-				if err != nil {
+				agg := New(0)
+				if err := agg.AddFiles([]string{b, a}); err != nil {
 					t.Fatal(err)
 				}
-				got := map[string][]byte{}
-				for _, f := range res.Files {
-					got[filepath.Base(f)] = readFile(t, f)
-				}
-				rep := res.Report
+				rep := agg.Finish()
+				verdicts := Check(rep, []Threshold{th})
 				var names []Key
 				for _, s := range rep.Names {
 					if s.Name != OtherName {
@@ -124,17 +126,16 @@ func TestManyNamesSameOutputsOnAnyCores(t *testing.T) {
 				if o := rep.Name(OtherName); o == nil || o.Requests != other {
 					t.Errorf("GOMAXPROCS=%d: %s %+v, want %d requests", procs, OtherName, o, other)
 				}
-				if !res.Verdicts[0].Pass {
-					t.Errorf("GOMAXPROCS=%d: %s", procs, res.Verdicts[0])
+				if !verdicts[0].Pass {
+					t.Errorf("GOMAXPROCS=%d: %s", procs, verdicts[0])
 				}
-				if first == nil {
+				got := dump(rep)
+				if first == "" {
 					first = got
 					continue
 				}
-				for name, content := range first {
-					if string(got[name]) != string(content) {
-						t.Errorf("GOMAXPROCS=%d: %s differs from GOMAXPROCS=1's", procs, name)
-					}
+				if got != first {
+					t.Errorf("GOMAXPROCS=%d: the figures differ from GOMAXPROCS=1's", procs)
 				}
 			}
 		})
@@ -152,10 +153,10 @@ func TestNamesPastTheCountLimit(t *testing.T) {
 	rows, _ := manyNames(10*nameCountLimit/3, 5, 2)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "a.parquet")
-	writeResults(t, p, rows)
+	resultstest.WriteResults(t, p, rows)
 	slices.Reverse(rows)
 	q := filepath.Join(dir, "reversed.parquet")
-	writeResults(t, q, rows)
+	resultstest.WriteResults(t, q, rows)
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
 	var first []Key
 	for _, procs := range []int{1, 2, 8} {
@@ -232,7 +233,7 @@ func TestFailuresStayBoundedInAnyOrder(t *testing.T) {
 	for i := range 3 * maxErrors {
 		for range 1 + i%7 {
 			rows = append(rows, results.Result{Method: "GET", Name: "/x", Error: fmt.Sprintf("dial tcp 10.0.0.1:%d: connection refused", i),
-				Sent: t0, Scheduled: t0, LatencyNanos: 1e6})
+				Sent: resultstest.T0, Scheduled: resultstest.T0, LatencyNanos: 1e6})
 		}
 	}
 	want := aggregate(rows).Failures
@@ -263,23 +264,6 @@ func TestFailuresStayBoundedInAnyOrder(t *testing.T) {
 	}
 }
 
-// writeGroups writes rows in row groups of n.
-func writeGroups(t testing.TB, path string, rows []results.Result, n int) {
-	t.Helper()
-	w, err := results.Create(path, results.WriterOptions{RowGroupRows: n})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rows {
-		if err := w.Write(&rows[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // BenchmarkNamesPass measures the first pass at 1M rows: the scan alone
 // (as before the pass), the scan after the dictionaries' check (96
 // routes: the pass skipped), and the scan after the full pass (3,000
@@ -294,7 +278,7 @@ func BenchmarkNamesPass(b *testing.B) {
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range 1_000_000 {
-			sent := t0.Add(time.Duration(i) * 1800 * time.Second / 1_000_000)
+			sent := resultstest.T0.Add(time.Duration(i) * 1800 * time.Second / 1_000_000)
 			r := results.Result{Run: "bench", Scenario: "bench", Method: "GET", Name: fmt.Sprintf("/api/r%d/{id}", rng.IntN(routes)),
 				Scheduled: sent, Sent: sent, LatencyNanos: int64(1e6 + rng.IntN(50e6)), TTFBNanos: 1e6, Status: 200, RespSize: 500}
 			if err := w.Write(&r); err != nil {
@@ -331,4 +315,27 @@ func BenchmarkNamesPass(b *testing.B) {
 			}
 		})
 	}
+}
+
+// dump is every figure of a report the outputs show, as text.
+func dump(rep *Report) string {
+	var b strings.Builder
+	stats := func(s *Stats) {
+		fmt.Fprintf(&b, "%s %s: %d %d %d %d %d %d %v", s.Method, s.Name, s.Requests, s.Failures, s.RateLimited, s.Unavailable, s.Bytes, s.Compared, s.TopDiffs(3))
+		for _, q := range Percentiles {
+			fmt.Fprintf(&b, " %g/%g/%g", s.Quantile(q), ms(QuantileOf(s.Service, q)), ms(QuantileOf(s.TTFB, q)))
+		}
+		fmt.Fprintf(&b, " %g %g %g %v\n", s.Avg(), s.Min(), s.Max(), s.Statuses())
+		series, step := s.Series()
+		fmt.Fprintf(&b, "  %v %v\n", step, series)
+	}
+	for _, s := range rep.Names {
+		stats(s)
+	}
+	stats(rep.Total)
+	for _, w := range rep.Windows {
+		fmt.Fprintf(&b, "%v %d %d %d %d %d %d\n", w.Start, w.Requests, w.Failures, w.Users, w.Bytes, QuantileOf(w.Latency, 50), QuantileOf(w.Latency, 99))
+	}
+	fmt.Fprintf(&b, "%v %v %v %v %v\n", rep.Failures, rep.Start, rep.End, rep.RunSpans, rep.Step)
+	return b.String()
 }

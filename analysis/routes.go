@@ -17,7 +17,7 @@ import (
 //     counters, allocated with the first row.
 //   - the series: at most maxRoutePoints windows per route (past that
 //     the route's windows are merged in pairs, as the run's are past
-//     maxWindows), each a sparse histogram of eighth-octave buckets
+//     MaxWindows), each a sparse histogram of eighth-octave buckets
 //     (about 6% wide): a few dozen counters where the route's latencies
 //     fall, never more than 240.
 //

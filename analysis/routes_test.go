@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -14,7 +15,7 @@ import (
 // is within its buckets' width of an exact computation, whatever the
 // order the rows come in and however they are split and merged.
 func TestRouteStatusesAndSeries(t *testing.T) {
-	rows := synthetic(6000, 300, 31) // 300 s: past maxRoutePoints one-second windows
+	rows := resultstest.Synthetic(6000, 300, 31) // 300 s: past maxRoutePoints one-second windows
 	rep := aggregate(rows)
 	shuffled := slices.Clone(rows)
 	rand.New(rand.NewPCG(1, 2)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
@@ -56,7 +57,7 @@ func TestRouteStatusesAndSeries(t *testing.T) {
 		if int64(len(lats)) != w.Requests {
 			t.Fatalf("%s: window of %d requests, %d sent in it", s.Name, w.Requests, len(lats))
 		}
-		if exact := ms(exactQuantile(lats, 95)); math.Abs(w.P95-exact) > exact/16 {
+		if exact := ms(resultstest.ExactQuantile(lats, 95)); math.Abs(w.P95-exact) > exact/16 {
 			t.Errorf("%s: window p95 %.2f ms, exactly %.2f", s.Name, w.P95, exact)
 		}
 	}
@@ -73,7 +74,7 @@ func TestRouteStatusesAndSeries(t *testing.T) {
 func TestOtherStatuses(t *testing.T) {
 	a := New(0)
 	for _, st := range []int32{200, 200, 999, 42, 0, 599, 100} {
-		a.Add(&results.Result{Method: "GET", Name: "/", Sent: t0, Scheduled: t0, LatencyNanos: 1e6, Status: st})
+		a.Add(&results.Result{Method: "GET", Name: "/", Sent: resultstest.T0, Scheduled: resultstest.T0, LatencyNanos: 1e6, Status: st})
 	}
 	got := a.Report().Names[0].Statuses()
 	want := []StatusCount{{OtherStatus, 2}, {200, 2}, {NoStatus, 1}, {100, 1}, {599, 1}}

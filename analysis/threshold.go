@@ -195,7 +195,7 @@ func (t Threshold) String() string {
 	if t.Name != "" {
 		b.WriteString("name=" + t.Name + ":")
 	}
-	scale, unit := t.display()
+	scale, unit := t.Display()
 	if unit == "ms" {
 		unit = "" // a bare number of milliseconds reads back exactly
 	}
@@ -324,9 +324,9 @@ func Check(rep *Report, ts []Threshold) []Verdict {
 // often: `2,000 of 2,000 answers differed from the recording, most often
 // "status 200->302" (2,000)`.
 func mismatchDetail(s *Stats) string {
-	d := fmt.Sprintf("%s of %s answers differed from the recording", thousands(s.Mismatched()), thousands(s.Compared))
+	d := fmt.Sprintf("%s of %s answers differed from the recording", Thousands(s.Mismatched()), Thousands(s.Compared))
 	if top := s.TopDiffs(1); len(top) > 0 {
-		d += fmt.Sprintf(", most often %q (%s)", top[0].Diff, thousands(top[0].Count))
+		d += fmt.Sprintf(", most often %q (%s)", top[0].Diff, Thousands(top[0].Count))
 	}
 	return d
 }
@@ -364,13 +364,13 @@ func (t Threshold) Format(v float64) string {
 }
 
 func (t Threshold) format(v float64, digits int) string {
-	scale, unit := t.display()
+	scale, unit := t.Display()
 	return strconv.FormatFloat(roundFigure(v*scale, digits), 'f', -1, 64) + unit
 }
 
-// display is how a value in the threshold's unit is shown: rates as
+// Display is how a value in the threshold's unit is shown: rates as
 // percentages, latencies in milliseconds, rps bare.
-func (t Threshold) display() (scale float64, unit string) {
+func (t Threshold) Display() (scale float64, unit string) {
 	switch t.Metric {
 	case "error_rate", "availability", MismatchRate:
 		return 100, "%"
@@ -398,7 +398,7 @@ func roundFigure(v float64, digits int) float64 {
 // (availability 99.9951% against >99.999% is shown so, not as 100%), and
 // 100% only when it is.
 func (v Verdict) shown() string {
-	scale, unit := v.display()
+	scale, unit := v.Display()
 	digits := 4
 	for ; digits < 17; digits++ {
 		r := roundFigure(v.Actual*scale, digits)
@@ -435,6 +435,15 @@ func (v Verdict) String() string {
 	s := fmt.Sprintf("%s %s: %s %s is %s", verdict, v.Expr, where, v.Metric, v.shown())
 	if v.Detail != "" {
 		s += ": " + v.Detail
+	}
+	return s
+}
+
+// Thousands writes n with commas between groups of three digits.
+func Thousands(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
 	}
 	return s
 }

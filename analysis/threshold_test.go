@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -125,7 +126,7 @@ func TestDefaultThresholds(t *testing.T) {
 	make := func(change func(i int, r *results.Result)) *Report {
 		a := New(time.Second)
 		for i := range 1000 {
-			r := results.Result{Method: "GET", Name: "/x", Sent: t0.Add(time.Duration(i) * 10 * time.Millisecond), LatencyNanos: 20e6, Status: 200}
+			r := results.Result{Method: "GET", Name: "/x", Sent: resultstest.T0.Add(time.Duration(i) * 10 * time.Millisecond), LatencyNanos: 20e6, Status: 200}
 			r.Scheduled = r.Sent
 			change(i, &r)
 			a.Add(&r)
@@ -153,7 +154,7 @@ func TestDefaultThresholds(t *testing.T) {
 			}
 		}},
 		{"rps>50", func(i int, r *results.Result) {
-			r.Sent = t0.Add(time.Duration(i) * 30 * time.Millisecond)
+			r.Sent = resultstest.T0.Add(time.Duration(i) * 30 * time.Millisecond)
 			r.Scheduled = r.Sent
 		}},
 		{"availability>99.9%", func(i int, r *results.Result) {
@@ -176,7 +177,7 @@ func TestDefaultThresholds(t *testing.T) {
 
 // A threshold on a name checks that name alone; a name that never ran fails.
 func TestThresholdOnAName(t *testing.T) {
-	rep := aggregate(synthetic(2000, 10, 9))
+	rep := aggregate(resultstest.Synthetic(2000, 10, 9))
 	fast, _ := ParseThreshold("name=/api/v1/tasks:p50<1s")
 	slow, _ := ParseThreshold("name=/api/v1/search:p50<50ms")
 	none, _ := ParseThreshold("name=/nowhere:p50<1s")
@@ -222,7 +223,7 @@ func FuzzParseThreshold(f *testing.F) {
 			t.Fatalf("%q written back as %q: %+v, want %+v", expr, th.String(), back, th)
 		}
 		// What parses checks without panicking, and says what it checked.
-		vs := Check(aggregate(synthetic(10, 1, 1)), []Threshold{th})
+		vs := Check(aggregate(resultstest.Synthetic(10, 1, 1)), []Threshold{th})
 		if len(vs) != 1 || !strings.Contains(vs[0].String(), expr) {
 			t.Errorf("%q: %v", expr, vs)
 		}
@@ -277,7 +278,7 @@ func TestMismatchRateThreshold(t *testing.T) {
 	run := func(change func(i int, r *results.Result)) *Report {
 		a := New(time.Second)
 		for i := range 2000 {
-			r := results.Result{Method: "GET", Name: "/api/items", Sent: t0.Add(time.Duration(i) * 5 * time.Millisecond), LatencyNanos: 20e6,
+			r := results.Result{Method: "GET", Name: "/api/items", Sent: resultstest.T0.Add(time.Duration(i) * 5 * time.Millisecond), LatencyNanos: 20e6,
 				Status: 200, RecordedStatus: 200, Compared: true}
 			if i%2 == 0 {
 				r.Name = "/login"
@@ -345,22 +346,5 @@ func TestMismatchRateThreshold(t *testing.T) {
 		if strings.Contains(e, MismatchRate) {
 			t.Errorf("default threshold %q: mismatch_rate is off by default", e)
 		}
-	}
-}
-
-// The same threshold given twice, or a default given again in other
-// words, is checked once.
-func TestThresholdGivenTwice(t *testing.T) {
-	ths, err := Config{Thresholds: []string{"p99<1s", "p99 < 1000ms", "p95<2s", "name=/x:p99<1s"}}.Check()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, th := range ths {
-		got = append(got, th.Expr)
-	}
-	want := append(append([]string{}, DefaultThresholds...), "p99<1s", "name=/x:p99<1s")
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("checked %q, want %q", got, want)
 	}
 }

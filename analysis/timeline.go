@@ -77,7 +77,7 @@ func (t *Timeline) BehindOverShare() float64 { return ratio(t.BehindOver, t.Sent
 
 // LateP99 is the requests' lateness against the timeline at p99, in
 // milliseconds.
-func (t *Timeline) LateP99() float64 { return ms(quantile(t.Late, 99)) }
+func (t *Timeline) LateP99() float64 { return ms(QuantileOf(t.Late, 99)) }
 
 // CannotKeepUp says who could not keep to the timeline when the start
 // lateness p99 is past OverloadedLate: "target" when its late answers made
@@ -87,7 +87,7 @@ func (t *Timeline) CannotKeepUp() string {
 	switch {
 	case t.LateP99() <= OverloadedLate:
 		return ""
-	case quantile(t.Behind, 99) >= quantile(t.Generator, 99):
+	case QuantileOf(t.Behind, 99) >= QuantileOf(t.Generator, 99):
 		return "target"
 	}
 	return "generator"

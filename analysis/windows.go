@@ -9,7 +9,7 @@ import (
 )
 
 // windows is the time series of all names together: a Window per step
-// since the epoch, at most maxWindows of them from the first to the last
+// since the epoch, at most MaxWindows of them from the first to the last
 // (past that the step doubles). Rows and merged series go through at,
 // so that both keep the same bounds.
 type windows struct {
@@ -27,8 +27,11 @@ func newWindows(step time.Duration) *windows {
 }
 
 func newWindow(start time.Time) *Window {
-	return &Window{Start: start, Latency: hdrhistogram.New(1, histMax, windowDigits)}
+	return &Window{Start: start, Latency: NewWindowHistogram()}
 }
+
+// NewWindowHistogram is an empty histogram of a window's precision.
+func NewWindowHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, windowDigits) }
 
 // index is the window a time (Unix nanoseconds) falls in.
 func (ws *windows) index(ns int64) int64 { return ns / int64(ws.step) }
@@ -42,7 +45,7 @@ func (ws *windows) at(i int64) (w *Window, ok bool) {
 		ws.lo, ws.hi = i, i
 	}
 	lo, hi := min(ws.lo, i), max(ws.hi, i)
-	if hi-lo >= maxWindows {
+	if hi-lo >= MaxWindows {
 		ws.widen()
 		return nil, false
 	}

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/analyze"
 	"github.com/replaykit/replaykit/record"
 	"github.com/replaykit/replaykit/results"
 )
@@ -219,7 +219,7 @@ func TestShadowAgainstNginx(t *testing.T) {
 	}
 	// The report: both targets side by side, and where they differ.
 	var table strings.Builder
-	out, err := analysis.Run(analysis.Config{Inputs: []string{sum.Results}, Out: t.TempDir(), NoDefaults: true,
+	out, err := analyze.Run(analyze.Config{Inputs: []string{sum.Results}, Out: t.TempDir(), NoDefaults: true,
 		Thresholds: []string{"mismatch_rate<1%"}, Formats: []string{"json"}, Stdout: &table})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/analyze"
 	"github.com/replaykit/replaykit/internal/cmdline"
 )
 
@@ -45,13 +45,13 @@ func run(args []string) int {
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
-		return analysis.ExitBad
+		return analyze.ExitBad
 	}
 	if *window <= 0 {
 		fmt.Fprintln(os.Stderr, "analyze: --window must be positive")
-		return analysis.ExitBad
+		return analyze.ExitBad
 	}
-	res, err := analysis.Run(analysis.Config{Inputs: fs.Args(), Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults,
+	res, err := analyze.Run(analyze.Config{Inputs: fs.Args(), Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults,
 		Baseline: *baseline, Formats: *formats, Window: *window, Host: *host, Trace: *trace, Stdout: os.Stdout})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "analyze:", err)

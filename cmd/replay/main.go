@@ -18,7 +18,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/analyze"
 	"github.com/replaykit/replaykit/internal/cmdline"
 	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/scenario"
@@ -153,7 +153,7 @@ func run() int {
 			return fail("%v", flagged(err))
 		}
 	}
-	acfg := analysis.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
+	acfg := analyze.Config{Out: *out, Thresholds: *thresholds, NoDefaults: *noDefaults, Formats: *formats,
 		Host: replay.RedactHost(*host), Trace: strings.Join(*traces, ", "), Stdout: os.Stdout}
 	ths, err := acfg.Check()
 	if err != nil {
@@ -203,7 +203,7 @@ func run() int {
 	code := 0
 	for _, name := range names {
 		if stop.Err() != nil {
-			return max(code, analysis.ExitFail) // interrupted before this scenario
+			return max(code, analyze.ExitFail) // interrupted before this scenario
 		}
 		if sc, err := scenario.Lookup(name); err == nil {
 			name = sc.Name
@@ -222,13 +222,13 @@ func run() int {
 					when = "before --start-at"
 				}
 				fmt.Fprintf(os.Stderr, "replay: %s: interrupted %s: nothing was sent\n", name, when)
-				return analysis.ExitFail
+				return analyze.ExitFail
 			}
 			fmt.Fprintln(os.Stderr, "replay:", flagged(err))
 			if sum == nil {
-				return analysis.ExitBad // bad input: nothing was sent
+				return analyze.ExitBad // bad input: nothing was sent
 			}
-			code = max(code, analysis.ExitFail)
+			code = max(code, analyze.ExitFail)
 		}
 		if sum == nil || sum.Results == "" && sum.Requests > 0 {
 			continue // no results file to analyze (the error said why)
@@ -242,7 +242,7 @@ func run() int {
 			default:
 				fmt.Fprintf(os.Stderr, "replay: %s sent no request in %s: lengthen --duration or --ramp, or check the trace's mix\n", name, sum.Elapsed.Round(time.Millisecond))
 			}
-			code = max(code, analysis.ExitFail)
+			code = max(code, analyze.ExitFail)
 			continue
 		}
 		// The same analysis as analyze, on this run: its files, its code.
@@ -251,7 +251,7 @@ func run() int {
 		acfg.Inputs = []string{sum.Results}
 		acfg.OneShard = cfg.Shard.Split()
 		fmt.Println()
-		res, aerr := analysis.Run(acfg)
+		res, aerr := analyze.Run(acfg)
 		if aerr != nil {
 			fmt.Fprintln(os.Stderr, "replay: analyze:", aerr)
 		}

@@ -1,4 +1,4 @@
-package analysis
+package analyze
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/resultstest"
 )
 
 // A suite merged (replay --all) gives each scenario its own section and
@@ -15,13 +18,13 @@ import (
 // fails the analysis, even when the figures lumped together pass.
 func TestSuiteHasASectionPerScenario(t *testing.T) {
 	dir := t.TempDir()
-	light := steady("light_load_20261128T100000Z", 6000, t0, time.Minute)
-	spike := steady("spike_test_20261128T100200Z", 200, t0.Add(2*time.Minute), 10*time.Second) // 20 requests/s
+	light := resultstest.Steady("light_load_20261128T100000Z", 6000, resultstest.T0, time.Minute)
+	spike := resultstest.Steady("spike_test_20261128T100200Z", 200, resultstest.T0.Add(2*time.Minute), 10*time.Second) // 20 requests/s
 	for i := range spike {
 		spike[i].Scenario = "spike_test"
 	}
-	writeResults(t, filepath.Join(dir, "light.parquet"), light)
-	writeResults(t, filepath.Join(dir, "spike.parquet"), spike)
+	resultstest.WriteResults(t, filepath.Join(dir, "light.parquet"), light)
+	resultstest.WriteResults(t, filepath.Join(dir, "spike.parquet"), spike)
 	var table bytes.Buffer
 	res, err := Run(Config{Inputs: []string{filepath.Join(dir, "*.parquet")}, Out: dir, Formats: []string{"json,junit"}, Stdout: &table})
 	if err != nil {
@@ -61,11 +64,11 @@ func TestSuiteHasASectionPerScenario(t *testing.T) {
 		Suite string `json:"suite"`
 		Pass  bool   `json:"pass"`
 	}
-	if err := json.Unmarshal(readFile(t, filepath.Join(dir, "light_load_20261128T100000Z_and_1_more.json")), &out); err != nil {
+	if err := json.Unmarshal(resultstest.ReadFile(t, filepath.Join(dir, "light_load_20261128T100000Z_and_1_more.json")), &out); err != nil {
 		t.Fatal(err)
 	}
 	if out.Pass || len(out.Sections) != 2 || !out.Sections[0].Pass || out.Sections[1].Pass || out.Sections[1].Total.Requests != 200 ||
-		len(out.Sections[1].Verdicts) != len(DefaultThresholds) || out.Suite != "suite: 2 scenarios: 1 passed, 1 failed (spike_test)" {
+		len(out.Sections[1].Verdicts) != len(analysis.DefaultThresholds) || out.Suite != "suite: 2 scenarios: 1 passed, 1 failed (spike_test)" {
 		t.Errorf("json %+v", out)
 	}
 	var junit struct {
@@ -74,7 +77,7 @@ func TestSuiteHasASectionPerScenario(t *testing.T) {
 			Failures int    `xml:"failures,attr"`
 		} `xml:"testsuite"`
 	}
-	if err := xml.Unmarshal(readFile(t, filepath.Join(dir, "light_load_20261128T100000Z_and_1_more_junit.xml")), &junit); err != nil {
+	if err := xml.Unmarshal(resultstest.ReadFile(t, filepath.Join(dir, "light_load_20261128T100000Z_and_1_more_junit.xml")), &junit); err != nil {
 		t.Fatal(err)
 	}
 	if len(junit.Suites) != 3 || junit.Suites[1].Failures != 0 || junit.Suites[2].Failures != 1 || !strings.Contains(junit.Suites[2].Name, "scenario spike_test") {
@@ -85,13 +88,13 @@ func TestSuiteHasASectionPerScenario(t *testing.T) {
 // A file holding rows of two scenarios gets no sections, and says so.
 func TestSuiteInOneFile(t *testing.T) {
 	dir := t.TempDir()
-	rows := steady("light_load_20261128T100000Z", 2000, t0, 10*time.Second)
+	rows := resultstest.Steady("light_load_20261128T100000Z", 2000, resultstest.T0, 10*time.Second)
 	for i := range rows {
 		if i%2 == 0 {
 			rows[i].Scenario, rows[i].Run = "spike_test", "spike_test_20261128T100000Z"
 		}
 	}
-	writeResults(t, filepath.Join(dir, "both.parquet"), rows)
+	resultstest.WriteResults(t, filepath.Join(dir, "both.parquet"), rows)
 	var table bytes.Buffer
 	res, err := Run(Config{Inputs: []string{filepath.Join(dir, "both.parquet")}, Out: dir, Formats: []string{"json"}, Stdout: &table})
 	if err != nil {

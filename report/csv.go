@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"encoding/csv"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/replaykit/replaykit/analysis"
 )
 
 // Locust's CSV columns, as Locust 2.12 writes them (checked against its
@@ -27,7 +28,7 @@ var differencesColumns = []string{"Type", "Name", "Compared", "Mismatched", "Mis
 
 func percentileLabels() []string {
 	var out []string
-	for _, p := range Percentiles {
+	for _, p := range analysis.Percentiles {
 		out = append(out, strconv.FormatFloat(p, 'f', -1, 64)+"%")
 	}
 	return out
@@ -55,11 +56,11 @@ func count(n int64) string { return strconv.FormatInt(n, 10) }
 
 func percentileCells(h *hdrhistogram.Histogram) []string {
 	var out []string
-	for _, p := range Percentiles {
+	for _, p := range analysis.Percentiles {
 		if h.TotalCount() == 0 {
 			out = append(out, "N/A")
 		} else {
-			out = append(out, msf(ms(quantile(h, p))))
+			out = append(out, msf(ms(analysis.QuantileOf(h, p))))
 		}
 	}
 	return out
@@ -67,7 +68,7 @@ func percentileCells(h *hdrhistogram.Histogram) []string {
 
 // WriteStatsCSV writes {run}_stats.csv: one row per name, then Aggregated.
 // Times are milliseconds with microsecond digits.
-func WriteStatsCSV(w io.Writer, rep *Report) error {
+func WriteStatsCSV(w io.Writer, rep *analysis.Report) error {
 	c := newCSV(w)
 	c.Write(statsColumns)
 	for _, s := range append(rep.Names, rep.Total) {
@@ -86,7 +87,7 @@ func WriteStatsCSV(w io.Writer, rep *Report) error {
 }
 
 // WriteFailuresCSV writes {run}_failures.csv.
-func WriteFailuresCSV(w io.Writer, rep *Report) error {
+func WriteFailuresCSV(w io.Writer, rep *analysis.Report) error {
 	c := newCSV(w)
 	c.Write(failuresColumns)
 	for _, f := range rep.Failures {
@@ -99,10 +100,10 @@ func WriteFailuresCSV(w io.Writer, rep *Report) error {
 // WriteHistoryCSV writes {run}_stats_history.csv: a row per window for the
 // total, as Locust writes by default: the window's rates and percentiles,
 // and the run's totals up to the window's end.
-func WriteHistoryCSV(w io.Writer, rep *Report) error {
+func WriteHistoryCSV(w io.Writer, rep *analysis.Report) error {
 	c := newCSV(w)
 	c.Write(historyColumns)
-	cum := hdrhistogram.New(1, histMax, windowDigits)
+	cum := analysis.NewWindowHistogram()
 	var reqs, fails, bytes int64
 	secs := rep.Step.Seconds()
 	for _, win := range rep.Windows {
@@ -117,7 +118,7 @@ func WriteHistoryCSV(w io.Writer, rep *Report) error {
 		if cum.TotalCount() == 0 {
 			row = append(row, "0", "0.0", "0", "0", "0")
 		} else {
-			row = append(row, msf(ms(quantile(cum, 50))), msf(cum.Mean()/1000), msf(ms(cum.Min())), msf(ms(cum.Max())),
+			row = append(row, msf(ms(analysis.QuantileOf(cum, 50))), msf(cum.Mean()/1000), msf(ms(cum.Min())), msf(ms(cum.Max())),
 				num(float64(bytes)/float64(reqs)))
 		}
 		c.Write(row)
@@ -130,7 +131,7 @@ func WriteHistoryCSV(w io.Writer, rep *Report) error {
 // Aggregated, the answers compared with the recorded ones, those that
 // differed (their share of the compared, N/A with none, and by family)
 // and the most common difference.
-func WriteDifferencesCSV(w io.Writer, rep *Report) error {
+func WriteDifferencesCSV(w io.Writer, rep *analysis.Report) error {
 	c := newCSV(w)
 	c.Write(differencesColumns)
 	for _, s := range append(rep.Names, rep.Total) {

@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"bytes"
@@ -6,54 +6,38 @@ import (
 	"encoding/xml"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/analysistest"
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
 
 // golden compares got with testdata/golden/NAME (go test -update rewrites it).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	goldenFile(t, filepath.Join("..", "testdata", "golden", name), got)
-}
-
-// goldenFile compares got with the file at path (go test -update
-// rewrites it).
-func goldenFile(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./analysis -update writes it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file (go test ./analysis -update after checking the change)", path)
-	}
+	resultstest.GoldenFile(t, filepath.Join("..", "testdata", "golden", name), got)
 }
 
 // The deterministic outputs of a fixed run are golden files: the HTML
 // report (with a baseline), the CSVs, the JSON and the JUnit XML.
 func TestGoldenOutputs(t *testing.T) {
-	rows := synthetic(3000, 20, 11)
+	rows := resultstest.Synthetic(3000, 20, 11)
 	for i := range rows {
-		carry(&rows[i])
+		resultstest.Carry(&rows[i])
 	}
-	rep := aggregate(rows)
-	base := aggregate(synthetic(3000, 20, 12)[:2500]) // a run without links
-	var ths []Threshold
-	for _, e := range append(DefaultThresholds, "name=/api/v1/search:p95<500ms") {
-		th, _ := ParseThreshold(e)
+	rep := analysistest.Aggregate(rows)
+	base := analysistest.Aggregate(resultstest.Synthetic(3000, 20, 12)[:2500]) // a run without links
+	var ths []analysis.Threshold
+	for _, e := range append(analysis.DefaultThresholds, "name=/api/v1/search:p95<500ms") {
+		th, _ := analysis.ParseThreshold(e)
 		ths = append(ths, th)
 	}
-	vs := Check(rep, ths)
+	vs := analysis.Check(rep, ths)
 	for _, tc := range []struct {
 		name  string
 		write func(*bytes.Buffer) error
@@ -80,9 +64,9 @@ func TestGoldenOutputs(t *testing.T) {
 // out and still scales to the others (max with a NaN is NaN: the lines
 // were drawn off the chart).
 func TestLatencyChartWithAnEmptyWindow(t *testing.T) {
-	rows := synthetic(600, 10, 16)
+	rows := resultstest.Synthetic(600, 10, 16)
 	for i := range rows {
-		if rows[i].Sent.Sub(t0) >= 4*time.Second {
+		if rows[i].Sent.Sub(resultstest.T0) >= 4*time.Second {
 			rows[i].Sent = rows[i].Sent.Add(3 * time.Second) // nothing sent from 4 s to 7 s
 			rows[i].Scheduled = rows[i].Sent
 		}
@@ -92,7 +76,7 @@ func TestLatencyChartWithAnEmptyWindow(t *testing.T) {
 		t.Errorf("a NaN drew the chart off scale: %s", chart)
 	}
 	var h bytes.Buffer
-	if err := WriteHTML(&h, aggregate(rows), nil, HTMLOptions{}); err != nil {
+	if err := WriteHTML(&h, analysistest.Aggregate(rows), nil, HTMLOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, lat, _ := strings.Cut(h.String(), `aria-label="Latency percentiles"`)
@@ -102,27 +86,13 @@ func TestLatencyChartWithAnEmptyWindow(t *testing.T) {
 	}
 }
 
-// carry gives a row the links a stateful replay would: a task's id is
-// carried (not when the task was not found: its source had not answered
-// as recorded), a new task takes a made-up Idempotency-Key and the token.
-func carry(r *results.Result) {
-	switch {
-	case r.Name == "/api/v1/tasks/{id}" && r.Status == 404:
-		r.NotCarried = 1
-	case r.Name == "/api/v1/tasks/{id}":
-		r.Carried = 1
-	case r.Method == "POST":
-		r.Carried = 2
-	}
-}
-
 // Strings from traffic are shown, never run: escaped in HTML, quoted on
 // the terminal, and never the start of a spreadsheet formula.
 func TestHostileStringsAreInert(t *testing.T) {
 	hostile := []string{`/<script>alert(1)</script>`, `/"><img src=x onerror=alert(1)>`, "=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "/\x1b[31mred\x1b[0m"}
-	a := New(0)
+	a := analysis.New(0)
 	for i, name := range hostile {
-		r := results.Result{Run: "r", Method: "GET", Name: name, Sent: t0, Scheduled: t0, LatencyNanos: int64(i+1) * 1e6, Status: 500, Error: "",
+		r := results.Result{Run: "r", Method: "GET", Name: name, Sent: resultstest.T0, Scheduled: resultstest.T0, LatencyNanos: int64(i+1) * 1e6, Status: 500, Error: "",
 			Compared: true, Diff: name}
 		a.Add(&r)
 		r.Error = "=" + name
@@ -130,8 +100,8 @@ func TestHostileStringsAreInert(t *testing.T) {
 		a.Add(&r)
 	}
 	rep := a.Report()
-	th, _ := ParseThreshold("name=" + hostile[0] + ":p95<1ms")
-	vs := Check(rep, []Threshold{th})
+	th, _ := analysis.ParseThreshold("name=" + hostile[0] + ":p95<1ms")
+	vs := analysis.Check(rep, []analysis.Threshold{th})
 
 	var h bytes.Buffer
 	if err := WriteHTML(&h, rep, vs, HTMLOptions{Host: `<b>host</b>`, Trace: `"><script>x()</script>`}); err != nil {
@@ -155,8 +125,8 @@ func TestHostileStringsAreInert(t *testing.T) {
 		var b bytes.Buffer
 		write(&b)
 		for _, line := range strings.Split(b.String(), "\r\n") {
-			for _, c := range splitCSV(line) {
-				if c != "" && strings.ContainsRune("=+-@", rune(c[0])) && !isNumber(c) {
+			for _, c := range resultstest.SplitCSV(line) {
+				if c != "" && strings.ContainsRune("=+-@", rune(c[0])) && !resultstest.IsNumber(c) {
 					t.Errorf("CSV cell %q starts a formula", c)
 				}
 			}
@@ -170,29 +140,12 @@ func TestHostileStringsAreInert(t *testing.T) {
 	}
 }
 
-func splitCSV(line string) []string {
-	var out []string
-	for _, c := range strings.Split(line, ",") {
-		out = append(out, strings.Trim(c, `"`))
-	}
-	return out
-}
-
-func isNumber(s string) bool {
-	for _, c := range s {
-		if !strings.ContainsRune("0123456789.-", c) {
-			return false
-		}
-	}
-	return true
-}
-
 // The JSON and JUnit outputs parse, and say which threshold failed.
 func TestJSONAndJUnit(t *testing.T) {
-	rep := aggregate(synthetic(1000, 10, 13))
-	ok, _ := ParseThreshold("p50<10s")
-	bad, _ := ParseThreshold("max<1ms")
-	vs := Check(rep, []Threshold{ok, bad})
+	rep := analysistest.Aggregate(resultstest.Synthetic(1000, 10, 13))
+	ok, _ := analysis.ParseThreshold("p50<10s")
+	bad, _ := analysis.ParseThreshold("max<1ms")
+	vs := analysis.Check(rep, []analysis.Threshold{ok, bad})
 	var j bytes.Buffer
 	WriteJSON(&j, rep, vs)
 	var doc struct {
@@ -226,15 +179,15 @@ func TestJSONAndJUnit(t *testing.T) {
 // With a baseline, every figure shows its change and regressions stand
 // out: marked by their confidence interval, which the cell's title gives.
 func TestBaselineMarksRegressions(t *testing.T) {
-	old := synthetic(2000, 10, 14)
-	now := synthetic(2000, 10, 14)
+	old := resultstest.Synthetic(2000, 10, 14)
+	now := resultstest.Synthetic(2000, 10, 14)
 	for i := range now {
 		if now[i].Name == "/api/v1/search" {
 			now[i].LatencyNanos *= 2 // twice as slow
 		}
 	}
 	var h bytes.Buffer
-	if err := WriteHTML(&h, aggregate(now), nil, HTMLOptions{Baseline: aggregate(old)}); err != nil {
+	if err := WriteHTML(&h, analysistest.Aggregate(now), nil, HTMLOptions{Baseline: analysistest.Aggregate(old)}); err != nil {
 		t.Fatal(err)
 	}
 	page := h.String()
@@ -261,16 +214,16 @@ func TestOpenModelShowsServiceTimeAndOverload(t *testing.T) {
 		late       time.Duration
 		overloaded bool
 	}{{200 * time.Microsecond, false}, {50 * time.Millisecond, true}} {
-		rows := synthetic(2000, 10, 15)
+		rows := resultstest.Synthetic(2000, 10, 15)
 		for i := range rows {
 			rows[i].Sent = rows[i].Scheduled.Add(tc.late)
 			rows[i].LatencyNanos += int64(tc.late) // latency counts from the schedule
 		}
-		rep := aggregate(rows)
+		rep := analysistest.Aggregate(rows)
 		if !rep.Open || rep.Overloaded() != tc.overloaded {
 			t.Errorf("late %v: open %v, overloaded %v (late p99 %.3f ms)", tc.late, rep.Open, rep.Overloaded(), rep.LateP99)
 		}
-		service, latency := ms(quantile(rep.Total.Service, 50)), rep.Total.Quantile(50)
+		service, latency := ms(analysis.QuantileOf(rep.Total.Service, 50)), rep.Total.Quantile(50)
 		if d := latency - service; math.Abs(d-float64(tc.late)/1e6) > 0.05*latency {
 			t.Errorf("late %v: latency p50 %.3f, service p50 %.3f", tc.late, latency, service)
 		}
@@ -289,10 +242,10 @@ func TestOpenModelShowsServiceTimeAndOverload(t *testing.T) {
 // Each threshold is shown once, with what was found and, against a
 // baseline, the baseline's figure and the change, absolute and relative.
 func TestThresholdShownOnce(t *testing.T) {
-	rep, base := aggregate(synthetic(2000, 10, 17)), aggregate(synthetic(2000, 10, 18))
-	th, _ := ParseThreshold("p95<2000ms")
+	rep, base := analysistest.Aggregate(resultstest.Synthetic(2000, 10, 17)), analysistest.Aggregate(resultstest.Synthetic(2000, 10, 18))
+	th, _ := analysis.ParseThreshold("p95<2000ms")
 	var h bytes.Buffer
-	if err := WriteHTML(&h, rep, Check(rep, []Threshold{th}), HTMLOptions{Baseline: base}); err != nil {
+	if err := WriteHTML(&h, rep, analysis.Check(rep, []analysis.Threshold{th}), HTMLOptions{Baseline: base}); err != nil {
 		t.Fatal(err)
 	}
 	_, table, _ := strings.Cut(strings.ReplaceAll(h.String(), "&#43;", "+"), "<h2>Thresholds</h2>")
@@ -300,8 +253,8 @@ func TestThresholdShownOnce(t *testing.T) {
 	if n := strings.Count(table, "p95&lt;2000ms"); n != 1 {
 		t.Errorf("the threshold is shown %d times:\n%s", n, table)
 	}
-	b := Check(base, []Threshold{th})[0]
-	v := Check(rep, []Threshold{th})[0]
+	b := analysis.Check(base, []analysis.Threshold{th})[0]
+	v := analysis.Check(rep, []analysis.Threshold{th})[0]
 	d := strings.TrimRight(strings.TrimRight(fmt.Sprintf("%+.3f", v.Actual-b.Actual), "0"), ".")
 	change := fmt.Sprintf("<td>%sms (%+.1f%%)</td>", d, 100*(v.Actual-b.Actual)/b.Actual)
 	if !strings.Contains(table, ">total p95 is ") || !strings.Contains(table, ">PASS: total p95 is ") || !strings.Contains(table, change) {
@@ -312,10 +265,10 @@ func TestThresholdShownOnce(t *testing.T) {
 // Past maxRouteCharts routes, the busiest have a chart each and the
 // report says how many have none.
 func TestRouteChartsAreBounded(t *testing.T) {
-	a := New(0)
+	a := analysis.New(0)
 	for i := range maxRouteCharts + 10 {
 		for j := range i + 1 { // route i has i+1 requests
-			r := results.Result{Run: "r", Method: "GET", Name: fmt.Sprintf("/r/%03d", i), Sent: t0.Add(time.Duration(j) * time.Second), LatencyNanos: int64(i+1) * 1e6, Status: 200}
+			r := results.Result{Run: "r", Method: "GET", Name: fmt.Sprintf("/r/%03d", i), Sent: resultstest.T0.Add(time.Duration(j) * time.Second), LatencyNanos: int64(i+1) * 1e6, Status: 200}
 			r.Scheduled = r.Sent
 			a.Add(&r)
 		}
@@ -342,7 +295,7 @@ func TestRouteChartsAreBounded(t *testing.T) {
 // With a baseline, every chart draws it dashed beside the run, from its
 // own start: the four of the run, the recorded arrivals and each route's.
 func TestBaselineOnEveryChart(t *testing.T) {
-	rep, base := aggregate(synthetic(2000, 10, 19)), aggregate(synthetic(1000, 20, 20))
+	rep, base := analysistest.Aggregate(resultstest.Synthetic(2000, 10, 19)), analysistest.Aggregate(resultstest.Synthetic(1000, 20, 20))
 	var h bytes.Buffer
 	if err := WriteHTML(&h, rep, nil, HTMLOptions{Baseline: base}); err != nil {
 		t.Fatal(err)
@@ -360,7 +313,7 @@ func TestBaselineOnEveryChart(t *testing.T) {
 	if !strings.Contains(charts[0], `>19s</text>`) { // its last window starts at 19 s
 		t.Error("the requests chart does not span the baseline's 20 s")
 	}
-	tl := &Timeline{Step: time.Second, Amplify: 1, Speed: 1, Recorded: []int64{5, 6, 7}, Sent: []int64{5, 6, 7}}
+	tl := &analysis.Timeline{Step: time.Second, Amplify: 1, Speed: 1, Recorded: []int64{5, 6, 7}, Sent: []int64{5, 6, 7}}
 	if c := string(timelineChart(tl, tl)); strings.Count(c, "<polyline") != 3 || !strings.Contains(c, "baseline replayed 6.00/s") {
 		t.Errorf("the recorded arrivals with a baseline: %s", c)
 	}

@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"cmp"
@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
-
+	"github.com/replaykit/replaykit/analysis"
 	"github.com/replaykit/replaykit/regress"
 )
 
@@ -21,7 +21,7 @@ type HTMLOptions struct {
 	// Host and Trace are run facts the results do not hold (optional).
 	Host, Trace string
 	// Baseline is an older run to compare every figure with (optional).
-	Baseline *Report
+	Baseline *analysis.Report
 	// Generated is the time written in the footer (zero: left out, as the
 	// golden files need).
 	Generated time.Time
@@ -67,7 +67,7 @@ func compare(v, base float64, hasBase bool, text string, delta func(float64) str
 // judged marks c by the verdict of its figure's change (nil: not
 // compared): worse or better only when its confidence interval says so,
 // never for a change within the noise of the sample.
-func judged(c cmpCell, n *NameChanges, figure string) cmpCell {
+func judged(c cmpCell, n *analysis.NameChanges, figure string) cmpCell {
 	if n == nil || c.Change == "" {
 		return c
 	}
@@ -75,7 +75,7 @@ func judged(c cmpCell, n *NameChanges, figure string) cmpCell {
 	if ch == nil {
 		return c
 	}
-	c.Title = changeText(ch)
+	c.Title = analysis.ChangeText(ch)
 	switch ch.Verdict {
 	case regress.Worse:
 		c.Class = "worse"
@@ -85,11 +85,10 @@ func judged(c cmpCell, n *NameChanges, figure string) cmpCell {
 	return c
 }
 
-func row(rep, base *Report, s, b *Stats) nameRow {
+func row(rep, base *analysis.Report, s, b *analysis.Stats) nameRow {
 	has := b != nil && b.Requests > 0
 	if b == nil {
-		b = newStats(s.Key)
-		b.finish()
+		b = analysis.EmptyStats(s.Key)
 	}
 	f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
 	carried := fmt.Sprint(s.Carried)
@@ -98,7 +97,7 @@ func row(rep, base *Report, s, b *Stats) nameRow {
 	}
 	n := func(d float64) string { return signed(int64(math.Round(d))) }
 	lat := func(d float64) string { return fmt.Sprintf("%+.1f ms", d) }
-	nc := rep.Baseline.of(s)
+	nc := rep.Baseline.Of(s)
 	return nameRow{Method: s.Method, Name: s.Name, Carried: carried,
 		Requests: compare(float64(s.Requests), float64(b.Requests), has, fmt.Sprint(s.Requests), n),
 		Failures: compare(float64(s.Failures), float64(b.Failures), has, fmt.Sprint(s.Failures), n),
@@ -118,14 +117,14 @@ func row(rep, base *Report, s, b *Stats) nameRow {
 func signed(n int64) string {
 	switch {
 	case n > 0:
-		return "+" + thousands(n)
+		return "+" + analysis.Thousands(n)
 	case n < 0:
-		return thousands(n)
+		return analysis.Thousands(n)
 	}
 	return "±0"
 }
 
-func baseRPS(base *Report, b *Stats) float64 {
+func baseRPS(base *analysis.Report, b *analysis.Stats) float64 {
 	if base == nil {
 		return 0
 	}
@@ -135,7 +134,7 @@ func baseRPS(base *Report, b *Stats) float64 {
 // distribution buckets the total latency by powers of ten in fifths,
 // and the baseline's (b, nil without one) in the same buckets: the edges
 // are one more than the counts.
-func distribution(s, b *Stats) (edges []string, counts, base []int64) {
+func distribution(s, b *analysis.Stats) (edges []string, counts, base []int64) {
 	if s.Requests == 0 {
 		return nil, nil, nil
 	}
@@ -148,7 +147,7 @@ func distribution(s, b *Stats) (edges []string, counts, base []int64) {
 	for k := lo; k <= hi; k++ {
 		edges = append(edges, fmtTick(math.Pow(10, k/5)/1000)+"ms")
 	}
-	bucket := func(st *Stats) []int64 {
+	bucket := func(st *analysis.Stats) []int64 {
 		counts := make([]int64, len(edges)-1)
 		for _, bar := range st.Latency.Distribution() {
 			if bar.Count == 0 {
@@ -176,7 +175,7 @@ type htmlData struct {
 	Users                int32
 	Total                nameRow
 	Names                []nameRow
-	Failures             []Failure
+	Failures             []analysis.Failure
 	Verdicts             []thresholdRow
 	Pass                 bool
 	// Parameters say how the run was made (the results' footers).
@@ -219,7 +218,7 @@ type thresholdRow struct {
 
 // thresholdRows are the verdicts, and the baseline's for the same
 // thresholds (base nil: none).
-func thresholdRows(verdicts []Verdict, base *Report) []thresholdRow {
+func thresholdRows(verdicts []analysis.Verdict, base *analysis.Report) []thresholdRow {
 	var out []thresholdRow
 	for _, v := range verdicts {
 		r := thresholdRow{Expr: v.Expr, Pass: v.Pass, Verdict: "FAIL", Found: verdictFound(v)}
@@ -227,7 +226,7 @@ func thresholdRows(verdicts []Verdict, base *Report) []thresholdRow {
 			r.Verdict = "PASS"
 		}
 		if base != nil {
-			b := Check(base, []Threshold{v.Threshold})[0]
+			b := analysis.Check(base, []analysis.Threshold{v.Threshold})[0]
 			bv := "FAIL"
 			if b.Pass {
 				bv = "PASS"
@@ -235,7 +234,7 @@ func thresholdRows(verdicts []Verdict, base *Report) []thresholdRow {
 			r.Base = bv + ": " + verdictFound(b)
 			if !v.Missing && !b.Missing {
 				d := v.Actual - b.Actual
-				scale, unit := v.display()
+				scale, unit := v.Display()
 				if unit == "%" {
 					unit = " pp" // a change of a rate is in percentage points
 				}
@@ -252,7 +251,7 @@ func thresholdRows(verdicts []Verdict, base *Report) []thresholdRow {
 
 // verdictFound is what a verdict found, without the verdict and the
 // expression its row shows already.
-func verdictFound(v Verdict) string {
+func verdictFound(v analysis.Verdict) string {
 	s := v.String()
 	for _, word := range []string{"PASS ", "FAIL "} {
 		if f, ok := strings.CutPrefix(s, word+v.Expr+": "); ok {
@@ -280,7 +279,7 @@ type statusRow struct {
 // maxStatusColumns bounds the status table's columns.
 const maxStatusColumns = 8
 
-func statusesHTML(rep *Report) *htmlStatuses {
+func statusesHTML(rep *analysis.Report) *htmlStatuses {
 	all := rep.Total.Statuses()
 	if len(all) == 0 {
 		return nil
@@ -309,13 +308,13 @@ func statusesHTML(rep *Report) *htmlStatuses {
 		var other int64
 		for _, sc := range s.Statuses() {
 			if i := slices.Index(codes, sc.Status); i >= 0 {
-				r.Cells[i] = thousands(sc.Requests)
+				r.Cells[i] = analysis.Thousands(sc.Requests)
 			} else {
 				other += sc.Requests
 			}
 		}
 		if other > 0 {
-			r.Other = thousands(other)
+			r.Other = analysis.Thousands(other)
 		}
 		h.Rows = append(h.Rows, r)
 	}
@@ -324,9 +323,9 @@ func statusesHTML(rep *Report) *htmlStatuses {
 
 func statusText(c int32) string {
 	switch c {
-	case NoStatus:
+	case analysis.NoStatus:
 		return "no answer"
-	case OtherStatus:
+	case analysis.OtherStatus:
 		return "not HTTP"
 	}
 	return fmt.Sprint(c)
@@ -347,7 +346,7 @@ const (
 
 // routeLatencyChart draws a route's p50 and p95 over time, from origin
 // (the run's first window), with the baseline's p95 dashed (b nil: none).
-func routeLatencyChart(s *Stats, origin time.Time, b *Stats, baseOrigin time.Time) template.HTML {
+func routeLatencyChart(s *analysis.Stats, origin time.Time, b *analysis.Stats, baseOrigin time.Time) template.HTML {
 	ws, _ := s.Series()
 	var xs, p50, p95 []float64
 	for _, w := range ws {
@@ -378,7 +377,7 @@ func routeLatencyChart(s *Stats, origin time.Time, b *Stats, baseOrigin time.Tim
 }
 
 // routeCharts are the slowest routes' charts and the busiest ones'.
-func routeCharts(rep, base *Report, baseByKey map[Key]*Stats) (slowest, routes []routeChart, left string) {
+func routeCharts(rep, base *analysis.Report, baseByKey map[analysis.Key]*analysis.Stats) (slowest, routes []routeChart, left string) {
 	origin := rep.Start
 	if len(rep.Windows) > 0 {
 		origin = rep.Windows[0].Start
@@ -390,16 +389,16 @@ func routeCharts(rep, base *Report, baseByKey map[Key]*Stats) (slowest, routes [
 			baseOrigin = base.Windows[0].Start
 		}
 	}
-	chart := func(s *Stats) routeChart {
+	chart := func(s *analysis.Stats) routeChart {
 		return routeChart{Method: s.Method, Name: s.Name, Chart: routeLatencyChart(s, origin, baseByKey[s.Key], baseOrigin),
-			Summary: fmt.Sprintf("%s requests, %.1f%% failed, p95 %.1f ms", thousands(s.Requests), 100*s.ErrorRate(), s.Quantile(95))}
+			Summary: fmt.Sprintf("%s requests, %.1f%% failed, p95 %.1f ms", analysis.Thousands(s.Requests), 100*s.ErrorRate(), s.Quantile(95))}
 	}
-	p95 := make(map[*Stats]float64, len(rep.Names)) // a quantile walks the histogram: once each
+	p95 := make(map[*analysis.Stats]float64, len(rep.Names)) // a quantile walks the histogram: once each
 	for _, s := range rep.Names {
 		p95[s] = s.Quantile(95)
 	}
 	bySlow := slices.Clone(rep.Names)
-	slices.SortStableFunc(bySlow, func(x, y *Stats) int { return cmp.Compare(p95[y], p95[x]) })
+	slices.SortStableFunc(bySlow, func(x, y *analysis.Stats) int { return cmp.Compare(p95[y], p95[x]) })
 	for _, s := range bySlow[:min(len(bySlow), slowestRoutes)] {
 		slowest = append(slowest, chart(s))
 	}
@@ -407,12 +406,12 @@ func routeCharts(rep, base *Report, baseByKey map[Key]*Stats) (slowest, routes [
 		return slowest, nil, "" // every route is shown
 	}
 	busy := slices.Clone(rep.Names)
-	slices.SortStableFunc(busy, func(x, y *Stats) int { return cmp.Compare(y.Requests, x.Requests) })
+	slices.SortStableFunc(busy, func(x, y *analysis.Stats) int { return cmp.Compare(y.Requests, x.Requests) })
 	kept := busy[:min(len(busy), maxRouteCharts)]
 	if n := len(busy) - len(kept); n > 0 {
-		left = fmt.Sprintf("The %d busiest of %d routes; the other %d (%s requests) have no chart.", len(kept), len(busy), n, thousands(rep.Total.Requests-sumRequests(kept)))
+		left = fmt.Sprintf("The %d busiest of %d routes; the other %d (%s requests) have no chart.", len(kept), len(busy), n, analysis.Thousands(rep.Total.Requests-sumRequests(kept)))
 	}
-	charted := map[*Stats]bool{}
+	charted := map[*analysis.Stats]bool{}
 	for _, s := range kept {
 		charted[s] = true
 	}
@@ -425,7 +424,7 @@ func routeCharts(rep, base *Report, baseByKey map[Key]*Stats) (slowest, routes [
 	return slowest, routes, left
 }
 
-func sumRequests(ss []*Stats) int64 {
+func sumRequests(ss []*analysis.Stats) int64 {
 	var n int64
 	for _, s := range ss {
 		n += s.Requests
@@ -435,12 +434,12 @@ func sumRequests(ss []*Stats) int64 {
 
 // parameterFacts are the run's parameters, each with the baseline's
 // when it differs.
-func parameterFacts(rep, base *Report) []figure {
+func parameterFacts(rep, base *analysis.Report) []figure {
 	var out []figure
 	for _, p := range rep.Parameters {
 		v := p.Value
 		if base != nil {
-			if i := slices.IndexFunc(base.Parameters, func(b Parameter) bool { return b.Name == p.Name }); i >= 0 && base.Parameters[i].Value != v {
+			if i := slices.IndexFunc(base.Parameters, func(b analysis.Parameter) bool { return b.Name == p.Name }); i >= 0 && base.Parameters[i].Value != v {
 				v += " (baseline: " + base.Parameters[i].Value + ")"
 			}
 		}
@@ -448,7 +447,7 @@ func parameterFacts(rep, base *Report) []figure {
 	}
 	if base != nil {
 		for _, b := range base.Parameters {
-			if !slices.ContainsFunc(rep.Parameters, func(p Parameter) bool { return p.Name == b.Name }) && len(rep.Parameters) > 0 {
+			if !slices.ContainsFunc(rep.Parameters, func(p analysis.Parameter) bool { return p.Name == b.Name }) && len(rep.Parameters) > 0 {
 				out = append(out, figure{b.Name, "none (baseline: " + b.Value + ")"}) // a speed of recorded pacing, say
 			}
 		}
@@ -462,7 +461,7 @@ type windowSeries struct {
 	xs, rps, p50, p95, p99, users, errs []float64
 }
 
-func seriesOf(rep *Report) windowSeries {
+func seriesOf(rep *analysis.Report) windowSeries {
 	var w windowSeries
 	secs := rep.Step.Seconds()
 	for i, win := range rep.Windows {
@@ -474,7 +473,7 @@ func seriesOf(rep *Report) windowSeries {
 			if win.Requests == 0 {
 				return math.NaN()
 			}
-			return ms(quantile(win.Latency, p))
+			return ms(analysis.QuantileOf(win.Latency, p))
 		}
 		w.p50, w.p95, w.p99 = append(w.p50, q(50)), append(w.p95, q(95)), append(w.p99, q(99))
 	}
@@ -497,21 +496,21 @@ type shadowRow struct {
 	Differ                                       string
 }
 
-func shadowHTML(rep *Report) *htmlShadow {
+func shadowHTML(rep *analysis.Report) *htmlShadow {
 	sh, bt := rep.Shadow, rep.Between
 	if sh == nil {
 		return nil
 	}
 	out := &htmlShadow{Recording: differencesHTML(sh), Between: differencesHTML(bt)}
 	f := func(v float64) string { return fmt.Sprintf("%.1f", v) }
-	row := func(m, s, b *Stats) {
-		out.Rows = append(out.Rows, shadowRow{Total: m == rep.Total, Method: m.Method, Name: m.Name, Requests: thousands(m.Requests),
-			Fails: thousands(m.Failures), P50: f(m.Quantile(50)), P95: f(m.Quantile(95)), P99: f(m.Quantile(99)),
-			ShadowFails: thousands(s.Failures), ShadowP50: f(s.Quantile(50)), ShadowP95: f(s.Quantile(95)), ShadowP99: f(s.Quantile(99)),
-			Differ: fmt.Sprintf("%s (%.1f%%)", thousands(b.Mismatched()), 100*b.MismatchRate())})
+	row := func(m, s, b *analysis.Stats) {
+		out.Rows = append(out.Rows, shadowRow{Total: m == rep.Total, Method: m.Method, Name: m.Name, Requests: analysis.Thousands(m.Requests),
+			Fails: analysis.Thousands(m.Failures), P50: f(m.Quantile(50)), P95: f(m.Quantile(95)), P99: f(m.Quantile(99)),
+			ShadowFails: analysis.Thousands(s.Failures), ShadowP50: f(s.Quantile(50)), ShadowP95: f(s.Quantile(95)), ShadowP99: f(s.Quantile(99)),
+			Differ: fmt.Sprintf("%s (%.1f%%)", analysis.Thousands(b.Mismatched()), 100*b.MismatchRate())})
 	}
 	for _, m := range rep.Names {
-		if s, b := sh.key(m.Key), bt.key(m.Key); s != nil && b != nil {
+		if s, b := sh.Key(m.Key), bt.Key(m.Key); s != nil && b != nil {
 			row(m, s, b)
 		}
 	}
@@ -537,29 +536,29 @@ type diffRow struct {
 	Top []string
 }
 
-func differencesHTML(rep *Report) *htmlDifferences {
+func differencesHTML(rep *analysis.Report) *htmlDifferences {
 	t := rep.Total
 	if t.Compared == 0 {
 		return nil
 	}
 	note := skippedNote(t)
 	if note != "" {
-		note = fmt.Sprintf("%s answers compared, %s.", thousands(t.Compared), note)
+		note = fmt.Sprintf("%s answers compared, %s.", analysis.Thousands(t.Compared), note)
 	}
 	if t.Mismatched() == 0 {
-		return &htmlDifferences{Agreed: fmt.Sprintf("%s answers compared with the recording, all agreed.", thousands(t.Compared)), Skipped: note}
+		return &htmlDifferences{Agreed: fmt.Sprintf("%s answers compared with the recording, all agreed.", analysis.Thousands(t.Compared)), Skipped: note}
 	}
 	d := &htmlDifferences{Skipped: note}
 	for _, s := range append(rep.Names, t) {
 		if s.Mismatched() == 0 {
 			continue
 		}
-		d.Rows = append(d.Rows, diffRow{Total: s == t, Method: s.Method, Name: s.Name, Compared: thousands(s.Compared),
-			Mismatched: thousands(s.Mismatched()), Rate: fmt.Sprintf("%.1f%%", 100*s.MismatchRate()), Status: thousands(s.StatusDiffs),
-			Shape: thousands(s.ShapeDiffs), Value: thousands(s.ValueDiffs)})
+		d.Rows = append(d.Rows, diffRow{Total: s == t, Method: s.Method, Name: s.Name, Compared: analysis.Thousands(s.Compared),
+			Mismatched: analysis.Thousands(s.Mismatched()), Rate: fmt.Sprintf("%.1f%%", 100*s.MismatchRate()), Status: analysis.Thousands(s.StatusDiffs),
+			Shape: analysis.Thousands(s.ShapeDiffs), Value: analysis.Thousands(s.ValueDiffs)})
 		for _, top := range s.TopDiffs(shownDiffs) {
 			r := &d.Rows[len(d.Rows)-1]
-			r.Top = append(r.Top, fmt.Sprintf("%s (%s)", top.Diff, thousands(top.Count)))
+			r.Top = append(r.Top, fmt.Sprintf("%s (%s)", top.Diff, analysis.Thousands(top.Count)))
 		}
 	}
 	return d
@@ -576,15 +575,15 @@ type htmlTimeline struct {
 // figure is a labelled value of a two-column table.
 type figure struct{ Label, Value string }
 
-func timelineHTML(t, base *Timeline) *htmlTimeline {
+func timelineHTML(t, base *analysis.Timeline) *htmlTimeline {
 	late := func(h *hdrhistogram.Histogram) string {
-		return fmt.Sprintf("p50 %s, p99 %s, max %s", msText(quantile(h, 50)), msText(quantile(h, 99)), msText(h.Max()))
+		return fmt.Sprintf("p50 %s, p99 %s, max %s", msText(analysis.QuantileOf(h, 50)), msText(analysis.QuantileOf(h, 99)), msText(h.Max()))
 	}
 	var recorded int64
 	for _, n := range t.Recorded {
 		recorded += n
 	}
-	sent := thousands(t.SentTotal)
+	sent := analysis.Thousands(t.SentTotal)
 	if t.Planned > 0 {
 		sent += fmt.Sprintf(" (%.1f%% of planned)", 100*t.SentShare())
 	}
@@ -593,25 +592,25 @@ func timelineHTML(t, base *Timeline) *htmlTimeline {
 		corr = fmt.Sprintf("%.3f over %d steps of %s", t.Correlation, t.CorrelatedSteps, t.Step)
 	}
 	h := &htmlTimeline{Chart: timelineChart(t, base), KeepUp: keepUpText(t), Figures: []figure{
-		{"planned", fmt.Sprintf("%s (%s recorded × %s)", thousands(t.Planned), thousands(recorded), strconv.FormatFloat(t.Amplify, 'f', -1, 64))},
+		{"planned", fmt.Sprintf("%s (%s recorded × %s)", analysis.Thousands(t.Planned), analysis.Thousands(recorded), strconv.FormatFloat(t.Amplify, 'f', -1, 64))},
 		{"speed", strconv.FormatFloat(t.Speed, 'f', -1, 64)},
 		{"sent", sent},
-		{"sent outside the recording's steps", thousands(t.Outside)},
+		{"sent outside the recording's steps", analysis.Thousands(t.Outside)},
 		{perStep(t.Step) + " correlation", corr},
 		{"sessions started late (sent - recorded start)", late(t.Starts)},
 		{"requests left late (sent - timeline)", late(t.Late)},
 		{"behind the timeline (waiting for late answers)", late(t.Behind)},
-		{fmt.Sprintf("behind by more than %g ms", OverloadedLate), fmt.Sprintf("%.1f%% (%s requests)", 100*t.BehindOverShare(), thousands(t.BehindOver))},
-		{"the generator's lateness (sent - ready)", "p99 " + msText(quantile(t.Generator, 99))},
+		{fmt.Sprintf("behind by more than %g ms", analysis.OverloadedLate), fmt.Sprintf("%.1f%% (%s requests)", 100*t.BehindOverShare(), analysis.Thousands(t.BehindOver))},
+		{"the generator's lateness (sent - ready)", "p99 " + msText(analysis.QuantileOf(t.Generator, 99))},
 	}}
 	return h
 }
 
 // timelineChart draws the recorded arrivals, amplified, beside the
 // replayed ones, per second, and the baseline's replayed ones dashed
-// (base nil: none); past maxWindows steps, steps are merged in pairs as
+// (base nil: none); past analysis.MaxWindows steps, steps are merged in pairs as
 // the time series' windows are.
-func timelineChart(t, base *Timeline) template.HTML {
+func timelineChart(t, base *analysis.Timeline) template.HTML {
 	xs, recorded, replayed := timelineRates(t)
 	name := recordedTimes(t)
 	ss := []series{{name: name, color: "#6b7280", ys: recorded}, {name: "replayed", color: "#2563eb", ys: replayed}}
@@ -624,9 +623,9 @@ func timelineChart(t, base *Timeline) template.HTML {
 
 // timelineRates are a timeline's steps and its recorded (amplified) and
 // replayed arrivals per second.
-func timelineRates(t *Timeline) (xs, recorded, replayed []float64) {
+func timelineRates(t *analysis.Timeline) (xs, recorded, replayed []float64) {
 	step, rec, sent := t.Step, t.Recorded, t.Sent
-	for len(rec) > maxWindows {
+	for len(rec) > analysis.MaxWindows {
 		pairs := func(v []int64) []int64 {
 			out := make([]int64, (len(v)+1)/2)
 			for i, n := range v {
@@ -652,12 +651,12 @@ type serviceRow struct {
 
 // WriteHTML writes the self-contained report. Every string from traffic
 // goes through html/template, which escapes it for where it lands.
-func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) error {
+func WriteHTML(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict, opts HTMLOptions) error {
 	if opts.Baseline != nil && rep.Baseline == nil {
 		// Judged here when the caller did not (Run does it once for
 		// every output).
 		r := *rep
-		r.Baseline = Compare(rep, opts.Baseline)
+		r.Baseline = analysis.Compare(rep, opts.Baseline)
 		rep = &r
 	}
 	d := htmlData{Title: strings.Join(rep.Runs, ", "), Runs: strings.Join(rep.Runs, ", "), Scenarios: strings.Join(rep.Scenarios, ", "),
@@ -678,14 +677,14 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 		d.Pass = d.Pass && v.Pass
 	}
 	base := opts.Baseline
-	var baseTotal *Stats
+	var baseTotal *analysis.Stats
 	if base != nil {
 		d.Baseline = strings.Join(base.Runs, ", ")
 		baseTotal = base.Total
 	}
 	d.Total = row(rep, base, rep.Total, baseTotal)
 	d.Linked = rep.Total.Linked()
-	baseByKey := map[Key]*Stats{}
+	baseByKey := map[analysis.Key]*analysis.Stats{}
 	if base != nil {
 		for _, bs := range base.Names {
 			baseByKey[bs.Key] = bs
@@ -733,7 +732,7 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	d.Pass = d.Pass && len(rep.Problems()) == 0
 	d.Open, d.Overloaded, d.LateP99, d.OverloadReason = rep.Open, rep.Overloaded(), fmt.Sprintf("%.3f ms", rep.LateP99), rep.OverloadReason()
 	if rep.Timeline != nil {
-		var bt *Timeline
+		var bt *analysis.Timeline
 		if base != nil {
 			bt = base.Timeline
 		}
@@ -744,7 +743,7 @@ func WriteHTML(w io.Writer, rep *Report, verdicts []Verdict, opts HTMLOptions) e
 	d.Shadow = shadowHTML(rep)
 	if rep.Open {
 		for _, s := range append(rep.Names, rep.Total) {
-			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(quantile(s.Service, q))) }
+			f := func(q float64) string { return fmt.Sprintf("%.1f", ms(analysis.QuantileOf(s.Service, q))) }
 			d.Service = append(d.Service, serviceRow{s.Method, s.Name, f(50), f(95), f(99)})
 		}
 	}

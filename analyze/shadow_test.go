@@ -1,14 +1,15 @@
-package analysis
+package analyze
 
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -35,7 +36,7 @@ func TestShadowReport(t *testing.T) {
 		rows = append(rows, r)
 	}
 	path := filepath.Join(dir, "light_load_x.parquet")
-	writeResults(t, path, rows)
+	resultstest.WriteResults(t, path, rows)
 	var table bytes.Buffer
 	out, err := Run(Config{Inputs: []string{path}, NoDefaults: true, Formats: []string{"json", "html"}, Stdout: &table})
 	if err != nil {
@@ -45,7 +46,7 @@ func TestShadowReport(t *testing.T) {
 	if sh == nil || sh.Total.Requests != 100 || sh.Total.Failures != 1 || sh.Total.Compared != 99 || sh.Total.Mismatched() != 49 {
 		t.Fatalf("shadow: %+v", sh.Total)
 	}
-	if bt.Total.Compared != 99 || bt.Total.Mismatched() != 49 || bt.key(Key{"GET", "/a"}).Mismatched() != 0 {
+	if bt.Total.Compared != 99 || bt.Total.Mismatched() != 49 || bt.Key(analysis.Key{Method: "GET", Name: "/a"}).Mismatched() != 0 {
 		t.Fatalf("between: compared %d, mismatched %d", bt.Total.Compared, bt.Total.Mismatched())
 	}
 	if p50 := sh.Total.Quantile(50); p50 < 7.9 || p50 > 8.1 {
@@ -66,11 +67,11 @@ func TestShadowReport(t *testing.T) {
 			} `json:"differences_between_targets"`
 		} `json:"shadow"`
 	}
-	b := readFile(t, filepath.Join(dir, "light_load_x.json"))
+	b := resultstest.ReadFile(t, filepath.Join(dir, "light_load_x.json"))
 	if err := json.Unmarshal(b, &j); err != nil || j.Shadow == nil || j.Shadow.Total.Failures != 1 || j.Shadow.Between.Mismatched != 49 {
 		t.Errorf("JSON shadow %+v: %v", j.Shadow, err)
 	}
-	if h := string(readFile(t, filepath.Join(dir, "light_load_x.html"))); !strings.Contains(h, "<h2>Shadow target</h2>") || !strings.Contains(h, "missing $.owner (49)") {
+	if h := string(resultstest.ReadFile(t, filepath.Join(dir, "light_load_x.html"))); !strings.Contains(h, "<h2>Shadow target</h2>") || !strings.Contains(h, "missing $.owner (49)") {
 		t.Error("the HTML report has no shadow section")
 	}
 	// Without a shadow: nothing of it.
@@ -78,18 +79,9 @@ func TestShadowReport(t *testing.T) {
 		rows[i].ShadowStatus, rows[i].ShadowError, rows[i].ShadowLatencyNanos, rows[i].ShadowDiff, rows[i].TargetsDiff = 0, "", 0, "", ""
 	}
 	path = filepath.Join(dir, "light_load_y.parquet")
-	writeResults(t, path, rows)
+	resultstest.WriteResults(t, path, rows)
 	table.Reset()
 	if out, err = Run(Config{Inputs: []string{path}, NoDefaults: true, Formats: []string{"json"}, Stdout: &table}); err != nil || out.Report.Shadow != nil || strings.Contains(table.String(), "shadow") {
 		t.Errorf("no shadow, yet %v %v", out.Report.Shadow, err)
 	}
-}
-
-func readFile(t *testing.T, path string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

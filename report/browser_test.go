@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"bufio"
@@ -14,19 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/websocket"
-
+	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/analysistest"
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
+	"golang.org/x/net/websocket"
 )
-
-func findChromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
 
 // cdp is a minimal Chrome DevTools Protocol client over the browser's
 // websocket, with one page session (flat mode).
@@ -95,19 +88,19 @@ func (c *cdp) waitFor(method string, timeout time.Duration) bool {
 // kept in the test's artifact directory (go test -artifacts -outputdir DIR
 // keeps it), or at REPORT_SCREENSHOT=path.
 func TestReportInChromium(t *testing.T) {
-	bin := findChromium()
+	bin := resultstest.FindChromium()
 	if bin == "" {
 		t.Skip("chromium is not installed (scripts/test.sh installs Debian's): the report is not checked in a browser")
 	}
 	dir := t.ArtifactDir()
-	rows := differing(3000, 20, 21)
-	rows = append(rows, results.Result{Run: rows[0].Run, Method: "GET", Name: `/<script>window.pwned=1</script>`, Sent: t0, Scheduled: t0, LatencyNanos: 5e6, Status: 200,
+	rows := resultstest.Differing(3000, 20, 21)
+	rows = append(rows, results.Result{Run: rows[0].Run, Method: "GET", Name: `/<script>window.pwned=1</script>`, Sent: resultstest.T0, Scheduled: resultstest.T0, LatencyNanos: 5e6, Status: 200,
 		Compared: true, Diff: `missing $.<script>window.pwned=2</script>`})
-	rep := aggregate(rows)
-	base := aggregate(synthetic(3000, 20, 22))
-	var ths []Threshold
-	for _, e := range DefaultThresholds {
-		th, _ := ParseThreshold(e)
+	rep := analysistest.Aggregate(rows)
+	base := analysistest.Aggregate(resultstest.Synthetic(3000, 20, 22))
+	var ths []analysis.Threshold
+	for _, e := range analysis.DefaultThresholds {
+		th, _ := analysis.ParseThreshold(e)
 		ths = append(ths, th)
 	}
 	page := filepath.Join(dir, "report.html")
@@ -119,7 +112,7 @@ func TestReportInChromium(t *testing.T) {
 	}
 	defer os.RemoveAll(profile)
 	var b bytes.Buffer
-	if err := WriteHTML(&b, rep, Check(rep, ths), HTMLOptions{Host: "http://127.0.0.1:8000", Baseline: base, Generated: time.Now()}); err != nil {
+	if err := WriteHTML(&b, rep, analysis.Check(rep, ths), HTMLOptions{Host: "http://127.0.0.1:8000", Baseline: base, Generated: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(page, b.Bytes(), 0o600)

@@ -1,4 +1,8 @@
-package analysis
+// Package analyze is what the analyze command (and replay, at a run's
+// end) does: read the results files and a baseline, check the
+// thresholds, write the outputs of a run together, and say the exit
+// code.
+package analyze
 
 import (
 	"errors"
@@ -9,6 +13,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/report"
 )
 
 // Config is what analyze was asked.
@@ -45,8 +52,8 @@ const (
 
 // Outcome is what Run wrote and decided.
 type Outcome struct {
-	Report   *Report
-	Verdicts []Verdict
+	Report   *analysis.Report
+	Verdicts []analysis.Verdict
 	// Files are the paths written.
 	Files []string
 	// Code is the exit code.
@@ -56,13 +63,13 @@ type Outcome struct {
 // Check says what is wrong with the formats and thresholds, without
 // reading any input, and returns the thresholds parsed: replay asks
 // before it sends any load (and takes the abort thresholds from them).
-func (cfg Config) Check() ([]Threshold, error) {
+func (cfg Config) Check() ([]analysis.Threshold, error) {
 	_, ths, err := cfg.parse()
 	return ths, err
 }
 
 // parse reads the formats and the thresholds to check.
-func (cfg Config) parse() (map[string]bool, []Threshold, error) {
+func (cfg Config) parse() (map[string]bool, []analysis.Threshold, error) {
 	formats := map[string]bool{}
 	if len(cfg.Formats) == 0 {
 		cfg.Formats = []string{"html", "csv", "json"}
@@ -81,12 +88,12 @@ func (cfg Config) parse() (map[string]bool, []Threshold, error) {
 	if cfg.OneShard {
 		exprs = nil
 	} else if !cfg.NoDefaults {
-		exprs = append(slices.Clone(DefaultThresholds), exprs...)
+		exprs = append(slices.Clone(analysis.DefaultThresholds), exprs...)
 	}
-	var ths []Threshold
+	var ths []analysis.Threshold
 	seen := map[string]bool{}
 	for _, e := range exprs {
-		t, err := ParseThreshold(e)
+		t, err := analysis.ParseThreshold(e)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -117,7 +124,7 @@ func Run(cfg Config) (*Outcome, error) {
 	if err != nil {
 		return bad(err)
 	}
-	agg := New(cfg.Window)
+	agg := analysis.New(cfg.Window)
 	if err := agg.AddFiles(files); err != nil {
 		return bad(err)
 	}
@@ -128,18 +135,18 @@ func Run(cfg Config) (*Outcome, error) {
 	if rep.Total.Requests == 0 {
 		return bad(fmt.Errorf("%s hold no request: nothing to analyze", strings.Join(files, ", ")))
 	}
-	var base *Report
+	var base *analysis.Report
 	if len(cfg.Baseline) > 0 {
 		bfiles, err := expand(cfg.Baseline)
 		if err != nil {
 			return bad(fmt.Errorf("--baseline: %w", err))
 		}
-		b := New(cfg.Window)
+		b := analysis.New(cfg.Window)
 		if err := b.AddFiles(bfiles); err != nil {
 			return bad(fmt.Errorf("--baseline: %w", err))
 		}
 		base = b.Finish()
-		rep.Baseline = Compare(rep, base)
+		rep.Baseline = analysis.Compare(rep, base)
 	}
 	for _, t := range ths {
 		if t.Baseline != nil && base == nil {
@@ -149,13 +156,13 @@ func Run(cfg Config) (*Outcome, error) {
 	if rep.ScenarioReports, rep.ScenariosNote, err = scenarioReports(rep, files, cfg, ths); err != nil {
 		return bad(err)
 	}
-	out := &Outcome{Report: rep, Verdicts: Check(rep, ths)}
+	out := &Outcome{Report: rep, Verdicts: analysis.Check(rep, ths)}
 	for _, v := range out.Verdicts {
 		if !v.Pass {
 			out.Code = ExitFail
 		}
 	}
-	if !scenariosPass(rep) {
+	if !rep.ScenariosPass() {
 		out.Code = ExitFail // a scenario failed its own thresholds
 	}
 	if len(rep.Problems()) > 0 {
@@ -177,22 +184,22 @@ func Run(cfg Config) (*Outcome, error) {
 	var outs []output
 	add := func(suffix string, fn func(io.Writer) error) { outs = append(outs, output{suffix, fn}) }
 	if formats["csv"] {
-		add("_stats.csv", func(w io.Writer) error { return WriteStatsCSV(w, rep) })
-		add("_failures.csv", func(w io.Writer) error { return WriteFailuresCSV(w, rep) })
-		add("_stats_history.csv", func(w io.Writer) error { return WriteHistoryCSV(w, rep) })
+		add("_stats.csv", func(w io.Writer) error { return report.WriteStatsCSV(w, rep) })
+		add("_failures.csv", func(w io.Writer) error { return report.WriteFailuresCSV(w, rep) })
+		add("_stats_history.csv", func(w io.Writer) error { return report.WriteHistoryCSV(w, rep) })
 		if rep.Total.Compared > 0 {
-			add("_differences.csv", func(w io.Writer) error { return WriteDifferencesCSV(w, rep) })
+			add("_differences.csv", func(w io.Writer) error { return report.WriteDifferencesCSV(w, rep) })
 		}
 	}
 	if formats["json"] {
-		add(".json", func(w io.Writer) error { return WriteJSON(w, rep, out.Verdicts) })
+		add(".json", func(w io.Writer) error { return report.WriteJSON(w, rep, out.Verdicts) })
 	}
 	if formats["junit"] {
-		add("_junit.xml", func(w io.Writer) error { return WriteJUnit(w, rep, out.Verdicts) })
+		add("_junit.xml", func(w io.Writer) error { return report.WriteJUnit(w, rep, out.Verdicts) })
 	}
 	if formats["html"] {
-		opts := HTMLOptions{Host: cfg.Host, Trace: cfg.Trace, Baseline: base, Generated: time.Now()}
-		add(".html", func(w io.Writer) error { return WriteHTML(w, rep, out.Verdicts, opts) })
+		opts := report.HTMLOptions{Host: cfg.Host, Trace: cfg.Trace, Baseline: base, Generated: time.Now()}
+		add(".html", func(w io.Writer) error { return report.WriteHTML(w, rep, out.Verdicts, opts) })
 	}
 	werr := writeOutputs(dir, run, outs)
 	if werr == nil {
@@ -201,7 +208,7 @@ func Run(cfg Config) (*Outcome, error) {
 		}
 	}
 	if cfg.Stdout != nil {
-		WriteTable(cfg.Stdout, rep, out.Verdicts)
+		report.WriteTable(cfg.Stdout, rep, out.Verdicts)
 	}
 	if werr != nil {
 		out.Code = ExitBad
@@ -232,7 +239,7 @@ func expand(inputs []string) ([]string, error) {
 
 // runName names the outputs: the run id when all rows share one (shards
 // of a run), the file's name for one file, else the first run and a count.
-func runName(rep *Report, files []string) string {
+func runName(rep *analysis.Report, files []string) string {
 	switch {
 	case len(rep.Runs) == 1 && safeName(rep.Runs[0]):
 		return rep.Runs[0]

@@ -1,4 +1,4 @@
-package analysis
+package report
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/replaykit/replaykit/analysis"
+	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
 
@@ -15,7 +17,7 @@ import (
 // invents none.
 func TestParametersFromTheFooter(t *testing.T) {
 	dir := t.TempDir()
-	rows := synthetic(400, 4, 41)
+	rows := resultstest.Synthetic(400, 4, 41)
 	write := func(name string, meta map[string]string, rows []results.Result) string {
 		path := filepath.Join(dir, name)
 		w, err := results.Create(path, results.WriterOptions{})
@@ -41,20 +43,20 @@ func TestParametersFromTheFooter(t *testing.T) {
 	shard1 := write("shard1.parquet", meta, rows[200:])
 	old := write("old.parquet", nil, rows)
 
-	a := New(0)
+	a := analysis.New(0)
 	for _, f := range []string{shard0, shard1} {
 		if err := a.AddFile(f); err != nil {
 			t.Fatal(err)
 		}
 	}
 	rep := a.Report()
-	want := []Parameter{{"users planned", "10"}, {"pacing", "recorded"}, {"speed", "2"}, {"ramp", "30s"}, {"seed", "7, 8"},
-		{"trace files", "traces/a.parquet, traces/b.parquet"}, {"traces' span", "2026-11-27T08:59:00Z to 2026-11-27T09:30:00Z (31m1s)"},
-		{"replaykit", "replay 0.1.0 (go1.26.8)"}}
+	want := []analysis.Parameter{{Name: "users planned", Value: "10"}, {Name: "pacing", Value: "recorded"}, {Name: "speed", Value: "2"}, {Name: "ramp", Value: "30s"}, {Name: "seed", Value: "7, 8"},
+		{Name: "trace files", Value: "traces/a.parquet, traces/b.parquet"}, {Name: "traces' span", Value: "2026-11-27T08:59:00Z to 2026-11-27T09:30:00Z (31m1s)"},
+		{Name: "replaykit", Value: "replay 0.1.0 (go1.26.8)"}}
 	if !slices.Equal(rep.Parameters, want) {
 		t.Errorf("parameters\n%v, want\n%v", rep.Parameters, want)
 	}
-	b := New(0)
+	b := analysis.New(0)
 	if err := b.AddFile(old); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,7 @@ func TestParametersFromTheFooter(t *testing.T) {
 		}
 	}
 	// One the baseline had and the run did not.
-	withSpeed := &Report{Parameters: []Parameter{{"pacing", "stress"}}}
+	withSpeed := &analysis.Report{Parameters: []analysis.Parameter{{Name: "pacing", Value: "stress"}}}
 	if f := parameterFacts(withSpeed, rep); !slices.Contains(f, figure{"speed", "none (baseline: 2)"}) || !slices.Contains(f, figure{"pacing", "stress (baseline: recorded)"}) {
 		t.Errorf("facts against the baseline: %v", f)
 	}

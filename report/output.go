@@ -1,4 +1,7 @@
-package analysis
+// Package report writes an analysis's figures as analyze's outputs: the
+// terminal table, Locust's CSVs, JSON, JUnit XML and a self-contained
+// HTML report that runs no script.
+package report
 
 import (
 	"encoding/json"
@@ -13,6 +16,7 @@ import (
 	"unicode"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/replaykit/replaykit/analysis"
 )
 
 // printable makes a string from traffic safe for a terminal: control
@@ -27,7 +31,7 @@ func printable(s string) string {
 
 // WriteTable writes the terminal summary: facts, a row per name and the
 // total, the top failures and the threshold verdicts.
-func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
+func WriteTable(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) {
 	if len(rep.RunSpans) > 1 {
 		// Rates are over the time the runs ran, never the gaps between.
 		fmt.Fprintf(w, "%s: %d requests in %s of running time (%d runs, %s to %s: %s in all), %s\n", strings.Join(rep.Runs, ", "), rep.Total.Requests,
@@ -49,9 +53,9 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 	}
 	tw.Flush()
 	if t := rep.Total; t.Linked() {
-		fmt.Fprintf(w, "values carried: %s", thousands(t.Carried))
+		fmt.Fprintf(w, "values carried: %s", analysis.Thousands(t.Carried))
 		if t.NotCarried > 0 {
-			fmt.Fprintf(w, " (%s not carried: their source did not answer as recorded or lacked the value, so the recorded one went)", thousands(t.NotCarried))
+			fmt.Fprintf(w, " (%s not carried: their source did not answer as recorded or lacked the value, so the recorded one went)", analysis.Thousands(t.NotCarried))
 		}
 		fmt.Fprintln(w)
 	}
@@ -60,14 +64,14 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 	if rep.Open {
 		t := rep.Total
 		fmt.Fprintf(w, "service time (from the actual send): p50 %.1f  p95 %.1f  p99 %.1f ms; sends left late by p99 %.3f ms\n",
-			ms(quantile(t.Service, 50)), ms(quantile(t.Service, 95)), ms(quantile(t.Service, 99)), rep.LateP99)
+			ms(analysis.QuantileOf(t.Service, 50)), ms(analysis.QuantileOf(t.Service, 95)), ms(analysis.QuantileOf(t.Service, 99)), rep.LateP99)
 	}
 	if rep.Timeline != nil {
 		for _, l := range timelineLines(rep.Timeline) {
 			fmt.Fprintln(w, l)
 		}
 		if rep.Unsent > 0 {
-			fmt.Fprintf(w, "timeline: %s requests due before the end were not sent by then: their sessions were behind the timeline, waiting for answers\n", thousands(rep.Unsent))
+			fmt.Fprintf(w, "timeline: %s requests due before the end were not sent by then: their sessions were behind the timeline, waiting for answers\n", analysis.Thousands(rep.Unsent))
 		}
 	}
 	for _, n := range rep.TimelineNotes {
@@ -103,20 +107,20 @@ func WriteTable(w io.Writer, rep *Report, verdicts []Verdict) {
 // a line per route that had differences, and the total; one line when
 // every compared answer agreed; nothing when none was compared (results
 // from before the comparison, or replay --no-compare).
-func writeDifferences(w io.Writer, rep *Report) {
+func writeDifferences(w io.Writer, rep *analysis.Report) {
 	writeDiffs(w, rep, "differences from the recording:", "answers: %s compared with the recording, all agreed\n")
 }
 
 // writeDiffs writes rep's differences under heading, or agreed (a format
 // of the count) when there were none.
-func writeDiffs(w io.Writer, rep *Report, heading, agreed string) {
+func writeDiffs(w io.Writer, rep *analysis.Report, heading, agreed string) {
 	t := rep.Total
 	if t.Compared == 0 {
 		return
 	}
 	note := skippedNote(t)
 	if t.Mismatched() == 0 {
-		fmt.Fprintf(w, agreed, thousands(t.Compared))
+		fmt.Fprintf(w, agreed, analysis.Thousands(t.Compared))
 		if note != "" {
 			fmt.Fprintf(w, "  %s\n", note)
 		}
@@ -124,7 +128,7 @@ func writeDiffs(w io.Writer, rep *Report, heading, agreed string) {
 	}
 	fmt.Fprintln(w, heading)
 	if note != "" {
-		fmt.Fprintf(w, "  (answers: %s compared, %s)\n", thousands(t.Compared), note)
+		fmt.Fprintf(w, "  (answers: %s compared, %s)\n", analysis.Thousands(t.Compared), note)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "Type\tName\tcompared\tmismatched\tstatus\tshape\tvalue\t  most often")
@@ -132,46 +136,37 @@ func writeDiffs(w io.Writer, rep *Report, heading, agreed string) {
 		if s.Mismatched() == 0 {
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%.1f%%)\t%s\t%s\t%s\t  %s\n", printable(s.Method), printable(s.Name), thousands(s.Compared),
-			thousands(s.Mismatched()), 100*s.MismatchRate(), thousands(s.StatusDiffs), thousands(s.ShapeDiffs), thousands(s.ValueDiffs), topDiffsText(s))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s (%.1f%%)\t%s\t%s\t%s\t  %s\n", printable(s.Method), printable(s.Name), analysis.Thousands(s.Compared),
+			analysis.Thousands(s.Mismatched()), 100*s.MismatchRate(), analysis.Thousands(s.StatusDiffs), analysis.Thousands(s.ShapeDiffs), analysis.Thousands(s.ValueDiffs), topDiffsText(s))
 	}
 	tw.Flush()
 }
 
 // topDiffsText is a route's most common differences and their counts:
 // "status 200->302 (1,990); value $.state (10)".
-func topDiffsText(s *Stats) string {
+func topDiffsText(s *analysis.Stats) string {
 	var out []string
 	for _, d := range s.TopDiffs(shownDiffs) {
-		out = append(out, fmt.Sprintf("%s (%s)", printable(d.Diff), thousands(d.Count)))
+		out = append(out, fmt.Sprintf("%s (%s)", printable(d.Diff), analysis.Thousands(d.Count)))
 	}
 	return strings.Join(out, "; ")
-}
-
-// thousands writes n with commas between groups of three digits.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
 }
 
 // timelineLines say how a run of the recorded scenario kept to its
 // timeline: what it sent against what it planned, how late its requests
 // started, and, when that was late, who could not keep up.
-func timelineLines(t *Timeline) []string {
+func timelineLines(t *analysis.Timeline) []string {
 	speed := ""
 	if t.Speed != 1 {
 		speed = " at speed " + strconv.FormatFloat(t.Speed, 'f', -1, 64)
 	}
-	sent := thousands(t.SentTotal) + " sent"
+	sent := analysis.Thousands(t.SentTotal) + " sent"
 	var why []string
 	if t.Planned > 0 {
 		why = append(why, fmt.Sprintf("%.1f%%", 100*t.SentShare()))
 	}
 	if t.Outside > 0 {
-		why = append(why, fmt.Sprintf("%s of them outside the recording's steps", thousands(t.Outside)))
+		why = append(why, fmt.Sprintf("%s of them outside the recording's steps", analysis.Thousands(t.Outside)))
 	}
 	if len(why) > 0 {
 		sent += " (" + strings.Join(why, ", ") + ")"
@@ -181,20 +176,20 @@ func timelineLines(t *Timeline) []string {
 		corr = perStep(t.Step) + " correlation undefined (fewer than 2 steps in common, or a series that does not vary)"
 	}
 	out := []string{
-		fmt.Sprintf("timeline: %s%s: %s requests planned, %s, %s", recordedTimes(t), speed, thousands(t.Planned), sent, corr),
+		fmt.Sprintf("timeline: %s%s: %s requests planned, %s, %s", recordedTimes(t), speed, analysis.Thousands(t.Planned), sent, corr),
 		fmt.Sprintf("sessions started late by p50 %s, p99 %s, max %s; requests left late against the timeline by p50 %s, p99 %s, max %s (behind the timeline: p99 %s, %.1f%% over %g ms; the generator: p99 %s)",
-			msText(quantile(t.Starts, 50)), msText(quantile(t.Starts, 99)), msText(t.Starts.Max()),
-			msText(quantile(t.Late, 50)), msText(quantile(t.Late, 99)), msText(t.Late.Max()),
-			msText(quantile(t.Behind, 99)), 100*t.BehindOverShare(), OverloadedLate, msText(quantile(t.Generator, 99))),
+			msText(analysis.QuantileOf(t.Starts, 50)), msText(analysis.QuantileOf(t.Starts, 99)), msText(t.Starts.Max()),
+			msText(analysis.QuantileOf(t.Late, 50)), msText(analysis.QuantileOf(t.Late, 99)), msText(t.Late.Max()),
+			msText(analysis.QuantileOf(t.Behind, 99)), 100*t.BehindOverShare(), analysis.OverloadedLate, msText(analysis.QuantileOf(t.Generator, 99))),
 	}
 	if who := keepUpText(t); who != "" {
-		out = append(out, fmt.Sprintf("requests left late against the timeline by p99 %s, over %g ms: %s", msText(quantile(t.Late, 99)), OverloadedLate, who))
+		out = append(out, fmt.Sprintf("requests left late against the timeline by p99 %s, over %g ms: %s", msText(analysis.QuantileOf(t.Late, 99)), analysis.OverloadedLate, who))
 	}
 	return out
 }
 
 // keepUpText says who could not keep to the timeline, or "".
-func keepUpText(t *Timeline) string {
+func keepUpText(t *analysis.Timeline) string {
 	switch t.CannotKeepUp() {
 	case "target":
 		return "the target cannot keep up: answers came late and the sessions waited for them"
@@ -205,7 +200,7 @@ func keepUpText(t *Timeline) string {
 }
 
 // recordedTimes is "recorded × 3".
-func recordedTimes(t *Timeline) string {
+func recordedTimes(t *analysis.Timeline) string {
 	return "recorded × " + strconv.FormatFloat(t.Amplify, 'f', -1, 64)
 }
 
@@ -220,7 +215,7 @@ func perStep(step time.Duration) string {
 // msText is a histogram value (µs) in milliseconds, as the table shows them.
 func msText(us int64) string { return fmt.Sprintf("%.1f ms", ms(us)) }
 
-func modelText(rep *Report) string {
+func modelText(rep *analysis.Report) string {
 	switch {
 	case rep.Timeline != nil:
 		return "recorded timeline: latency counts from when each request was ready to leave"
@@ -260,17 +255,17 @@ type jsonStats struct {
 // (mismatched over compared, null when none was) and the most common
 // differences.
 type jsonDifferences struct {
-	Compared     int64       `json:"compared"`
-	BodySkipped  int64       `json:"body_skipped,omitempty"`
-	Mismatched   int64       `json:"mismatched"`
-	StatusDiffs  int64       `json:"status_diffs"`
-	ShapeDiffs   int64       `json:"shape_diffs"`
-	ValueDiffs   int64       `json:"value_diffs"`
-	MismatchRate *float64    `json:"mismatch_rate"`
-	TopDiffs     []DiffCount `json:"top_diffs"`
+	Compared     int64                `json:"compared"`
+	BodySkipped  int64                `json:"body_skipped,omitempty"`
+	Mismatched   int64                `json:"mismatched"`
+	StatusDiffs  int64                `json:"status_diffs"`
+	ShapeDiffs   int64                `json:"shape_diffs"`
+	ValueDiffs   int64                `json:"value_diffs"`
+	MismatchRate *float64             `json:"mismatch_rate"`
+	TopDiffs     []analysis.DiffCount `json:"top_diffs"`
 }
 
-func differencesJSON(s *Stats) *jsonDifferences {
+func differencesJSON(s *analysis.Stats) *jsonDifferences {
 	d := &jsonDifferences{Compared: s.Compared, BodySkipped: s.BodySkipped, Mismatched: s.Mismatched(), StatusDiffs: s.StatusDiffs, ShapeDiffs: s.ShapeDiffs,
 		ValueDiffs: s.ValueDiffs, TopDiffs: s.TopDiffs(shownDiffs)}
 	if s.Compared > 0 {
@@ -278,7 +273,7 @@ func differencesJSON(s *Stats) *jsonDifferences {
 		d.MismatchRate = &rate
 	}
 	if d.TopDiffs == nil {
-		d.TopDiffs = []DiffCount{}
+		d.TopDiffs = []analysis.DiffCount{}
 	}
 	return d
 }
@@ -345,13 +340,13 @@ type jsonLateness struct {
 	Max float64 `json:"max"`
 }
 
-func timelineJSON(t *Timeline) *jsonTimeline {
+func timelineJSON(t *analysis.Timeline) *jsonTimeline {
 	late := func(h *hdrhistogram.Histogram) jsonLateness {
-		return jsonLateness{P50: ms(quantile(h, 50)), P99: ms(quantile(h, 99)), Max: ms(h.Max())}
+		return jsonLateness{P50: ms(analysis.QuantileOf(h, 50)), P99: ms(analysis.QuantileOf(h, 99)), Max: ms(h.Max())}
 	}
 	j := &jsonTimeline{Start: t.Start, StepS: t.Step.Seconds(), Amplify: t.Amplify, Speed: t.Speed, Planned: t.Planned,
 		Sent: t.SentTotal, SentOutside: t.Outside, CorrelationSteps: t.CorrelatedSteps, SessionStarts: late(t.Starts), Lateness: late(t.Late),
-		Behind: late(t.Behind), BehindOverPct: 100 * t.BehindOverShare(), GeneratorP99: ms(quantile(t.Generator, 99)),
+		Behind: late(t.Behind), BehindOverPct: 100 * t.BehindOverShare(), GeneratorP99: ms(analysis.QuantileOf(t.Generator, 99)),
 		CannotKeepUp: t.CannotKeepUp(), Recorded: t.Recorded, SentSteps: t.Sent}
 	if t.Planned > 0 {
 		pct := 100 * t.SentShare()
@@ -386,11 +381,11 @@ type jsonVerdict struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-func statsJSON(rep *Report, s *Stats) jsonStats {
+func statsJSON(rep *analysis.Report, s *analysis.Stats) jsonStats {
 	pct := func(h *hdrhistogram.Histogram) map[string]float64 {
 		m := map[string]float64{}
-		for _, p := range Percentiles {
-			m[num(p)] = ms(quantile(h, p))
+		for _, p := range analysis.Percentiles {
+			m[num(p)] = ms(analysis.QuantileOf(h, p))
 		}
 		return m
 	}
@@ -405,34 +400,34 @@ func statsJSON(rep *Report, s *Stats) jsonStats {
 }
 
 // WriteJSON writes {run}.json: everything the report shows, for machines.
-func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
+func WriteJSON(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) error {
 	out := struct {
-		Runs      []string        `json:"runs"`
-		Scenarios []string        `json:"scenarios"`
-		Shards    []int32         `json:"shards"`
-		Start     time.Time       `json:"start"`
-		End       time.Time       `json:"end"`
-		RunTimeS  float64         `json:"run_time_s"`
-		RunsInfo  []jsonRun       `json:"runs_detail"`
-		Open      bool            `json:"open_model"`
-		LateP99   float64         `json:"send_late_p99_ms"`
-		Overload  bool            `json:"generator_overloaded"`
-		OverSecs  int             `json:"generator_overloaded_seconds,omitempty"`
-		Problems  []string        `json:"incomplete,omitempty"`
-		Users     int32           `json:"max_users"`
-		Total     jsonStats       `json:"total"`
-		Names     []jsonStats     `json:"names"`
-		Failures  []Failure       `json:"failures"`
-		WindowS   float64         `json:"window_s"`
-		Windows   []jsonWindow    `json:"windows"`
-		Timeline  *jsonTimeline   `json:"timeline,omitempty"`
-		Shadow    *jsonShadow     `json:"shadow,omitempty"`
-		TLNotes   []string        `json:"timeline_notes,omitempty"`
-		Baseline  *jsonComparison `json:"baseline,omitempty"`
-		Verdicts  []jsonVerdict   `json:"thresholds"`
-		Sections  []jsonScenario  `json:"scenarios_detail,omitempty"`
-		Suite     string          `json:"suite,omitempty"`
-		Pass      bool            `json:"pass"`
+		Runs      []string           `json:"runs"`
+		Scenarios []string           `json:"scenarios"`
+		Shards    []int32            `json:"shards"`
+		Start     time.Time          `json:"start"`
+		End       time.Time          `json:"end"`
+		RunTimeS  float64            `json:"run_time_s"`
+		RunsInfo  []jsonRun          `json:"runs_detail"`
+		Open      bool               `json:"open_model"`
+		LateP99   float64            `json:"send_late_p99_ms"`
+		Overload  bool               `json:"generator_overloaded"`
+		OverSecs  int                `json:"generator_overloaded_seconds,omitempty"`
+		Problems  []string           `json:"incomplete,omitempty"`
+		Users     int32              `json:"max_users"`
+		Total     jsonStats          `json:"total"`
+		Names     []jsonStats        `json:"names"`
+		Failures  []analysis.Failure `json:"failures"`
+		WindowS   float64            `json:"window_s"`
+		Windows   []jsonWindow       `json:"windows"`
+		Timeline  *jsonTimeline      `json:"timeline,omitempty"`
+		Shadow    *jsonShadow        `json:"shadow,omitempty"`
+		TLNotes   []string           `json:"timeline_notes,omitempty"`
+		Baseline  *jsonComparison    `json:"baseline,omitempty"`
+		Verdicts  []jsonVerdict      `json:"thresholds"`
+		Sections  []jsonScenario     `json:"scenarios_detail,omitempty"`
+		Suite     string             `json:"suite,omitempty"`
+		Pass      bool               `json:"pass"`
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, RunTimeS: rep.RateDuration().Seconds(), Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
@@ -454,14 +449,14 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 	}
 	for _, win := range rep.Windows {
 		out.Windows = append(out.Windows, jsonWindow{Start: win.Start, Requests: win.Requests, Failures: win.Failures, Users: win.Users,
-			P50: ms(quantile(win.Latency, 50)), P95: ms(quantile(win.Latency, 95)), P99: ms(quantile(win.Latency, 99))})
+			P50: ms(analysis.QuantileOf(win.Latency, 50)), P95: ms(analysis.QuantileOf(win.Latency, 95)), P99: ms(analysis.QuantileOf(win.Latency, 99))})
 	}
 	for _, v := range verdicts {
 		out.Verdicts = append(out.Verdicts, jsonVerdict{Threshold: v.Expr, Name: v.Name, Metric: v.Metric, Limit: v.Value,
 			Actual: v.Actual, Pass: v.Pass, Missing: v.Missing, Detail: v.Detail})
 		out.Pass = out.Pass && v.Pass
 	}
-	out.Pass = out.Pass && len(rep.Problems()) == 0 && scenariosPass(rep)
+	out.Pass = out.Pass && len(rep.Problems()) == 0 && rep.ScenariosPass()
 	if len(rep.ScenarioReports) > 0 {
 		out.Sections, out.Suite = scenariosJSON(rep), suiteSummary(rep.ScenarioReports)
 	}
@@ -472,7 +467,7 @@ func WriteJSON(w io.Writer, rep *Report, verdicts []Verdict) error {
 
 // WriteJUnit writes the verdicts as JUnit XML: each threshold a test case,
 // so CI systems show which one failed.
-func WriteJUnit(w io.Writer, rep *Report, verdicts []Verdict) error {
+func WriteJUnit(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) error {
 	type failure struct {
 		Message string `xml:"message,attr"`
 		Text    string `xml:",chardata"`
@@ -491,7 +486,7 @@ func WriteJUnit(w io.Writer, rep *Report, verdicts []Verdict) error {
 		Time     string     `xml:"time,attr"`
 		Cases    []testcase `xml:"testcase"`
 	}
-	makeSuite := func(name string, rep *Report, verdicts []Verdict) suite {
+	makeSuite := func(name string, rep *analysis.Report, verdicts []analysis.Verdict) suite {
 		s := suite{Name: name, Tests: len(verdicts), Time: fmt.Sprintf("%.3f", rep.RateDuration().Seconds())}
 		for _, v := range verdicts {
 			c := testcase{Name: v.Expr, Classname: "replaykit.thresholds", Time: "0"}
@@ -529,4 +524,17 @@ func WriteJUnit(w io.Writer, rep *Report, verdicts []Verdict) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+// shownDiffs is how many of the most common differences the outputs show
+// per route.
+const shownDiffs = 3
+
+func ms(us int64) float64 { return float64(us) / 1000 }
+
+func ratio(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
 }
