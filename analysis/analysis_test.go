@@ -162,3 +162,29 @@ func FuzzAddFile(f *testing.F) {
 		}
 	})
 }
+
+// A report is a copy: rows added after it change the next report, never
+// one already handed out (replay's live aborts take one every second).
+func TestReportIsACopy(t *testing.T) {
+	rows := resultstest.Synthetic(2000, 10, 3)
+	a := New(time.Second)
+	for i := range rows[:1000] {
+		a.Add(&rows[i])
+	}
+	first := a.Report()
+	before := dump(first)
+	for i := range rows[1000:] {
+		a.Add(&rows[1000+i])
+	}
+	if got := dump(first); got != before {
+		t.Error("rows added after a report changed it")
+	}
+	second := a.Report()
+	if second.Total.Requests != 2000 || first.Total.Requests != 1000 {
+		t.Errorf("reports of %d then %d requests, want 1000 then 2000", first.Total.Requests, second.Total.Requests)
+	}
+	// What the aggregate finishes with is what it reported last.
+	if dump(a.Finish()) != dump(second) {
+		t.Error("Finish differs from the Report before it")
+	}
+}
