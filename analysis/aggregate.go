@@ -18,6 +18,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 
@@ -366,6 +367,32 @@ type Aggregate struct {
 	// one holds the row Add counts: a batch of one.
 	one results.Batch
 	rec recorder
+	// seen caches statsFor by where the strings are: a scan hands each
+	// worker one copy of each method and name (results.ScanBatches), so
+	// most rows find their stats without hashing the strings.
+	seen [1 << 9]seenKey
+}
+
+// seenKey is a cached statsFor: the method's and the name's bytes.
+type seenKey struct {
+	method, name *byte
+	mlen, nlen   int
+	s            *Stats
+}
+
+// cached is statsFor(Key{m, n}), through a.seen. Equal pointers and
+// lengths are equal strings; the cache keeps the strings alive, so a
+// pointer is never another string's.
+func (a *Aggregate) cached(m, n string) *Stats {
+	mp, np := unsafe.StringData(m), unsafe.StringData(n)
+	h := (uint64(uintptr(unsafe.Pointer(np)))*0x9e3779b97f4a7c15 ^ uint64(uintptr(unsafe.Pointer(mp)))*0xc2b2ae3d27d4eb4f) >> 55 // 9 bits: 512 slots
+	c := &a.seen[h]
+	if c.s != nil && c.name == np && c.method == mp && c.nlen == len(n) && c.mlen == len(m) {
+		return c.s
+	}
+	s := a.statsFor(Key{m, n})
+	*c = seenKey{method: mp, name: np, mlen: len(m), nlen: len(n), s: s}
+	return s
 }
 
 // New returns an empty Aggregate with time series windows of step (1s
@@ -397,7 +424,7 @@ func (a *Aggregate) addBatch(b *results.Batch) {
 		}
 		// Rows often come in runs of one name.
 		if m, n := b.Method[i], b.Name[i]; s == nil || m != method || n != name {
-			s, method, name = a.statsFor(Key{m, n}), m, n
+			s, method, name = a.cached(m, n), m, n
 		}
 		failed := results.Failed(b.Status[i], errText)
 		s.add(b, i, failed, &a.rec)
