@@ -245,9 +245,29 @@ type jsonStats struct {
 	Percentiles  map[string]float64 `json:"percentiles_ms"`
 	Service      map[string]float64 `json:"service_percentiles_ms"`
 	TTFB         map[string]float64 `json:"ttfb_percentiles_ms"`
+	// Statuses are the requests by status ("200", "no answer" for a
+	// transport error, "not HTTP" outside 100..599); Series the name's
+	// latency over time (none for the total: the windows are its).
+	Statuses map[string]int64 `json:"statuses"`
+	Series   *jsonSeries      `json:"series,omitempty"`
 	// The differences from the recording, when any answer of the run was
 	// compared with the recorded one.
 	*jsonDifferences
+}
+
+// jsonSeries is a name's latency over time: at most 100 windows of StepS
+// seconds, from its first request to its last.
+type jsonSeries struct {
+	StepS  float64           `json:"step_s"`
+	Points []jsonRouteWindow `json:"points"`
+}
+
+type jsonRouteWindow struct {
+	Start    time.Time `json:"start"`
+	Requests int64     `json:"requests"`
+	Failures int64     `json:"failures"`
+	P50      float64   `json:"p50_ms"`
+	P95      float64   `json:"p95_ms"`
 }
 
 // jsonDifferences are a route's answers compared with the recorded ones:
@@ -392,7 +412,18 @@ func statsJSON(rep *analysis.Report, s *analysis.Stats) jsonStats {
 	j := jsonStats{Method: s.Method, Name: s.Name, Requests: s.Requests, Failures: s.Failures, RateLimited: s.RateLimited,
 		ErrorRate: s.ErrorRate(), Availability: s.Availability(), RPS: rep.RPS(s), FailuresPerS: rep.FailuresPerSecond(s),
 		AvgBytes: s.AvgBytes(), Carried: s.Carried, NotCarried: s.NotCarried, AvgMs: s.Avg(), MinMs: s.Min(), MaxMs: s.Max(),
-		Percentiles: pct(s.Latency), Service: pct(s.Service), TTFB: pct(s.TTFB)}
+		Percentiles: pct(s.Latency), Service: pct(s.Service), TTFB: pct(s.TTFB), Statuses: map[string]int64{}}
+	for _, sc := range s.Statuses() {
+		j.Statuses[statusText(sc.Status)] = sc.Requests
+	}
+	if s != rep.Total {
+		if points, step := s.Series(); len(points) > 0 {
+			j.Series = &jsonSeries{StepS: step.Seconds()}
+			for _, p := range points {
+				j.Series.Points = append(j.Series.Points, jsonRouteWindow{Start: p.Start, Requests: p.Requests, Failures: p.Failures, P50: p.P50, P95: p.P95})
+			}
+		}
+	}
 	if rep.Total.Compared > 0 {
 		j.jsonDifferences = differencesJSON(s)
 	}

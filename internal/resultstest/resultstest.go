@@ -137,10 +137,10 @@ func GoldenFile(t *testing.T, path string, got []byte) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (go test ./analysis -update writes it)", err)
+		t.Fatalf("%v (go test ./report -update writes it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from its golden file (go test ./analysis -update after checking the change)", path)
+		t.Errorf("%s differs from its golden file (go test ./report -update after checking the change)", path)
 	}
 }
 
