@@ -85,11 +85,10 @@ type Stats struct {
 	// ones (open model) two (lateLatency, lateService). A closed-model
 	// row then costs one record instead of two.
 	onTime, lateLatency, lateService *hdrhistogram.Histogram
-	// diffs counts the differences by text (TopDiffs), at most
-	// 2*keptDiffs of them, nil until one differed; otherDiffs those
-	// whose texts were not kept (differences.go).
-	diffs      map[string]int64
-	otherDiffs int64
+	// diffs counts the differences by text (TopDiffs), set by Report
+	// from the aggregate's count of them (differences.go); nil without
+	// one.
+	diffs map[string]int64
 	// statuses and series are the route's answers by status and its
 	// latency over time (routes.go); nil until the first row.
 	statuses *statusCounts
@@ -352,6 +351,8 @@ type Aggregate struct {
 	// it left out. Report keeps the maxErrors most frequent.
 	fails      *sampled[Failure]
 	otherFails int64
+	// diffs counts the differences from the recording by route and text.
+	diffs *sampled[diffKey]
 	// facts are what the rows and the files' footers say of the runs.
 	facts *runFacts
 	// shadow and between count the shadow target's answers and how they
@@ -402,7 +403,7 @@ func New(step time.Duration) *Aggregate {
 		step = time.Second
 	}
 	return &Aggregate{byKey: map[Key]*Stats{}, windows: newWindows(step),
-		fails: newSampled(failCountLimit, hashFailure), facts: newRunFacts()}
+		fails: newSampled(failCountLimit, hashFailure), diffs: newSampled(diffTextLimit, hashDiff), facts: newRunFacts()}
 }
 
 // Add counts one row.
@@ -430,6 +431,9 @@ func (a *Aggregate) addBatch(b *results.Batch) {
 		s.add(b, i, failed, &a.rec)
 		if failed {
 			a.otherFails += a.fails.add(Failure{Method: method, Name: s.Name, Error: failureText(b.Status[i], errText)}, 1)
+		}
+		if d := b.Diff[i]; d != "" && b.Compared[i] {
+			a.diffs.add(diffKey{s.Key, diffText(d)}, 1)
 		}
 		a.facts.add(b, i)
 		if b.ShadowStatus[i] != 0 || b.ShadowError[i] != "" {
@@ -543,14 +547,27 @@ func (a *Aggregate) addFile(path string) error {
 func (a *Aggregate) Merge(o *Aggregate) {
 	// In the order of the keys: which names a full a admits must not
 	// depend on a map's order (with keep set, none is left out).
+	folded := map[Key]bool{}
 	for _, k := range slices.SortedFunc(maps.Keys(o.byKey), compareKeys) {
 		s := o.byKey[k]
 		if _, ok := a.byKey[k]; !ok && (k == Key{Name: OtherName} || !a.folds(k)) {
 			a.byKey[k] = s // moved, not copied
 			continue
 		}
-		a.statsFor(k).merge(s)
+		m := a.statsFor(k)
+		m.merge(s)
+		if m.Key != k {
+			folded[k] = true
+		}
 	}
+	// Texts of names o kept and a folds are OtherName's.
+	for d, n := range o.diffs.counts {
+		if folded[d.Key] {
+			delete(o.diffs.counts, d)
+			o.diffs.counts[diffKey{Key{Name: OtherName}, d.text}] += n
+		}
+	}
+	a.diffs.merge(o.diffs)
 	a.overflowed = a.overflowed || o.overflowed
 	a.otherFails += o.otherFails + a.fails.merge(o.fails)
 	a.facts.merge(o.facts)
@@ -578,10 +595,18 @@ func (a *Aggregate) report(copied bool) *Report {
 	if a.timeline != nil {
 		rep.Timeline = a.timeline.report()
 	}
-	for _, s := range a.byKey {
+	texts := map[Key]map[string]int64{}
+	for d, n := range a.diffs.counts {
+		if texts[d.Key] == nil {
+			texts[d.Key] = map[string]int64{}
+		}
+		texts[d.Key][d.text] = n
+	}
+	for k, s := range a.byKey {
 		if copied {
 			s = s.clone()
 		}
+		s.diffs = texts[k]
 		rep.Names = append(rep.Names, s)
 	}
 	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })

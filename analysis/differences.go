@@ -26,19 +26,27 @@ import (
 // differed in several ways. Routes count each family, and the texts
 // without that suffix, the most common of which the outputs show.
 //
-// The texts a route counts are bounded: past 2*keptDiffs distinct ones,
-// the keptDiffs most common are kept and the others counted together
-// (otherDiffs), as lossy counting does. A common difference survives a
-// flood of one-off texts (a field named after an id) whenever it came
-// again before the next keptDiffs new ones; its count then misses only
-// what it had when it was dropped.
+// The texts are counted exactly, per route, up to diffTextLimit distinct
+// route and text pairs in all; past that, a sample of the pairs chosen by
+// their hash (1 in 2, then 1 in 4, ...), each still counted exactly (as
+// failures are): the same rows give the same figures in any order, on
+// any number of cores.
 const (
-	// keptDiffs bounds the texts counted per route (at most twice as
-	// many); texts are cut at maxDiffLen bytes (a path of field names
-	// from traffic can be long).
-	keptDiffs  = 100
+	diffTextLimit = 1 << 16
+	// Texts are cut at maxDiffLen bytes (a path of field names from
+	// traffic can be long).
 	maxDiffLen = 160
 )
+
+// diffKey is a route's difference text.
+type diffKey struct {
+	Key
+	text string
+}
+
+func hashDiff(d diffKey) uint64 {
+	return hashFailure(Failure{Method: d.Method, Name: d.Name, Error: d.text})
+}
 
 // DiffCount is one difference's text and how many answers had it.
 type DiffCount struct {
@@ -62,7 +70,6 @@ func (s *Stats) compare(diff string) {
 	default: // value, body, and kinds newer than this analyze
 		s.ValueDiffs++
 	}
-	s.countDiff(diffText(diff), 1)
 }
 
 // countDiff adds n answers that differed as text.
@@ -70,21 +77,7 @@ func (s *Stats) countDiff(text string, n int64) {
 	if s.diffs == nil {
 		s.diffs = map[string]int64{}
 	}
-	if len(s.diffs) >= 2*keptDiffs {
-		if _, ok := s.diffs[text]; !ok {
-			s.compactDiffs()
-		}
-	}
 	s.diffs[text] += n
-}
-
-// compactDiffs keeps the keptDiffs most common texts (ties by text) and
-// counts the others in otherDiffs.
-func (s *Stats) compactDiffs() {
-	for _, d := range s.sortedDiffs()[keptDiffs:] {
-		s.otherDiffs += d.Count
-		delete(s.diffs, d.Diff)
-	}
 }
 
 func (s *Stats) mergeDiffs(o *Stats) {
@@ -93,13 +86,8 @@ func (s *Stats) mergeDiffs(o *Stats) {
 	s.StatusDiffs += o.StatusDiffs
 	s.ShapeDiffs += o.ShapeDiffs
 	s.ValueDiffs += o.ValueDiffs
-	s.otherDiffs += o.otherDiffs
-	if len(o.diffs) == 0 {
-		return
-	}
-	// The most common first: a compaction on the way keeps them.
-	for _, d := range o.sortedDiffs() {
-		s.countDiff(d.Diff, d.Count)
+	for text, n := range o.diffs {
+		s.countDiff(text, n)
 	}
 }
 

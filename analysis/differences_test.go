@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -34,8 +35,9 @@ func TestDiffFamilies(t *testing.T) {
 		{long, "shape", long[:maxDiffLen] + "…"},
 		{long[:maxDiffLen+1], "shape", long[:maxDiffLen] + "…"}, // cut between runes, not in one
 	} {
-		var s Stats
-		s.compare(tc.diff)
+		a := New(time.Second)
+		a.Add(&results.Result{Method: "GET", Name: "/x", Sent: resultstest.T0, Scheduled: resultstest.T0, Status: 200, Compared: true, Diff: tc.diff})
+		s := a.Report().Total
 		family := map[[3]int64]string{{1, 0, 0}: "status", {0, 1, 0}: "shape", {0, 0, 1}: "value"}[[3]int64{s.StatusDiffs, s.ShapeDiffs, s.ValueDiffs}]
 		top := s.TopDiffs(3)
 		if family != tc.family || len(top) != 1 || top[0] != (DiffCount{tc.text, 1}) || s.Compared != 1 {
@@ -50,67 +52,74 @@ func TestDiffFamilies(t *testing.T) {
 }
 
 // A route whose answers differ in ever new ways (a field named after an
-// id) counts a bounded number of texts, and its common differences are
-// still the ones shown, with their counts, whether they came first or
-// after the flood had begun; a total made of a route of one-off texts
-// and a route of common ones shows the common ones.
+// id) counts its texts exactly up to the bound, and past it a sample
+// chosen by hash: bounded, and the same figures whatever the order of
+// the rows and however they are split among aggregates merged.
 func TestDiffTextsStayBounded(t *testing.T) {
-	n := 20 * keptDiffs
-	row := func(name, diff string) *results.Result {
-		return &results.Result{Method: "GET", Name: name, Sent: resultstest.T0, Scheduled: resultstest.T0, LatencyNanos: 1e6, Status: 200, Compared: true, Diff: diff}
+	const n = 4000
+	var rows []results.Result
+	for i := range n {
+		diff := fmt.Sprintf("missing $.users.u%d", i)
+		switch i % 4 {
+		case 0:
+			diff = "value $.state"
+		case 1:
+			diff = "status 200->302"
+		}
+		name := "/u"
+		if i%5 == 0 {
+			name = "/v"
+		}
+		rows = append(rows, results.Result{Method: "GET", Name: name, Sent: resultstest.T0, Scheduled: resultstest.T0, LatencyNanos: 1e6,
+			Status: 200, Compared: true, Diff: diff})
 	}
-	for _, tc := range []struct {
-		name string
-		add  func(a *Aggregate)
-		want []DiffCount // the total's most common (one-offs follow)
-	}{
-		{"common from the start", func(a *Aggregate) {
-			for i := range n {
-				diff := fmt.Sprintf("missing $.users.u%d", i)
-				switch i % 4 {
-				case 0, 1:
-					diff = "value $.state"
-				case 2:
-					diff = "status 200->302"
+	texts := func(rep *Report) string {
+		var b strings.Builder
+		for _, s := range append(rep.Names, rep.Total) {
+			fmt.Fprintf(&b, "%v %d %v\n", s.Key, len(s.diffs), s.TopDiffs(len(s.diffs)))
+		}
+		return b.String()
+	}
+	// limit 0: the bound itself, which these rows stay under.
+	for _, limit := range []int{0, 500} {
+		t.Run(fmt.Sprint(limit), func(t *testing.T) {
+			fresh := func() *Aggregate {
+				a := New(time.Second)
+				if limit > 0 {
+					a.diffs.limit = limit
 				}
-				a.Add(row("/u", diff))
+				return a
 			}
-		}, []DiffCount{{"value $.state", int64(n / 2)}, {"status 200->302", int64(n / 4)}}},
-		{"common after the flood began", func(a *Aggregate) {
-			for i := range n {
-				diff := fmt.Sprintf("missing $.users.u%d", i)
-				if i >= 3*keptDiffs && i%3 == 0 {
-					diff = "value $.state"
+			var first string
+			for seed := range uint64(4) {
+				order := slices.Clone(rows)
+				rand.New(rand.NewPCG(seed, 1)).Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+				parts := []*Aggregate{fresh(), fresh(), fresh()}
+				for i := range order {
+					parts[i%(1+int(seed%3))].Add(&order[i])
 				}
-				a.Add(row("/u", diff))
-			}
-		}, []DiffCount{{"value $.state", int64((n-3*keptDiffs)/3 + 1)}}}, // every one of them: it was never dropped
-		{"a route of one-offs first in the total", func(a *Aggregate) {
-			for i := range n {
-				a.Add(row("/a", fmt.Sprintf("missing $.users.u%d", i)))
-				if i%2 == 0 {
-					a.Add(row("/b", "status 200->302"))
-				} else if i%10 == 1 {
-					a.Add(row("/b", "body"))
+				a := parts[0]
+				a.Merge(parts[1])
+				a.Merge(parts[2])
+				rep := a.Report()
+				if got := texts(rep); first == "" {
+					first = got
+				} else if got != first {
+					t.Fatalf("seed %d: the texts counted depend on the order of the rows", seed)
 				}
-			}
-		}, []DiffCount{{"status 200->302", int64(n / 2)}, {"body", int64(n / 10)}}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			a := New(time.Second)
-			tc.add(a)
-			rep := a.Report()
-			for _, s := range append(rep.Names, rep.Total) {
-				sum := s.otherDiffs
-				for _, c := range s.diffs {
-					sum += c
+				var pairs int
+				for _, s := range rep.Names {
+					pairs += len(s.diffs)
 				}
-				if len(s.diffs) > 2*keptDiffs || s.otherDiffs == 0 && s.Key.Name != "/b" || sum != s.Mismatched() {
-					t.Errorf("%v: %d texts, %d others, %d counted of %d", s.Key, len(s.diffs), s.otherDiffs, sum, s.Mismatched())
+				switch {
+				case limit == 0 && pairs != 2+2+n/2: // two common texts on each route, every one-off
+					t.Errorf("%d texts counted, want every one of them", pairs)
+				case limit > 0 && (pairs > limit || pairs < limit/4):
+					t.Errorf("%d texts counted past a bound of %d", pairs, limit)
 				}
-			}
-			if got := rep.Total.TopDiffs(3); len(got) != 3 || !slices.Equal(got[:len(tc.want)], tc.want) || got[3-1].Count != 1 {
-				t.Errorf("most common %v, want %v then one-offs", got, tc.want)
+				if top := rep.Total.TopDiffs(2); limit == 0 && (len(top) != 2 || top[0] != (DiffCount{"status 200->302", n / 4}) || top[1] != (DiffCount{"value $.state", n / 4})) {
+					t.Errorf("the most common %v", top)
+				}
 			}
 		})
 	}
