@@ -578,18 +578,33 @@ func (a *Aggregate) Merge(o *Aggregate) {
 
 // Report returns the figures so far: a copy, which rows added later do
 // not change.
-func (a *Aggregate) Report() *Report { return a.report(true) }
+func (a *Aggregate) Report() *Report { return a.report(copied) }
+
+// Check checks thresholds on the figures so far, without copying them
+// (replay's live aborts check every second, and a report would copy
+// every histogram).
+func (a *Aggregate) Check(ths []Threshold) []Verdict { return Check(a.report(viewed), ths) }
 
 // Finish returns the figures without copying them: a is spent, and must
 // not be used again.
 func (a *Aggregate) Finish() *Report {
-	rep := a.report(false)
+	rep := a.report(moved)
 	*a = Aggregate{}
 	return rep
 }
 
-// report is the figures, copied or moved out of a.
-func (a *Aggregate) report(copied bool) *Report {
+// How report gives out the figures: copies; a's own (a is then spent);
+// or a's own, to be read at once and dropped, without the time series.
+type reportMode int
+
+const (
+	copied reportMode = iota
+	moved
+	viewed
+)
+
+// report is the figures, as mode says.
+func (a *Aggregate) report(mode reportMode) *Report {
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), TimelineNotes: slices.Clone(a.timelineNotes)}
 	a.facts.report(rep)
 	if a.timeline != nil {
@@ -603,7 +618,7 @@ func (a *Aggregate) report(copied bool) *Report {
 		texts[d.Key][d.text] = n
 	}
 	for k, s := range a.byKey {
-		if copied {
+		if mode == copied {
 			s = s.clone()
 		}
 		s.diffs = texts[k]
@@ -611,17 +626,19 @@ func (a *Aggregate) report(copied bool) *Report {
 	}
 	slices.SortFunc(rep.Names, func(x, y *Stats) int { return cmp.Or(cmp.Compare(x.Name, y.Name), cmp.Compare(x.Method, y.Method)) })
 	// The total is the names merged: recording it per row as well would
-	// double the cost of every row. In order: the total's difference
-	// texts, when past their bound, do not depend on a map's.
+	// double the cost of every row.
 	for _, s := range rep.Names {
 		rep.Total.merge(s)
 		s.finish()
 	}
 	rep.Total.finish()
-	rep.Windows, rep.Step = a.windows.list(copied)
 	rep.Failures = a.failures()
+	if mode == viewed {
+		return rep
+	}
+	rep.Windows, rep.Step = a.windows.list(mode == copied)
 	if a.shadow != nil {
-		rep.Shadow, rep.Between = a.shadow.report(copied), a.between.report(copied)
+		rep.Shadow, rep.Between = a.shadow.report(mode), a.between.report(mode)
 	}
 	return rep
 }

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -182,6 +183,22 @@ func TestReportIsACopy(t *testing.T) {
 	second := a.Report()
 	if second.Total.Requests != 2000 || first.Total.Requests != 1000 {
 		t.Errorf("reports of %d then %d requests, want 1000 then 2000", first.Total.Requests, second.Total.Requests)
+	}
+	// Its checks on the figures so far, which copy nothing, are the
+	// report's.
+	var ths []Threshold
+	for _, e := range append(DefaultThresholds, "name=/api/v1/search:p95<500ms", "p99<100ms") {
+		th, err := ParseThreshold(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ths = append(ths, th)
+	}
+	if got, want := fmt.Sprint(a.Check(ths)), fmt.Sprint(Check(second, ths)); got != want {
+		t.Errorf("checks without a report: %s, want %s", got, want)
+	}
+	if dump(a.Report()) != dump(second) {
+		t.Error("a check changed the figures")
 	}
 	// What the aggregate finishes with is what it reported last.
 	if dump(a.Finish()) != dump(second) {

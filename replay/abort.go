@@ -56,7 +56,7 @@ func (a *aborter) add(r *results.Result) string {
 	if len(due) == 0 {
 		return ""
 	}
-	for _, v := range analysis.Check(a.agg.Report(), due) {
+	for _, v := range a.agg.Check(due) {
 		// A route that has had no request yet is no reason to stop.
 		if !v.Pass && !v.Missing {
 			a.done = true
