@@ -251,7 +251,12 @@ func (s *Stats) finish() {
 
 // micros turns nanoseconds into a histogram value: at least 1 µs (HDR
 // records nothing below its lowest value), at most an hour.
-func micros(ns int64) int64 { return min(max((ns+500)/1000, 1), histMax) }
+func micros(ns int64) int64 {
+	if ns >= histMax*1000 {
+		return histMax // (and ns+500 cannot overflow)
+	}
+	return max((ns+500)/1000, 1)
+}
 
 // ErrorRate is failures over requests (0 with none).
 func (s *Stats) ErrorRate() float64 { return ratio(s.Failures, s.Requests) }
@@ -365,6 +370,8 @@ type Aggregate struct {
 	timeline      *timelineCounts
 	timelineFrom  string
 	timelineNotes []string
+	// names is how many names the files hold, at most (0: not known).
+	names int
 	// one holds the row Add counts: a batch of one.
 	one results.Batch
 	rec recorder
@@ -511,7 +518,7 @@ func (a *Aggregate) addFile(path string) error {
 	info := results.ReadRunInfo(f)
 	a.facts.addFile(filepath.Base(path), info)
 	timed := a.fileTimeline(info, filepath.Base(path))
-	workers := max(min(runtime.GOMAXPROCS(0), f.NumRowGroups()), 1)
+	workers := max(min(runtime.GOMAXPROCS(0), f.NumRowGroups(), workersFor(a.names)), 1)
 	parts := make([]*Aggregate, workers)
 	for w := range workers {
 		parts[w] = New(a.windows.step)
@@ -540,6 +547,23 @@ func (a *Aggregate) addFile(path string) error {
 		a.Merge(p)
 	}
 	return nil
+}
+
+// Each worker counts every name it meets in figures of its own: about
+// nameBytes a name (its latency and TTFB histograms). The workers are as
+// many as workersBytes holds, so that 2,000 names on many cores cannot
+// take gigabytes: 2 workers for 2,000 names, every core for a few hundred.
+const (
+	nameBytes    = 400 << 10
+	workersBytes = 2 << 30
+)
+
+// workersFor is how many workers may count names figures at once.
+func workersFor(names int) int {
+	if names <= 0 {
+		return math.MaxInt
+	}
+	return max(workersBytes/(names*nameBytes), 1)
 }
 
 // Merge adds what o counted: the result is what one Aggregate fed both
@@ -608,7 +632,7 @@ func (a *Aggregate) report(mode reportMode) *Report {
 	rep := &Report{Total: newStats(Key{Name: "Aggregated"}), TimelineNotes: slices.Clone(a.timelineNotes)}
 	a.facts.report(rep)
 	if a.timeline != nil {
-		rep.Timeline = a.timeline.report()
+		rep.Timeline = a.timeline.report(mode == copied)
 	}
 	texts := map[Key]map[string]int64{}
 	for d, n := range a.diffs.counts {

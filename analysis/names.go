@@ -141,14 +141,16 @@ func mostRequested(counts map[Key]int64, sampled bool) map[Key]bool {
 func (a *Aggregate) AddFiles(paths []string) error {
 	fresh := len(a.byKey) == 0 && a.facts.files == 0 && a.keep == nil
 	step := a.windows.step
-	few, err := fewNames(paths)
+	few, n, err := fewNames(paths)
 	if err != nil {
 		return err
 	}
+	a.names = n
 	if !few || !fresh {
 		if err := a.planNames(paths); err != nil {
 			return err
 		}
+		a.names = len(a.keep) + 1 // and OtherName
 	}
 	for _, p := range paths {
 		if err := a.addFile(p); err != nil {
@@ -162,6 +164,7 @@ func (a *Aggregate) AddFiles(paths []string) error {
 		if err := a.planNames(paths); err != nil {
 			return err
 		}
+		a.names = len(a.keep) + 1
 		for _, p := range paths {
 			if err := a.addFile(p); err != nil {
 				return err
@@ -172,13 +175,14 @@ func (a *Aggregate) AddFiles(paths []string) error {
 }
 
 // fewNames says whether the files' dictionaries show at most maxNames
-// method+name pairs; false when a row group's column has no dictionary.
-func fewNames(paths []string) (bool, error) {
+// method+name pairs (and how many: a bound), false when a row group's
+// column has no dictionary.
+func fewNames(paths []string) (bool, int, error) {
 	methods, names := map[string]bool{}, map[string]bool{}
 	for _, p := range paths {
 		f, err := results.Open(p)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		ok, err := results.Distinct(f, "method", maxNames, methods)
 		if err == nil && ok {
@@ -186,10 +190,11 @@ func fewNames(paths []string) (bool, error) {
 		}
 		f.Close()
 		if err != nil || !ok || len(methods)*len(names) > maxNames {
-			return false, err
+			return false, 0, err
 		}
 	}
-	return len(methods)*len(names) <= maxNames, nil
+	n := len(methods) * len(names)
+	return n <= maxNames, n, nil
 }
 
 // planNames counts the rows per method and name of the files (the first

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/replaykit/replaykit/internal/resultstest"
 	"github.com/replaykit/replaykit/results"
 )
@@ -320,22 +321,46 @@ func BenchmarkNamesPass(b *testing.B) {
 // dump is every figure of a report the outputs show, as text.
 func dump(rep *Report) string {
 	var b strings.Builder
-	stats := func(s *Stats) {
-		fmt.Fprintf(&b, "%s %s: %d %d %d %d %d %d %v", s.Method, s.Name, s.Requests, s.Failures, s.RateLimited, s.Unavailable, s.Bytes, s.Compared, s.TopDiffs(3))
-		for _, q := range Percentiles {
-			fmt.Fprintf(&b, " %g/%g/%g", s.Quantile(q), ms(QuantileOf(s.Service, q)), ms(QuantileOf(s.TTFB, q)))
+	hist := func(h *hdrhistogram.Histogram) string {
+		if h == nil {
+			return "-"
 		}
-		fmt.Fprintf(&b, " %g %g %g %v\n", s.Avg(), s.Min(), s.Max(), s.Statuses())
+		var out []string
+		for _, q := range Percentiles {
+			out = append(out, fmt.Sprint(QuantileOf(h, q)))
+		}
+		return fmt.Sprintf("%d %g [%s]", h.TotalCount(), h.Mean(), strings.Join(out, " "))
+	}
+	stats := func(s *Stats) {
+		fmt.Fprintf(&b, "%s %s: %d %d %d %d %d carried %d %d compared %d %d %d %d %d %v\n", s.Method, s.Name, s.Requests, s.Failures, s.RateLimited,
+			s.Unavailable, s.Bytes, s.Carried, s.NotCarried, s.Compared, s.BodySkipped, s.StatusDiffs, s.ShapeDiffs, s.ValueDiffs, s.TopDiffs(len(s.diffs)))
+		fmt.Fprintf(&b, "  latency %s\n  service %s\n  ttfb %s\n  %g %g %g %v\n", hist(s.Latency), hist(s.Service), hist(s.TTFB), s.Avg(), s.Min(), s.Max(), s.Statuses())
 		series, step := s.Series()
 		fmt.Fprintf(&b, "  %v %v\n", step, series)
 	}
-	for _, s := range rep.Names {
-		stats(s)
+	var report func(rep *Report)
+	report = func(rep *Report) {
+		for _, s := range rep.Names {
+			stats(s)
+		}
+		stats(rep.Total)
+		for _, w := range rep.Windows {
+			fmt.Fprintf(&b, "%v %d %d %d %d %s\n", w.Start, w.Requests, w.Failures, w.Users, w.Bytes, hist(w.Latency))
+		}
+		fmt.Fprintf(&b, "%v %v %v %v %v %v %v %v\n", rep.Failures, rep.Start, rep.End, rep.RunSpans, rep.Active, rep.Step, rep.Runs, rep.Scenarios)
+		fmt.Fprintf(&b, "shards %v files %d users %d open %v late %g overloaded %d %v unsent %d abandoned %d %v %v %v %v\n", rep.Shards, rep.Files, rep.Users,
+			rep.Open, rep.LateP99, rep.OverloadedSeconds, rep.OverloadCauses, rep.Unsent, rep.Abandoned, rep.MissingShards, rep.StoppedEarly, rep.Parameters, rep.TimelineNotes)
+		if t := rep.Timeline; t != nil {
+			fmt.Fprintf(&b, "timeline %v %v %v %v %d %d %d %d %g %d\n  %s\n  %s\n  %s\n  %s\n", t.Start, t.Step, t.Recorded, t.Sent, t.SentTotal, t.Outside,
+				t.Planned, t.BehindOver, t.Correlation, t.CorrelatedSteps, hist(t.Late), hist(t.Behind), hist(t.Generator), hist(t.Starts))
+		}
+		if rep.Shadow != nil {
+			b.WriteString("shadow:\n")
+			report(rep.Shadow)
+			b.WriteString("between:\n")
+			report(rep.Between)
+		}
 	}
-	stats(rep.Total)
-	for _, w := range rep.Windows {
-		fmt.Fprintf(&b, "%v %d %d %d %d %d %d\n", w.Start, w.Requests, w.Failures, w.Users, w.Bytes, QuantileOf(w.Latency, 50), QuantileOf(w.Latency, 99))
-	}
-	fmt.Fprintf(&b, "%v %v %v %v %v\n", rep.Failures, rep.Start, rep.End, rep.RunSpans, rep.Step)
+	report(rep)
 	return b.String()
 }

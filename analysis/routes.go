@@ -177,7 +177,7 @@ func newRouteSeries() *routeSeries {
 
 // add counts a request sent at sent (Unix nanoseconds).
 func (rs *routeSeries) add(sent, latency int64, failed bool) {
-	i := sent / int64(rs.step)
+	i := floorDiv(sent, int64(rs.step))
 	c := rs.lastCell
 	if c == nil || i != rs.last {
 		if len(rs.cells) == 0 {
@@ -186,7 +186,7 @@ func (rs *routeSeries) add(sent, latency int64, failed bool) {
 		rs.lo, rs.hi = min(rs.lo, i), max(rs.hi, i)
 		for rs.hi-rs.lo >= maxRoutePoints {
 			rs.widen()
-			i = sent / int64(rs.step)
+			i = floorDiv(sent, int64(rs.step))
 		}
 		if c = rs.cells[i]; c == nil {
 			c = &routeCell{}

@@ -204,12 +204,15 @@ func (c *timelineCounts) merge(o *timelineCounts) {
 	c.behindOver += o.behindOver
 }
 
-// report is the figures so far.
-func (c *timelineCounts) report() *Timeline {
+// report is the figures so far (its histograms copies when copied).
+func (c *timelineCounts) report(copied bool) *Timeline {
 	t := &Timeline{Start: c.tl.Start, Step: c.step, Amplify: c.tl.Amplify, Speed: c.tl.Speed,
 		Recorded: append([]int64(nil), c.tl.Recorded...), Sent: append([]int64(nil), c.sent...),
 		SentTotal: c.total, Outside: c.outside, Late: c.late, Behind: c.behind, Generator: c.generator, Starts: c.starts,
 		BehindOver: c.behindOver, Correlation: math.NaN()}
+	if copied {
+		t.Late, t.Behind, t.Generator, t.Starts = c.late.Clone(), c.behind.Clone(), c.generator.Clone(), c.starts.Clone()
+	}
 	var recorded float64
 	for _, n := range t.Recorded {
 		recorded += float64(n)
@@ -291,6 +294,11 @@ func checkTimeline(tl *results.Timeline) error {
 	}
 	if tl.Step > maxTimelineStep {
 		return damaged("steps of %d s", tl.Step)
+	}
+	// Rows' times are nanoseconds since 1970 in an int64: a start outside
+	// them (before 1678, after 2262) is no run's.
+	if ns := tl.Start.UnixNano(); !time.Unix(0, ns).Equal(tl.Start) {
+		return damaged("a start of %s", tl.Start.Format(time.RFC3339))
 	}
 	var recorded float64
 	for _, n := range tl.Recorded {

@@ -34,7 +34,7 @@ func newWindow(start time.Time) *Window {
 func NewWindowHistogram() *hdrhistogram.Histogram { return hdrhistogram.New(1, histMax, windowDigits) }
 
 // index is the window a time (Unix nanoseconds) falls in.
-func (ws *windows) index(ns int64) int64 { return ns / int64(ws.step) }
+func (ws *windows) index(ns int64) int64 { return floorDiv(ns, int64(ws.step)) }
 
 // at is the window of index i at the current step, made when new, once
 // the series is wide enough to hold it. Widening changes the step: the

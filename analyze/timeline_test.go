@@ -70,6 +70,9 @@ func TestRecordedTimeline(t *testing.T) {
 		{name: "a negative count", write: func(t *testing.T, dir string) []string {
 			return []string{resultstest.WriteRecorded(t, filepath.Join(dir, "recorded.parquet"), negative.Encode(), rows)}
 		}, notes: []string{"recorded.parquet: the results file's replaykit.timeline is damaged: a count of -3 requests: its requests are in no timeline figure"}},
+		{name: "a start no run has", write: func(t *testing.T, dir string) []string {
+			return []string{resultstest.WriteRecorded(t, filepath.Join(dir, "recorded.parquet"), `{"start":"2611-03-01T10:00:00Z","step_s":1,"recorded":[3,4],"amplify":1,"speed":1}`, rows)}
+		}, notes: []string{"recorded.parquet: the results file's replaykit.timeline is damaged: a start of 2611-03-01T10:00:00Z: its requests are in no timeline figure"}},
 		{name: "a damaged shard beside a whole one", write: func(t *testing.T, dir string) []string {
 			return []string{resultstest.WriteRecorded(t, filepath.Join(dir, "r_shard0of2.parquet"), `{"step_s":0}`, shard(rows, 0)),
 				resultstest.WriteRecorded(t, filepath.Join(dir, "r_shard1of2.parquet"), tl.Encode(), shard(rows, 1))}
