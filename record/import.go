@@ -127,7 +127,8 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 	}
 	sum := &Summary{Input: input, Output: out, InputFormat: format, InputSize: st.Size(),
 		Import: &ImportStats{Skipped: map[string]int64{}}}
-	rec := newRecorder(&cfg, w, sum)
+	pw := newPipe(w)
+	rec := newRecorder(&cfg, pw, sum)
 	update := func() {
 		sum.InputRead, sum.Elapsed = src.Offset(), time.Since(start)
 		clear(sum.Import.Skipped)
@@ -154,7 +155,7 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 		}
 	}
 	update()
-	return finishTrace(w, rec, sum, start)
+	return finishTrace(pw, rec, sum, start)
 }
 
 // printImport writes the lines of a HAR or GoReplay import.

@@ -11,10 +11,11 @@ import (
 	"github.com/replaykit/replaykit/tracefile"
 )
 
-// rowWriter is where a recorder puts rows: one trace file (pcap), or parts
-// (live capture, proxy).
+// rowWriter is where a recorder puts rows: one trace file written on a
+// goroutine of its own (pipe: a capture or other file), or parts (live
+// capture, proxy). Write signs the row (s), then writes it.
 type rowWriter interface {
-	Write(e *trace.Exchange) error
+	Write(e *trace.Exchange, s sign) error
 }
 
 // parts writes a live recording so that a hard kill loses little: rows go
@@ -75,7 +76,8 @@ func removeMergedParts(dir string) {
 	}
 }
 
-func (p *parts) Write(e *trace.Exchange) error {
+func (p *parts) Write(e *trace.Exchange, s sign) error {
+	s.apply(e)
 	if p.cur == nil {
 		now := p.now()
 		if p.base == "" {

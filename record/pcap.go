@@ -34,7 +34,8 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{Input: input, Output: out, InputFormat: in.Format, InputSize: in.Size()}
-	rec := newRecorder(&cfg, w, sum)
+	pw := newPipe(w)
+	rec := newRecorder(&cfg, pw, sum)
 	x := capture.NewExtractor(capture.Options{
 		Ports: cfg.Ports,
 		HTTP:  httpstream.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg)},
@@ -68,12 +69,12 @@ read:
 	}
 	x.Close()
 	sum.Capture, sum.InputRead = x.Stats(), in.Offset()
-	return finishTrace(w, rec, sum, start)
+	return finishTrace(pw, rec, sum, start)
 }
 
 // finishTrace ends the one trace file of a recording from a file: closed
 // whole, or removed when a write failed (the recorder's error).
-func finishTrace(w *tracefile.Writer, rec *recorder, sum *Summary, start time.Time) (*Summary, error) {
+func finishTrace(w *pipe, rec *recorder, sum *Summary, start time.Time) (*Summary, error) {
 	if rec.err != nil {
 		w.Abort()
 		return sum, rec.err

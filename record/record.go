@@ -274,11 +274,12 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		e.TTFBNanos = max(0, resp.Start-req.End)
 		e.DurationNanos = max(0, resp.End-req.Start)
 		e.ProxyAnswer = x.ProxyAnswer
-		if !r.cfg.NoSignatures && !x.ProxyAnswer {
-			e.RespSig = signature.Of(r.cfg.sigKey, resp.Headers, resp.Body, resp.BodyTruncated())
-		}
 	}
-	if err := r.w.Write(&e); err != nil {
+	s := sign{key: &r.cfg.sigKey}
+	if resp != nil && !r.cfg.NoSignatures && !x.ProxyAnswer {
+		s.resp = resp
+	}
+	if err := r.w.Write(&e, s); err != nil {
 		r.err = err
 		return
 	}
