@@ -218,7 +218,7 @@ func bodyPlaces(headers []trace.Header, body []byte, visit func(p place)) {
 		walkJSON(body, func(w *jsonWalker, l leaf) bool {
 			v, ok := leafText(body, l)
 			if ok && v != "" && len(v) <= maxValue {
-				visit(place{pos: "body" + w.pointer(), name: w.name(), value: v, part: 'b'})
+				visit(place{pos: w.pointerAfter("body"), name: w.name(), value: v, part: 'b'})
 			}
 			return true
 		})
