@@ -87,8 +87,11 @@ type Finder struct {
 	stats Stats
 	// heldBytes adds up the answers all sessions hold (maxAllHeld).
 	heldBytes int
-	// scratch is the request places of link, reused.
-	scratch []place
+	// scratch is the request places of link, reused; respScratch the
+	// response places of Observe. addReqPlace and addRespPlace append to
+	// them: made once, as closures made per call cost an allocation each.
+	scratch, respScratch      []place
+	addReqPlace, addRespPlace func(place)
 }
 
 // user is what a session's responses handed out, and what its client
@@ -129,6 +132,8 @@ func NewFinder(opts Options) *Finder {
 		users: newGen[string, *user](opts.Users), aliases: newGen[string, string](4 * opts.Users),
 		handed: newGen[uint64, string](4 * opts.Users), seen: newGen[uint64, struct{}](1 << 18)}
 	f.users.dropped = func(u *user) { f.heldBytes -= u.heldBytes }
+	f.addReqPlace = f.addRequestPlace
+	f.addRespPlace = func(p place) { f.respScratch = append(f.respScratch, p) }
 	return f
 }
 
@@ -144,10 +149,15 @@ func (f *Finder) hash(v string) uint64 { return maphash.String(f.seed, v) }
 // the hash of the credential it hands out).
 func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 	ok := e.Status >= 200 && e.Status < 400
-	var resp []place
+	f.respScratch = f.respScratch[:0]
 	if ok {
-		responsePlaces(e.RespHeaders, nil, func(p place) { resp = append(resp, p) })
+		responsePlaces(e.RespHeaders, nil, f.addRespPlace)
 	}
+	resp := f.respScratch
+	defer func() {
+		clear(resp) // its values are not held
+		f.respScratch = resp[:0]
+	}()
 	// A JSON answer is looked into when a later request of its session
 	// has a value to look for (hold, flush): most answers feed no request
 	// and cost nothing. A login's is looked into now: it says whose
@@ -338,19 +348,13 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 		body = nil
 	}
 	write := trace.KindOf(e.Method) == trace.KindWrite
-	places := f.scratch[:0]
-	defer func() { f.scratch = places[:0] }()
-	requestPlaces(e.Target, e.ReqHeaders, body, func(p place) {
-		if trivial(p.value) || len(p.value) > maxValue || len(places) == maxPlaces {
-			return
-		}
-		for i := range places {
-			if places[i].pos == p.pos {
-				return
-			}
-		}
-		places = append(places, p)
-	})
+	f.scratch = f.scratch[:0]
+	requestPlaces(e.Target, e.ReqHeaders, body, f.addReqPlace)
+	places := f.scratch
+	defer func() {
+		clear(places)
+		f.scratch = places[:0]
+	}()
 	if len(u.held) > 0 {
 		// A value may be in an answer held unread (and the most recent
 		// answer that holds it wins).
@@ -385,6 +389,20 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 		}
 	}
 	return links
+}
+
+// addRequestPlace adds a request place to f.scratch: not a trivial
+// value, not one at a position already there, and at most maxPlaces.
+func (f *Finder) addRequestPlace(p place) {
+	if trivial(p.value) || len(p.value) > maxValue || len(f.scratch) == maxPlaces {
+		return
+	}
+	for i := range f.scratch {
+		if f.scratch[i].pos == p.pos {
+			return
+		}
+	}
+	f.scratch = append(f.scratch, p)
 }
 
 // mayBind says whether a request place could take a remembered value

@@ -196,6 +196,8 @@ type recorder struct {
 	ipSessions map[string]string
 	// links finds the values requests reuse; nil with NoCorrelate.
 	links *correlate.Finder
+	// row is the row being made, reused: rowWriter.Write copies it.
+	row trace.Exchange
 }
 
 // respBody is how much of a response body the recorder looks into: one
@@ -243,7 +245,8 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		r.sum.Unsampled++
 		return
 	}
-	e := trace.Exchange{
+	e := &r.row // the writer copies it: no row escapes to the heap
+	*e = trace.Exchange{
 		ID:         r.nextID,
 		Links:      links,
 		TS:         time.Unix(0, req.Start).UTC(),
@@ -279,7 +282,7 @@ func (r *recorder) Exchange(x observed.Exchange) {
 	if resp != nil && !r.cfg.NoSignatures && !x.ProxyAnswer {
 		s.resp = resp
 	}
-	if err := r.w.Write(&e, s); err != nil {
+	if err := r.w.Write(e, s); err != nil {
 		r.err = err
 		return
 	}
