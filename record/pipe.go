@@ -34,7 +34,8 @@ const (
 
 // pipe writes a recording's rows into one trace file on a goroutine of its
 // own, so that a second core signs the answers and encodes and compresses
-// the rows while the first reads packets, reassembles and parses them:
+// the rows while the first reads packets, reassembles and parses them
+// (and signs too when the second is behind: handOver):
 // the packet path hands over batches of rows in order, and the file gets
 // the same rows in the same order as when one goroutine did it all, so
 // the same bytes.
@@ -110,10 +111,20 @@ func (p *pipe) Write(e *trace.Exchange, s sign) error {
 }
 
 // handOver sends the batch being filled to the goroutine and takes an
-// empty one, waiting while pipeBatches are in flight.
+// empty one, waiting while pipeBatches are in flight. When none is free
+// the goroutine is behind, and this side signs the batch itself rather
+// than wait (a signature is the same whoever makes it): the signing goes
+// to whichever side has time, so neither waits for the other long.
 func (p *pipe) handOver() {
 	if len(p.batch) == 0 {
 		return
+	}
+	if len(p.free) == 0 {
+		for i := range p.batch {
+			r := &p.batch[i]
+			r.sign.apply(&r.e)
+			r.sign.resp = nil // signed
+		}
 	}
 	p.work <- p.batch
 	p.batch, p.bytes = <-p.free, 0
