@@ -34,15 +34,19 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	sum := &Summary{Input: input, Output: out, InputFormat: in.Format, InputSize: in.Size()}
+	// Three goroutines: packets to exchanges on this one, exchanges to
+	// rows on the relay's, rows encoded on the pipe's.
 	pw := newPipe(w)
 	rec := newRecorder(&cfg, pw, sum)
+	rel := newRelay(rec)
 	x := capture.NewExtractor(capture.Options{
 		Ports: cfg.Ports,
 		HTTP:  httpstream.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg)},
-	}, rec)
+	}, rel)
 
 	lt := in.LinkType()
 	l := newLoop(ctx, &cfg, rec, sum, start)
+	l.rel = rel
 	l.fill = func(now time.Time) { sum.Capture, sum.InputRead, sum.Elapsed = x.Stats(), in.Offset(), now.Sub(start) }
 read:
 	for n := 0; ; n++ {
@@ -68,6 +72,7 @@ read:
 		}
 	}
 	x.Close()
+	rel.Close()
 	sum.Capture, sum.InputRead = x.Stats(), in.Offset()
 	return finishTrace(pw, rec, sum, start)
 }

@@ -33,12 +33,12 @@ const (
 )
 
 // pipe writes a recording's rows into one trace file on a goroutine of its
-// own, so that a second core signs the answers and encodes and compresses
-// the rows while the first reads packets, reassembles and parses them
-// (and signs too when the second is behind: handOver):
-// the packet path hands over batches of rows in order, and the file gets
-// the same rows in the same order as when one goroutine did it all, so
-// the same bytes.
+// own, so that another core signs the answers and encodes and compresses
+// the rows while the recorder makes them (which signs too when the pipe
+// is behind: handOver; a capture's recorder is on a goroutine of its own
+// too, relay): the recorder hands over batches of rows in order, and the
+// file gets the same rows in the same order as when one goroutine did it
+// all, so the same bytes.
 //
 // The goroutine is the pipe's: Close or Abort ends it, and one of them
 // must be called. A write error is kept: every later Write returns it, as

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -67,5 +68,25 @@ func TestPipeWriteError(t *testing.T) {
 	}
 	if rows, err := tracefile.ReadAll(path); err == nil {
 		t.Fatalf("a failed trace was left with %d rows", len(rows))
+	}
+}
+
+// A recording stopped part way (ctx) through the relay says so, and its
+// trace holds what the recorder had when it stopped, a complete file; its
+// counters are the recorder's (Written is the rows of the file).
+func TestRelayStopsWithTheSummarySynced(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out := filepath.Join(t.TempDir(), "t.parquet")
+	sum, err := FromPcap(ctx, filepath.Join(fixtures, "pcap", "nginx-ab.pcap"), Config{Out: out, RedactKey: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tracefile.ReadAll(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Stopped != "interrupted" || sum.Written != int64(len(rows)) {
+		t.Errorf("stopped %q, %d rows written and %d in the file", sum.Stopped, sum.Written, len(rows))
 	}
 }
