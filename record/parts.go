@@ -77,7 +77,7 @@ func removeMergedParts(dir string) {
 }
 
 func (p *parts) Write(e *trace.Exchange, s sign) error {
-	s.apply(e)
+	s.apply(e, nil)
 	if p.cur == nil {
 		now := p.now()
 		if p.base == "" {

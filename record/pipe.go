@@ -16,8 +16,13 @@ type sign struct {
 	resp *observed.Message // the answer; nil: the row gets none
 }
 
-func (s sign) apply(e *trace.Exchange) {
-	if s.resp != nil {
+// apply signs e, with the signatures of recent answers in c (nil: none).
+func (s sign) apply(e *trace.Exchange, c *sigCache) {
+	switch {
+	case s.resp == nil:
+	case c != nil:
+		e.RespSig = c.of(*s.key, s.resp)
+	default:
 		e.RespSig = signature.Of(*s.key, s.resp.Headers, s.resp.Body, s.resp.BodyTruncated())
 	}
 }
@@ -53,6 +58,10 @@ type pipe struct {
 	bytes int            // about how many bytes batch holds
 	ended bool
 
+	// sigs and ownSigs are the signatures of recent answers of the
+	// goroutine and of the side that hands batches over (handOver).
+	sigs, ownSigs *sigCache
+
 	// err is the first write error, set by the goroutine; failed says
 	// it is set, for the writer side to see without waiting.
 	err    error
@@ -65,7 +74,8 @@ type pipeRow struct {
 }
 
 func newPipe(w *tracefile.Writer) *pipe {
-	p := &pipe{w: w, work: make(chan []pipeRow, pipeBatches), free: make(chan []pipeRow, pipeBatches), done: make(chan struct{})}
+	p := &pipe{w: w, work: make(chan []pipeRow, pipeBatches), free: make(chan []pipeRow, pipeBatches), done: make(chan struct{}),
+		sigs: newSigCache(), ownSigs: newSigCache()}
 	for i := 0; i < pipeBatches-1; i++ {
 		p.free <- make([]pipeRow, 0, pipeBatchRows)
 	}
@@ -83,7 +93,7 @@ func (p *pipe) run() {
 				break // a failed file takes no more rows
 			}
 			r := &b[i]
-			r.sign.apply(&r.e)
+			r.sign.apply(&r.e, p.sigs)
 			if err := p.w.Write(&r.e); err != nil {
 				p.err = err
 				p.failed.Store(true)
@@ -122,7 +132,7 @@ func (p *pipe) handOver() {
 	if len(p.free) == 0 {
 		for i := range p.batch {
 			r := &p.batch[i]
-			r.sign.apply(&r.e)
+			r.sign.apply(&r.e, p.ownSigs)
 			r.sign.resp = nil // signed
 		}
 	}
