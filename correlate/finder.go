@@ -92,6 +92,8 @@ type Finder struct {
 	// them: made once, as closures made per call cost an allocation each.
 	scratch, respScratch      []place
 	addReqPlace, addRespPlace func(place)
+	// bodies are the places of recent answers' bodies.
+	bodies placeCache
 }
 
 // user is what a session's responses handed out, and what its client
@@ -132,6 +134,7 @@ func NewFinder(opts Options) *Finder {
 		users: newGen[string, *user](opts.Users), aliases: newGen[string, string](4 * opts.Users),
 		handed: newGen[uint64, string](4 * opts.Users), seen: newGen[uint64, struct{}](1 << 18)}
 	f.users.dropped = func(u *user) { f.heldBytes -= u.heldBytes }
+	f.bodies = newPlaceCache()
 	f.addReqPlace = f.addRequestPlace
 	f.addRespPlace = func(p place) { f.respScratch = append(f.respScratch, p) }
 	return f
@@ -196,13 +199,25 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 
 // bodyPlaces appends the places of a response body to resp.
 func (f *Finder) bodyPlaces(resp []place, headers []trace.Header, raw []byte) []place {
+	return append(resp, f.answerPlaces(headers, raw)...)
+}
+
+// answerPlaces are the places of a response body, those of a body seen
+// before from f.bodies: shared with it, so read, never changed.
+func (f *Finder) answerPlaces(headers []trace.Header, raw []byte) []place {
+	cached, h, ok := f.bodies.get(headers, raw)
+	if ok {
+		return cached[:len(cached):len(cached)]
+	}
 	body, err := Decode(headers, raw)
 	if err != nil {
 		f.stats.Unscanned++
-		return resp
+		return nil
 	}
-	bodyPlaces(headers, body, func(p place) { resp = append(resp, p) })
-	return resp
+	var places []place
+	bodyPlaces(headers, body, func(p place) { places = append(places, p) })
+	f.bodies.put(h, headers, raw, places)
+	return places[:len(places):len(places)]
 }
 
 // held is a JSON answer not looked into yet.
@@ -241,7 +256,7 @@ func (f *Finder) hold(u *user, h held) {
 // looks for is then in u.values as if each had been read on arrival.
 func (f *Finder) flush(u *user) {
 	for _, h := range u.held {
-		f.remember(u, h.id, h.coll, f.bodyPlaces(nil, h.headers, h.body))
+		f.remember(u, h.id, h.coll, f.answerPlaces(h.headers, h.body))
 	}
 	clear(u.held)
 	f.heldBytes -= u.heldBytes
