@@ -215,7 +215,10 @@ func (f *Finder) answerPlaces(headers []trace.Header, raw []byte) []place {
 		return nil
 	}
 	var places []place
-	bodyPlaces(headers, body, func(p place) { places = append(places, p) })
+	bodyPlaces(headers, body, func(p place) {
+		p.traits, p.hash = f.traitsOf(&p) // once for every time the answer comes again
+		places = append(places, p)
+	})
 	f.bodies.put(h, headers, raw, places)
 	return places[:len(places):len(places)]
 }
@@ -449,17 +452,20 @@ func (f *Finder) bound(u *user, p *place) (source, bool) {
 func (f *Finder) remember(u *user, id int64, coll string, resp []place) {
 	for i := range resp {
 		p := &resp[i]
-		if trivial(p.value) || len(p.value) > maxValue {
+		t, h := p.traits, p.hash
+		if t == 0 {
+			t, h = f.traitsOf(p)
+		}
+		if t&traitIgnored != 0 {
 			continue
 		}
-		h := f.hash(p.value)
-		if f.credential(p) {
+		if t&traitCredential != 0 {
 			f.handed.put(h, u.session)
 		}
-		if madeUpShape(p.value) {
+		if t&traitMadeUpShape != 0 {
 			f.seen.put(h, struct{}{})
 		}
-		if !distinctive(p.value) && !idLike(p.name) && p.part != 'l' && !isETag(p) {
+		if t&traitKept == 0 {
 			continue
 		}
 		s := source{from: id, src: p.pos, name: p.name, part: p.part, prefix: p.prefix, coll: coll}
@@ -476,6 +482,34 @@ func (f *Finder) remember(u *user, id int64, coll string, resp []place) {
 		}
 		u.values.put(h, append(make([]source, 0, maxSources), out...))
 	}
+}
+
+// What remember asks of a response place, which depends on the place
+// alone (and the Finder's options): traitsOf.
+const (
+	traitKnown       = 1 << iota // the traits are set (0: not yet)
+	traitIgnored                 // trivial or too long: nothing to remember
+	traitCredential              // f.credential
+	traitMadeUpShape             // madeUpShape
+	traitKept                    // distinctive, named like an id, a Location segment or an ETag
+)
+
+// traitsOf is what remember asks of p, and the hash of its value.
+func (f *Finder) traitsOf(p *place) (uint8, uint64) {
+	t := uint8(traitKnown)
+	if trivial(p.value) || len(p.value) > maxValue {
+		return t | traitIgnored, 0
+	}
+	if f.credential(p) {
+		t |= traitCredential
+	}
+	if madeUpShape(p.value) {
+		t |= traitMadeUpShape
+	}
+	if distinctive(p.value) || idLike(p.name) || p.part == 'l' || isETag(p) {
+		t |= traitKept
+	}
+	return t, f.hash(p.value)
 }
 
 // maxSources bounds the places remembered for one value.

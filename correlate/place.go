@@ -36,6 +36,10 @@ type place struct {
 	// before it joined by "/" (the collection it belongs to).
 	seg    int
 	prefix string
+	// traits and hash are what remember asks of a response place, set
+	// when its body's places are kept (placeCache); traits 0: not set.
+	traits uint8
+	hash   uint64
 }
 
 // Most values longer than this are documents, not ids or tokens.

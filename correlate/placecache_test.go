@@ -8,7 +8,8 @@ import (
 	"github.com/replaykit/replaykit/trace"
 )
 
-// An answer's places from the cache are those a walk of it finds,
+// An answer's places from the cache are those a walk of it finds (with
+// what remember asks of them: traitsOf),
 // whatever came before: the same bytes under another Content-Type or
 // Content-Encoding are walked anew; and the cache stays within its bounds.
 func TestPlaceCacheIsTheWalk(t *testing.T) {
@@ -19,7 +20,10 @@ func TestPlaceCacheIsTheWalk(t *testing.T) {
 			return nil
 		}
 		var out []place
-		bodyPlaces(headers, body, func(p place) { out = append(out, p) })
+		bodyPlaces(headers, body, func(p place) {
+			p.traits, p.hash = f.traitsOf(&p)
+			out = append(out, p)
+		})
 		return out
 	}
 	type answer struct {
