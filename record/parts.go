@@ -40,6 +40,7 @@ type parts struct {
 	writtenBytes int64
 	now          func() time.Time // the clock; tests set it
 	lost         int64            // rows of parts that could not be closed
+	sigs         *sigCache        // the signatures of recent answers
 }
 
 // outDir is where a live or proxy recording writes: Config.Out, or traces/.
@@ -61,7 +62,8 @@ func newParts(dir, prefix string, flush, rotateEvery time.Duration, rotateBytes 
 	removeMergedParts(dir)
 	// Rows leave memory at least every flush: a part is closed then anyway.
 	opts.FlushInterval = -1
-	return &parts{dir: dir, prefix: prefix, flush: flush, rotateEvery: rotateEvery, rotateBytes: rotateBytes, opts: opts, now: time.Now}, nil
+	return &parts{dir: dir, prefix: prefix, flush: flush, rotateEvery: rotateEvery, rotateBytes: rotateBytes, opts: opts, now: time.Now,
+		sigs: newSigCache()}, nil
 }
 
 // removeMergedParts deletes parts whose merged file exists: a stop between
@@ -77,7 +79,7 @@ func removeMergedParts(dir string) {
 }
 
 func (p *parts) Write(e *trace.Exchange, s sign) error {
-	s.apply(e, nil)
+	s.apply(e, p.sigs)
 	if p.cur == nil {
 		now := p.now()
 		if p.base == "" {

@@ -16,14 +16,10 @@ type sign struct {
 	resp *observed.Message // the answer; nil: the row gets none
 }
 
-// apply signs e, with the signatures of recent answers in c (nil: none).
+// apply signs e, with the signatures of recent answers in c.
 func (s sign) apply(e *trace.Exchange, c *sigCache) {
-	switch {
-	case s.resp == nil:
-	case c != nil:
+	if s.resp != nil {
 		e.RespSig = c.of(*s.key, s.resp)
-	default:
-		e.RespSig = signature.Of(*s.key, s.resp.Headers, s.resp.Body, s.resp.BodyTruncated())
 	}
 }
 
