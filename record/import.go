@@ -121,7 +121,7 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 	if err != nil {
 		return nil, err
 	}
-	w, err := tracefile.Create(out, cfg.Writer)
+	w, err := tracefile.Create(out, fileWriter(cfg.Writer))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := tracefile.Create(out, cfg.Writer)
+	w, err := tracefile.Create(out, fileWriter(cfg.Writer))
 	if err != nil {
 		return nil, err
 	}
@@ -75,6 +75,18 @@ read:
 	rel.Close()
 	sum.Capture, sum.InputRead = x.Stats(), in.Offset()
 	return finishTrace(pw, rec, sum, start)
+}
+
+// fileWriter is the writer options of a recording from a file: row
+// groups flushed by rows and bytes, never by time (unless asked), so that
+// a capture gives the same file however fast the machine reads it. The
+// file is renamed into place only at the end: a flush on a timer would
+// save nothing of a killed recording.
+func fileWriter(o tracefile.WriterOptions) tracefile.WriterOptions {
+	if o.FlushInterval == 0 {
+		o.FlushInterval = -1
+	}
+	return o
 }
 
 // finishTrace ends the one trace file of a recording from a file: closed
