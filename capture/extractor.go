@@ -275,6 +275,10 @@ type tcpStream struct {
 	conn          *httpstream.Conn
 	firstIsClient bool
 	sg            reassembly.ScatterGather // valid during ReassembledSG
+	// oneLen bytes of sg (all of them, 0: not known) are one chunk, all
+	// with the capture time oneAt: At needs no walk of sg's chunks.
+	oneLen int
+	oneAt  int64
 	// finAhead is set per direction when a FIN or RST came with bytes still
 	// missing before it. gopacket closes such a half without telling the
 	// stream about the hole, so we tell it at the end unless the FIN was
@@ -320,6 +324,9 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 	n, _ := sg.Lengths()
 	data := sg.Fetch(n)
 	s.sg = sg
+	if n > 0 && sg.Stats().Chunks == 1 {
+		s.oneLen, s.oneAt = n, sg.CaptureInfo(0).Timestamp.UnixNano()
+	}
 	if fromClient {
 		s.conn.FeedClient(data, s, skip)
 	} else {
@@ -328,11 +335,14 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 			s.conn.ServerClosed()
 		}
 	}
-	s.sg = nil
+	s.sg, s.oneLen = nil, 0
 }
 
 // At implements httpstream.Timeline with the capture time of each byte.
 func (s *tcpStream) At(offset int) int64 {
+	if 0 <= offset && offset < s.oneLen {
+		return s.oneAt
+	}
 	return s.sg.CaptureInfo(offset).Timestamp.UnixNano()
 }
 
