@@ -1,7 +1,9 @@
 package capture
 
 import (
+	"cmp"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,8 +81,41 @@ type Extractor struct {
 	asm     *reassembly.Assembler
 	dec     *decoder
 	stats   Stats
+	order   flushOrder
 
 	lastFlush time.Time
+}
+
+// flushOrder passes exchanges on to the sink, but those that reassembly's
+// flushes emit, which it visits in the random order of a map, it holds
+// and passes on in the order of their connections: a capture recorded
+// twice gives the same trace.
+type flushOrder struct {
+	sink    observed.Sink
+	holding bool
+	held    []observed.Exchange
+}
+
+func (o *flushOrder) Exchange(e observed.Exchange) {
+	if o.holding {
+		o.held = append(o.held, e)
+		return
+	}
+	o.sink.Exchange(e)
+}
+
+// flush runs fn, which may emit exchanges of many connections, and passes
+// them on by connection, each connection's in the order emitted.
+func (o *flushOrder) flush(fn func()) {
+	o.holding = true
+	fn()
+	o.holding = false
+	slices.SortStableFunc(o.held, func(a, b observed.Exchange) int { return cmp.Compare(a.Conn.ID, b.Conn.ID) })
+	for i, e := range o.held {
+		o.held[i] = observed.Exchange{}
+		o.sink.Exchange(e)
+	}
+	o.held = o.held[:0]
 }
 
 // NewExtractor makes an Extractor that sends exchanges to sink.
@@ -94,11 +129,11 @@ func NewExtractor(opts Options, sink observed.Sink) *Extractor {
 	if opts.MaxBufferedPages <= 0 {
 		opts.MaxBufferedPages = 65536
 	}
-	x := &Extractor{opts: opts, anyPort: len(opts.Ports) == 0, dec: newDecoder()}
+	x := &Extractor{opts: opts, anyPort: len(opts.Ports) == 0, dec: newDecoder(), order: flushOrder{sink: sink}}
 	for _, p := range opts.Ports {
 		x.ports[p/64] |= 1 << (p % 64)
 	}
-	x.streams = httpstream.New(opts.HTTP, sink)
+	x.streams = httpstream.New(opts.HTTP, &x.order)
 	x.asm = reassembly.NewAssembler(reassembly.NewStreamPool(&streamFactory{x: x}))
 	x.asm.MaxBufferedPagesTotal = opts.MaxBufferedPages
 	x.asm.MaxBufferedPagesPerConnection = max(opts.MaxBufferedPages/16, 64)
@@ -175,16 +210,18 @@ func (x *Extractor) maybeFlush(now time.Time) {
 		return
 	}
 	x.lastFlush = now
-	x.asm.FlushWithOptions(reassembly.FlushOptions{
-		T:  now.Add(-x.opts.OutOfOrderWait),
-		TC: now.Add(-x.opts.IdleTimeout),
+	x.order.flush(func() {
+		x.asm.FlushWithOptions(reassembly.FlushOptions{
+			T:  now.Add(-x.opts.OutOfOrderWait),
+			TC: now.Add(-x.opts.IdleTimeout),
+		})
 	})
 }
 
 // Close flushes every connection: what is still buffered is delivered, and
 // requests without responses are emitted as unanswered.
 func (x *Extractor) Close() {
-	x.asm.FlushAll()
+	x.order.flush(func() { x.asm.FlushAll() })
 }
 
 // captureTime carries a packet's capture time through reassembly, which
@@ -238,6 +275,10 @@ type tcpStream struct {
 	conn          *httpstream.Conn
 	firstIsClient bool
 	sg            reassembly.ScatterGather // valid during ReassembledSG
+	// oneLen bytes of sg (all of them, 0: not known) are one chunk, all
+	// with the capture time oneAt: At needs no walk of sg's chunks.
+	oneLen int
+	oneAt  int64
 	// finAhead is set per direction when a FIN or RST came with bytes still
 	// missing before it. gopacket closes such a half without telling the
 	// stream about the hole, so we tell it at the end unless the FIN was
@@ -283,6 +324,9 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 	n, _ := sg.Lengths()
 	data := sg.Fetch(n)
 	s.sg = sg
+	if n > 0 && sg.Stats().Chunks == 1 {
+		s.oneLen, s.oneAt = n, sg.CaptureInfo(0).Timestamp.UnixNano()
+	}
 	if fromClient {
 		s.conn.FeedClient(data, s, skip)
 	} else {
@@ -291,11 +335,14 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 			s.conn.ServerClosed()
 		}
 	}
-	s.sg = nil
+	s.sg, s.oneLen = nil, 0
 }
 
 // At implements httpstream.Timeline with the capture time of each byte.
 func (s *tcpStream) At(offset int) int64 {
+	if 0 <= offset && offset < s.oneLen {
+		return s.oneAt
+	}
 	return s.sg.CaptureInfo(offset).Timestamp.UnixNano()
 }
 

@@ -28,6 +28,12 @@ var ErrTooLarge = errors.New("body larger than 1 MiB decoded")
 // MaxBody bytes. A body with no coding is returned as is.
 func Decode(headers []trace.Header, body []byte) ([]byte, error) {
 	ce, _ := trace.HeaderValue(headers, "Content-Encoding")
+	if c := strings.TrimSpace(ce); c == "" || strings.EqualFold(c, "identity") {
+		if len(body) > MaxBody {
+			return nil, ErrTooLarge
+		}
+		return body, nil // no coding: nothing to split
+	}
 	codings := strings.Split(ce, ",")
 	out := body
 	for i := len(codings) - 1; i >= 0; i-- {

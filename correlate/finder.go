@@ -87,8 +87,13 @@ type Finder struct {
 	stats Stats
 	// heldBytes adds up the answers all sessions hold (maxAllHeld).
 	heldBytes int
-	// scratch is the request places of link, reused.
-	scratch []place
+	// scratch is the request places of link, reused; respScratch the
+	// response places of Observe. addReqPlace and addRespPlace append to
+	// them: made once, as closures made per call cost an allocation each.
+	scratch, respScratch      []place
+	addReqPlace, addRespPlace func(place)
+	// bodies are the places of recent answers' bodies.
+	bodies placeCache
 }
 
 // user is what a session's responses handed out, and what its client
@@ -129,6 +134,9 @@ func NewFinder(opts Options) *Finder {
 		users: newGen[string, *user](opts.Users), aliases: newGen[string, string](4 * opts.Users),
 		handed: newGen[uint64, string](4 * opts.Users), seen: newGen[uint64, struct{}](1 << 18)}
 	f.users.dropped = func(u *user) { f.heldBytes -= u.heldBytes }
+	f.bodies = newPlaceCache()
+	f.addReqPlace = f.addRequestPlace
+	f.addRespPlace = func(p place) { f.respScratch = append(f.respScratch, p) }
 	return f
 }
 
@@ -144,10 +152,15 @@ func (f *Finder) hash(v string) uint64 { return maphash.String(f.seed, v) }
 // the hash of the credential it hands out).
 func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 	ok := e.Status >= 200 && e.Status < 400
-	var resp []place
+	f.respScratch = f.respScratch[:0]
 	if ok {
-		responsePlaces(e.RespHeaders, nil, func(p place) { resp = append(resp, p) })
+		responsePlaces(e.RespHeaders, nil, f.addRespPlace)
 	}
+	resp := f.respScratch
+	defer func() {
+		clear(resp) // its values are not held
+		f.respScratch = resp[:0]
+	}()
 	// A JSON answer is looked into when a later request of its session
 	// has a value to look for (hold, flush): most answers feed no request
 	// and cost nothing. A login's is looked into now: it says whose
@@ -186,13 +199,28 @@ func (f *Finder) Observe(e *Exchange) (session string, links []trace.Link) {
 
 // bodyPlaces appends the places of a response body to resp.
 func (f *Finder) bodyPlaces(resp []place, headers []trace.Header, raw []byte) []place {
+	return append(resp, f.answerPlaces(headers, raw)...)
+}
+
+// answerPlaces are the places of a response body, those of a body seen
+// before from f.bodies: shared with it, so read, never changed.
+func (f *Finder) answerPlaces(headers []trace.Header, raw []byte) []place {
+	cached, h, ok := f.bodies.get(headers, raw)
+	if ok {
+		return cached[:len(cached):len(cached)]
+	}
 	body, err := Decode(headers, raw)
 	if err != nil {
 		f.stats.Unscanned++
-		return resp
+		return nil
 	}
-	bodyPlaces(headers, body, func(p place) { resp = append(resp, p) })
-	return resp
+	var places []place
+	bodyPlaces(headers, body, func(p place) {
+		p.traits, p.hash = f.traitsOf(&p) // once for every time the answer comes again
+		places = append(places, p)
+	})
+	f.bodies.put(h, headers, raw, places)
+	return places[:len(places):len(places)]
 }
 
 // held is a JSON answer not looked into yet.
@@ -231,7 +259,7 @@ func (f *Finder) hold(u *user, h held) {
 // looks for is then in u.values as if each had been read on arrival.
 func (f *Finder) flush(u *user) {
 	for _, h := range u.held {
-		f.remember(u, h.id, h.coll, f.bodyPlaces(nil, h.headers, h.body))
+		f.remember(u, h.id, h.coll, f.answerPlaces(h.headers, h.body))
 	}
 	clear(u.held)
 	f.heldBytes -= u.heldBytes
@@ -338,19 +366,13 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 		body = nil
 	}
 	write := trace.KindOf(e.Method) == trace.KindWrite
-	places := f.scratch[:0]
-	defer func() { f.scratch = places[:0] }()
-	requestPlaces(e.Target, e.ReqHeaders, body, func(p place) {
-		if trivial(p.value) || len(p.value) > maxValue || len(places) == maxPlaces {
-			return
-		}
-		for i := range places {
-			if places[i].pos == p.pos {
-				return
-			}
-		}
-		places = append(places, p)
-	})
+	f.scratch = f.scratch[:0]
+	requestPlaces(e.Target, e.ReqHeaders, body, f.addReqPlace)
+	places := f.scratch
+	defer func() {
+		clear(places)
+		f.scratch = places[:0]
+	}()
 	if len(u.held) > 0 {
 		// A value may be in an answer held unread (and the most recent
 		// answer that holds it wins).
@@ -387,6 +409,20 @@ func (f *Finder) link(u *user, e *Exchange) []trace.Link {
 	return links
 }
 
+// addRequestPlace adds a request place to f.scratch: not a trivial
+// value, not one at a position already there, and at most maxPlaces.
+func (f *Finder) addRequestPlace(p place) {
+	if trivial(p.value) || len(p.value) > maxValue || len(f.scratch) == maxPlaces {
+		return
+	}
+	for i := range f.scratch {
+		if f.scratch[i].pos == p.pos {
+			return
+		}
+	}
+	f.scratch = append(f.scratch, p)
+}
+
 // mayBind says whether a request place could take a remembered value
 // (binds): if not, no held answer is read for it.
 func mayBind(p *place) bool {
@@ -416,17 +452,20 @@ func (f *Finder) bound(u *user, p *place) (source, bool) {
 func (f *Finder) remember(u *user, id int64, coll string, resp []place) {
 	for i := range resp {
 		p := &resp[i]
-		if trivial(p.value) || len(p.value) > maxValue {
+		t, h := p.traits, p.hash
+		if t == 0 {
+			t, h = f.traitsOf(p)
+		}
+		if t&traitIgnored != 0 {
 			continue
 		}
-		h := f.hash(p.value)
-		if f.credential(p) {
+		if t&traitCredential != 0 {
 			f.handed.put(h, u.session)
 		}
-		if madeUpShape(p.value) {
+		if t&traitMadeUpShape != 0 {
 			f.seen.put(h, struct{}{})
 		}
-		if !distinctive(p.value) && !idLike(p.name) && p.part != 'l' && !isETag(p) {
+		if t&traitKept == 0 {
 			continue
 		}
 		s := source{from: id, src: p.pos, name: p.name, part: p.part, prefix: p.prefix, coll: coll}
@@ -443,6 +482,34 @@ func (f *Finder) remember(u *user, id int64, coll string, resp []place) {
 		}
 		u.values.put(h, append(make([]source, 0, maxSources), out...))
 	}
+}
+
+// What remember asks of a response place, which depends on the place
+// alone (and the Finder's options): traitsOf.
+const (
+	traitKnown       = 1 << iota // the traits are set (0: not yet)
+	traitIgnored                 // trivial or too long: nothing to remember
+	traitCredential              // f.credential
+	traitMadeUpShape             // madeUpShape
+	traitKept                    // distinctive, named like an id, a Location segment or an ETag
+)
+
+// traitsOf is what remember asks of p, and the hash of its value.
+func (f *Finder) traitsOf(p *place) (uint8, uint64) {
+	t := uint8(traitKnown)
+	if trivial(p.value) || len(p.value) > maxValue {
+		return t | traitIgnored, 0
+	}
+	if f.credential(p) {
+		t |= traitCredential
+	}
+	if madeUpShape(p.value) {
+		t |= traitMadeUpShape
+	}
+	if distinctive(p.value) || idLike(p.name) || p.part == 'l' || isETag(p) {
+		t |= traitKept
+	}
+	return t, f.hash(p.value)
 }
 
 // maxSources bounds the places remembered for one value.

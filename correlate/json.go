@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"strings"
@@ -38,6 +39,9 @@ type jsonWalker struct {
 	leaves int
 	visit  func(w *jsonWalker, l leaf) bool // false: stop
 	stop   bool
+	// keys are recent object keys, to take a key from without a copy.
+	keys    []string
+	nextKey int
 }
 
 // walkJSON walks b. It returns errJSON when b is not one JSON value
@@ -61,6 +65,15 @@ func walkJSON(b []byte, visit func(w *jsonWalker, l leaf) bool) error {
 
 // pointer is the JSON Pointer of the leaf being visited.
 func (w *jsonWalker) pointer() string { return string(w.path) }
+
+// pointerAfter is prefix and the pointer, in one string.
+func (w *jsonWalker) pointerAfter(prefix string) string {
+	var sb strings.Builder
+	sb.Grow(len(prefix) + len(w.path))
+	sb.WriteString(prefix)
+	sb.Write(w.path)
+	return sb.String()
+}
 
 // push and pop go down to a key or index and back up.
 func (w *jsonWalker) push(t string) int {
@@ -191,7 +204,7 @@ func (w *jsonWalker) object(depth int) error {
 		if w.i >= len(w.b) || w.b[w.i] != '"' {
 			return errJSON
 		}
-		key, err := w.string()
+		key, err := w.key()
 		if err != nil {
 			return err
 		}
@@ -252,6 +265,59 @@ func (w *jsonWalker) after(closing byte) (done bool, err error) {
 		return true, nil
 	}
 	return false, errJSON
+}
+
+// key reads an object's key: a string, which the walker's recent keys
+// give without an allocation when it is one of them (the members of an
+// array of objects repeat their keys).
+func (w *jsonWalker) key() (string, error) {
+	start := w.i
+	_, plain, err := w.skipString()
+	if err != nil {
+		return "", err
+	}
+	if !plain {
+		return unquote(w.b[start:w.i])
+	}
+	raw := w.b[start+1 : w.i-1]
+	for _, r := range w.keys {
+		if r == string(raw) {
+			return r, nil
+		}
+	}
+	key := string(raw)
+	if len(w.keys) < maxKeys {
+		w.keys = append(w.keys, key)
+	} else {
+		w.keys[w.nextKey] = key
+		w.nextKey = (w.nextKey + 1) % maxKeys
+	}
+	return key, nil
+}
+
+// maxKeys is how many recent keys a walker keeps.
+const maxKeys = 16
+
+// skipString moves past a JSON string at w.i, and says whether it has
+// no escapes.
+func (w *jsonWalker) skipString() (end int, plain bool, err error) {
+	w.i++
+	plain = true
+	for w.i < len(w.b) {
+		switch c := w.b[w.i]; {
+		case c == '"':
+			w.i++
+			return w.i, plain, nil
+		case c == '\\':
+			plain = false
+			w.i += 2
+		case c < 0x20:
+			return 0, false, errJSON
+		default:
+			w.i++
+		}
+	}
+	return 0, false, errJSON
 }
 
 // string reads a JSON string at w.i and returns its value.
@@ -357,6 +423,9 @@ func leafText(b []byte, l leaf) (string, bool) {
 	raw := b[l.start:l.end]
 	if !l.str {
 		return string(raw), true
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), true // nothing to decode
 	}
 	if s, err := unquote(raw); err == nil {
 		return s, true

@@ -36,6 +36,10 @@ type place struct {
 	// before it joined by "/" (the collection it belongs to).
 	seg    int
 	prefix string
+	// traits and hash are what remember asks of a response place, set
+	// when its body's places are kept (placeCache); traits 0: not set.
+	traits uint8
+	hash   uint64
 }
 
 // Most values longer than this are documents, not ids or tokens.
@@ -218,7 +222,7 @@ func bodyPlaces(headers []trace.Header, body []byte, visit func(p place)) {
 		walkJSON(body, func(w *jsonWalker, l leaf) bool {
 			v, ok := leafText(body, l)
 			if ok && v != "" && len(v) <= maxValue {
-				visit(place{pos: "body" + w.pointer(), name: w.name(), value: v, part: 'b'})
+				visit(place{pos: w.pointerAfter("body"), name: w.name(), value: v, part: 'b'})
 			}
 			return true
 		})

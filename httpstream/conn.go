@@ -26,6 +26,8 @@ type Conn struct {
 
 	reqs  []*Message // request heads seen, not yet emitted, in order
 	resps []*Message // final responses complete, not yet paired
+	// The arrays reqs and resps were last put at the start of (see push).
+	reqsArray, respsArray []*Message
 
 	// desync is set when a parser lost its place and we do not know how
 	// many messages went with it: FIFO pairing would be off by that many.
@@ -144,14 +146,30 @@ func (c *Conn) Close() {
 		}
 	}
 	st.Orphans += int64(len(c.resps))
-	c.reqs, c.resps = nil, nil
+	c.reqs, c.resps, c.reqsArray, c.respsArray = nil, nil, nil, nil
+}
+
+// push appends m to the queue q (reqs or resps), whose array was last
+// started at array. An empty queue starts again at its array's start: a
+// queue taken from the front (q = q[1:]) would otherwise leave no room
+// at its end, and need a new array nearly every message.
+func push(q, array []*Message, m *Message) ([]*Message, []*Message) {
+	if len(q) == 0 {
+		q = array[:0]
+	}
+	room := cap(q)
+	q = append(q, m)
+	if cap(q) != room { // a new array, which q starts
+		array = q[:0]
+	}
+	return q, array
 }
 
 // onRequestHead queues a request as soon as its head is parsed, so the
 // response parser can learn its method (HEAD responses have no body).
 func (c *Conn) onRequestHead(m *Message) {
 	c.s.stats.Requests++
-	c.reqs = append(c.reqs, m)
+	c.reqs, c.reqsArray = push(c.reqs, c.reqsArray, m)
 	if len(c.reqs) > c.s.opts.MaxPending {
 		// Too many unanswered requests: drop the oldest. FIFO order no
 		// longer holds, so pair by time from here.
@@ -164,7 +182,7 @@ func (c *Conn) onRequestHead(m *Message) {
 
 // onResponse queues a complete final response.
 func (c *Conn) onResponse(m *Message) {
-	c.resps = append(c.resps, m)
+	c.resps, c.respsArray = push(c.resps, c.respsArray, m)
 }
 
 // onLoss is called when a parser lost its place.

@@ -8,6 +8,10 @@ import (
 	"github.com/replaykit/replaykit/observed"
 )
 
+// maxLastHead bounds the head a parser keeps to compare the next one
+// with (parseHead): a connection holds at most this much more.
+const maxLastHead = 1 << 10
+
 // maxHead bounds a message head (start line and headers). Larger heads are
 // treated as garbage: Go's server allows 1 MB, nginx 8-32 KB.
 const maxHead = 64 << 10
@@ -44,8 +48,18 @@ func headEnd(b []byte, from int) int {
 // parseHead parses a whole head (start line, headers, blank line) into m.
 // The head is copied into one string and every field is a substring of it:
 // one allocation for all of a message's text instead of one per header.
-func (s *Streams) parseHead(b []byte, request bool, m *Message) error {
-	h := string(b)
+// *last is the previous head of the same side: a head the same as it
+// (a client sending one request again, a server's same answer within the
+// second of its Date) takes its string, without a copy.
+func (s *Streams) parseHead(b []byte, request bool, m *Message, last *string) error {
+	h := *last
+	if string(b) != h {
+		h = string(b)
+		*last = ""
+		if len(h) <= maxLastHead {
+			*last = h
+		}
+	}
 	line, rest := nextLineString(h)
 	var err error
 	if request {

@@ -66,6 +66,9 @@ type parser struct {
 	// noWait is set while held bytes are replayed because the request will
 	// not come: no response may block again then.
 	noWait bool
+	// lastHead is the last head parsed, whose string the next head takes
+	// when it is the same (parseHead).
+	lastHead string
 }
 
 func (p *parser) init(c *Conn, request, midStream bool) {
@@ -284,7 +287,7 @@ func (p *parser) stepResync(b []byte) int {
 // head parses a complete head and decides how the body is framed.
 func (p *parser) head(h []byte, end int64) error {
 	m := p.cur
-	if err := p.c.s.parseHead(h, p.request, m); err != nil {
+	if err := p.c.s.parseHead(h, p.request, m, &p.lastHead); err != nil {
 		return err
 	}
 	if m.Start == 0 {

@@ -28,7 +28,7 @@ func BenchmarkRecord(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		var err error
-		sum, err = FromPcap(context.Background(), path, Config{Out: out, MaxBody: 1 << 20, RedactKey: []byte("k")})
+		sum, err = FromPcap(context.Background(), path, Config{Out: out, Force: true, MaxBody: 1 << 20, RedactKey: []byte("k")})
 		if err != nil {
 			b.Fatal(err)
 		}

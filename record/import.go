@@ -121,13 +121,14 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 	if err != nil {
 		return nil, err
 	}
-	w, err := tracefile.Create(out, cfg.Writer)
+	w, err := tracefile.Create(out, fileWriter(cfg.Writer))
 	if err != nil {
 		return nil, err
 	}
 	sum := &Summary{Input: input, Output: out, InputFormat: format, InputSize: st.Size(),
 		Import: &ImportStats{Skipped: map[string]int64{}}}
-	rec := newRecorder(&cfg, w, sum)
+	pw := newPipe(w)
+	rec := newRecorder(&cfg, pw, sum)
 	update := func() {
 		sum.InputRead, sum.Elapsed = src.Offset(), time.Since(start)
 		clear(sum.Import.Skipped)
@@ -154,7 +155,7 @@ func fromFile(ctx context.Context, input, format string, cfg Config,
 		}
 	}
 	update()
-	return finishTrace(w, rec, sum, start)
+	return finishTrace(pw, rec, sum, start)
 }
 
 // printImport writes the lines of a HAR or GoReplay import.

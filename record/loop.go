@@ -22,6 +22,10 @@ type loop struct {
 	// a progress line; nil: it is.
 	tick func(now time.Time) error
 	fill func(now time.Time)
+	// rel, when set, runs the recorder on a goroutine of its own: the
+	// recorder's end is read from it, and it is synced before the
+	// summary is read or written.
+	rel *relay
 }
 
 func newLoop(ctx context.Context, cfg *Config, rec *recorder, sum *Summary, start time.Time) *loop {
@@ -34,12 +38,22 @@ func newLoop(ctx context.Context, cfg *Config, rec *recorder, sum *Summary, star
 
 // full says the recorder takes no more: a write failed, or
 // --max-exchanges rows are written. Cheap: asked after every exchange.
-func (l *loop) full() bool { return l.rec.err != nil || l.rec.full }
+func (l *loop) full() bool {
+	if l.rel != nil {
+		return l.rel.stopped.Load()
+	}
+	return l.rec.err != nil || l.rec.full
+}
 
 // check runs between batches of work. It reports whether the recording
 // ends (sum.Stopped says why when it was asked to), or the error of the
 // periodic work that ends it.
 func (l *loop) check(now time.Time) (bool, error) {
+	progress := l.cfg.Progress != nil && now.After(l.next)
+	stop := l.ctx.Err() != nil || (!l.deadline.IsZero() && now.After(l.deadline))
+	if l.rel != nil && (progress || stop) {
+		l.rel.sync() // the summary is this goroutine's until more is handed over
+	}
 	switch {
 	case l.full():
 		return true, nil
@@ -55,7 +69,7 @@ func (l *loop) check(now time.Time) (bool, error) {
 			return true, err
 		}
 	}
-	if l.cfg.Progress != nil && now.After(l.next) {
+	if progress {
 		l.next = now.Add(time.Second)
 		if l.fill != nil {
 			l.fill(now)

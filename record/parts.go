@@ -11,10 +11,11 @@ import (
 	"github.com/replaykit/replaykit/tracefile"
 )
 
-// rowWriter is where a recorder puts rows: one trace file (pcap), or parts
-// (live capture, proxy).
+// rowWriter is where a recorder puts rows: one trace file written on a
+// goroutine of its own (pipe: a capture or other file), or parts (live
+// capture, proxy). Write signs the row (s), then writes it.
 type rowWriter interface {
-	Write(e *trace.Exchange) error
+	Write(e *trace.Exchange, s sign) error
 }
 
 // parts writes a live recording so that a hard kill loses little: rows go
@@ -39,6 +40,7 @@ type parts struct {
 	writtenBytes int64
 	now          func() time.Time // the clock; tests set it
 	lost         int64            // rows of parts that could not be closed
+	sigs         *sigCache        // the signatures of recent answers
 }
 
 // outDir is where a live or proxy recording writes: Config.Out, or traces/.
@@ -60,7 +62,8 @@ func newParts(dir, prefix string, flush, rotateEvery time.Duration, rotateBytes 
 	removeMergedParts(dir)
 	// Rows leave memory at least every flush: a part is closed then anyway.
 	opts.FlushInterval = -1
-	return &parts{dir: dir, prefix: prefix, flush: flush, rotateEvery: rotateEvery, rotateBytes: rotateBytes, opts: opts, now: time.Now}, nil
+	return &parts{dir: dir, prefix: prefix, flush: flush, rotateEvery: rotateEvery, rotateBytes: rotateBytes, opts: opts, now: time.Now,
+		sigs: newSigCache()}, nil
 }
 
 // removeMergedParts deletes parts whose merged file exists: a stop between
@@ -75,7 +78,8 @@ func removeMergedParts(dir string) {
 	}
 }
 
-func (p *parts) Write(e *trace.Exchange) error {
+func (p *parts) Write(e *trace.Exchange, s sign) error {
+	s.apply(e, p.sigs)
 	if p.cur == nil {
 		now := p.now()
 		if p.base == "" {

@@ -37,7 +37,7 @@ func TestPartsRotateAndMerge(t *testing.T) {
 			p.now = func() time.Time { return now }
 			for s := 0; s < tt.steps; s++ {
 				for i := 0; i < 10; i++ {
-					if err := p.Write(&rows[s*10+i]); err != nil {
+					if err := p.Write(&rows[s*10+i], sign{}); err != nil {
 						t.Fatal(err)
 					}
 				}

@@ -29,19 +29,24 @@ func FromPcap(ctx context.Context, input string, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := tracefile.Create(out, cfg.Writer)
+	w, err := tracefile.Create(out, fileWriter(cfg.Writer))
 	if err != nil {
 		return nil, err
 	}
 	sum := &Summary{Input: input, Output: out, InputFormat: in.Format, InputSize: in.Size()}
-	rec := newRecorder(&cfg, w, sum)
+	// Three goroutines: packets to exchanges on this one, exchanges to
+	// rows on the relay's, rows encoded on the pipe's.
+	pw := newPipe(w)
+	rec := newRecorder(&cfg, pw, sum)
+	rel := newRelay(rec)
 	x := capture.NewExtractor(capture.Options{
 		Ports: cfg.Ports,
 		HTTP:  httpstream.Options{MaxBody: cfg.MaxBody, MaxRespBody: respBody(&cfg)},
-	}, rec)
+	}, rel)
 
 	lt := in.LinkType()
 	l := newLoop(ctx, &cfg, rec, sum, start)
+	l.rel = rel
 	l.fill = func(now time.Time) { sum.Capture, sum.InputRead, sum.Elapsed = x.Stats(), in.Offset(), now.Sub(start) }
 read:
 	for n := 0; ; n++ {
@@ -67,13 +72,26 @@ read:
 		}
 	}
 	x.Close()
+	rel.Close()
 	sum.Capture, sum.InputRead = x.Stats(), in.Offset()
-	return finishTrace(w, rec, sum, start)
+	return finishTrace(pw, rec, sum, start)
+}
+
+// fileWriter is the writer options of a recording from a file: row
+// groups flushed by rows and bytes, never by time (unless asked), so that
+// a capture gives the same file however fast the machine reads it. The
+// file is renamed into place only at the end: a flush on a timer would
+// save nothing of a killed recording.
+func fileWriter(o tracefile.WriterOptions) tracefile.WriterOptions {
+	if o.FlushInterval == 0 {
+		o.FlushInterval = -1
+	}
+	return o
 }
 
 // finishTrace ends the one trace file of a recording from a file: closed
 // whole, or removed when a write failed (the recorder's error).
-func finishTrace(w *tracefile.Writer, rec *recorder, sum *Summary, start time.Time) (*Summary, error) {
+func finishTrace(w *pipe, rec *recorder, sum *Summary, start time.Time) (*Summary, error) {
 	if rec.err != nil {
 		w.Abort()
 		return sum, rec.err

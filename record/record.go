@@ -196,6 +196,8 @@ type recorder struct {
 	ipSessions map[string]string
 	// links finds the values requests reuse; nil with NoCorrelate.
 	links *correlate.Finder
+	// row is the row being made, reused: rowWriter.Write copies it.
+	row trace.Exchange
 }
 
 // respBody is how much of a response body the recorder looks into: one
@@ -243,7 +245,8 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		r.sum.Unsampled++
 		return
 	}
-	e := trace.Exchange{
+	e := &r.row // the writer copies it: no row escapes to the heap
+	*e = trace.Exchange{
 		ID:         r.nextID,
 		Links:      links,
 		TS:         time.Unix(0, req.Start).UTC(),
@@ -274,11 +277,12 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		e.TTFBNanos = max(0, resp.Start-req.End)
 		e.DurationNanos = max(0, resp.End-req.Start)
 		e.ProxyAnswer = x.ProxyAnswer
-		if !r.cfg.NoSignatures && !x.ProxyAnswer {
-			e.RespSig = signature.Of(r.cfg.sigKey, resp.Headers, resp.Body, resp.BodyTruncated())
-		}
 	}
-	if err := r.w.Write(&e); err != nil {
+	s := sign{key: &r.cfg.sigKey}
+	if resp != nil && !r.cfg.NoSignatures && !x.ProxyAnswer {
+		s.resp = resp
+	}
+	if err := r.w.Write(e, s); err != nil {
 		r.err = err
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash"
 	"strings"
 
 	"github.com/replaykit/replaykit/trace"
@@ -20,9 +21,18 @@ const Prefix = "redacted:"
 var DefaultHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "X-API-Key", "X-Auth-Token"}
 
 // Redactor hashes secrets with a key. Without the key the hashes cannot be
-// checked against guessed credentials.
+// checked against guessed credentials. Not safe for concurrent use: it
+// keeps one keyed hasher and the hashes of the values it saw last.
 type Redactor struct {
 	key []byte
+	// mac is the keyed HMAC, Reset for each value: hmac.New costs two
+	// SHA-256 states and the key's pads every time.
+	mac hash.Hash
+	// seen holds the hashes of recent values: a session's credential
+	// comes back in every request. Bounded (cacheValues, cacheBytes):
+	// emptied when full.
+	seen      map[string]string
+	seenBytes int
 	// byLen lists the secret header names by length (the last slot holds
 	// all longer ones): a header is compared with the one or two names of
 	// its length, without lowercasing or hashing it.
@@ -36,7 +46,7 @@ func New(key []byte, extra []string) *Redactor {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	r := &Redactor{key: key}
+	r := &Redactor{key: key, mac: hmac.New(sha256.New, key), seen: map[string]string{}}
 	for _, h := range append(append([]string{}, DefaultHeaders...), extra...) {
 		i := min(len(h), len(r.byLen)-1)
 		r.byLen[i] = append(r.byLen[i], h)
@@ -44,13 +54,33 @@ func New(key []byte, extra []string) *Redactor {
 	return r
 }
 
+// Bounds of the cache of hashes: values longer than cacheValueLen are
+// hashed every time (a cookie header of kilobytes is rarely the same).
+const (
+	cacheValues   = 4096
+	cacheBytes    = 1 << 20
+	cacheValueLen = 1024
+)
+
 // Hash is the keyed hash of a value: 12 hex digits (48 bits) of HMAC-SHA256,
 // enough to keep a trace's sessions apart, too short to be a fingerprint.
 func (r *Redactor) Hash(v string) string {
-	m := hmac.New(sha256.New, r.key)
-	m.Write([]byte(v))
+	if h, ok := r.seen[v]; ok {
+		return h
+	}
+	r.mac.Reset()
+	r.mac.Write([]byte(v))
 	var sum [32]byte
-	return hex.EncodeToString(m.Sum(sum[:0])[:6])
+	h := hex.EncodeToString(r.mac.Sum(sum[:0])[:6])
+	if len(v) <= cacheValueLen {
+		if len(r.seen) >= cacheValues || r.seenBytes+len(v) > cacheBytes {
+			clear(r.seen)
+			r.seenBytes = 0
+		}
+		r.seen[v] = h
+		r.seenBytes += len(v)
+	}
+	return h
 }
 
 // IsSecret says whether the named header is redacted.

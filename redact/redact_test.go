@@ -1,6 +1,10 @@
 package redact
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -45,3 +49,32 @@ func TestHeaders(t *testing.T) {
 }
 
 func hdr(n, v string) trace.Header { return trace.Header{Name: n, Value: v} }
+
+// The hashes are HMAC-SHA256 of the value under the key, first 6 bytes in
+// hex: a recording made before the cache and the reused hasher has the
+// same ones, whether a value is hashed for the first time, again, or
+// after the cache was emptied.
+func TestHashIsHMACSHA256(t *testing.T) {
+	key := []byte("a recording's key")
+	want := func(v string) string {
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(v))
+		return hex.EncodeToString(m.Sum(nil)[:6])
+	}
+	r := New(key, nil)
+	values := []string{"", "Bearer s3cret", "Bearer s3cret", strings.Repeat("x", cacheValueLen+1), "sid=abc"}
+	for i := 0; i < 3*cacheValues; i++ {
+		values = append(values, fmt.Sprintf("token-%d", i%(cacheValues+7)))
+	}
+	for _, v := range values {
+		if got := r.Hash(v); got != want(v) {
+			t.Fatalf("Hash(%.20q) = %s, want %s", v, got, want(v))
+		}
+	}
+	if len(r.seen) > cacheValues || r.seenBytes > cacheBytes {
+		t.Errorf("cache holds %d values, %d bytes: over its bounds", len(r.seen), r.seenBytes)
+	}
+	if got := New([]byte("k"), nil).Hash("key-1"); got != "02181dc7a80c" {
+		t.Errorf(`Hash("key-1") under "k" = %s: hashes must not change between versions`, got)
+	}
+}
