@@ -85,6 +85,9 @@ type Plan struct {
 	// Timeline, when set, replays the recorded timeline (the recorded
 	// scenario) instead of virtual users or a rate.
 	Timeline *TimelinePlan
+	// Metrics, when set, counts every row for Prometheus as it is
+	// written (NewMetrics; a MetricsEndpoint serves them).
+	Metrics *Metrics
 }
 
 // Limits below which a value cannot mean what it says.
@@ -263,6 +266,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 			if why := ab.add(&r); why != "" {
 				cancelEnd(fmt.Errorf("%w: %s", ErrAborted, why))
 			}
+			if p.Metrics != nil {
+				p.Metrics.observe(&r)
+			}
 		}
 	}()
 
@@ -285,6 +291,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 				if progress != nil {
 					progress(pr)
 				}
+				if p.Metrics != nil {
+					p.Metrics.tick(pr)
+				}
 			case <-ticking.Done():
 				return
 			}
@@ -293,6 +302,12 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 
 	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
+	if p.Metrics != nil {
+		users := live.users
+		p.Metrics.users.Store(&users)
+		snd.inflight = &p.Metrics.inflight
+		defer p.Metrics.tick(Progress{}) // the run is over: not overloaded
+	}
 	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series}
 	for i := range p.Sessions.Len() {
 		in := p.Sessions.Info(i)

@@ -75,6 +75,9 @@ type Config struct {
 	Jitter  time.Duration
 	Window  timeline.Window
 	Loop    bool
+	// Metrics, when set, serves each run's Metrics while it runs (and
+	// until the next run starts, or the endpoint closes).
+	Metrics *MetricsEndpoint
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -360,6 +363,10 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		return nil, err
 	}
 	plan.Run = run
+	if cfg.Metrics != nil {
+		plan.Metrics = NewMetrics(run)
+		cfg.Metrics.Serve(plan.Metrics)
+	}
 	if cfg.Shard.Split() {
 		w.SetMeta(results.MetaShard, cfg.Shard.String())
 	}
