@@ -80,6 +80,7 @@ func run() int {
 	thresholds := fs.StringArray("threshold", nil, "add a threshold to the analysis, as analyze --threshold (repeatable)")
 	noDefaults := fs.Bool("no-default-thresholds", false, "check only the --threshold ones")
 	formats := fs.StringSlice("format", []string{"html", "csv", "json"}, "analysis outputs: html, csv, json, junit")
+	metrics := fs.String("metrics", "", "HOST:PORT: serve Prometheus metrics at /metrics there during the run (127.0.0.1:9464 this machine only; :9464 every interface)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
 	}
@@ -195,6 +196,21 @@ func run() int {
 
 	if *checkOnly {
 		return check(stop, cfg)
+	}
+	if *metrics != "" {
+		// Bound before the trace is read: an address that cannot be used
+		// fails now, not after minutes of loading.
+		ep, err := replay.ListenMetrics(ctx, *metrics)
+		if err != nil {
+			return fail("--metrics: %v", err)
+		}
+		defer func() {
+			if err := ep.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "replay:", err)
+			}
+		}()
+		cfg.Metrics = ep
+		fmt.Fprintf(os.Stderr, "replay: Prometheus metrics at http://%s/metrics\n", ep.Addr())
 	}
 	if *insecure {
 		fmt.Fprintln(os.Stderr, "replay: warning: --insecure: the target's TLS certificate is not verified")

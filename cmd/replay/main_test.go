@@ -62,6 +62,11 @@ func TestCommand(t *testing.T) {
 	ln.Close()
 	out, nothing := t.TempDir(), t.TempDir()
 	key := []string{"API_KEY=demo-key-carol"}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	tests := []struct {
 		name   string
 		env    []string
@@ -98,6 +103,12 @@ func TestCommand(t *testing.T) {
 		{"--window with light", key, []string{sample, "--host", api.URL, "--out", nothing, "--window", "+1s..+2s", "light"}, 2, "--window: only the recorded scenario"},
 		{"recorded, a short run", key, []string{sample, "--host", api.URL, "--out", t.TempDir(), "--speed", "50", "--amplify", "2",
 			"--no-default-thresholds", "--threshold", "lateness_p99<10s", "recorded"}, 0, "timeline: recorded × 2 at speed 50"},
+		// --metrics is bound before the trace is read: a bad address is
+		// a usage error, and nothing is sent.
+		{"bad --metrics", key, []string{sample, "--host", api.URL, "--out", nothing, "--metrics", "nonsense", "light"}, 2, `--metrics: cannot serve metrics on "nonsense": want HOST:PORT`},
+		{"--metrics port taken", key, []string{sample, "--host", api.URL, "--out", nothing, "--metrics", busy.Addr().String(), "light"}, 2, "address already in use"},
+		{"--metrics", key, []string{sample, "--host", api.URL, "--duration", "1s", "--scale", "2", "--pacing", "high", "--out", t.TempDir(),
+			"--no-default-thresholds", "--threshold", "p99<10s", "--metrics", "127.0.0.1:0", "light"}, 0, "Prometheus metrics at http://127.0.0.1:"},
 		{"bad scenario in --all", key, []string{sample, "--host", "ftp://x", "--out", nothing, "--all"}, 2, "--host"},
 		// A run that sent nothing measured nothing: it fails. (Recorded
 		// pacing waits the trace's think time, 2 s, before a first request.)
