@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -270,5 +272,50 @@ func TestFlagged(t *testing.T) {
 		if err := flagged(tc.cfg.Check("light")); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%+v: %v", tc.cfg, err)
 		}
+	}
+}
+
+// replay --metrics serves the run's figures while it runs, labelled with
+// the run of its results file.
+func TestMetricsFlag(t *testing.T) {
+	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
+	defer api.Close()
+	out := t.TempDir()
+	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "2", "--ramp", "1ms", "--pacing", "stress", "--out", out,
+		"--no-default-thresholds", "--metrics", "127.0.0.1:0", "light")
+	cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
+	var buf syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, &buf, "/metrics\n")
+	_, rest, _ := strings.Cut(buf.String(), "Prometheus metrics at ")
+	url, _, _ := strings.Cut(rest, "\n")
+	// Until a scrape shows requests counted (at most 30 s).
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(body, "replaykit_requests_total{"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request counted at %s:\n%s", url, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("scrape %s: %v", url, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	files, _ := filepath.Glob(filepath.Join(out, "light_load_*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("results files %v\n%s", files, buf.String())
+	}
+	run := strings.TrimSuffix(filepath.Base(files[0]), ".parquet")
+	if !strings.Contains(body, `replaykit_users{run="`+run+`"}`) {
+		t.Errorf("no replaykit_users of run %s in:\n%s", run, body)
 	}
 }
