@@ -88,6 +88,9 @@ type Plan struct {
 	// Metrics, when set, counts every row for Prometheus as it is
 	// written (NewMetrics; a MetricsEndpoint serves them).
 	Metrics *Metrics
+	// Control, when set, changes the users (closed model) or the rate
+	// (open model) while the run runs; the changes are the Summary's.
+	Control *Control
 }
 
 // Limits below which a value cannot mean what it says.
@@ -186,6 +189,8 @@ type Summary struct {
 	// Abandoned counts requests in flight when ctx ended: they are rows
 	// marked abandoned, not failures.
 	Abandoned int64
+	// Changes are the changes a Control made while the run ran.
+	Changes []results.Change
 }
 
 // Run replays p, writing a row per request to out, until the duration is
@@ -221,6 +226,14 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 			t.Stop()
 			return &Summary{Run: p.Run, Results: out.Path(), Stopped: context.Cause(stop).Error() + " before --start-at"}, nil
 		}
+	}
+	var control *controlled
+	if p.Control != nil {
+		var err error
+		if control, err = p.Control.attach(&p); err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+		defer p.Control.detach()
 	}
 	client := p.Client
 	if client == nil {
@@ -308,7 +321,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		snd.inflight = &p.Metrics.inflight
 		defer p.Metrics.tick(Progress{}) // the run is over: not overloaded
 	}
-	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series}
+	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series, control: control}
 	for i := range p.Sessions.Len() {
 		in := p.Sessions.Info(i)
 		st.writes, st.reads = st.writes+in.Writes, st.reads+in.Reads
@@ -327,6 +340,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	close(rows)
 	<-written
 	s := &Summary{Progress: live.total(), Run: p.Run, Results: out.Path(), Unsent: st.unsent, Abandoned: live.abandoned.Load()}
+	if p.Control != nil {
+		s.Changes = p.Control.Changes()
+	}
 	if st.timeline != nil {
 		s.Timeline = &st.timeline.t
 	}
@@ -360,6 +376,7 @@ type runState struct {
 	mu       sync.Mutex // guards unsent in the timeline model
 	unsent   int64      // set by the open and timeline models
 	timeline *timelineSeries
+	control  *controlled // nil without a Control
 	// writes and reads count the trace's requests, for the write mix.
 	writes, reads int
 }

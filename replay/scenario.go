@@ -78,6 +78,8 @@ type Config struct {
 	// Metrics, when set, serves each run's Metrics while it runs (and
 	// until the next run starts, or the endpoint closes).
 	Metrics *MetricsEndpoint
+	// Control, when set, changes each run while it runs (Plan.Control).
+	Control *Control
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -322,6 +324,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
+		Control: cfg.Control,
 	}
 	if cfg.Shadow != "" {
 		shadow, err := ParseTarget(cfg.Shadow)
@@ -407,6 +410,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	}
 	if sum.Timeline != nil {
 		w.SetMeta(results.MetaTimeline, sum.Timeline.Encode())
+	}
+	if len(sum.Changes) > 0 {
+		w.SetMeta(results.MetaChanges, results.EncodeChanges(sum.Changes))
 	}
 	// Every completed request is in the file, even after Ctrl-C.
 	if err := w.Close(); err != nil {
