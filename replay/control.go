@@ -27,6 +27,7 @@ type Control struct {
 // controlled is what a run under way lets its Control change.
 type controlled struct {
 	open     bool
+	timeline bool // the recorded timeline: nothing to change
 	maxUsers int
 	// users is the users wanted (all shards together), -1 while the
 	// scenario's shape decides; rate the open model's last change of
@@ -45,6 +46,9 @@ type rateChange struct {
 // ErrNoRun says a Control has no run to change.
 var ErrNoRun = errors.New("no run under way")
 
+// errTimeline says the recorded timeline has no users or rate to change.
+var errTimeline = errors.New("the recorded timeline has no users or rate to change while it runs: its sessions start when they were recorded")
+
 // SetUsers sets the virtual users of the closed model from now on, all
 // shards together (as --scale), in place of the scenario's shape for the
 // rest of the run: from 0 to the run's users at full load (--scale).
@@ -54,6 +58,8 @@ func (c *Control) SetUsers(n int) error {
 	switch {
 	case c.run == nil:
 		return ErrNoRun
+	case c.run.timeline:
+		return errTimeline
 	case c.run.open:
 		return errors.New("the open model has no virtual users to change: change its rate")
 	case n < 0 || n > c.run.maxUsers:
@@ -72,6 +78,8 @@ func (c *Control) SetRate(rate float64) error {
 	switch {
 	case c.run == nil:
 		return ErrNoRun
+	case c.run.timeline:
+		return errTimeline
 	case !c.run.open:
 		return errors.New("the closed model has no rate to change: change its users")
 	case !(rate > 0) || math.IsInf(rate, 0):
@@ -99,10 +107,7 @@ func (c *Control) attach(p *Plan) (*controlled, error) {
 	if c.run != nil {
 		return nil, errors.New("a Control changes one run at a time, and this one's run is under way")
 	}
-	if p.Timeline != nil {
-		return nil, errors.New("the recorded timeline cannot be changed while it runs")
-	}
-	c.run = &controlled{open: p.Rate > 0, maxUsers: p.Users}
+	c.run = &controlled{open: p.Rate > 0, maxUsers: p.Users, timeline: p.Timeline != nil}
 	c.run.users.Store(-1)
 	c.changes = nil
 	return c.run, nil

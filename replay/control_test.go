@@ -206,7 +206,7 @@ func TestControlRefuses(t *testing.T) {
 			}
 		})
 	}
-	// One run at a time, and never the recorded timeline.
+	// One run at a time; the recorded timeline runs, and takes no change.
 	c := &Control{}
 	if _, err := c.attach(&Plan{Users: 1}); err != nil {
 		t.Fatal(err)
@@ -215,8 +215,14 @@ func TestControlRefuses(t *testing.T) {
 		t.Error("a second run was attached")
 	}
 	c.detach()
-	if _, err := c.attach(&Plan{Users: 1, Timeline: &TimelinePlan{}}); err == nil {
-		t.Error("the recorded timeline was attached")
+	if _, err := c.attach(&Plan{Users: 1, Timeline: &TimelinePlan{}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetUsers(1); err == nil || !strings.Contains(err.Error(), "recorded timeline") {
+		t.Errorf("users of the recorded timeline: %v", err)
+	}
+	if err := c.SetRate(1); err == nil || !strings.Contains(err.Error(), "recorded timeline") {
+		t.Errorf("rate of the recorded timeline: %v", err)
 	}
 }
 

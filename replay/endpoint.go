@@ -14,6 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// MetricsServer serves a run's Metrics (Config.Metrics): Serve is called
+// as each run starts, with the run's.
+type MetricsServer interface {
+	Serve(m *Metrics)
+}
+
 // MetricsEndpoint serves the Prometheus text exposition of the current
 // run's Metrics at /metrics (replay --metrics ADDR). Its listener is bound
 // when it is made, before any run, so that an address that cannot be used

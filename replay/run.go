@@ -91,6 +91,10 @@ type Plan struct {
 	// Control, when set, changes the users (closed model) or the rate
 	// (open model) while the run runs; the changes are the Summary's.
 	Control *Control
+	// Observe, when set, is given every row as it is written, on the
+	// writer's goroutine (it must not keep the pointer): a live view of
+	// the run (the web UI's table) without reading the file back.
+	Observe func(*results.Result)
 }
 
 // Limits below which a value cannot mean what it says.
@@ -281,6 +285,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 			}
 			if p.Metrics != nil {
 				p.Metrics.observe(&r)
+			}
+			if p.Observe != nil {
+				p.Observe(&r)
 			}
 		}
 	}()

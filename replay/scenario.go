@@ -76,10 +76,13 @@ type Config struct {
 	Window  timeline.Window
 	Loop    bool
 	// Metrics, when set, serves each run's Metrics while it runs (and
-	// until the next run starts, or the endpoint closes).
-	Metrics *MetricsEndpoint
+	// until the next run starts): a MetricsEndpoint, or the web UI.
+	Metrics MetricsServer
 	// Control, when set, changes each run while it runs (Plan.Control).
 	Control *Control
+	// Observe, when set, is given every row as it is written
+	// (Plan.Observe).
+	Observe func(*results.Result)
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -324,7 +327,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
-		Control: cfg.Control,
+		Control: cfg.Control, Observe: cfg.Observe,
 	}
 	if cfg.Shadow != "" {
 		shadow, err := ParseTarget(cfg.Shadow)
