@@ -111,6 +111,8 @@ func TestCommand(t *testing.T) {
 		{"--metrics port taken", key, []string{sample, "--host", api.URL, "--out", nothing, "--metrics", busy.Addr().String(), "light"}, 2, "address already in use"},
 		{"--metrics", key, []string{sample, "--host", api.URL, "--duration", "1s", "--scale", "2", "--pacing", "high", "--out", t.TempDir(),
 			"--no-default-thresholds", "--threshold", "p99<10s", "--metrics", "127.0.0.1:0", "light"}, 0, "Prometheus metrics at http://127.0.0.1:"},
+		{"bad --web", key, []string{sample, "--host", api.URL, "--out", nothing, "--web=nonsense"}, 2, `--web: web UI address "nonsense": want HOST:PORT`},
+		{"--web with --all", key, []string{sample, "--host", api.URL, "--out", nothing, "--web", "--all"}, 2, "--web: give at most a scenario"},
 		{"bad scenario in --all", key, []string{sample, "--host", "ftp://x", "--out", nothing, "--all"}, 2, "--host"},
 		// A run that sent nothing measured nothing: it fails. (Recorded
 		// pacing waits the trace's think time, 2 s, before a first request.)
@@ -317,5 +319,32 @@ func TestMetricsFlag(t *testing.T) {
 	run := strings.TrimSuffix(filepath.Base(files[0]), ".parquet")
 	if !strings.Contains(body, `replaykit_users{run="`+run+`"}`) {
 		t.Errorf("no replaykit_users of run %s in:\n%s", run, body)
+	}
+}
+
+// replay --web serves the UI until Ctrl-C, then exits 0.
+func TestWebFlag(t *testing.T) {
+	cmd := exec.Command(bin, sample, "--web=127.0.0.1:0", "light")
+	var buf syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, &buf, "(Ctrl-C to stop)")
+	_, rest, _ := strings.Cut(buf.String(), "web UI at ")
+	url, _, _ := strings.Cut(rest, " ")
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "/assets/app.js") {
+		t.Errorf("%s: %s\n%s", url, resp.Status, b)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit %v\n%s", err, buf.String())
 	}
 }
