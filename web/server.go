@@ -230,7 +230,6 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 type run struct {
 	id       string // the results' run id, once known; else a placeholder
 	form     Form
-	started  time.Time
 	total    time.Duration
 	control  *replay.Control
 	live     *live
@@ -268,7 +267,7 @@ func (s *Server) start(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	stop, end := context.WithCancelCause(s.stop)
-	rn := &run{form: f, started: time.Now(), control: &replay.Control{}, live: newLive(), end: end, status: "running"}
+	rn := &run{form: f, control: &replay.Control{}, live: newLive(), end: end, status: "running"}
 	rn.open, rn.maxUsers = cfg.Rate > 0, cfg.Users
 	if sc, err := scenario.Lookup(f.Scenario); err == nil {
 		rn.total, rn.maxUsers = sc.Duration, cmp.Or(cfg.Users, sc.Users)
