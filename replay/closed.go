@@ -45,7 +45,7 @@ func (closedModel) run(st *runState) {
 	// Slots are woken in user order: user v is active when the shape
 	// wants more than v users (those of other shards run elsewhere).
 	adjust := func() {
-		want := min(p.Shape.Users(time.Since(st.start)), p.Users)
+		want := min(st.control.wantUsers(p, time.Since(st.start)), p.Users)
 		for _, s := range slots {
 			switch active := s.cancel != nil; {
 			case s.v < want && !active:

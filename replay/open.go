@@ -61,12 +61,35 @@ func (openModel) run(st *runState) {
 	}
 	var inflight sync.WaitGroup
 	defer inflight.Wait()
+	// Request i leaves at base + (i - from) × interval: base is the start
+	// and from 0, until a Control changes the rate. Then the schedule
+	// goes on at the new rate from the change, or from the last request
+	// when that one was due after the change (it was on its way out):
+	// it never goes back.
 	interval := float64(time.Second) / p.Rate
+	base, from := st.start, 0
+	var change *rateChange
+	var prev time.Time // request i-1's time
+	rebase := func(ch *rateChange, i int) time.Time {
+		change, interval = ch, float64(time.Second)/ch.rate
+		base, from = ch.at, i
+		if i > 0 && !prev.Before(ch.at) {
+			base, from = prev, i-1
+		}
+		return base.Add(time.Duration(float64(i-from) * interval))
+	}
 	end := st.start.Add(p.Duration)
 	done := st.starting.Done()
 	for i := 0; ; i++ {
-		scheduled := st.start.Add(time.Duration(float64(i) * interval))
+		if ch := st.control.rateChanged(); ch != change {
+			rebase(ch, i)
+		}
+		scheduled := base.Add(time.Duration(float64(i-from) * interval))
 		if !scheduled.Before(end) {
+			if st.control != nil && !waitChange(st, change, end) {
+				i--
+				continue // a new rate: the schedule goes on from now
+			}
 			return // the schedule ends with the run
 		}
 		sess, ri, ok := next()
@@ -74,6 +97,7 @@ func (openModel) run(st *runState) {
 			return
 		}
 		if !p.Shard.Mine(i) {
+			prev = scheduled
 			continue // another shard sends it
 		}
 		rq := st.send.request(sess, ri, values)
@@ -84,8 +108,13 @@ func (openModel) run(st *runState) {
 		case <-done:
 			ended = true
 		default:
-			ended = !waitUntil(scheduled, st.starting)
+			for st.control != nil && !waitChange(st, change, scheduled) {
+				// A new rate: request i goes on the new schedule.
+				scheduled = rebase(st.control.rateChanged(), i)
+			}
+			ended = !scheduled.Before(end) || !waitUntil(scheduled, st.starting)
 		}
+		prev = scheduled
 		if ended {
 			// Requests due by now (by the end, once it has passed) that
 			// were not sent: the generator was behind its schedule.
@@ -93,7 +122,7 @@ func (openModel) run(st *runState) {
 			if now := time.Now(); now.Before(end) {
 				until = now
 			}
-			st.unsent = unsentFrom(i, p, st.start, interval, until)
+			st.unsent = unsentFrom(i, p, base.Add(-time.Duration(float64(from)*interval)), interval, until)
 			return
 		}
 		users := st.live.inflight.Load()
@@ -108,6 +137,26 @@ func (openModel) run(st *runState) {
 			defer st.live.inflight.Add(-1)
 			st.send.send(i%max(p.Users, 1), users+1, rq, scheduled)
 		}()
+	}
+}
+
+// waitChange waits, while a Control may change the rate, until a
+// millisecond before t (waitUntil takes the rest) or a change other than
+// seen: it says whether t is still the time (false: the rate changed).
+// It looks every 100 ms, so a change made during a long gap (a rate of
+// one request a minute) takes effect within that.
+func waitChange(st *runState, seen *rateChange, t time.Time) bool {
+	for {
+		if st.control.rateChanged() != seen {
+			return false
+		}
+		d := time.Until(t) - time.Millisecond
+		if d <= 0 {
+			return true
+		}
+		if !sleep(st.starting, min(d, 100*time.Millisecond)) {
+			return true // the run ends: the caller sees it
+		}
 	}
 }
 

@@ -85,6 +85,16 @@ type Plan struct {
 	// Timeline, when set, replays the recorded timeline (the recorded
 	// scenario) instead of virtual users or a rate.
 	Timeline *TimelinePlan
+	// Metrics, when set, counts every row for Prometheus as it is
+	// written (NewMetrics; a MetricsEndpoint serves them).
+	Metrics *Metrics
+	// Control, when set, changes the users (closed model) or the rate
+	// (open model) while the run runs; the changes are the Summary's.
+	Control *Control
+	// Observe, when set, is given every row as it is written, on the
+	// writer's goroutine (it must not keep the pointer): a live view of
+	// the run (the web UI's table) without reading the file back.
+	Observe func(*results.Result)
 }
 
 // Limits below which a value cannot mean what it says.
@@ -183,6 +193,8 @@ type Summary struct {
 	// Abandoned counts requests in flight when ctx ended: they are rows
 	// marked abandoned, not failures.
 	Abandoned int64
+	// Changes are the changes a Control made while the run ran.
+	Changes []results.Change
 }
 
 // Run replays p, writing a row per request to out, until the duration is
@@ -218,6 +230,14 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 			t.Stop()
 			return &Summary{Run: p.Run, Results: out.Path(), Stopped: context.Cause(stop).Error() + " before --start-at"}, nil
 		}
+	}
+	var control *controlled
+	if p.Control != nil {
+		var err error
+		if control, err = p.Control.attach(&p); err != nil {
+			return nil, fmt.Errorf("replay: %w", err)
+		}
+		defer p.Control.detach()
 	}
 	client := p.Client
 	if client == nil {
@@ -263,6 +283,12 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 			if why := ab.add(&r); why != "" {
 				cancelEnd(fmt.Errorf("%w: %s", ErrAborted, why))
 			}
+			if p.Metrics != nil {
+				p.Metrics.observe(&r)
+			}
+			if p.Observe != nil {
+				p.Observe(&r)
+			}
 		}
 	}()
 
@@ -285,6 +311,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 				if progress != nil {
 					progress(pr)
 				}
+				if p.Metrics != nil {
+					p.Metrics.tick(pr)
+				}
 			case <-ticking.Done():
 				return
 			}
@@ -293,7 +322,13 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 
 	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
-	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series}
+	if p.Metrics != nil {
+		users := live.users
+		p.Metrics.users.Store(&users)
+		snd.inflight = &p.Metrics.inflight
+		defer p.Metrics.tick(Progress{}) // the run is over: not overloaded
+	}
+	st := &runState{plan: &p, starting: starting, fail: cancelEnd, send: snd, live: live, start: start, timeline: series, control: control}
 	for i := range p.Sessions.Len() {
 		in := p.Sessions.Info(i)
 		st.writes, st.reads = st.writes+in.Writes, st.reads+in.Reads
@@ -312,6 +347,9 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	close(rows)
 	<-written
 	s := &Summary{Progress: live.total(), Run: p.Run, Results: out.Path(), Unsent: st.unsent, Abandoned: live.abandoned.Load()}
+	if p.Control != nil {
+		s.Changes = p.Control.Changes()
+	}
 	if st.timeline != nil {
 		s.Timeline = &st.timeline.t
 	}
@@ -345,6 +383,7 @@ type runState struct {
 	mu       sync.Mutex // guards unsent in the timeline model
 	unsent   int64      // set by the open and timeline models
 	timeline *timelineSeries
+	control  *controlled // nil without a Control
 	// writes and reads count the trace's requests, for the write mix.
 	writes, reads int
 }

@@ -75,6 +75,14 @@ type Config struct {
 	Jitter  time.Duration
 	Window  timeline.Window
 	Loop    bool
+	// Metrics, when set, serves each run's Metrics while it runs (and
+	// until the next run starts): a MetricsEndpoint, or the web UI.
+	Metrics MetricsServer
+	// Control, when set, changes each run while it runs (Plan.Control).
+	Control *Control
+	// Observe, when set, is given every row as it is written
+	// (Plan.Observe).
+	Observe func(*results.Result)
 }
 
 // OptionError says which value of a Config is wrong (its field's name),
@@ -319,6 +327,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
+		Control: cfg.Control, Observe: cfg.Observe,
 	}
 	if cfg.Shadow != "" {
 		shadow, err := ParseTarget(cfg.Shadow)
@@ -360,6 +369,10 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		return nil, err
 	}
 	plan.Run = run
+	if cfg.Metrics != nil {
+		plan.Metrics = NewMetrics(run)
+		cfg.Metrics.Serve(plan.Metrics)
+	}
 	if cfg.Shard.Split() {
 		w.SetMeta(results.MetaShard, cfg.Shard.String())
 	}
@@ -400,6 +413,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	}
 	if sum.Timeline != nil {
 		w.SetMeta(results.MetaTimeline, sum.Timeline.Encode())
+	}
+	if len(sum.Changes) > 0 {
+		w.SetMeta(results.MetaChanges, results.EncodeChanges(sum.Changes))
 	}
 	// Every completed request is in the file, even after Ctrl-C.
 	if err := w.Close(); err != nil {

@@ -39,6 +39,9 @@ type sender struct {
 	answers *Answers
 	// shadow, when set, gets every request too (replay --shadow).
 	shadow *Target
+	// inflight, when set, counts the requests sent and not yet answered
+	// (Metrics).
+	inflight *atomic.Int64
 }
 
 // keptBody is the most of a live answer's body kept, to carry values
@@ -102,6 +105,9 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	res.BehindNanos = int64(rq.behind)
 	var shadow answer
 	var both sync.WaitGroup
+	if sn.inflight != nil {
+		sn.inflight.Add(1)
+	}
 	if sn.shadow != nil {
 		both.Go(func() {
 			sp, err := sn.shadow.Prepare(r)
@@ -118,6 +124,9 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	}
 	main := sn.exchange(prep, r, rq.values)
 	both.Wait()
+	if sn.inflight != nil {
+		sn.inflight.Add(-1)
+	}
 	defer main.release()
 	defer shadow.release()
 	res.Carried, res.NotCarried = int32(main.carried), int32(main.missed)

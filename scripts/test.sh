@@ -14,7 +14,7 @@ need "gcc:gcc libc6-dev:the race detector needs cgo and a C compiler" \
 	"curl:curl:the live capture tests use it as an HTTP client" \
 	"tcpdump:tcpdump:record --filter compiles its expression with it" \
 	"ip:iproute2:the live tunnel test makes network namespaces and tunnel devices with it" \
-	"chromium:chromium:the HTML report test opens the report in headless chromium" ||
+	"chromium:chromium:the HTML report and web UI tests open them in headless chromium" ||
 	echo "test: going on without them: the tests that need them skip" >&2
 
 if [ "${1:-}" != fuzz ]; then

@@ -25,6 +25,7 @@ import (
 	"github.com/replaykit/replaykit/session"
 	"github.com/replaykit/replaykit/shard"
 	"github.com/replaykit/replaykit/timeline"
+	"github.com/replaykit/replaykit/web"
 )
 
 const usage = `usage:
@@ -35,6 +36,9 @@ const usage = `usage:
                                  (--speed, --amplify, --jitter, --window, --loop)
   replay --all [flags]           the six scenarios of the seed in turn (not recorded)
   replay --check-only [flags]    is the host reachable, and does the API key work
+  replay --web[=ADDR] [flags] [SCENARIO]
+                                 a web UI (default 127.0.0.1:8089): start runs, watch them, change
+                                 users or rate, stop; the flags and scenario fill in its form
 
 API_KEY, when set, replaces every recorded credential. Results go to
 --out/{scenario}_{timestamp}.parquet, then are analyzed as analyze does
@@ -80,6 +84,10 @@ func run() int {
 	thresholds := fs.StringArray("threshold", nil, "add a threshold to the analysis, as analyze --threshold (repeatable)")
 	noDefaults := fs.Bool("no-default-thresholds", false, "check only the --threshold ones")
 	formats := fs.StringSlice("format", []string{"html", "csv", "json"}, "analysis outputs: html, csv, json, junit")
+	webAddr := fs.String("web", "", "serve the web UI at HOST:PORT (--web alone: "+web.DefaultAddr+"; give --web=HOST:PORT): start runs, watch them, change users or rate, stop; the scenario and flags given fill in its form")
+	fs.Lookup("web").NoOptDefVal = web.DefaultAddr
+	webToken := fs.String("web-token", "", "the token the web UI asks for (default: one made up and printed; needed in the URL on an address other than loopback)")
+	metrics := fs.String("metrics", "", "HOST:PORT: serve Prometheus metrics at /metrics there during the run (127.0.0.1:9464 this machine only; :9464 every interface)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
 		return code
 	}
@@ -98,6 +106,12 @@ func run() int {
 	}
 	if *checkOnly {
 		modes++
+	}
+	if *webAddr != "" {
+		if *all || *checkOnly || len(args) > 1 {
+			return fail("--web: give at most a scenario, to fill in the form (not --all or --check-only)")
+		}
+		modes = 1
 	}
 	if modes != 1 {
 		fs.Usage()
@@ -196,8 +210,26 @@ func run() int {
 	if *checkOnly {
 		return check(stop, cfg)
 	}
+	if *metrics != "" {
+		// Bound before the trace is read: an address that cannot be used
+		// fails now, not after minutes of loading.
+		ep, err := replay.ListenMetrics(ctx, *metrics)
+		if err != nil {
+			return fail("--metrics: %v", err)
+		}
+		defer func() {
+			if err := ep.Close(); err != nil {
+				fmt.Fprintln(os.Stderr, "replay:", err)
+			}
+		}()
+		cfg.Metrics = ep
+		fmt.Fprintf(os.Stderr, "replay: Prometheus metrics at http://%s/metrics\n", ep.Addr())
+	}
 	if *insecure {
 		fmt.Fprintln(os.Stderr, "replay: warning: --insecure: the target's TLS certificate is not verified")
+	}
+	if *webAddr != "" {
+		return serveWeb(ctx, stop, *webAddr, *webToken, names, cfg, acfg)
 	}
 	cfg.Progress = progressPrinter()
 	code := 0
@@ -265,6 +297,28 @@ func run() int {
 		}
 	}
 	return code
+}
+
+// serveWeb serves the web UI until the first Ctrl-C, which stops a run
+// under way (written and analyzed) and then the UI.
+func serveWeb(ctx, stop context.Context, addr, token string, names []string, cfg replay.Config, acfg analyze.Config) int {
+	name := ""
+	if len(names) == 1 {
+		name = names[0]
+	}
+	acfg.Stdout = nil
+	srv, err := web.Listen(ctx, stop, web.Options{Addr: addr, Token: token, Form: web.FormOf(name, cfg, acfg.Thresholds), Config: cfg, Analysis: acfg})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "replay: --web:", err)
+		return 2
+	}
+	fmt.Fprintf(os.Stderr, "replay: web UI at %s (Ctrl-C to stop)\n", srv.URL())
+	<-stop.Done()
+	fmt.Fprintln(os.Stderr, "replay: stopping the web UI (a run under way is written and analyzed first)")
+	if err := srv.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "replay: web UI:", err)
+	}
+	return 0
 }
 
 // flags are the flags behind replay.Config's fields.

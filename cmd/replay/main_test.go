@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -62,6 +64,11 @@ func TestCommand(t *testing.T) {
 	ln.Close()
 	out, nothing := t.TempDir(), t.TempDir()
 	key := []string{"API_KEY=demo-key-carol"}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
 	tests := []struct {
 		name   string
 		env    []string
@@ -98,6 +105,14 @@ func TestCommand(t *testing.T) {
 		{"--window with light", key, []string{sample, "--host", api.URL, "--out", nothing, "--window", "+1s..+2s", "light"}, 2, "--window: only the recorded scenario"},
 		{"recorded, a short run", key, []string{sample, "--host", api.URL, "--out", t.TempDir(), "--speed", "50", "--amplify", "2",
 			"--no-default-thresholds", "--threshold", "lateness_p99<10s", "recorded"}, 0, "timeline: recorded × 2 at speed 50"},
+		// --metrics is bound before the trace is read: a bad address is
+		// a usage error, and nothing is sent.
+		{"bad --metrics", key, []string{sample, "--host", api.URL, "--out", nothing, "--metrics", "nonsense", "light"}, 2, `--metrics: cannot serve metrics on "nonsense": want HOST:PORT`},
+		{"--metrics port taken", key, []string{sample, "--host", api.URL, "--out", nothing, "--metrics", busy.Addr().String(), "light"}, 2, "address already in use"},
+		{"--metrics", key, []string{sample, "--host", api.URL, "--duration", "1s", "--scale", "2", "--pacing", "high", "--out", t.TempDir(),
+			"--no-default-thresholds", "--threshold", "p99<10s", "--metrics", "127.0.0.1:0", "light"}, 0, "Prometheus metrics at http://127.0.0.1:"},
+		{"bad --web", key, []string{sample, "--host", api.URL, "--out", nothing, "--web=nonsense"}, 2, `--web: web UI address "nonsense": want HOST:PORT`},
+		{"--web with --all", key, []string{sample, "--host", api.URL, "--out", nothing, "--web", "--all"}, 2, "--web: give at most a scenario"},
 		{"bad scenario in --all", key, []string{sample, "--host", "ftp://x", "--out", nothing, "--all"}, 2, "--host"},
 		// A run that sent nothing measured nothing: it fails. (Recorded
 		// pacing waits the trace's think time, 2 s, before a first request.)
@@ -259,5 +274,77 @@ func TestFlagged(t *testing.T) {
 		if err := flagged(tc.cfg.Check("light")); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%+v: %v", tc.cfg, err)
 		}
+	}
+}
+
+// replay --metrics serves the run's figures while it runs, labelled with
+// the run of its results file.
+func TestMetricsFlag(t *testing.T) {
+	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
+	defer api.Close()
+	out := t.TempDir()
+	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "2", "--ramp", "1ms", "--pacing", "stress", "--out", out,
+		"--no-default-thresholds", "--metrics", "127.0.0.1:0", "light")
+	cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
+	var buf syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, &buf, "/metrics\n")
+	_, rest, _ := strings.Cut(buf.String(), "Prometheus metrics at ")
+	url, _, _ := strings.Cut(rest, "\n")
+	// Until a scrape shows requests counted (at most 30 s).
+	var body string
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(body, "replaykit_requests_total{"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no request counted at %s:\n%s", url, body)
+		}
+		time.Sleep(20 * time.Millisecond)
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatalf("scrape %s: %v", url, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	files, _ := filepath.Glob(filepath.Join(out, "light_load_*.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("results files %v\n%s", files, buf.String())
+	}
+	run := strings.TrimSuffix(filepath.Base(files[0]), ".parquet")
+	if !strings.Contains(body, `replaykit_users{run="`+run+`"}`) {
+		t.Errorf("no replaykit_users of run %s in:\n%s", run, body)
+	}
+}
+
+// replay --web serves the UI until Ctrl-C, then exits 0.
+func TestWebFlag(t *testing.T) {
+	cmd := exec.Command(bin, sample, "--web=127.0.0.1:0", "light")
+	var buf syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, &buf, "(Ctrl-C to stop)")
+	_, rest, _ := strings.Cut(buf.String(), "web UI at ")
+	url, _, _ := strings.Cut(rest, " ")
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "/assets/app.js") {
+		t.Errorf("%s: %s\n%s", url, resp.Status, b)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit %v\n%s", err, buf.String())
 	}
 }

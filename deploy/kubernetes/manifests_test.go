@@ -16,12 +16,34 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
 
 type typeMeta struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
+}
+
+// podMonitor is the part of the Prometheus Operator's PodMonitor that
+// the manifests use (its Go types are no dependency here): decoded
+// strictly, a misspelt field among these still fails.
+type podMonitor struct {
+	typeMeta `json:",inline"`
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	Spec     struct {
+		Selector            metav1.LabelSelector `json:"selector"`
+		PodMetricsEndpoints []struct {
+			Port        string `json:"port"`
+			Path        string `json:"path"`
+			Interval    string `json:"interval"`
+			Relabelings []struct {
+				SourceLabels []string `json:"sourceLabels"`
+				TargetLabel  string   `json:"targetLabel"`
+			} `json:"relabelings"`
+		} `json:"podMetricsEndpoints"`
+	} `json:"spec"`
 }
 
 // decode reads every document of every manifest into its API type.
@@ -54,6 +76,8 @@ func decode(t *testing.T) map[string][]any {
 				obj = &corev1.Secret{}
 			case "v1 PersistentVolumeClaim":
 				obj = &corev1.PersistentVolumeClaim{}
+			case "monitoring.coreos.com/v1 PodMonitor":
+				obj = &podMonitor{}
 			default:
 				t.Fatalf("%s document %d: unexpected %s %s", f, i, tm.APIVersion, tm.Kind)
 			}
@@ -111,6 +135,8 @@ func env(c corev1.Container, name string) string {
 func TestManifestsKeepTheirPromises(t *testing.T) {
 	docs := decode(t)
 	var sawIndexed, sawDaemonSet, sawSidecar bool
+	var replayPods []corev1.PodTemplateSpec // the Indexed Jobs'
+	var monitors []*podMonitor
 	for f, objs := range docs {
 		for _, o := range objs {
 			switch o := o.(type) {
@@ -128,16 +154,67 @@ func TestManifestsKeepTheirPromises(t *testing.T) {
 				if !slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--start-at=") }) {
 					t.Errorf("%s: shards must share a --start-at", f)
 				}
+				checkMetrics(t, f, o.Spec.Template)
+				replayPods = append(replayPods, o.Spec.Template)
 			case *appsv1.DaemonSet:
 				sawDaemonSet = true
 				checkPod(t, f+" "+o.Name, o.Spec.Template.Spec)
 			case *appsv1.Deployment:
 				sawSidecar = true
 				checkPod(t, f+" "+o.Name, o.Spec.Template.Spec)
+			case *podMonitor:
+				monitors = append(monitors, o)
 			}
 		}
 	}
 	if !sawIndexed || !sawDaemonSet || !sawSidecar {
 		t.Errorf("indexed job %v, daemonset %v, sidecar %v", sawIndexed, sawDaemonSet, sawSidecar)
+	}
+	// The PodMonitor scrapes the sharded replay's pods, on the port they
+	// serve their metrics on.
+	if len(monitors) == 0 {
+		t.Error("no PodMonitor for the sharded replay")
+	}
+	for _, pm := range monitors {
+		sel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+		if err != nil {
+			t.Errorf("PodMonitor %s: %v", pm.Metadata.Name, err)
+			continue
+		}
+		for _, pod := range replayPods {
+			if !sel.Matches(labels.Set(pod.Labels)) {
+				t.Errorf("PodMonitor %s does not select the replay pods (labels %v)", pm.Metadata.Name, pod.Labels)
+			}
+			for _, ep := range pm.Spec.PodMetricsEndpoints {
+				if !slices.ContainsFunc(pod.Spec.Containers[0].Ports, func(p corev1.ContainerPort) bool { return p.Name == ep.Port }) || ep.Path != "/metrics" {
+					t.Errorf("PodMonitor %s scrapes port %q, path %q: the replay container serves /metrics on its port named metrics", pm.Metadata.Name, ep.Port, ep.Path)
+				}
+			}
+		}
+	}
+}
+
+// checkMetrics holds a replay pod's --metrics, its port and its
+// prometheus.io annotations to one port, on every interface (Prometheus
+// scrapes from another pod).
+func checkMetrics(t *testing.T, f string, pod corev1.PodTemplateSpec) {
+	t.Helper()
+	c := pod.Spec.Containers[0]
+	i := slices.IndexFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--metrics=") })
+	if i < 0 {
+		t.Errorf("%s: replay serves no --metrics", f)
+		return
+	}
+	addr := strings.TrimPrefix(c.Args[i], "--metrics=")
+	host, port, ok := strings.Cut(addr, ":")
+	if !ok || host != "" {
+		t.Errorf("%s: --metrics=%s: want :PORT, every interface of the pod", f, addr)
+	}
+	j := slices.IndexFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.Name == "metrics" })
+	if j < 0 || strconv.Itoa(int(c.Ports[j].ContainerPort)) != port {
+		t.Errorf("%s: no container port named metrics at %s", f, port)
+	}
+	if a := pod.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != port || a["prometheus.io/path"] != "/metrics" {
+		t.Errorf("%s: prometheus.io annotations %v, want scrape true, port %s, path /metrics", f, a, port)
 	}
 }
