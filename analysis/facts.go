@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -53,7 +54,22 @@ type runFacts struct {
 	// params are the values of the files' footer keys that say how the
 	// run was made, by key (params.go).
 	params map[string]map[string]bool
+	// changes are the files' changes made while their runs ran, by run;
+	// notes what could not be read of the files' footers.
+	changes []Change
+	notes   []string
 }
+
+// Change is a change made to a run while it ran (replay --web: the
+// users of the closed model, the rate of the open model), with its run.
+type Change struct {
+	Run string `json:"run"`
+	results.Change
+}
+
+// maxChanges is how many changes a report lists: a footer could hold
+// millions, a page and a terminal cannot.
+const maxChanges = 1000
 
 // runSpan is a run's span in Unix nanoseconds (RunSpan once reported).
 type runSpan struct {
@@ -125,6 +141,12 @@ func (f *runFacts) addFile(name string, info results.RunInfo) {
 		f.causes = append(f.causes, info.OverloadCause)
 	}
 	f.unsent += info.Unsent
+	for _, c := range info.Changes {
+		f.changes = append(f.changes, Change{Run: info.Run, Change: c})
+	}
+	if info.ChangesErr != nil {
+		f.notes = append(f.notes, fmt.Sprintf("%s: its changes made during the run are not shown: %v", name, info.ChangesErr))
+	}
 	if info.Stopped {
 		f.stopped = append(f.stopped, fmt.Sprintf("%s (%s) stopped early: %s", name, info.Run, info.StopReason))
 	}
@@ -163,6 +185,8 @@ func (f *runFacts) merge(o *runFacts) {
 	f.overloaded += o.overloaded
 	f.causes = append(f.causes, o.causes...)
 	f.unsent += o.unsent
+	f.changes = append(f.changes, o.changes...)
+	f.notes = append(f.notes, o.notes...)
 	for k, vs := range o.params {
 		if f.params == nil {
 			f.params = map[string]map[string]bool{}
@@ -218,4 +242,25 @@ func (f *runFacts) report(rep *Report) {
 		rep.Shards = slices.Sorted(maps.Keys(f.shards))
 	}
 	rep.Parameters = f.parameters()
+	rep.Changes, rep.ChangesLeftOut = f.changeList()
+	rep.Notes = slices.Sorted(slices.Values(f.notes))
+}
+
+// changeList is the changes in time order, once each (a sharded run's
+// files each hold its changes), at most maxChanges, and how many more.
+func (f *runFacts) changeList() ([]Change, int) {
+	cs := slices.Clone(f.changes)
+	slices.SortFunc(cs, func(a, b Change) int {
+		if c := a.At.Compare(b.At); c != 0 {
+			return c
+		}
+		return cmp.Or(strings.Compare(a.Run, b.Run), strings.Compare(a.What, b.What), cmp.Compare(a.Value, b.Value))
+	})
+	cs = slices.CompactFunc(cs, func(a, b Change) bool {
+		return a.Run == b.Run && a.At.Equal(b.At) && a.What == b.What && a.Value == b.Value
+	})
+	if len(cs) > maxChanges {
+		return cs[:maxChanges:maxChanges], len(cs) - maxChanges
+	}
+	return cs, 0
 }

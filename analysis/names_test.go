@@ -350,6 +350,7 @@ func dump(rep *Report) string {
 		fmt.Fprintf(&b, "%v %v %v %v %v %v %v %v\n", rep.Failures, rep.Start, rep.End, rep.RunSpans, rep.Active, rep.Step, rep.Runs, rep.Scenarios)
 		fmt.Fprintf(&b, "shards %v files %d users %d open %v late %g overloaded %d %v unsent %d abandoned %d %v %v %v %v\n", rep.Shards, rep.Files, rep.Users,
 			rep.Open, rep.LateP99, rep.OverloadedSeconds, rep.OverloadCauses, rep.Unsent, rep.Abandoned, rep.MissingShards, rep.StoppedEarly, rep.Parameters, rep.TimelineNotes)
+		fmt.Fprintf(&b, "changes %v %d notes %v\n", rep.Changes, rep.ChangesLeftOut, rep.Notes)
 		if t := rep.Timeline; t != nil {
 			fmt.Fprintf(&b, "timeline %v %v %v %v %d %d %d %d %g %d\n  %s\n  %s\n  %s\n  %s\n", t.Start, t.Step, t.Recorded, t.Sent, t.SentTotal, t.Outside,
 				t.Planned, t.BehindOver, t.Correlation, t.CorrelatedSteps, hist(t.Late), hist(t.Behind), hist(t.Generator), hist(t.Starts))

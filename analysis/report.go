@@ -59,6 +59,14 @@ type Report struct {
 	// requests due before the end that were not sent because their
 	// sessions were behind it, waiting for answers.
 	Unsent int64
+	// Changes are the changes made to the runs while they ran (the users
+	// or the rate, from replay --web), in time order, at most 1,000;
+	// ChangesLeftOut counts those past them.
+	Changes        []Change
+	ChangesLeftOut int
+	// Notes say what could not be read of the files' footers (other than
+	// their timelines: TimelineNotes).
+	Notes []string
 	// Abandoned counts requests abandoned in flight (a second Ctrl-C):
 	// they are in no figure.
 	Abandoned int64

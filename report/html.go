@@ -201,6 +201,9 @@ type htmlData struct {
 	// runs); TimelineNotes what was wrong with the files' timelines.
 	Timeline      *htmlTimeline
 	TimelineNotes []string
+	// Changes are the users or rate changes made during the runs, as
+	// lines; Notes what could not be read of the footers.
+	Changes, Notes []string
 	// Differences are the answers compared with the recorded ones (nil
 	// when none was).
 	Differences *htmlDifferences
@@ -373,7 +376,7 @@ func routeLatencyChart(s *analysis.Stats, origin time.Time, b *analysis.Stats, b
 			ss = append(ss, series{name: "p95", color: "#d97706", ys: bp95, xs: bxs, dashed: true})
 		}
 	}
-	return lineChartIn(smallChart, strings.TrimSpace(s.Method+" "+s.Name), "ms", xs, ss)
+	return lineChartIn(smallChart, strings.TrimSpace(s.Method+" "+s.Name), "ms", xs, ss, nil)
 }
 
 // routeCharts are the slowest routes' charts and the busiest ones'.
@@ -708,9 +711,10 @@ func WriteHTML(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict, o
 		lat = append(lat, dash(lat[0], b.p50), dash(lat[1], b.p95), dash(lat[2], b.p99))
 		users = append(users, dash(users[0], b.users), dash(users[1], b.errs))
 	}
-	d.RPSChart = lineChart("Requests per second", "", ws.xs, rps)
-	d.LatChart = lineChart("Latency percentiles", "ms", ws.xs, lat)
-	d.UserChart = lineChart("Users and errors", "", ws.xs, users)
+	marks := changeMarks(rep)
+	d.RPSChart = lineChart("Requests per second", "", ws.xs, rps, marks...)
+	d.LatChart = lineChart("Latency percentiles", "ms", ws.xs, lat, marks...)
+	d.UserChart = lineChart("Users and errors", "", ws.xs, users, marks...)
 	edges, counts, baseCounts := distribution(rep.Total, baseTotal)
 	d.DistChart = barChart("Latency distribution (requests)", edges, counts, baseCounts)
 	d.Parameters = parameterFacts(rep, base)
@@ -739,6 +743,13 @@ func WriteHTML(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict, o
 		d.Timeline = timelineHTML(rep.Timeline, bt)
 	}
 	d.TimelineNotes = rep.TimelineNotes
+	d.Notes = rep.Notes
+	for _, c := range rep.Changes {
+		d.Changes = append(d.Changes, changeLine(rep, c))
+	}
+	if rep.ChangesLeftOut > 0 {
+		d.Changes = append(d.Changes, fmt.Sprintf("and %d more (a report lists the first 1,000)", rep.ChangesLeftOut))
+	}
 	d.Differences = differencesHTML(rep)
 	d.Shadow = shadowHTML(rep)
 	if rep.Open {
@@ -787,10 +798,12 @@ svg .basebar{fill:none;stroke:#111;stroke-width:1;stroke-dasharray:4 2;stroke-op
 {{end}}
 <dt>users</dt><dd>{{.Users}} at most</dd>
 <dt>duration</dt><dd>{{.Duration}} ({{.Start}} to {{.End}})</dd>
-{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change, absolute and relative; p50, p95, p99, avg and the error rate are marked worse or better when their 99% confidence interval says so (hover a change for its interval), never for a change within the noise of the sample; charts draw the baseline dashed, from its own start</dd>{{end}}
+{{if .Changes}}<dt>changes during the run</dt><dd>{{range $i, $c := .Changes}}{{if $i}}<br>{{end}}{{$c}}{{end}}</dd>
+{{end}}{{if .Baseline}}<dt>baseline</dt><dd>{{.Baseline}}: every figure shows its change, absolute and relative; p50, p95, p99, avg and the error rate are marked worse or better when their 99% confidence interval says so (hover a change for its interval), never for a change within the noise of the sample; charts draw the baseline dashed, from its own start</dd>{{end}}
 </dl>
 
 {{range .Problems}}<p class="fail">INCOMPLETE: {{.}}</p>
+{{end}}{{range .Notes}}<p>note: {{.}}</p>
 {{end}}{{if .Overloaded}}<p class="fail">GENERATOR OVERLOADED: {{.OverloadReason}}. These figures are the load generator's as much as the server's: run with fewer users or a lower rate, or on more cores.</p>{{end}}
 <h2>Thresholds</h2>
 {{if .Verdicts}}<table><tr><th>threshold</th><th style="text-align:left">verdict</th><th style="text-align:left">found</th>{{if .Baseline}}<th style="text-align:left">baseline</th><th>change</th>{{end}}</tr>

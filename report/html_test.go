@@ -31,6 +31,10 @@ func TestGoldenOutputs(t *testing.T) {
 		resultstest.Carry(&rows[i])
 	}
 	rep := analysistest.Aggregate(rows)
+	// Changes made during the run (replay --web), as a results footer
+	// gives them (TestChangesFromTheFooter).
+	rep.Changes = []analysis.Change{{Run: rep.Runs[0], Change: results.Change{At: resultstest.T0.Add(3 * time.Second), What: results.ChangeUsers, Value: 10}},
+		{Run: rep.Runs[0], Change: results.Change{At: resultstest.T0.Add(7500 * time.Millisecond), What: results.ChangeUsers, Value: 4}}}
 	base := analysistest.Aggregate(resultstest.Synthetic(3000, 20, 12)[:2500]) // a run without links
 	var ths []analysis.Threshold
 	for _, e := range append(analysis.DefaultThresholds, "name=/api/v1/search:p95<500ms") {

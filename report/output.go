@@ -77,6 +77,7 @@ func WriteTable(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) 
 	for _, n := range rep.TimelineNotes {
 		fmt.Fprintf(w, "timeline: %s\n", printable(n))
 	}
+	writeChanges(w, rep)
 	for _, p := range rep.Problems() {
 		fmt.Fprintf(w, "INCOMPLETE: %s\n", printable(p))
 	}
@@ -454,6 +455,9 @@ func WriteJSON(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) e
 		Timeline  *jsonTimeline      `json:"timeline,omitempty"`
 		Shadow    *jsonShadow        `json:"shadow,omitempty"`
 		TLNotes   []string           `json:"timeline_notes,omitempty"`
+		Changes   []analysis.Change  `json:"changes"`
+		ChangesLO int                `json:"changes_left_out,omitempty"`
+		Notes     []string           `json:"notes,omitempty"`
 		Baseline  *jsonComparison    `json:"baseline,omitempty"`
 		Verdicts  []jsonVerdict      `json:"thresholds"`
 		Sections  []jsonScenario     `json:"scenarios_detail,omitempty"`
@@ -462,6 +466,7 @@ func WriteJSON(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) e
 	}{Runs: rep.Runs, Scenarios: rep.Scenarios, Shards: rep.Shards, Start: rep.Start, End: rep.End, RunTimeS: rep.RateDuration().Seconds(), Open: rep.Open,
 		LateP99: rep.LateP99, Overload: rep.Overloaded(), OverSecs: rep.OverloadedSeconds, Problems: rep.Problems(),
 		Users: rep.Users, Total: statsJSON(rep, rep.Total), Failures: rep.Failures, WindowS: rep.Step.Seconds(), TLNotes: rep.TimelineNotes, Pass: true,
+		Changes: rep.Changes, ChangesLO: rep.ChangesLeftOut, Notes: rep.Notes,
 		Shadow: shadowJSON(rep), Baseline: comparisonJSON(rep.Baseline)}
 	if rep.Timeline != nil {
 		out.Timeline = timelineJSON(rep.Timeline)
@@ -469,6 +474,9 @@ func WriteJSON(w io.Writer, rep *analysis.Report, verdicts []analysis.Verdict) e
 	}
 	if out.Shards == nil {
 		out.Shards = []int32{}
+	}
+	if out.Changes == nil {
+		out.Changes = []analysis.Change{}
 	}
 	out.RunsInfo = []jsonRun{}
 	for _, sp := range rep.RunSpans {

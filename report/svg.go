@@ -80,12 +80,19 @@ func hoverValue(v float64) string {
 }
 
 // lineChart draws series over xs (seconds from the start).
-func lineChart(title, unit string, xs []float64, ss []series) template.HTML {
-	return lineChartIn(fullChart, title, unit, xs, ss)
+func lineChart(title, unit string, xs []float64, ss []series, marks ...mark) template.HTML {
+	return lineChartIn(fullChart, title, unit, xs, ss, marks)
+}
+
+// mark is a moment of the run a chart marks with a vertical line and
+// its label: a change of users or rate, at x seconds.
+type mark struct {
+	x     float64
+	label string
 }
 
 // lineChartIn draws a line chart of the given size.
-func lineChartIn(size chartSize, title, unit string, xs []float64, ss []series) template.HTML {
+func lineChartIn(size chartSize, title, unit string, xs []float64, ss []series, marks []mark) template.HTML {
 	var b strings.Builder
 	class := "chart"
 	if size != fullChart {
@@ -161,6 +168,15 @@ func lineChartIn(size chartSize, title, unit string, xs []float64, ss []series) 
 		fmt.Fprintf(&b, `<text x="%.0f" y="17" class="tick">%s</text>`, lx+14, html.EscapeString(s.name))
 	}
 	hoverBands(&b, xs, ss, unit, px, padT, plotH)
+	// Over the hover bands: a mark's title shows on its line.
+	for _, m := range marks {
+		if m.x < 0 || m.x > xmax {
+			continue
+		}
+		fmt.Fprintf(&b, `<g class="mark"><title>%s</title><line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#7c3aed" stroke-width="1.5" stroke-dasharray="2 2"/>`+
+			`<text x="%.1f" y="%.1f" class="tick" fill="#7c3aed">%s</text></g>`,
+			html.EscapeString(m.label), px(m.x), padT, px(m.x), padT+plotH, px(m.x)+3, padT+10, html.EscapeString(m.label))
+	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }

@@ -31,6 +31,10 @@ type RunInfo struct {
 	TimelineErr error
 	// Parameters are the values of ParameterKeys the file has, by key.
 	Parameters map[string]string
+	// Changes are the users or rate changes made while the run ran
+	// (MetaChanges), in order; ChangesErr says why they could not be read.
+	Changes    []Change
+	ChangesErr error
 }
 
 // ParameterKeys are the footer keys that say how the run was made.
@@ -64,6 +68,9 @@ func ReadRunInfo(f *File) RunInfo {
 	}
 	if s, ok := f.Meta(MetaTimeline); ok {
 		info.Timeline, info.TimelineErr = ParseTimeline(s)
+	}
+	if s, ok := f.Meta(MetaChanges); ok {
+		info.Changes, info.ChangesErr = DecodeChanges(s)
 	}
 	for _, k := range ParameterKeys {
 		if v, ok := f.Meta(k); ok && v != "" {

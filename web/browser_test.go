@@ -261,6 +261,10 @@ func TestWebUIInChromium(t *testing.T) {
 			t.Errorf("analysis output: %v", err)
 		}
 	}
+	// The change shows in the report: listed in its facts.
+	if page, err := os.ReadFile(strings.TrimSuffix(files[0], ".parquet") + ".html"); err != nil || !strings.Contains(string(page), "UTC): users 2") {
+		t.Errorf("the HTML report does not list the change to 2 users (%v)", err)
+	}
 
 	c.call("Runtime.evaluate", map[string]any{"expression": "1"}) // the events so far
 	for _, e := range c.events {
