@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -346,5 +349,114 @@ func TestWebFlag(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit %v\n%s", err, buf.String())
+	}
+}
+
+// A run started from the web UI leaves what the same run started from the
+// shell leaves: the same files, and footers that say the same of how it
+// was made.
+func TestWebRunLeavesWhatTheShellLeaves(t *testing.T) {
+	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
+	defer api.Close()
+	flags := []string{sample, "--host", api.URL, "--duration", "1s", "--scale", "2", "--ramp", "1ms", "--pacing", "stress", "--seed", "3",
+		"--threshold", "p99<10s", "--no-default-thresholds", "--format", "csv,html,json,junit"}
+	env := []string{"API_KEY=demo-key-dave"}
+	shellOut, webOut := t.TempDir(), t.TempDir()
+	if code, out := replayCmd(t, env, append(flags, "--out", shellOut, "light")...); code != 0 {
+		t.Fatalf("replay from the shell: exit %d\n%s", code, out)
+	}
+
+	cmd := exec.Command(bin, append(flags, "--out", webOut, "--web=127.0.0.1:0", "--web-token", "secret", "light")...)
+	cmd.Env = append(os.Environ(), env...)
+	var buf syncbuf.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, &buf, "(Ctrl-C to stop)")
+	_, rest, _ := strings.Cut(buf.String(), "web UI at ")
+	page, _, _ := strings.Cut(rest, " ")
+	addr := strings.TrimSuffix(strings.SplitN(strings.TrimPrefix(page, "http://"), "?", 2)[0], "/")
+	call := func(method, path, body string) string {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("X-Replaykit-Token", "secret")
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b)
+		}
+		return string(b)
+	}
+	// The form as the command line filled it in, started as it is.
+	var state struct {
+		Form json.RawMessage `json:"form"`
+		Run  *struct {
+			Status string `json:"status"`
+			Code   int    `json:"code"`
+		} `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(call("GET", "/api/state", "")), &state); err != nil {
+		t.Fatal(err)
+	}
+	call("POST", "/api/start", string(state.Form))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if err := json.Unmarshal([]byte(call("GET", "/api/state", "")), &state); err != nil {
+			t.Fatal(err)
+		}
+		if state.Run != nil && (state.Run.Status == "done" || state.Run.Status == "failed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the web run did not end in a minute: %+v\n%s", state.Run, buf.String())
+		}
+	}
+	if state.Run.Status != "done" || state.Run.Code != 0 {
+		t.Errorf("the web run: %s, exit code %d", state.Run.Status, state.Run.Code)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+
+	// left is what a run left in dir: its files with the run id as RUN,
+	// and the footer keys that say how it was made.
+	left := func(dir string) (files []string, footer map[string]string) {
+		names, _ := filepath.Glob(filepath.Join(dir, "*"))
+		found, _ := filepath.Glob(filepath.Join(dir, "light_load_*.parquet"))
+		if len(found) != 1 {
+			t.Fatalf("results files in %s: %v", dir, names)
+		}
+		run := strings.TrimSuffix(filepath.Base(found[0]), ".parquet")
+		for _, n := range names {
+			files = append(files, strings.ReplaceAll(filepath.Base(n), run, "RUN"))
+		}
+		f, err := results.Open(found[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		footer = map[string]string{}
+		for _, k := range append(slices.Clone(results.ParameterKeys), results.MetaStopped, results.MetaChanges) {
+			if v, ok := f.Meta(k); ok {
+				footer[k] = v
+			}
+		}
+		return files, footer
+	}
+	shellFiles, shellFooter := left(shellOut)
+	webFiles, webFooter := left(webOut)
+	if !slices.Equal(shellFiles, webFiles) {
+		t.Errorf("files from the shell %v, from the web UI %v", shellFiles, webFiles)
+	}
+	if !maps.Equal(shellFooter, webFooter) {
+		t.Errorf("footer from the shell %v, from the web UI %v", shellFooter, webFooter)
+	}
+	if len(shellFooter) < 5 {
+		t.Errorf("footer %v: too few keys to compare", shellFooter)
 	}
 }
