@@ -1,109 +1,30 @@
 package web
 
 import (
-	"bufio"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/net/websocket"
-
 	"github.com/replaykit/replaykit/analyze"
 	"github.com/replaykit/replaykit/demoapi"
+	"github.com/replaykit/replaykit/internal/chromium"
 	"github.com/replaykit/replaykit/replay"
 	"github.com/replaykit/replaykit/results"
 )
 
-func findChromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
+// screenshot keeps a PNG of the page at path.
+func screenshot(t *testing.T, c *chromium.Page, path string) {
+	t.Helper()
+	if err := os.WriteFile(path, c.Screenshot(), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	return ""
-}
-
-// cdp is a minimal Chrome DevTools Protocol client over the browser's
-// websocket, with one page session (flat mode), as analysis's report
-// test has it.
-type cdp struct {
-	t       *testing.T
-	ws      *websocket.Conn
-	id      int
-	session string
-	events  []map[string]any
-}
-
-func (c *cdp) call(method string, params map[string]any) map[string]any {
-	c.t.Helper()
-	c.id++
-	msg := map[string]any{"id": c.id, "method": method, "params": params}
-	if c.session != "" {
-		msg["sessionId"] = c.session
-	}
-	if err := websocket.JSON.Send(c.ws, msg); err != nil {
-		c.t.Fatalf("%s: %v", method, err)
-	}
-	for {
-		var m map[string]any
-		c.ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-		if err := websocket.JSON.Receive(c.ws, &m); err != nil {
-			c.t.Fatalf("%s: no answer: %v", method, err)
-		}
-		if id, ok := m["id"].(float64); ok && int(id) == c.id {
-			if e, ok := m["error"]; ok {
-				c.t.Fatalf("%s: %v", method, e)
-			}
-			r, _ := m["result"].(map[string]any)
-			return r
-		}
-		c.events = append(c.events, m)
-	}
-}
-
-func (c *cdp) eval(expr string) any {
-	c.t.Helper()
-	r := c.call("Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true})
-	v, _ := r["result"].(map[string]any)
-	return v["value"]
-}
-
-// until evaluates expr until it is true, at most a minute (what must
-// come, not a timing).
-func (c *cdp) until(what, expr string) {
-	c.t.Helper()
-	for deadline := time.Now().Add(time.Minute); c.eval(expr) != true; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			for _, e := range c.events {
-				if m := e["method"]; m == "Runtime.exceptionThrown" || m == "Runtime.consoleAPICalled" || m == "Log.entryAdded" {
-					c.t.Logf("%v: %v", m, e["params"])
-				}
-			}
-			c.t.Fatalf("waited a minute for %s (%s); the page says: %v", what, expr, c.eval(`document.body.innerText.slice(0, 600)`))
-		}
-	}
-}
-
-func (c *cdp) screenshot(path string) {
-	c.t.Helper()
-	shot := c.call("Page.captureScreenshot", map[string]any{"format": "png", "captureBeyondViewport": true})
-	data, err := base64.StdEncoding.DecodeString(fmt.Sprint(shot["data"]))
-	if err != nil || len(data) < 1000 {
-		c.t.Fatalf("screenshot: %v", err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Logf("screenshot: %s", path)
+	t.Logf("screenshot: %s", path)
 }
 
 // The UI in a real browser: the command line's values fill in the form,
@@ -114,7 +35,7 @@ func (c *cdp) screenshot(path string) {
 // origin. Screenshots are kept in the test's artifact directory (go test
 // -artifacts -outputdir DIR keeps them).
 func TestWebUIInChromium(t *testing.T) {
-	bin := findChromium()
+	bin := chromium.Find()
 	if bin == "" {
 		t.Skip("chromium is not installed (scripts/test.sh installs Debian's): the web UI is not checked in a browser")
 	}
@@ -150,98 +71,55 @@ func TestWebUIInChromium(t *testing.T) {
 		t.Errorf("a post without the token: %v %v", resp.Status, err)
 	}
 
-	profile, err := os.MkdirTemp("", "replaykit-chromium-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(profile)
-	cmd := exec.Command(bin, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-		"--remote-debugging-port=0", "--remote-allow-origins=*", "--user-data-dir="+profile, "--window-size=1280,2400", "about:blank")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // its helpers end with it
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	}()
-	endpoint := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if _, url, ok := strings.Cut(sc.Text(), "DevTools listening on "); ok {
-				endpoint <- strings.TrimSpace(url)
-			}
-		}
-	}()
-	var url string
-	select {
-	case url = <-endpoint:
-	case <-time.After(30 * time.Second):
-		t.Fatal("chromium did not start its DevTools endpoint")
-	}
-	ws, err := websocket.Dial(url, "", "http://127.0.0.1/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	c := &cdp{t: t, ws: ws}
-	target := c.call("Target.createTarget", map[string]any{"url": "about:blank"})
-	att := c.call("Target.attachToTarget", map[string]any{"targetId": target["targetId"], "flatten": true})
-	c.session, _ = att["sessionId"].(string)
-	for _, domain := range []string{"Runtime", "Log", "Network", "Page"} {
-		c.call(domain+".enable", nil)
-	}
-	c.events = nil
-	c.call("Page.navigate", map[string]any{"url": srv.URL()})
+	c := chromium.Start(t, bin, "1280,2400")
+	c.Navigate(srv.URL())
 
 	// The command line filled in the form.
-	c.until("the form filled in", fmt.Sprintf(`document.getElementById("host").value === %q && document.getElementById("scenario").value === "light_load"`, api.URL))
-	if v := c.eval(`[document.getElementById("users").value, document.getElementById("pacing").value, document.getElementById("thresholds").value]`); fmt.Sprint(v) != "[4 stress p99<10s]" {
+	c.Until("the form filled in", fmt.Sprintf(`document.getElementById("host").value === %q && document.getElementById("scenario").value === "light_load"`, api.URL))
+	if v := c.Eval(`[document.getElementById("users").value, document.getElementById("pacing").value, document.getElementById("thresholds").value]`); fmt.Sprint(v) != "[4 stress p99<10s]" {
 		t.Errorf("form %v", v)
 	}
 	// A hostile glob comes back in the error as text.
 	hostile := `/nowhere/<img src=x onerror="window.pwned=1">*.parquet`
-	c.eval(fmt.Sprintf(`document.getElementById("traces").value = %q; document.getElementById("start-run").click()`, hostile))
-	c.until("the error", `document.getElementById("message").textContent.includes("<img src=x")`)
-	if v := c.eval(`typeof window.pwned + " " + document.querySelectorAll("#message img").length`); v != "undefined 0" {
+	c.Eval(fmt.Sprintf(`document.getElementById("traces").value = %q; document.getElementById("start-run").click()`, hostile))
+	c.Until("the error", `document.getElementById("message").textContent.includes("<img src=x")`)
+	if v := c.Eval(`typeof window.pwned + " " + document.querySelectorAll("#message img").length`); v != "undefined 0" {
 		t.Errorf("the hostile glob ran or was parsed: %v", v)
 	}
 
 	// A run, its numbers moving.
-	c.eval(fmt.Sprintf(`document.getElementById("traces").value = %q; document.getElementById("start-run").click()`, sample))
-	c.until("requests counted", `Number(document.getElementById("requests").textContent) > 0 && document.getElementById("users-now").textContent === "4"`)
-	c.until("the routes table", `document.querySelectorAll("#routes tbody tr").length > 2`)
-	first := c.eval(`document.getElementById("requests").textContent`)
-	c.until("more requests", fmt.Sprintf(`Number(document.getElementById("requests").textContent) > %v`, first))
+	c.Eval(fmt.Sprintf(`document.getElementById("traces").value = %q; document.getElementById("start-run").click()`, sample))
+	c.Until("requests counted", `Number(document.getElementById("requests").textContent) > 0 && document.getElementById("users-now").textContent === "4"`)
+	c.Until("the routes table", `document.querySelectorAll("#routes tbody tr").length > 2`)
+	first := c.Eval(`document.getElementById("requests").textContent`)
+	c.Until("more requests", fmt.Sprintf(`Number(document.getElementById("requests").textContent) > %v`, first))
 
 	// Fewer users, while it runs.
-	c.eval(`document.getElementById("set-users-value").value = "2"; document.getElementById("set-users").click()`)
-	c.until("2 users", `document.getElementById("users-now").textContent === "2" && document.querySelectorAll("#changes li").length === 1`)
-	c.until("a chart drawn", `document.getElementById("chart-rps").toDataURL() !== document.createElement("canvas").toDataURL()`)
-	c.screenshot(filepath.Join(dir, "web-running.png"))
+	c.Eval(`document.getElementById("set-users-value").value = "2"; document.getElementById("set-users").click()`)
+	c.Until("2 users", `document.getElementById("users-now").textContent === "2" && document.querySelectorAll("#changes li").length === 1`)
+	c.Until("a chart drawn", `document.getElementById("chart-rps").toDataURL() !== document.createElement("canvas").toDataURL()`)
+	screenshot(t, c, filepath.Join(dir, "web-running.png"))
 
 	// Stopped: the analysis, and its outputs linked.
-	c.eval(`document.getElementById("stop").click()`)
-	c.until("the analysis", `document.getElementById("code").textContent.startsWith("exit code")`)
-	c.until("the outputs", `document.querySelectorAll("#files a").length >= 5`)
-	if v := c.eval(`document.querySelector("#verdicts li").textContent`); !strings.HasPrefix(fmt.Sprint(v), "PASS p99<10s") {
+	c.Eval(`document.getElementById("stop").click()`)
+	c.Until("the analysis", `document.getElementById("code").textContent.startsWith("exit code")`)
+	c.Until("the outputs", `document.querySelectorAll("#files a").length >= 5`)
+	if v := c.Eval(`document.querySelector("#verdicts li").textContent`); !strings.HasPrefix(fmt.Sprint(v), "PASS p99<10s") {
 		t.Errorf("verdict %v", v)
 	}
-	if v := c.eval(`document.getElementById("status").textContent`); !strings.Contains(fmt.Sprint(v), "stopped: stopped from the web UI") {
+	if v := c.Eval(`document.getElementById("status").textContent`); !strings.Contains(fmt.Sprint(v), "stopped: stopped from the web UI") {
 		t.Errorf("status %v", v)
 	}
-	if v := c.eval(`document.querySelectorAll("#runs tbody tr").length`); v != float64(1) {
+	if v := c.Eval(`document.querySelectorAll("#runs tbody tr").length`); v != float64(1) {
 		t.Errorf("%v runs listed", v)
 	}
-	link := fmt.Sprint(c.eval(`[...document.querySelectorAll("#files a")].find(a => a.textContent.endsWith("_stats.csv")).href`))
+	link := fmt.Sprint(c.Eval(`[...document.querySelectorAll("#files a")].find(a => a.textContent.endsWith("_stats.csv")).href`))
 	if resp, err := http.Get(link); err != nil || resp.StatusCode != http.StatusOK {
 		t.Errorf("the stats CSV link %s: %v %v", link, resp, err)
 	} else {
 		resp.Body.Close()
 	}
-	c.screenshot(filepath.Join(dir, "web-done.png"))
+	screenshot(t, c, filepath.Join(dir, "web-done.png"))
 
 	files, _ := filepath.Glob(filepath.Join(out, "light_load_*.parquet"))
 	if len(files) != 1 {
@@ -266,23 +144,10 @@ func TestWebUIInChromium(t *testing.T) {
 		t.Errorf("the HTML report does not list the change to 2 users (%v)", err)
 	}
 
-	c.call("Runtime.evaluate", map[string]any{"expression": "1"}) // the events so far
-	for _, e := range c.events {
-		p, _ := e["params"].(map[string]any)
-		switch e["method"] {
-		case "Runtime.exceptionThrown":
-			t.Errorf("exception: %v", p)
-		case "Runtime.consoleAPICalled":
-			t.Errorf("console %v: %v", p["type"], p["args"])
-		case "Log.entryAdded":
-			if entry, _ := p["entry"].(map[string]any); !strings.Contains(fmt.Sprint(entry["url"]), "/api/start") {
-				t.Errorf("browser log: %v", p["entry"]) // the refused start's 400 is the one expected
-			}
-		case "Network.requestWillBeSent":
-			req, _ := p["request"].(map[string]any)
-			if u, _ := req["url"].(string); !strings.HasPrefix(u, origin+"/") {
-				t.Errorf("the page fetched %s, outside its origin", u)
-			}
-		}
+	c.Call("Runtime.evaluate", map[string]any{"expression": "1"}) // the events so far
+	// The refused start's 400 is the one log entry expected.
+	startRefused := func(entry map[string]any) bool { return strings.Contains(fmt.Sprint(entry["url"]), "/api/start") }
+	for _, p := range c.Problems(func(u string) bool { return strings.HasPrefix(u, origin+"/") }, startRefused) {
+		t.Error(p)
 	}
 }

@@ -227,6 +227,22 @@ func TestInterruptBeforeStartAt(t *testing.T) {
 }
 
 // waitFor waits until the command's output holds want (at most 30 s).
+// startReplay starts the command, killed at the test's end if it is
+// still running, and waits for want in its output.
+func startReplay(t *testing.T, env []string, want string, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	buf := &syncbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, buf, want)
+	return cmd, buf
+}
+
 func waitFor(t *testing.T, buf *syncbuf.Buffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(buf.String(), want); {
@@ -286,16 +302,8 @@ func TestMetricsFlag(t *testing.T) {
 	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true}))
 	defer api.Close()
 	out := t.TempDir()
-	cmd := exec.Command(bin, sample, "--host", api.URL, "--duration", "60s", "--scale", "2", "--ramp", "1ms", "--pacing", "stress", "--out", out,
-		"--no-default-thresholds", "--metrics", "127.0.0.1:0", "light")
-	cmd.Env = append(os.Environ(), "API_KEY=demo-key-dave")
-	var buf syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, &buf, "/metrics\n")
+	cmd, buf := startReplay(t, []string{"API_KEY=demo-key-dave"}, "/metrics\n", sample, "--host", api.URL, "--duration", "60s", "--scale", "2", "--ramp", "1ms",
+		"--pacing", "stress", "--out", out, "--no-default-thresholds", "--metrics", "127.0.0.1:0", "light")
 	_, rest, _ := strings.Cut(buf.String(), "Prometheus metrics at ")
 	url, _, _ := strings.Cut(rest, "\n")
 	// Until a scrape shows requests counted (at most 30 s).
@@ -327,14 +335,7 @@ func TestMetricsFlag(t *testing.T) {
 
 // replay --web serves the UI until Ctrl-C, then exits 0.
 func TestWebFlag(t *testing.T) {
-	cmd := exec.Command(bin, sample, "--web=127.0.0.1:0", "light")
-	var buf syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, &buf, "(Ctrl-C to stop)")
+	cmd, buf := startReplay(t, nil, "(Ctrl-C to stop)", sample, "--web=127.0.0.1:0", "light")
 	_, rest, _ := strings.Cut(buf.String(), "web UI at ")
 	url, _, _ := strings.Cut(rest, " ")
 	resp, err := http.Get(url)
@@ -366,15 +367,7 @@ func TestWebRunLeavesWhatTheShellLeaves(t *testing.T) {
 		t.Fatalf("replay from the shell: exit %d\n%s", code, out)
 	}
 
-	cmd := exec.Command(bin, append(flags, "--out", webOut, "--web=127.0.0.1:0", "--web-token", "secret", "light")...)
-	cmd.Env = append(os.Environ(), env...)
-	var buf syncbuf.Buffer
-	cmd.Stdout, cmd.Stderr = &buf, &buf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	waitFor(t, &buf, "(Ctrl-C to stop)")
+	cmd, buf := startReplay(t, env, "(Ctrl-C to stop)", append(flags, "--out", webOut, "--web=127.0.0.1:0", "--web-token", "secret", "light")...)
 	_, rest, _ := strings.Cut(buf.String(), "web UI at ")
 	page, _, _ := strings.Cut(rest, " ")
 	addr := strings.TrimSuffix(strings.SplitN(strings.TrimPrefix(page, "http://"), "?", 2)[0], "/")

@@ -10,7 +10,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -76,15 +75,6 @@ func RegexpGenerated(s string) string {
 		return s[:i]
 	}
 	return s
-}
-
-func FindChromium() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
 }
 
 // Differ compares a row's answer with the recorded one as replay would
