@@ -294,7 +294,8 @@ type File struct {
 
 // Open opens a parquet file and checks that it has the columns of T (with
 // their types). Extra columns are fine: a newer writer may add some.
-func Open[T any](what, path string) (*File, error) {
+// opts are parquet-go's (SkipPageIndex for a reader that never seeks).
+func Open[T any](what, path string, opts ...parquet.FileOption) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", what, err)
@@ -304,7 +305,7 @@ func Open[T any](what, path string) (*File, error) {
 		f.Close()
 		return nil, fmt.Errorf("open %s: %w", what, err)
 	}
-	pf, err := openParquet(f, st.Size())
+	pf, err := openParquet(f, st.Size(), opts...)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("open %s %s: not a readable parquet file (%v); was it written to the end?", what, path, err)
@@ -318,7 +319,7 @@ func Open[T any](what, path string) (*File, error) {
 
 // openParquet opens a parquet file, turning a panic on damaged bytes into an
 // error: files come from other machines.
-func openParquet(r io.ReaderAt, size int64) (pf *parquet.File, err error) {
+func openParquet(r io.ReaderAt, size int64, opts ...parquet.FileOption) (pf *parquet.File, err error) {
 	// parquet-go allocates the footer length the file claims (up to 4 GiB)
 	// before comparing it with the file's size: a 20 KB file could make us
 	// allocate gigabytes. Check it first.
@@ -337,7 +338,7 @@ func openParquet(r io.ReaderAt, size int64) (pf *parquet.File, err error) {
 			pf, err = nil, fmt.Errorf("damaged file: %v", p)
 		}
 	}()
-	return parquet.OpenFile(r, size)
+	return parquet.OpenFile(r, size, opts...)
 }
 
 // Later says which columns of a row type came after its first files: a

@@ -228,7 +228,11 @@ type File = pqfile.File
 
 // Open opens a results file and checks its columns. A file from a newer
 // replaykit with extra columns opens; one missing a column does not.
-func Open(path string) (*File, error) { return pqfile.Open[Result]("results", path) }
+func Open(path string) (*File, error) {
+	// Results are scanned whole, never sought: their page index (about
+	// 0.6 MB a million rows) would only take memory.
+	return pqfile.Open[Result]("results", path, parquet.SkipPageIndex(true))
+}
 
 // Scan streams the rows of f into T: Result, or a struct with some of its
 // columns (only those are read). fn must not keep the pointer.
