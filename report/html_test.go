@@ -42,6 +42,17 @@ func TestGoldenOutputs(t *testing.T) {
 		ths = append(ths, th)
 	}
 	vs := analysis.Check(rep, ths)
+	compared := analysistest.Aggregate(rows)
+	compared.Baseline = analysis.Compare(compared, base)
+	var cths []analysis.Threshold
+	for _, e := range []string{"p95<baseline+10%", "error_rate<baseline+0.5%", "name=/api/v1/search:p95<baseline+10%", "p99<2s"} {
+		th, err := analysis.ParseThreshold(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cths = append(cths, th)
+	}
+	cvs := analysis.Check(compared, cths)
 	for _, tc := range []struct {
 		name  string
 		write func(*bytes.Buffer) error
@@ -55,6 +66,10 @@ func TestGoldenOutputs(t *testing.T) {
 		{"report.json", func(b *bytes.Buffer) error { return WriteJSON(b, rep, vs) }},
 		{"report_junit.xml", func(b *bytes.Buffer) error { return WriteJUnit(b, rep, vs) }},
 		{"report_table.txt", func(b *bytes.Buffer) error { WriteTable(b, rep, vs); return nil }},
+		// Against the baseline: every figure's change, and thresholds on it.
+		{"baseline_table.txt", func(b *bytes.Buffer) error { WriteTable(b, compared, cvs); return nil }},
+		{"baseline.json", func(b *bytes.Buffer) error { return WriteJSON(b, compared, cvs) }},
+		{"baseline_junit.xml", func(b *bytes.Buffer) error { return WriteJUnit(b, compared, cvs) }},
 	} {
 		var b bytes.Buffer
 		if err := tc.write(&b); err != nil {
