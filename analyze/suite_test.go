@@ -83,6 +83,14 @@ func TestSuiteHasASectionPerScenario(t *testing.T) {
 	if len(junit.Suites) != 3 || junit.Suites[1].Failures != 0 || junit.Suites[2].Failures != 1 || !strings.Contains(junit.Suites[2].Name, "scenario spike_test") {
 		t.Errorf("junit %+v", junit)
 	}
+	// And the whole of each output, as golden files.
+	golden := func(name string, got []byte) {
+		t.Helper()
+		resultstest.GoldenFile(t, filepath.Join("..", "testdata", "golden", name), got)
+	}
+	golden("suite_table.txt", []byte(got))
+	golden("suite.json", resultstest.ReadFile(t, filepath.Join(dir, "light_load_20261128T100000Z_and_1_more.json")))
+	golden("suite_junit.xml", resultstest.ReadFile(t, filepath.Join(dir, "light_load_20261128T100000Z_and_1_more_junit.xml")))
 }
 
 // A file holding rows of two scenarios gets no sections, and says so.
