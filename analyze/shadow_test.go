@@ -74,6 +74,10 @@ func TestShadowReport(t *testing.T) {
 	if h := string(resultstest.ReadFile(t, filepath.Join(dir, "light_load_x.html"))); !strings.Contains(h, "<h2>Shadow target</h2>") || !strings.Contains(h, "missing $.owner (49)") {
 		t.Error("the HTML report has no shadow section")
 	}
+	// The whole of the table and the JSON, as golden files (the HTML's
+	// shadow section is the table's, and its page has the time it was made).
+	resultstest.GoldenFile(t, filepath.Join("..", "testdata", "golden", "shadow_table.txt"), table.Bytes())
+	resultstest.GoldenFile(t, filepath.Join("..", "testdata", "golden", "shadow.json"), b)
 	// Without a shadow: nothing of it.
 	for i := range rows {
 		rows[i].ShadowStatus, rows[i].ShadowError, rows[i].ShadowLatencyNanos, rows[i].ShadowDiff, rows[i].TargetsDiff = 0, "", 0, "", ""
