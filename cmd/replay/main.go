@@ -389,7 +389,7 @@ func check(ctx context.Context, cfg replay.Config) int {
 	} else {
 		defer sessions.Close()
 	}
-	lines, err := replay.Check(ctx, target, sessions, replay.ClientOptions{Timeout: cfg.Timeout, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
+	lines, err := replay.Check(ctx, target, sessions, replay.ClientOptions{Timeout: cfg.Timeout, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName(), Client: cfg.Client})
 	for _, l := range lines {
 		fmt.Println(l)
 	}
