@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -65,6 +66,9 @@ type Plan struct {
 	// each request's bytes made once, its answer read by
 	// httpstream.ResponseReader. Client still sends to https:// ones.
 	HTTP1 bool
+	// dial, when set, is how that client connects (a benchmark's
+	// connections that answer at once).
+	dial func(ctx context.Context, addr string, deadline time.Time) (net.Conn, error)
 	// Shard is the part of the run this process sends. Closed model: the
 	// users v with v mod N = I; open model: the scheduled requests i with
 	// i mod N = I. Together the shards send the requests of one
@@ -336,6 +340,7 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 			pool = 1000 // as RunScenario's Client: as many sessions at once as the timeline has
 		}
 		fast = newFastClient(ctx, ClientOptions{Timeout: p.Timeout, Users: pool})
+		fast.dial = p.dial
 		defer fast.close()
 	}
 	snd := &sender{client: client, fast: fast, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,

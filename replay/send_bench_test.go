@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -22,12 +23,18 @@ import (
 // view (Observe) on.
 //
 //	go test -run '^$' -bench Send -count 5 ./replay/
+//
+// The "own" ones send with replay's own HTTP/1.1 client (Plan.HTTP1) on
+// connections that answer at once (instantConn), the sessions prepared
+// once as RunScenario's are: the same work but for the client.
 func BenchmarkSend(b *testing.B) {
 	for _, tt := range []struct {
 		name        string
 		noCorrelate bool
 		metrics     bool
-	}{{"correlate", false, false}, {"no-correlate", true, false}, {"correlate+metrics", false, true}} {
+		own         bool
+	}{{"correlate", false, false, false}, {"no-correlate", true, false, false}, {"correlate+metrics", false, true, false},
+		{"own/correlate", false, false, true}, {"own/no-correlate", true, false, true}} {
 		b.Run(tt.name, func(b *testing.B) {
 			src := sampleSessions(b)
 			n := int64(max(b.N, 1000))
@@ -38,6 +45,16 @@ func BenchmarkSend(b *testing.B) {
 				Duration: 10 * time.Minute, NoCorrelate: tt.noCorrelate, Client: &http.Client{Transport: tr}}
 			if tt.metrics {
 				p.Metrics = NewMetrics("bench")
+			}
+			if tt.own {
+				tgt, _ := ParseTarget("http://127.0.0.1:9")
+				tgt.ownClient = true
+				src = sampleSessionsWith(b, session.Options{Ready: tgt.PrepareSession})
+				var sent atomic.Int64
+				p.Sessions, p.Target, p.HTTP1 = src, tgt, true
+				p.dial = func(context.Context, string, time.Time) (net.Conn, error) {
+					return &instantConn{sent: &sent, limit: n, full: func() { enough(ErrInterrupted) }, answer: []byte(instantAnswer)}, nil
+				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -146,3 +163,58 @@ func fastServer(tb testing.TB) string {
 	})
 	return ln.Addr().String()
 }
+
+// instantConn is a connection to a server that answers every request
+// head written to it at once, with an empty 200; after limit heads (over
+// all of them: sent) it calls full, once.
+type instantConn struct {
+	net.Conn // nil: only what the client calls is here
+	sent     *atomic.Int64
+	limit    int64
+	full     func()
+	answer   []byte
+	due      int // answers to give
+	tail     int // bytes of a head's end at the end of the last write
+	left     []byte
+}
+
+const instantAnswer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+func (c *instantConn) Write(b []byte) (int, error) {
+	heads := bytes.Count(b, []byte("\r\n\r\n"))
+	if c.tail > 0 && bytes.HasPrefix(b, []byte("\r\n\r\n"[c.tail:])) {
+		heads++
+	}
+	c.tail = 0
+	for k := 3; k > 0; k-- {
+		if bytes.HasSuffix(b, []byte("\r\n\r\n"[:k])) {
+			c.tail = k
+			break
+		}
+	}
+	c.due += heads
+	for range heads {
+		if c.sent.Add(1) == c.limit {
+			c.full()
+		}
+	}
+	return len(b), nil
+}
+
+func (c *instantConn) Read(b []byte) (int, error) {
+	if len(c.left) == 0 {
+		if c.due == 0 {
+			return 0, io.EOF // nothing asked: as a server closing
+		}
+		c.due--
+		c.left = c.answer
+	}
+	n := copy(b, c.left)
+	c.left = c.left[n:]
+	return n, nil
+}
+
+func (c *instantConn) Close() error                     { return nil }
+func (c *instantConn) SetDeadline(time.Time) error      { return nil }
+func (c *instantConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *instantConn) SetWriteDeadline(time.Time) error { return nil }
