@@ -39,12 +39,8 @@ type fastClient struct {
 	closed bool
 }
 
-// Idle connections: how long one is kept, and after how long idle it is
-// checked for a close from the server before it is used (one peek).
-const (
-	idleTimeout = 90 * time.Second
-	idleCheck   = time.Second
-)
+// idleTimeout is how long an idle connection is kept.
+const idleTimeout = 90 * time.Second
 
 func newFastClient(abandon context.Context, o ClientOptions) *fastClient {
 	return &fastClient{abandon: abandon, timeout: cmpTimeout(o.Timeout), maxIdle: max(o.Users, 100), idle: map[string][]*fastConn{}}
@@ -72,6 +68,8 @@ type fastConn struct {
 	idleAt       time.Time
 	// stop undoes the abandon hook (context.AfterFunc).
 	stop func() bool
+	// peeker looks at an idle connection before it is used (open).
+	peeker
 }
 
 // Read is the reader's source: it notes the answer's first byte.
@@ -107,6 +105,12 @@ func (fc *fastClient) roundTrip(method string, w *wire, deadline time.Time) (*fa
 			// deadline was overwritten.
 			c.close()
 			return nil, time.Time{}, err
+		}
+		if c.used && !c.open() {
+			// Closed by the server while idle (or it sent what nobody
+			// asked for): the others may be too, so a new one.
+			c.close()
+			continue
 		}
 		// An answer may have come though the request could not be
 		// written whole (a server refusing a large upload before reading
@@ -145,32 +149,24 @@ func (c *fastConn) write(w *wire) error {
 
 // conn is an idle connection to addr, or a new one (always, when fresh).
 func (fc *fastClient) conn(addr string, deadline time.Time, fresh bool) (*fastConn, error) {
-	now := time.Now()
 	fc.mu.Lock()
-	for cs := fc.idle[addr]; len(cs) > 0 && !fresh; cs = fc.idle[addr] {
+	if cs := fc.idle[addr]; len(cs) > 0 && !fresh {
 		c := cs[len(cs)-1]
-		cs[len(cs)-1] = nil
-		fc.idle[addr] = cs[:len(cs)-1]
-		idle := now.Sub(c.idleAt)
-		if idle > idleTimeout {
-			// The rest are older still.
-			fc.idle[addr] = nil
+		if time.Since(c.idleAt) <= idleTimeout {
+			cs[len(cs)-1] = nil
+			fc.idle[addr] = cs[:len(cs)-1]
 			fc.mu.Unlock()
-			c.close()
-			for _, o := range cs[:len(cs)-1] {
-				o.close()
-			}
-			fc.mu.Lock()
-			break
-		}
-		fc.mu.Unlock()
-		if idle < idleCheck || open(c.nc) {
 			return c, nil
 		}
-		c.close()
-		fc.mu.Lock()
+		// The most recent is too old: so are the others.
+		fc.idle[addr] = nil
+		fc.mu.Unlock()
+		for _, o := range cs {
+			o.close()
+		}
+	} else {
+		fc.mu.Unlock()
 	}
-	fc.mu.Unlock()
 	var nc net.Conn
 	var err error
 	if fc.dial != nil {
@@ -184,6 +180,7 @@ func (fc *fastClient) conn(addr string, deadline time.Time, fresh bool) (*fastCo
 	}
 	c := &fastConn{nc: nc, addr: addr}
 	c.rd = httpstream.NewResponseReader(c)
+	c.canPeek()
 	c.stop = context.AfterFunc(fc.abandon, func() { nc.SetDeadline(time.Unix(1, 0)) })
 	return c, nil
 }
