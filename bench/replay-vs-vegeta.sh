@@ -10,6 +10,10 @@
 #
 #   bench/replay-vs-vegeta.sh          # SECS=10, max rate median of RUNS=3
 #   ONLY=open bench/replay-vs-vegeta.sh   # one part: max, open or users
+#   FAST=1 bench/replay-vs-vegeta.sh      # against nginx's `return 201` (8 bytes)
+#                 instead of a static file: the target is then not the limit
+# replaykit is measured with its own HTTP/1.1 client (--client auto) and
+# with net/http's (replaykit-nethttp, --client net/http).
 # Needs root for nothing, but installs nginx, wrk and ab from Debian and
 # Vegeta v12.13.0 from the Go module proxy if missing.
 set -euo pipefail
@@ -24,6 +28,7 @@ mkdir -p bin
 go build -o bin/ ./cmd/replay ./cmd/record ./bench/resultstats
 ulimit -n "$(ulimit -Hn)" # 10,000 users hold 10,000 connections
 
+[ -z "${FAST:-}" ] || NGINX_PATH=/api/fast
 nginx_target $PORT 0 # nginx on core 0 and $work/trace.parquet, a trace of GET $URL
 gen() { /usr/bin/time -f "%e %U %S %M" -o "$work/time" taskset -c 1 "$@"; }
 cpu10k() { awk -v n="$1" '{printf "%.3f", ($2 + $3) / n * 10000}' "$work/time"; }
@@ -32,14 +37,16 @@ rss() { awk '{printf "%.0f", $4 / 1024}' "$work/time"; }
 ONLY=${ONLY:-max open users}
 if [[ $ONLY == *max* ]]; then
 printf '\nmax rate, 64 connections, %ss, generator on one core, target on the other (median of %s runs)\n' "$SECS" "$RUNS"
-printf '%-10s %12s %22s %10s\n' tool "requests/s" "CPU s per 10k requests" "peak MB"
+printf '%-18s %12s %22s %10s\n' tool "requests/s" "CPU s per 10k requests" "peak MB"
 # one TOOL: prints "requests/s cpu-per-10k peak-MB" for one run.
 one() {
 	case $1 in
-	replaykit)
+	replaykit | replaykit-nethttp)
 		rm -rf "$work/r"
+		client=auto
+		[ "$1" = replaykit ] || client=net/http
 		gen bin/replay --trace "$work/trace.parquet" --host "http://127.0.0.1:$PORT" --scale 64 --ramp 1ms --pacing none \
-			--duration "${SECS}s" --out "$work/r" light >"$work/replay.out" 2>&1
+			--client $client --duration "${SECS}s" --out "$work/r" light >"$work/replay.out" 2>&1
 		n=$(awk '/requests in/ {print $2; exit}' "$work/replay.out") ;;
 	vegeta)
 		echo "GET $URL" | gen bin/vegeta attack -rate=0 -max-workers=64 -workers=64 -duration="${SECS}s" -keepalive=true >"$work/v.bin"
@@ -50,9 +57,9 @@ one() {
 	esac
 	echo "$(echo "$n / $SECS" | bc -l) $(cpu10k "$n") $(rss)"
 }
-for tool in replaykit vegeta wrk; do
+for tool in replaykit replaykit-nethttp vegeta wrk; do
 	for _ in $(seq "$RUNS"); do one $tool; done | sort -g | awk -v t=$tool -v runs="$RUNS" \
-		'{r[NR]=$0} END {split(r[int((runs+1)/2)], m, " "); printf "%-10s %12.0f %22s %10s\n", t, m[1], m[2], m[3]}'
+		'{r[NR]=$0} END {split(r[int((runs+1)/2)], m, " "); printf "%-18s %12.0f %22s %10s\n", t, m[1], m[2], m[3]}'
 done
 
 fi

@@ -51,7 +51,7 @@ func headEnd(b []byte, from int) int {
 // *last is the previous head of the same side: a head the same as it
 // (a client sending one request again, a server's same answer within the
 // second of its Date) takes its string, without a copy.
-func (s *Streams) parseHead(b []byte, request bool, m *Message, last *string) error {
+func parseHead(b []byte, request bool, m *Message, last *string) error {
 	h := *last
 	if string(b) != h {
 		h = string(b)
@@ -70,7 +70,11 @@ func (s *Streams) parseHead(b []byte, request bool, m *Message, last *string) er
 	if err != nil {
 		return err
 	}
-	m.Headers = make([]observed.Header, 0, strings.Count(rest, "\n"))
+	if n := strings.Count(rest, "\n"); cap(m.Headers) >= n {
+		m.Headers = m.Headers[:0] // a ResponseReader's, used again
+	} else {
+		m.Headers = make([]observed.Header, 0, n)
+	}
 	m.te, m.cl = -1, -1
 	for len(rest) > 0 {
 		line, rest = nextLineString(rest)

@@ -287,7 +287,7 @@ func (p *parser) stepResync(b []byte) int {
 // head parses a complete head and decides how the body is framed.
 func (p *parser) head(h []byte, end int64) error {
 	m := p.cur
-	if err := p.c.s.parseHead(h, p.request, m, &p.lastHead); err != nil {
+	if err := parseHead(h, p.request, m, &p.lastHead); err != nil {
 		return err
 	}
 	if m.Start == 0 {

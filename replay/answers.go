@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -120,20 +119,21 @@ func (a *Answers) body(r *session.Request) bool {
 	return r.Status != 0 && int(r.File) < len(a.keys) && a.keys[r.File].ok
 }
 
-// Compare compares the live answer to r (status, headers, the start of
-// its body as sent, cut when that is not all of it) with the recorded
+// Compare compares the live answer to r (status, its Content-Type and
+// Content-Encoding, the start of its body as sent, cut when that is not
+// all of it) with the recorded
 // one: compared is false when there is nothing to compare with (no answer
 // recorded, or none came: status 0); diff is "" when they agree; live is
 // the answer's signature. admitted is Admit's word on it: when false,
 // the answer is compared by status alone.
-func (a *Answers) Compare(r *session.Request, status int, header http.Header, body []byte, cut, admitted bool) (compared bool, diff string, live trace.Signature) {
+func (a *Answers) Compare(r *session.Request, status int, contentType, contentEncoding string, body []byte, cut, admitted bool) (compared bool, diff string, live trace.Signature) {
 	if r.Status == 0 || status == 0 {
 		return false, "", live
 	}
 	rec := r.RespSig
 	if admitted && a.body(r) && int32(status) == r.Status { // another status: its body was not kept
 		start := time.Now()
-		hs := [...]trace.Header{{Name: "Content-Type", Value: header.Get("Content-Type")}, {Name: "Content-Encoding", Value: header.Get("Content-Encoding")}}
+		hs := [...]trace.Header{{Name: "Content-Type", Value: contentType}, {Name: "Content-Encoding", Value: contentEncoding}}
 		live = signature.Of(a.keys[r.File].key, hs[:], body, cut)
 		diff = a.model(r).Diff(r.Status, rec, int32(status), live)
 		a.budget.charge(time.Since(start))

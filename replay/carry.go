@@ -67,25 +67,32 @@ func (v *sessionValues) apply(r *session.Request, p *Prepared, req *http.Request
 	return carried, missed
 }
 
-// needsBody says whether resp's body holds values later requests need
-// (keep), when it answered as recorded (same status class).
-func (v *sessionValues) needsBody(r *session.Request, resp *http.Response) bool {
-	return correlate.NeedsBody(v.sources[r.ID]) && resp.StatusCode/100 == int(r.Status)/100
+// needsBody says whether the body of an answer with status holds values
+// later requests need (keep), when it answered as recorded (same status
+// class).
+func (v *sessionValues) needsBody(r *session.Request, status int) bool {
+	return correlate.NeedsBody(v.sources[r.ID]) && status/100 == int(r.Status)/100
 }
 
-// keep takes the values later requests need from resp (body: what read
-// kept), when it answered as recorded (same status class), and the
-// cookies it sets. After the request's timing: its work is replay's, not
-// the target's.
-func (v *sessionValues) keep(r *session.Request, p *Prepared, resp *http.Response, body []byte) {
-	srcs := v.sources[r.ID]
-	if len(srcs) == 0 && len(resp.Header["Set-Cookie"]) == 0 {
+// keeps says whether an answer to r has anything to keep: values later
+// requests read, or cookies (setsCookie). Without, keep does nothing.
+func (v *sessionValues) keeps(r *session.Request, setsCookie bool) bool {
+	return setsCookie || len(v.sources[r.ID]) > 0
+}
+
+// keep takes the values later requests need from an answer with status
+// and header (body: what read kept), when it answered as recorded (same
+// status class), and the cookies it sets. After the request's timing:
+// its work is replay's, not the target's.
+func (v *sessionValues) keep(r *session.Request, p *Prepared, status int, header http.Header, body []byte) {
+	if !v.keeps(r, len(header["Set-Cookie"]) > 0) {
 		return // the usual answer: nothing to keep
 	}
-	if resp.StatusCode/100 != int(r.Status)/100 {
+	srcs := v.sources[r.ID]
+	if status/100 != int(r.Status)/100 {
 		srcs = nil // not answered as recorded: its later uses go as recorded
 	}
-	v.live.Take(r.ID, srcs, p.cookieURL(r.Path), resp, body)
+	v.live.Take(r.ID, srcs, p.cookieURL(r.Path), &http.Response{StatusCode: status, Header: header}, body)
 }
 
 // cookieURL is the URL the cookie jar files a request under: the target's

@@ -15,6 +15,7 @@ import (
 
 	"github.com/replaykit/replaykit/demoapi"
 	"github.com/replaykit/replaykit/record"
+	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/scenario"
 	"github.com/replaykit/replaykit/session"
 )
@@ -95,40 +96,56 @@ func TestCarriedValuesReplay(t *testing.T) {
 		base        int
 		noCorrelate bool
 	}{{"same ids as recorded", recordedBase, false}, {"other ids", 910000, false}, {"other ids, --no-correlate", 910000, true}} {
-		t.Run(tt.name, func(t *testing.T) {
-			api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6, IDBase: tt.base}))
-			defer api.Close()
-			tgt, _ := ParseTarget(api.URL)
-			// Each user replays the sessions again and again: a run
-			// bounded by its requests, not by time.
-			stop, enough := context.WithCancelCause(context.Background())
-			defer enough(nil)
-			tr := &counting{next: http.DefaultTransport, limit: 200, full: func() { enough(ErrInterrupted) }}
-			_, err, rows := runPlan(t, context.Background(), stop, Plan{Users: 8, Duration: time.Minute, Sessions: sessions,
-				Target: tgt, Seed: 3, Pacing: scenario.Uniform{Max: time.Millisecond}, NoCorrelate: tt.noCorrelate,
-				Client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}})
-			if err != nil {
-				t.Fatal(err)
+		for _, cl := range clients {
+			t.Run(tt.name+"/"+cl.name, func(t *testing.T) {
+				carriedValuesReplay(t, sessions, tt.base, tt.noCorrelate, cl.http1)
+			})
+		}
+	}
+}
+
+func carriedValuesReplay(t *testing.T, sessions *session.Source, base int, noCorrelate, http1 bool) {
+	api := httptest.NewServer(demoapi.New(demoapi.Config{NoDelay: true, RatePerKey: 1e6, Burst: 1e6, IDBase: base}))
+	defer api.Close()
+	tgt, _ := ParseTarget(api.URL)
+	// Each user replays the sessions again and again: a run
+	// bounded by its requests, not by time.
+	stop, enough := context.WithCancelCause(context.Background())
+	defer enough(nil)
+	tr := &counting{next: http.DefaultTransport, limit: 200, full: func() { enough(ErrInterrupted) }}
+	p := Plan{Users: 8, Duration: time.Minute, Sessions: sessions,
+		Target: tgt, Seed: 3, Pacing: scenario.Uniform{Max: time.Millisecond}, NoCorrelate: noCorrelate,
+		Client: &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	if http1 {
+		// Counted as written: the client is replay's own.
+		var n atomic.Int64
+		p.HTTP1, p.Observe = true, func(*results.Result) {
+			if n.Add(1) == 200 {
+				enough(ErrInterrupted)
 			}
-			same, carried := 0, 0
-			for _, r := range rows {
-				if r.Status/100 == r.RecordedStatus/100 {
-					same++
-				} else if !tt.noCorrelate {
-					t.Errorf("%s %s (row %d): %d, recorded %d (%d carried, %d not)", r.Method, r.URL, r.TraceID, r.Status, r.RecordedStatus, r.Carried, r.NotCarried)
-				}
-				carried += int(r.Carried)
-			}
-			if len(rows) < 100 {
-				t.Fatalf("%d requests", len(rows))
-			}
-			if tt.noCorrelate && (carried != 0 || same > len(rows)/2) {
-				t.Errorf("--no-correlate: %d of %d as recorded, %d carried: want most refused, none carried", same, len(rows), carried)
-			}
-			if !tt.noCorrelate && carried < len(rows)/2 {
-				t.Errorf("%d values carried in %d requests", carried, len(rows))
-			}
-		})
+		}
+	}
+	_, err, rows := runPlan(t, context.Background(), stop, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same, carried := 0, 0
+	for _, r := range rows {
+		if r.Status/100 == r.RecordedStatus/100 {
+			same++
+		} else if !noCorrelate {
+			t.Errorf("%s %s (row %d): %d, recorded %d (%d carried, %d not)", r.Method, r.URL, r.TraceID, r.Status, r.RecordedStatus, r.Carried, r.NotCarried)
+		}
+		carried += int(r.Carried)
+	}
+	if len(rows) < 100 {
+		t.Fatalf("%d requests", len(rows))
+	}
+	if noCorrelate && (carried != 0 || same > len(rows)/2) {
+		t.Errorf("--no-correlate: %d of %d as recorded, %d carried: want most refused, none carried", same, len(rows), carried)
+	}
+	if !noCorrelate && carried < len(rows)/2 {
+		t.Errorf("%d values carried in %d requests", carried, len(rows))
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/session"
@@ -44,6 +46,13 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		return nil, err
 	}
 	defer client.CloseIdleConnections()
+	send := probeOnce
+	if o.Client != ClientNetHTTP && t.Base.Scheme == "http" {
+		// The run's own client (Config.Client), as the run would send.
+		fc := newFastClient(ctx, o)
+		defer fc.close()
+		send = func(_ context.Context, _ *http.Client, p *Prepared) (int, []byte, error) { return probeOwn(ctx, fc, p) }
+	}
 	var lines []CheckLine
 	ok := func(format string, a ...any) { lines = append(lines, CheckLine{Text: fmt.Sprintf(format, a...)}) }
 	warn := func(format string, a ...any) {
@@ -57,7 +66,7 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	if err != nil {
 		return lines, err
 	}
-	status, body, err := probeOnce(ctx, client, root)
+	status, body, err := send(ctx, client, root)
 	if err != nil {
 		return lines, fmt.Errorf("%s is not reachable: %s.%s", t, Classify(err), hintFor(err, " Is the server running, and is --host right?"))
 	}
@@ -78,7 +87,7 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	if err != nil {
 		return lines, err
 	}
-	status, _, err = probeOnce(ctx, client, p)
+	status, _, err = send(ctx, client, p)
 	if err != nil {
 		return lines, fmt.Errorf("%s %s failed: %s.%s", probe.Method, probe.Path, Classify(err), hintFor(err, ""))
 	}
@@ -130,6 +139,22 @@ func probeOnce(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, e
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, body, nil
+}
+
+// probeOwn is probeOnce by replay's own HTTP/1.1 client.
+func probeOwn(ctx context.Context, fc *fastClient, p *Prepared) (int, []byte, error) {
+	w := wireOf(new(bytes.Buffer), p, p.Request(ctx), math.MaxInt)
+	if w.err != nil {
+		return 0, nil, urlError(p.method, p.urlString, w.err)
+	}
+	c, _, err := fc.roundTrip(p.method, &w, time.Now().Add(fc.timeout))
+	if err != nil {
+		return 0, nil, urlError(p.method, p.urlString, err)
+	}
+	body, _, err := c.rd.ReadBody(nil, 512)
+	status := c.rd.Status()
+	fc.done(c, err == nil, w.closes)
+	return status, body, nil
 }
 
 // chooseProbe is the recorded GET that tests most: on a route the

@@ -30,6 +30,10 @@ type ClientOptions struct {
 	// ServerName is the name a TLS target is asked for and its
 	// certificate checked against (Target.TLSServerName); empty: --host's.
 	ServerName string
+	// Client is what sends to a plain http:// target (Config.Client;
+	// Check sends with it): ClientNetHTTP the client NewClient makes,
+	// else replay's own HTTP/1.1 one.
+	Client string
 }
 
 // NewClient is the HTTP client replay sends with: HTTP/1.1 only (as

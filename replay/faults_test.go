@@ -103,11 +103,28 @@ func faultSessions() *session.Source {
 	return session.FromSessions([]session.Session{{Key: "s", Requests: reqs}})
 }
 
+// clients are the two ways replay sends to a plain http:// target
+// (Plan.HTTP1): every fault test runs on both.
+var clients = []struct {
+	name  string
+	http1 bool
+}{{"net-http", false}, {"own", true}}
+
 // Every misbehaviour gives every request a results row with the right
 // error; timeouts hold; the run ends on time; goroutines come back to
 // where they were.
 func TestMisbehavingServers(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) { misbehavingServers(t, cl.http1) })
+	}
+}
+
+func misbehavingServers(t *testing.T, http1 bool) {
 	const timeout = 300 * time.Millisecond
+	// Cases whose every request is to be answered, however loaded the
+	// machine: a timeout of 5 s, not 300 ms.
+	answered := map[string]bool{"100 Continue before the answer": true, "chunked answers": true,
+		"closes after each answer, unannounced": true, "answers until it closes": true}
 	const duration = 800 * time.Millisecond
 	for _, tc := range []struct {
 		name   string
@@ -163,6 +180,25 @@ func TestMisbehavingServers(t *testing.T) {
 			c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n\x00\x01\x02 not http at all\r\n\r\n"))
 			c.Close()
 		}, wantError("malformed HTTP response")},
+		{"100 Continue before the answer", func(c net.Conn, _ *http.Request) {
+			fmt.Fprintf(c, "HTTP/1.1 100 Continue\r\n\r\n")
+			ok(c, `{"ok":true}`)
+		}, wantStatus(200, 11)},
+		{"chunked answers", func(c net.Conn, _ *http.Request) {
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+		}, wantStatus(200, 11)},
+		{"closes after each answer, unannounced", func(c net.Conn, _ *http.Request) {
+			ok(c, `{}`)
+			c.Close()
+		}, wantStatus(200, 2)},
+		{"answers until it closes", func(c net.Conn, _ *http.Request) {
+			fmt.Fprintf(c, "HTTP/1.0 200 OK\r\n\r\nuntil the close")
+			c.Close()
+		}, wantStatus(200, 15)},
+		{"cuts the body short", func(c net.Conn, _ *http.Request) {
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort")
+			c.Close()
+		}, wantError("connection closed before the response ended")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := runtime.NumGoroutine()
@@ -170,8 +206,12 @@ func TestMisbehavingServers(t *testing.T) {
 			srv := newBadServer(t, tc.behave)
 			tgt, _ := ParseTarget("http://" + srv.addr)
 			start := time.Now()
+			timeout := timeout
+			if answered[tc.name] {
+				timeout = 5 * time.Second
+			}
 			rows, sum := run(t, "http://"+srv.addr, Plan{Users: 4, Duration: duration, Timeout: timeout, Target: tgt,
-				Sessions: faultSessions(), Seed: 1})
+				Sessions: faultSessions(), Seed: 1, HTTP1: http1})
 			took := time.Since(start)
 			if len(rows) == 0 {
 				t.Fatal("no results rows")
@@ -209,6 +249,17 @@ func TestMisbehavingServers(t *testing.T) {
 	}
 }
 
+// wantStatus wants every request answered with status and a body of
+// size bytes.
+func wantStatus(status int32, size int64) func(results.Result) string {
+	return func(r results.Result) string {
+		if r.Error != "" || r.Status != status || r.RespSize != size {
+			return fmt.Sprintf("status %d error %q, %d bytes; want %d, %d bytes", r.Status, r.Error, r.RespSize, status, size)
+		}
+		return ""
+	}
+}
+
 func wantError(labels ...string) func(results.Result) string {
 	return func(r results.Result) string {
 		for _, l := range labels {
@@ -243,6 +294,12 @@ func settledGoroutines(before int) int {
 // A server that dies mid-run and comes back: refused connections are rows
 // with their error, and the users carry on once it is back.
 func TestServerDiesAndComesBack(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) { serverDiesAndComesBack(t, cl.http1) })
+	}
+}
+
+func serverDiesAndComesBack(t *testing.T, http1 bool) {
 	var answered atomic.Int64
 	srv := newBadServer(t, func(c net.Conn, _ *http.Request) {
 		answered.Add(1)
@@ -257,7 +314,7 @@ func TestServerDiesAndComesBack(t *testing.T) {
 	}()
 	tgt, _ := ParseTarget("http://" + addr)
 	rows, _ := run(t, "http://"+addr, Plan{Users: 3, Duration: 1500 * time.Millisecond, Timeout: 300 * time.Millisecond,
-		Target: tgt, Sessions: faultSessions(), Pacing: nil, Seed: 2})
+		Target: tgt, Sessions: faultSessions(), Pacing: nil, Seed: 2, HTTP1: http1})
 	var before, down, after int
 	start := earliest(rows)
 	for _, r := range rows {

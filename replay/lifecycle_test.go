@@ -122,6 +122,12 @@ func TestOpenModelBehindScheduleStops(t *testing.T) {
 // abandoned, and analyze counts them in no figure (they are not the
 // server's failures).
 func TestAbandonedRequests(t *testing.T) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) { abandonedRequests(t, cl.http1) })
+	}
+}
+
+func abandonedRequests(t *testing.T, http1 bool) {
 	release := make(chan struct{})
 	var once sync.Once
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +148,7 @@ func TestAbandonedRequests(t *testing.T) {
 	time.AfterFunc(800*time.Millisecond, func() { abandon(ErrAbandoned) })
 	// No think time: every user has a request in flight by the Ctrl-C
 	// (the sample's recorded think times are seconds).
-	sum, err, rows := runPlan(t, ctx, stop, Plan{Users: 4, Duration: time.Minute, Target: tgt, Pacing: scenario.Uniform{Max: time.Millisecond}})
+	sum, err, rows := runPlan(t, ctx, stop, Plan{Users: 4, Duration: time.Minute, Target: tgt, Pacing: scenario.Uniform{Max: time.Millisecond}, HTTP1: http1})
 	if err != nil {
 		t.Fatal(err)
 	}

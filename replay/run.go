@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -56,9 +57,18 @@ type Plan struct {
 	Timeout time.Duration
 	// Seed seeds the pacing draws.
 	Seed uint64
-	// Target is where requests go; Client sends them (NewClient when nil).
+	// Target is where requests go; Client sends them (NewClient when
+	// nil), but to plain http:// targets when HTTP1 is set.
 	Target *Target
 	Client *http.Client
+	// HTTP1 sends to plain http:// targets with replay's own HTTP/1.1
+	// client instead of Client (--client auto, RunScenario's default):
+	// each request's bytes made once, its answer read by
+	// httpstream.ResponseReader. Client still sends to https:// ones.
+	HTTP1 bool
+	// dial, when set, is how that client connects (a benchmark's
+	// connections that answer at once).
+	dial func(ctx context.Context, addr string, deadline time.Time) (net.Conn, error)
 	// Shard is the part of the run this process sends. Closed model: the
 	// users v with v mod N = I; open model: the scheduled requests i with
 	// i mod N = I. Together the shards send the requests of one
@@ -274,7 +284,10 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 	go func() {
 		defer close(written)
 		ab := newAborter(p.Aborts, start, steps)
-		for r := range rows {
+		// One variable for every row: none of its users keeps the
+		// pointer, and a new one each row went to the heap.
+		var r results.Result
+		for r = range rows {
 			if writeErr == nil {
 				if writeErr = out.Write(&r); writeErr != nil {
 					cancelEnd(fmt.Errorf("%w: %w", ErrResults, writeErr))
@@ -320,7 +333,17 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		}
 	}()
 
-	snd := &sender{client: client, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
+	var fast *fastClient
+	if p.HTTP1 {
+		pool := p.Users
+		if p.Timeline != nil {
+			pool = 1000 // as RunScenario's Client: as many sessions at once as the timeline has
+		}
+		fast = newFastClient(ctx, ClientOptions{Timeout: p.Timeout, Users: pool})
+		fast.dial = p.dial
+		defer fast.close()
+	}
+	snd := &sender{client: client, fast: fast, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
 	if p.Metrics != nil {
 		users := live.users

@@ -46,6 +46,10 @@ type Config struct {
 	// CACert and Insecure: see ClientOptions.
 	CACert   string
 	Insecure bool
+	// Client is what sends to plain http:// targets (--client):
+	// ClientAuto ("" too) replay's own HTTP/1.1 client (Plan.HTTP1),
+	// ClientNetHTTP net/http's, as https:// targets always are.
+	Client string
 	// Out is the directory of results files (default results).
 	Out string
 	// Seed chooses the sessions' order and the pacing draws.
@@ -85,6 +89,12 @@ type Config struct {
 	Observe func(*results.Result)
 }
 
+// The clients Config.Client names.
+const (
+	ClientAuto    = "auto"
+	ClientNetHTTP = "net/http"
+)
+
 // OptionError says which value of a Config is wrong (its field's name),
 // so that a command can name its own flag.
 type OptionError struct {
@@ -120,6 +130,8 @@ func (c Config) Check(name string) error {
 		}
 	}
 	switch {
+	case c.Client != "" && c.Client != ClientAuto && c.Client != ClientNetHTTP:
+		return optionErr("Client", "unknown client %q: want %s (replay's own HTTP/1.1 client for http:// targets, net/http for https://) or %s (net/http for every target)", c.Client, ClientAuto, ClientNetHTTP)
 	case c.CompareAll && c.NoCompare:
 		return optionErr("CompareAll", "compares every answer's body and --no-compare (NoCompare) none: give one of them")
 	case c.Users < 0:
@@ -292,6 +304,9 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 		return nil, &OptionError{Option: "CACert", Err: err}
 	}
 	defer client.CloseIdleConnections()
+	http1 := cfg.Client != ClientNetHTTP
+	// Before the sessions are prepared: their wire form is made with them.
+	target.ownClient = http1 && target.Base.Scheme == "http"
 	opts := cfg.Sessions
 	opts.Ready = target.PrepareSession // each request prepared once per session read
 	var answers *Answers
@@ -326,7 +341,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	}
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
-		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
+		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, HTTP1: http1, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
 		Control: cfg.Control, Observe: cfg.Observe,
 	}
 	if cfg.Shadow != "" {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"math"
 	"net/http/httptrace"
+	"net/textproto"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"net/http"
 
 	"github.com/replaykit/replaykit/correlate"
+	"github.com/replaykit/replaykit/observed"
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/session"
 	"github.com/replaykit/replaykit/signature"
@@ -23,6 +26,9 @@ import (
 // are made.
 type sender struct {
 	client *http.Client
+	// fast, when set, sends to plain http:// targets (replay's own
+	// HTTP/1.1 client); client sends the rest.
+	fast   *fastClient
 	target *Target
 	// abandon is the context requests are sent under: when it ends, those
 	// in flight are abandoned, and their rows say so.
@@ -103,27 +109,16 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	res := sn.row(v, users, &rq, scheduled)
 	res.URL = prep.URLString()
 	res.BehindNanos = int64(rq.behind)
-	var shadow answer
-	var both sync.WaitGroup
 	if sn.inflight != nil {
 		sn.inflight.Add(1)
 	}
+	var main, shadow answer
 	if sn.shadow != nil {
-		both.Go(func() {
-			sp, err := sn.shadow.Prepare(r)
-			if err != nil {
-				shadow.err = err
-				return
-			}
-			var values *sessionValues
-			if rq.values != nil {
-				values = rq.values.shadow
-			}
-			shadow = sn.exchange(sp, r, values)
-		})
+		main, shadow = sn.exchanges(prep, r, rq.values)
+	} else {
+		// Apart: the shadow's goroutine would move these to the heap.
+		main = sn.exchange(prep, r, rq.values)
 	}
-	main := sn.exchange(prep, r, rq.values)
-	both.Wait()
 	if sn.inflight != nil {
 		sn.inflight.Add(-1)
 	}
@@ -148,11 +143,11 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	if sn.answers != nil {
 		// After the timing: comparing is replay's work, not the target's.
 		var live trace.Signature
-		res.Compared, res.Diff, live = sn.answers.Compare(r, main.status, main.header, main.body, main.cut, main.admitted)
+		res.Compared, res.Diff, live = sn.answers.Compare(r, main.status, main.contentType, main.contentEncoding, main.body, main.cut, main.admitted)
 		res.BodySkipped = res.Compared && !main.admitted && int32(main.status) == r.Status && sn.answers.body(r)
 		if sn.shadow != nil {
 			var shadowLive trace.Signature
-			_, res.ShadowDiff, shadowLive = sn.answers.Compare(r, shadow.status, shadow.header, shadow.body, shadow.cut, shadow.admitted)
+			_, res.ShadowDiff, shadowLive = sn.answers.Compare(r, shadow.status, shadow.contentType, shadow.contentEncoding, shadow.body, shadow.cut, shadow.admitted)
 			if main.err == nil && shadow.err == nil {
 				res.TargetsDiff = sn.answers.Between(r, int32(main.status), live, int32(shadow.status), shadowLive)
 			}
@@ -174,6 +169,27 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	sn.record(&res, true)
 }
 
+// exchanges sends r to the target and the shadow at once, and waits for
+// both answers.
+func (sn *sender) exchanges(prep *Prepared, r *session.Request, values *sessionValues) (main, shadow answer) {
+	var both sync.WaitGroup
+	both.Go(func() {
+		sp, err := sn.shadow.Prepare(r)
+		if err != nil {
+			shadow.err = err
+			return
+		}
+		var sv *sessionValues
+		if values != nil {
+			sv = values.shadow
+		}
+		shadow = sn.exchange(sp, r, sv)
+	})
+	main = sn.exchange(prep, r, values)
+	both.Wait()
+	return main, shadow
+}
+
 // classify is the results' error of a failed exchange.
 func (sn *sender) classify(err error) string {
 	if sn.abandon.Err() != nil {
@@ -186,16 +202,17 @@ func (sn *sender) classify(err error) string {
 
 // answer is what one target made of a request.
 type answer struct {
-	status          int
-	header          http.Header
-	size            int64
-	err             error
-	sent, end       time.Time
-	ttfb            int64  // from sent, ns; 0: no first byte
-	body            []byte // its start, when kept (keptBody at most)
-	cut             bool   // body is not all of it
-	carried, missed int
-	buf             *bytes.Buffer // body's, to give back (release)
+	status int
+	// contentType and contentEncoding are its headers' (Answers.Compare).
+	contentType, contentEncoding string
+	size                         int64
+	err                          error
+	sent, end                    time.Time
+	ttfb                         int64  // from sent, ns; 0: no first byte
+	body                         []byte // its start, when kept (keptBody at most)
+	cut                          bool   // body is not all of it
+	carried, missed              int
+	buf                          *bytes.Buffer // body's, to give back (release)
 	// admitted: its body is to be compared (Answers.Admit).
 	admitted bool
 }
@@ -213,19 +230,28 @@ func (a *answer) release() {
 // a later request needs a value in it or to compare it with the recorded
 // answer (same status).
 func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionValues) (a answer) {
-	var first atomic.Int64 // set on the transport's goroutine
+	if sn.fast != nil && prep.target.Base.Scheme == "http" {
+		return sn.fastExchange(prep, r, values)
+	}
+	// first is set on the transport's goroutine: ns from sent to the
+	// first byte, on the monotonic clock, as the latency (the wall clock
+	// moves by tens of µs against it); -1: no first byte.
+	var first atomic.Int64
+	first.Store(-1)
+	var sent time.Time
 	req := prep.Request(httptrace.WithClientTrace(sn.abandon, &httptrace.ClientTrace{
-		GotFirstResponseByte: func() { first.Store(time.Now().UnixNano()) },
+		GotFirstResponseByte: func() { first.Store(int64(time.Since(sent))) },
 	}))
 	if values != nil {
 		// The row's URL stays the recorded one: a live token carried into
 		// a path or query is written nowhere.
 		a.carried, a.missed = values.apply(r, prep, req)
 	}
-	a.sent = time.Now()
+	sent = time.Now()
+	a.sent = sent
 	resp, err := sn.client.Do(req)
 	if err == nil {
-		carry := values != nil && values.needsBody(r, resp)
+		carry := values != nil && values.needsBody(r, resp.StatusCode)
 		if sn.answers != nil && resp.StatusCode == int(r.Status) {
 			a.admitted = sn.answers.Admit(r, time.Now())
 		}
@@ -249,15 +275,16 @@ func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionVa
 			a.cut = keep && a.size > keptBody
 		}
 		resp.Body.Close()
-		a.status, a.header = resp.StatusCode, resp.Header
+		a.status = resp.StatusCode
+		a.contentType, a.contentEncoding = resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
 	}
 	a.end = time.Now()
-	if f := first.Load(); f != 0 {
-		a.ttfb = f - a.sent.UnixNano()
+	if f := first.Load(); f >= 0 {
+		a.ttfb = f
 	}
 	a.err = err
 	if err == nil && values != nil {
-		values.keep(r, prep, resp, a.body)
+		values.keep(r, prep, resp.StatusCode, resp.Header, a.body)
 	}
 	a.body = a.body[:min(len(a.body), keptBody)]
 	return a
@@ -266,4 +293,85 @@ func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionVa
 func (sn *sender) record(res *results.Result, sent bool) {
 	sn.live.add(res, sent)
 	sn.rows <- *res
+}
+
+// fastExchange is exchange by replay's own HTTP/1.1 client (fastClient):
+// the request's wire bytes made once, or at this send when live values
+// go into it; the same answer, timings and errors as exchange's.
+func (sn *sender) fastExchange(prep *Prepared, r *session.Request, values *sessionValues) (a answer) {
+	w := prep.wire
+	if values != nil && (len(r.Links) > 0 || values.live.HasCookies()) || w == nil {
+		// Made now, into a buffer used again: values carried in (which
+		// apply puts into the request net/http would send), or a request
+		// prepared without its wire form (a shadow's).
+		req := prep.Request(sn.abandon)
+		if values != nil {
+			a.carried, a.missed = values.apply(r, prep, req)
+		}
+		buf := wires.Get().(*bytes.Buffer)
+		buf.Reset()
+		defer wires.Put(buf)
+		made := wireOf(buf, prep, req, math.MaxInt)
+		w = &made
+	}
+	a.sent = time.Now()
+	if w.err != nil {
+		a.end, a.err = a.sent, urlError(prep.method, prep.urlString, w.err)
+		return a
+	}
+	c, first, err := sn.fast.roundTrip(prep.method, w, a.sent.Add(sn.fast.timeout))
+	var header http.Header // for carry, made only when needed
+	if err == nil {
+		rd := c.rd
+		a.status = rd.Status()
+		carry := values != nil && values.needsBody(r, a.status)
+		if sn.answers != nil && a.status == int(r.Status) {
+			a.admitted = sn.answers.Admit(r, time.Now())
+		}
+		switch {
+		case carry:
+			a.body, a.size, err = rd.ReadBody(nil, keptBody+1)
+		case a.admitted:
+			// Only compared: into a buffer used again.
+			a.buf = bodies.Get().(*bytes.Buffer)
+			a.buf.Reset()
+			var body []byte
+			body, a.size, err = rd.ReadBody(a.buf.AvailableBuffer(), keptBody+1)
+			a.buf.Write(body) // in place, unless it grew
+			a.body = a.buf.Bytes()
+		default:
+			_, a.size, err = rd.ReadBody(nil, 0)
+		}
+		a.cut = (carry || a.admitted) && a.size > keptBody
+		if sn.answers != nil {
+			a.contentType, a.contentEncoding = rd.Header("Content-Type"), rd.Header("Content-Encoding")
+		}
+		if err == nil && values != nil && values.keeps(r, rd.Header("Set-Cookie") != "") {
+			header = headerOf(rd.Headers())
+		}
+		first = c.first
+		sn.fast.done(c, err == nil, w.closes)
+	}
+	a.end = time.Now()
+	if !first.IsZero() {
+		a.ttfb = int64(first.Sub(a.sent))
+	}
+	if err != nil {
+		a.err = urlError(prep.method, prep.urlString, err)
+	}
+	if err == nil && values != nil {
+		values.keep(r, prep, a.status, header, a.body)
+	}
+	a.body = a.body[:min(len(a.body), keptBody)]
+	return a
+}
+
+// headerOf is an answer's header fields as net/http gives them.
+func headerOf(hs []observed.Header) http.Header {
+	h := make(http.Header, len(hs))
+	for _, f := range hs {
+		k := textproto.CanonicalMIMEHeaderKey(f.Name)
+		h[k] = append(h[k], f.Value)
+	}
+	return h
 }

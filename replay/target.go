@@ -46,6 +46,10 @@ type Target struct {
 	// target's certificate is checked against (TLSServerName); the
 	// connection still goes to Base.
 	Headers http.Header
+	// ownClient says requests to it go by replay's own HTTP/1.1 client
+	// (a plain http:// target, unless --client net/http): Prepare then
+	// makes their wire form too, once.
+	ownClient bool
 }
 
 // ParseTarget reads --host. A user and password in it go to User.
@@ -150,6 +154,11 @@ type Prepared struct {
 	host     string
 	// urlString is computed at Prepare, then only read.
 	urlString string
+	// addr is the host:port connected to.
+	addr string
+	// wire is the request's wire form for replay's own client (nil: the
+	// target's requests go by net/http, or it is made at each send).
+	wire *wire
 }
 
 // NewRequest builds the request to send for a recorded one.
@@ -192,6 +201,12 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 	}
 	if h := t.hostHeader(); h != "" {
 		p.host = h
+	}
+	p.addr = dialAddr(t.Base)
+	if t.ownClient {
+		w := wireOf(new(bytes.Buffer), p, p.Request(context.Background()), inlineBody)
+		w.bytes = bytes.Clone(w.bytes) // not the buffer's spare room
+		p.wire = &w
 	}
 	return p, nil
 }
@@ -247,7 +262,10 @@ func (t *Target) PrepareSession(s *session.Session) (any, int64) {
 		if p == nil {
 			continue
 		}
-		n += int64(unsafe.Sizeof(*p)) + int64(len(p.urlString)+len(p.url.Opaque)+len(p.url.RawQuery)) + 48 // 48: the map's header
+		n += int64(unsafe.Sizeof(*p)) + int64(len(p.urlString)+len(p.url.Opaque)+len(p.url.RawQuery)+len(p.addr)) + 48 // 48: the map's header
+		if p.wire != nil {
+			n += int64(unsafe.Sizeof(*p.wire)) + int64(len(p.wire.bytes))
+		}
 		for name, vs := range p.header {
 			n += 64 + int64(len(name)) + int64(cap(vs))*16 // a slot of the map (at its load factor), the values' array
 			for _, v := range vs {

@@ -70,14 +70,16 @@ CONF
 # nginx_target PORT CPUS: a static JSON file served by nginx on
 # 127.0.0.1:PORT, pinned to CPUS (taskset list; "" for no pinning), and a
 # trace of 2,000 GETs of it recorded off loopback with tcpdump + record,
-# in $work/trace.parquet. Sets URL. Needs bin/record.
+# in $work/trace.parquet. Sets URL. Needs bin/record. NGINX_PATH=/api/x
+# records GETs of that path instead: nginx answers /api/ from memory
+# (`return 201`, 8 bytes), fast enough that a generator is the limit.
 nginx_target() {
 	local port=$1 cpus=$2
 	mkdir -p "$work/www"
 	printf '{"status":"healthy","version":"bench"}\n' >"$work/www/index.html"
 	start_nginx "$port" "$work/www"
 	[ -z "$cpus" ] || taskset -p -c "$cpus" "${pids[-1]}" >/dev/null
-	URL=http://127.0.0.1:$port/index.html
+	URL=http://127.0.0.1:$port${NGINX_PATH:-/index.html}
 	tcpdump -i lo -s 0 -w "$work/t.pcap" "tcp port $port" 2>"$work/td.log" &
 	local td=$!
 	wait_for grep -q listening "$work/td.log"

@@ -71,6 +71,7 @@ func run() int {
 	timeout := fs.Duration("timeout", 30*time.Second, "per request, body included")
 	caCert := fs.String("ca-cert", "", "PEM file of the CA certificates to trust for a TLS target (besides the system's)")
 	insecure := fs.Bool("insecure", false, "do not verify a TLS target's certificate")
+	client := fs.String("client", replay.ClientAuto, "what sends the requests: auto (replay's own HTTP/1.1 client for an http:// target, net/http for https://) or net/http (net/http for every target)")
 	noCorrelate := fs.Bool("no-correlate", false, "send every value as recorded: carry no id, token or ETag from the live answers, make no id anew, keep no cookie jar")
 	shadow := fs.String("shadow", "", "a second target (the current release beside a candidate) sent every request too, at the same time: both answers are measured and compared, with the recording and with each other; the same load goes to both")
 	noCompare := fs.Bool("no-compare", false, "compare no live answer with the recorded one (statuses, shapes, stable values): the results' compared and diff columns stay empty")
@@ -119,7 +120,7 @@ func run() int {
 	}
 	cfg := replay.Config{Traces: *traces, Host: *host, APIKey: os.Getenv("API_KEY"), Headers: http.Header{},
 		Users: *scale, Duration: *duration, Ramp: *ramp, Pacing: *pacing, Speed: *speed, Rate: *rate,
-		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, NoCorrelate: *noCorrelate, NoCompare: *noCompare, CompareAll: *compareAll, Shadow: *shadow}
+		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, Client: *client, NoCorrelate: *noCorrelate, NoCompare: *noCompare, CompareAll: *compareAll, Shadow: *shadow}
 	for _, h := range *headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
@@ -324,7 +325,7 @@ func serveWeb(ctx, stop context.Context, addr, token string, names []string, cfg
 // flags are the flags behind replay.Config's fields.
 var flags = map[string]string{"Users": "--scale", "Duration": "--duration", "Ramp": "--ramp", "Timeout": "--timeout",
 	"Rate": "--rate", "Speed": "--speed", "Pacing": "--pacing", "Shard": "--shard", "Host": "--host", "CACert": "--ca-cert",
-	"Amplify": "--amplify", "Jitter": "--jitter", "Window": "--window", "Loop": "--loop", "Shadow": "--shadow", "CompareAll": "--compare-all"}
+	"Amplify": "--amplify", "Jitter": "--jitter", "Window": "--window", "Loop": "--loop", "Shadow": "--shadow", "CompareAll": "--compare-all", "Client": "--client"}
 
 // isTimeline says name is the recorded timeline's scenario.
 func isTimeline(name string) bool {
@@ -388,7 +389,7 @@ func check(ctx context.Context, cfg replay.Config) int {
 	} else {
 		defer sessions.Close()
 	}
-	lines, err := replay.Check(ctx, target, sessions, replay.ClientOptions{Timeout: cfg.Timeout, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName()})
+	lines, err := replay.Check(ctx, target, sessions, replay.ClientOptions{Timeout: cfg.Timeout, CACert: cfg.CACert, Insecure: cfg.Insecure, ServerName: target.TLSServerName(), Client: cfg.Client})
 	for _, l := range lines {
 		fmt.Println(l)
 	}
