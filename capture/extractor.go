@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
 
+	"github.com/replaykit/replaykit/h2stream"
 	"github.com/replaykit/replaykit/httpstream"
 	"github.com/replaykit/replaykit/observed"
 )
@@ -23,6 +24,9 @@ type Options struct {
 	Ports []uint16
 	// HTTP configures the HTTP parsers.
 	HTTP httpstream.Options
+	// HTTP2 bounds the HTTP/2 decoders; its MaxBody and MaxRespBody are
+	// HTTP's.
+	HTTP2 h2stream.Options
 	// OutOfOrderWait is how long, in capture time, a hole in a stream is
 	// waited for before its bytes count as lost (default 3s: beyond the
 	// first retransmission timeouts).
@@ -59,6 +63,8 @@ type Stats struct {
 	Connections int64
 	// HTTP holds the HTTP parsers' counters.
 	HTTP httpstream.Stats
+	// HTTP2 holds the HTTP/2 decoders' counters.
+	HTTP2 h2stream.Stats
 }
 
 // Decapsulated counts tunnel headers by kind.
@@ -78,6 +84,7 @@ type Extractor struct {
 	ports   [65536 / 64]uint64 // bitset of watched ports
 	anyPort bool
 	streams *httpstream.Streams
+	h2      *h2stream.Streams
 	asm     *reassembly.Assembler
 	dec     *decoder
 	stats   Stats
@@ -134,6 +141,8 @@ func NewExtractor(opts Options, sink observed.Sink) *Extractor {
 		x.ports[p/64] |= 1 << (p % 64)
 	}
 	x.streams = httpstream.New(opts.HTTP, &x.order)
+	opts.HTTP2.MaxBody, opts.HTTP2.MaxRespBody = opts.HTTP.MaxBody, opts.HTTP.MaxRespBody
+	x.h2 = h2stream.New(opts.HTTP2, &x.order)
 	x.asm = reassembly.NewAssembler(reassembly.NewStreamPool(&streamFactory{x: x}))
 	x.asm.MaxBufferedPagesTotal = opts.MaxBufferedPages
 	x.asm.MaxBufferedPagesPerConnection = max(opts.MaxBufferedPages/16, 64)
@@ -148,6 +157,7 @@ func (x *Extractor) watched(p layers.TCPPort) bool {
 func (x *Extractor) Stats() Stats {
 	s := x.stats
 	s.HTTP = x.streams.Stats()
+	s.HTTP2 = x.h2.Stats()
 	t := &x.dec.tunnels
 	s.Decapsulated = Decapsulated{VXLAN: t[tunnelVXLAN], GENEVE: t[tunnelGENEVE], GRE: t[tunnelGRE], ERSPAN: t[tunnelERSPAN]}
 	return s
@@ -261,8 +271,7 @@ func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac 
 	if !firstIsClient {
 		client, server = dst, src
 	}
-	s := &tcpStream{firstIsClient: firstIsClient}
-	s.conn = x.streams.NewConn(x.stats.Connections-1, client, server, !tcp.SYN)
+	s := &tcpStream{x: x, firstIsClient: firstIsClient, id: x.stats.Connections - 1, client: client, server: server, midStream: !tcp.SYN}
 	return s
 }
 
@@ -270,11 +279,29 @@ func hostPort(ip []byte, port uint16) string {
 	return net.JoinHostPort(net.IP(ip).String(), strconv.Itoa(int(port)))
 }
 
-// tcpStream adapts one reassembled TCP connection to an httpstream.Conn.
+// tcpStream adapts one reassembled TCP connection to an httpstream.Conn
+// (HTTP/1.x) or an h2stream.Conn (HTTP/2 by prior knowledge, or after an
+// Upgrade: h2c, which the HTTP/1.x parser hands over), decided by the
+// client's first bytes.
 type tcpStream struct {
-	conn          *httpstream.Conn
-	firstIsClient bool
-	sg            reassembly.ScatterGather // valid during ReassembledSG
+	x              *Extractor
+	id             int64
+	client, server string
+	midStream      bool
+	conn           *httpstream.Conn // nil until decided, and for HTTP/2 by prior knowledge
+	h2             *h2stream.Conn
+	decided        bool
+	firstIsClient  bool
+	sg             reassembly.ScatterGather // valid during ReassembledSG
+	// midSides says, client then server, which sides began with no SYN
+	// seen before the protocol was decided.
+	midSides [2]bool
+	// held keeps the frames the server sends before the client's first
+	// bytes (an HTTP/2 server may send its SETTINGS first) until they
+	// say which protocol the connection speaks; heldAt is the capture
+	// time of its first byte.
+	held   []byte
+	heldAt int64
 	// oneLen bytes of sg (all of them, 0: not known) are one chunk, all
 	// with the capture time oneAt: At needs no walk of sg's chunks.
 	oneLen int
@@ -284,6 +311,101 @@ type tcpStream struct {
 	// stream about the hole, so we tell it at the end unless the FIN was
 	// reached in order after all.
 	finAhead [2]bool
+}
+
+// maxHeld bounds what the server may send before the client's first
+// bytes; beyond it the connection is HTTP/1.x (a server that speaks first).
+const maxHeld = 64 << 10
+
+// decide picks the protocol from data, the first bytes seen (from the
+// client, unless fromClient is false), skip bytes after a hole.
+func (s *tcpStream) decide(data []byte, fromClient bool, skip int) {
+	s.decided = true
+	x := s.x
+	switch {
+	case (s.midStream || s.midSides != [2]bool{} || skip != 0) && h2stream.LooksLikeFrames(data):
+		// HTTP/2 whose start was not captured: not decodable (HPACK).
+		s.h2 = x.h2.NewConn(s.id, s.client, s.server, true)
+	case fromClient && skip == 0 && !s.midStream && !s.midSides[0] && isPreface(data):
+		s.h2 = x.h2.NewConn(s.id, s.client, s.server, false)
+	default:
+		s.conn = x.streams.NewConn(s.id, s.client, s.server, s.midStream)
+		s.conn.OnH2C(func(req *observed.Message) httpstream.Switched {
+			s.h2 = x.h2.NewUpgradedConn(s.id, s.client, s.server, req)
+			return func(fromClient bool, data []byte, tl httpstream.Timeline, skip int) {
+				if fromClient {
+					s.h2.FeedClient(data, tl, skip)
+				} else {
+					s.h2.FeedServer(data, tl, skip)
+				}
+			}
+		})
+	}
+	if s.conn != nil {
+		for i, mid := range s.midSides {
+			if mid {
+				s.conn.MidStream(i == 0)
+			}
+		}
+	}
+	if s.held != nil {
+		held := s.held
+		s.held = nil
+		s.feedServer(held, httpstream.FixedTime(s.heldAt), 0)
+	}
+}
+
+// isPreface says whether the client's first bytes begin HTTP/2's preface
+// (at least "PRI ": no HTTP/1.x method is PRI).
+func isPreface(b []byte) bool {
+	n := min(len(b), len(h2stream.Preface))
+	return n >= 4 && string(b[:n]) == h2stream.Preface[:n]
+}
+
+func (s *tcpStream) feedClient(data []byte, tl httpstream.Timeline, skip int) {
+	if !s.decided {
+		if len(data) == 0 && skip == 0 {
+			return
+		}
+		s.decide(data, true, skip)
+	}
+	if s.h2 != nil && s.conn == nil {
+		s.h2.FeedClient(data, tl, skip)
+		return
+	}
+	s.conn.FeedClient(data, tl, skip)
+}
+
+func (s *tcpStream) feedServer(data []byte, tl httpstream.Timeline, skip int) {
+	if !s.decided {
+		// Frames from the server before the client spoke: an HTTP/2
+		// server's SETTINGS, waiting for the client's preface. Anything
+		// else is HTTP/1.x (or not HTTP), parsed at once.
+		if !s.midStream && s.midSides == [2]bool{} && skip == 0 && len(s.held)+len(data) <= maxHeld && (len(s.held) > 0 || h2stream.LooksLikeFrames(data)) {
+			if len(s.held) == 0 {
+				s.heldAt = tl.At(0)
+			}
+			s.held = append(s.held, data...)
+			return
+		}
+		if s.held != nil {
+			s.decide(nil, true, 0)
+		} else {
+			s.decide(data, false, skip)
+		}
+	}
+	if s.h2 != nil && s.conn == nil {
+		s.h2.FeedServer(data, tl, skip)
+		return
+	}
+	s.conn.FeedServer(data, tl, skip)
+}
+
+func dirIndexOf(fromClient bool) int {
+	if fromClient {
+		return 0
+	}
+	return 1
 }
 
 func dirIndex(d reassembly.TCPFlowDirection) int {
@@ -319,7 +441,12 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 		// The first bytes of a side whose SYN we missed: not a loss, but
 		// they may start in the middle of a message.
 		skip = 0
-		s.conn.MidStream(fromClient)
+		if !s.decided {
+			// decide looks at these bytes, and tells the HTTP/1.x parser.
+			s.midSides[dirIndexOf(fromClient)] = true
+		} else if s.conn != nil {
+			s.conn.MidStream(fromClient)
+		}
 	}
 	n, _ := sg.Lengths()
 	data := sg.Fetch(n)
@@ -328,10 +455,10 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 		s.oneLen, s.oneAt = n, sg.CaptureInfo(0).Timestamp.UnixNano()
 	}
 	if fromClient {
-		s.conn.FeedClient(data, s, skip)
+		s.feedClient(data, s, skip)
 	} else {
-		s.conn.FeedServer(data, s, skip)
-		if end {
+		s.feedServer(data, s, skip)
+		if end && s.conn != nil {
 			s.conn.ServerClosed()
 		}
 	}
@@ -347,16 +474,24 @@ func (s *tcpStream) At(offset int) int64 {
 }
 
 func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	if !s.decided {
+		s.decide(nil, true, 0)
+	}
 	for i, lost := range s.finAhead {
 		if !lost {
 			continue
 		}
 		if (i == 0) == s.firstIsClient {
-			s.conn.FeedClient(nil, httpstream.FixedTime(0), -1)
+			s.feedClient(nil, httpstream.FixedTime(0), -1)
 		} else {
-			s.conn.FeedServer(nil, httpstream.FixedTime(0), -1)
+			s.feedServer(nil, httpstream.FixedTime(0), -1)
 		}
 	}
-	s.conn.Close()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.h2 != nil {
+		s.h2.Close()
+	}
 	return true
 }
