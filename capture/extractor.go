@@ -378,6 +378,9 @@ func (s *tcpStream) feedClient(data []byte, tl httpstream.Timeline, skip int) {
 
 func (s *tcpStream) feedServer(data []byte, tl httpstream.Timeline, skip int) {
 	if !s.decided {
+		if len(data) == 0 && skip == 0 {
+			return // a SYN+ACK says nothing
+		}
 		// Frames from the server before the client spoke: an HTTP/2
 		// server's SETTINGS, waiting for the client's preface. Anything
 		// else is HTTP/1.x (or not HTTP), parsed at once.
@@ -458,8 +461,14 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 		s.feedClient(data, s, skip)
 	} else {
 		s.feedServer(data, s, skip)
+		if end && !s.decided {
+			s.decide(nil, true, 0)
+		}
 		if end && s.conn != nil {
 			s.conn.ServerClosed()
+		}
+		if end && s.h2 != nil {
+			s.h2.ServerClosed()
 		}
 	}
 	s.sg, s.oneLen = nil, 0

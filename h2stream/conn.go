@@ -38,6 +38,9 @@ type Conn struct {
 	// noStart: the connection's start was not captured; nothing is parsed.
 	noStart bool
 	closed  bool
+	// serverEnded: the server's side ended (FIN or RST) in order: answers
+	// it had begun were cut short by it, not by the capture.
+	serverEnded bool
 }
 
 // stream is one request and its response.
@@ -107,6 +110,11 @@ func (c *Conn) feed(sd *side, data []byte, tl Timeline, skip int) {
 	sd.feed(data, tl)
 }
 
+// ServerClosed tells that the server's side ended (FIN or RST, reached in
+// order): an answer it had begun and not ended is kept with the bytes it
+// sent (Short), as an HTTP/1.x answer the server cuts short is.
+func (c *Conn) ServerClosed() { c.serverEnded = true }
+
 // Close ends the connection: streams still open are emitted (a whole
 // request without an answer is unanswered) or counted, and nothing more
 // is accepted.
@@ -126,6 +134,9 @@ func (c *Conn) Close() {
 		switch {
 		case s.req == nil:
 			st.Orphans++
+		case s.resp != nil && !s.respDone && !s.lost && s.reqDone && c.serverEnded && !c.server.dead:
+			st.Short++
+			c.emit(s)
 		case s.lost || !s.reqDone || s.resp != nil && !s.respDone:
 			// A request or an answer the capture cut short is not kept.
 			st.Incomplete++
@@ -174,7 +185,10 @@ func (c *Conn) settle(s *stream) {
 	switch {
 	case s.req == nil:
 		st.Orphans++
-	case s.reset && !s.reqDone, s.lost:
+	case s.lost, s.reset && !s.reqDone && !s.respDone:
+		// A server may answer in full before the request's end, then
+		// reset the stream (RFC 9113 section 8.1: nginx does for a body
+		// it does not read): that is an exchange, with the body as sent.
 		st.Incomplete++
 	case s.tooLarge:
 		st.TooLarge++
@@ -347,7 +361,8 @@ func (c *Conn) onEnd(client bool, id uint32, end int64) {
 
 // onReset takes an RST_STREAM. A whole request is kept: with the answer
 // as far as it went when one had begun (as an HTTP/1.x answer the server
-// cuts short), unanswered otherwise.
+// cuts short), unanswered otherwise; so is a request the server answered
+// in full before its end.
 func (c *Conn) onReset(id uint32, end int64) {
 	s := c.streams[id]
 	if s == nil {

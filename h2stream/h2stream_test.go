@@ -325,3 +325,18 @@ func TestUpgraded(t *testing.T) {
 		t.Errorf("stats %+v", st.Stats())
 	}
 }
+
+// A server that answers in full before the request's body, then resets
+// the stream (nginx's return for a body it does not read): the exchange
+// is written, with the body as far as it was sent.
+func TestAnsweredBeforeTheBody(t *testing.T) {
+	c, s := newPeer(true), newPeer(false)
+	c.headers(1, false, 0, ":method: POST", ":path: /api/tasks", ":authority: a", "content-length: 33")
+	s.headers(1, false, 0, ":status: 201")
+	s.data(1, true, `{"id":7}`)
+	s.frame(frameRSTStream, 0, 1, []byte{0, 0, 0, 0}) // NO_ERROR
+	k, st := run(t, Options{}, c.buf.Bytes(), s.buf.Bytes(), 1<<20)
+	if len(k.got) != 1 || k.got[0].Resp.Status != 201 || k.got[0].Req.BodySize != 0 || st.Resets != 1 || st.Exchanges != 1 {
+		t.Errorf("got %s stats %+v", describe(k.got), st)
+	}
+}

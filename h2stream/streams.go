@@ -66,6 +66,10 @@ type Stats struct {
 	Incomplete int64
 	// Orphans counts responses whose request was not seen.
 	Orphans int64
+	// Short counts answers the server ended its side of the connection
+	// in (FIN or RST, often after a GOAWAY) before their END_STREAM:
+	// written, with the bytes it sent (they are in Exchanges too).
+	Short int64
 	// Resets counts streams ended by RST_STREAM (written when their
 	// request was whole, without a response unless it was complete).
 	Resets int64

@@ -1,0 +1,201 @@
+package record
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/replaykit/replaykit/trace"
+	"github.com/replaykit/replaykit/tracefile"
+)
+
+// h2Golden reads testdata/h2/NAME.txt (scripts/tshark-h2.py: tshark's
+// HTTP/2 and gRPC dissectors), one "CLIENT STREAM METHOD PATH STATUS
+// GRPC-STATUS" line per exchange, leaving out the streams in lost
+// ("CLIENT STREAM" lines); it returns the lines without their stream,
+// sorted, the way a trace row reads.
+func h2Golden(t *testing.T, name string, lost map[string]bool) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(fixtures, "h2", name+".txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []string
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 6 {
+			t.Fatalf("%s: bad line %q", name, line)
+		}
+		if lost[f[0]+" "+f[1]] {
+			continue
+		}
+		rows = append(rows, strings.Join(append(f[:1:1], f[2:]...), " "))
+	}
+	slices.Sort(rows)
+	return rows
+}
+
+// h2Row is what h2Golden's lines say of a trace row.
+func h2Row(e *trace.Exchange) string {
+	g := "-"
+	if e.GRPCStatus != nil {
+		g = strconv.Itoa(int(*e.GRPCStatus))
+	}
+	return e.Client + " " + e.Method + " " + e.Path + " " + itoa(int(e.Status)) + " " + g
+}
+
+func recordH2(t *testing.T, name string) (*Summary, []trace.Exchange) {
+	t.Helper()
+	sum, err := FromPcap(context.Background(), filepath.Join(fixtures, "h2", name+".pcap"),
+		Config{Out: t.TempDir() + "/", MaxBody: 1 << 20, RedactKey: []byte("test-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tracefile.ReadAll(sum.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, rows
+}
+
+// Recording each HTTP/2 capture (scripts/make-h2-fixtures.sh: curl and
+// h2load against nginx, Python's grpcio client and server, curl and
+// nghttp upgrading to h2c against Apache) writes every exchange tshark
+// finds in it, exact: client, method, path, status and grpc-status.
+func TestH2Captures(t *testing.T) {
+	for _, name := range []string{"nginx-curl", "nginx-h2load", "grpc-python", "apache-upgrade", "nginx-mtu"} {
+		t.Run(name, func(t *testing.T) {
+			want := h2Golden(t, name, nil)
+			sum, rows := recordH2(t, name)
+			var got []string
+			for i := range rows {
+				got = append(got, h2Row(&rows[i]))
+			}
+			slices.Sort(got)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("rows differ from tshark's\n%s", diffLines(want, got))
+			}
+			h, h2 := sum.Capture.HTTP, sum.Capture.HTTP2
+			if h2.Incomplete != 0 || h2.Orphans != 0 || h2.Gaps != 0 || h2.HPACKErrors != 0 || h2.Desyncs != 0 || h2.NoStart != 0 ||
+				h.Incomplete != 0 || h.Resyncs != 0 || h.SkippedBytes != 0 || h.Tunnels != 0 {
+				t.Errorf("losses counted in a whole capture: http2 %+v, http %+v", h2, h)
+			}
+			if h2.Exchanges+h2.Unanswered != sum.Written {
+				t.Errorf("summary says %d written, http2 %d+%d", sum.Written, h2.Exchanges, h2.Unanswered)
+			}
+			for i := range rows {
+				if e := &rows[i]; e.Proto != "HTTP/2.0" && !(name == "apache-upgrade" && e.Proto == "HTTP/1.1") {
+					t.Errorf("row %d: proto %q", e.ID, e.Proto)
+				}
+			}
+		})
+	}
+}
+
+// What the rows hold besides what tshark's lines compare: the authority as
+// host, no pseudo-header among the headers, secrets redacted, bodies,
+// trailers, gRPC message counts, and capture times in order.
+func TestH2Rows(t *testing.T) {
+	_, rows := recordH2(t, "nginx-curl")
+	for i := range rows {
+		e := &rows[i]
+		if e.Host != "127.0.0.1:18480" {
+			t.Errorf("%s: host %q", e.Path, e.Host)
+		}
+		for _, h := range append(e.ReqHeaders, e.RespHeaders...) {
+			if strings.HasPrefix(h.Name, ":") {
+				t.Errorf("%s: pseudo-header %q among the headers", e.Path, h.Name)
+			}
+			if strings.Contains(h.Value, "key-h2-alice") || strings.Contains(h.Value, "s-h2-bob") {
+				t.Errorf("%s: a secret on disk: %s: %s", e.Path, h.Name, h.Value)
+			}
+		}
+		if e.TTFBNanos < 0 || e.DurationNanos <= 0 || e.TS.Year() != 2026 {
+			t.Errorf("%s: ts %v ttfb %d duration %d", e.Path, e.TS, e.TTFBNanos, e.DurationNanos)
+		}
+		switch e.Path {
+		case "/api/tasks":
+			if string(e.ReqBody) != `{"title":"write the h2 fixtures"}` || e.ReqSize != 33 || e.Method != "POST" || e.Kind != trace.KindWrite {
+				t.Errorf("POST: body %q size %d", e.ReqBody, e.ReqSize)
+			}
+			if !strings.HasPrefix(e.Session, "redacted:") && !strings.HasPrefix(e.Session, "key:") {
+				if v, _ := trace.HeaderValue(e.ReqHeaders, "x-api-key"); !strings.HasPrefix(v, "redacted:") {
+					t.Errorf("POST: x-api-key %q", v)
+				}
+			}
+		case "/big.bin":
+			if e.RespSize != 100000 {
+				t.Errorf("big.bin: resp_size %d", e.RespSize)
+			}
+		}
+	}
+
+	_, rows = recordH2(t, "grpc-python")
+	calls := map[string][]string{}
+	for i := range rows {
+		e := &rows[i]
+		tr := make([]string, 0, len(e.RespTrailers))
+		for _, h := range e.RespTrailers {
+			tr = append(tr, h.Name)
+		}
+		g := "-"
+		if e.GRPCStatus != nil {
+			g = strconv.Itoa(int(*e.GRPCStatus))
+		}
+		calls[e.Route] = append(calls[e.Route], strconv.FormatInt(e.ReqMessages, 10)+"/"+strconv.FormatInt(e.RespMessages, 10)+" "+g+" "+e.GRPCMessage)
+		if e.Route != e.Path || !strings.HasPrefix(e.Path, "/demo.v1.Things/") {
+			t.Errorf("route %q of path %q", e.Route, e.Path)
+		}
+	}
+	for route, want := range map[string]string{
+		"/demo.v1.Things/Count":    "1/5 0 ",
+		"/demo.v1.Things/Total":    "3/1 0 ",
+		"/demo.v1.Things/Chat":     "4/4 0 ",
+		"/demo.v1.Things/Fail":     "1/0 5 no such thing: widget-7",
+		"/demo.v1.Things/LateFail": "2/2 8 too many",
+	} {
+		if got := calls[route]; len(got) != 1 || got[0] != want {
+			t.Errorf("%s: messages, status and message %q, want %q", route, got, want)
+		}
+	}
+	if got := calls["/demo.v1.Things/Echo"]; len(got) != 12 || got[0] != "1/1 0 " {
+		t.Errorf("Echo: %q", got)
+	}
+}
+
+// A copy of nginx-mtu.pcap with a segment removed from inside a DATA
+// frame of each of three streams of one connection (h2load's, 4 streams
+// at a time) loses those three exchanges, and only them: the connection's
+// other streams, before and after the holes, are written.
+func TestH2Holes(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(fixtures, "h2", "nginx-mtu-holes.lost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		lost[line] = true
+	}
+	want := h2Golden(t, "nginx-mtu", lost)
+	if all := h2Golden(t, "nginx-mtu", nil); len(all)-len(want) != 3 {
+		t.Fatalf("%d exchanges lost of %d: want 3", len(all)-len(want), len(all))
+	}
+	sum, rows := recordH2(t, "nginx-mtu-holes")
+	var got []string
+	for i := range rows {
+		got = append(got, h2Row(&rows[i]))
+	}
+	slices.Sort(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows differ from tshark's less the three streams\n%s", diffLines(want, got))
+	}
+	h2 := sum.Capture.HTTP2
+	if h2.Incomplete != 3 || h2.Gaps != 3 || h2.Desyncs != 0 || h2.HPACKErrors != 0 {
+		t.Errorf("http2 counts %+v: want 3 incomplete, 3 gaps, no desync", h2)
+	}
+}
