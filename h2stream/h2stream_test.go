@@ -340,3 +340,26 @@ func TestAnsweredBeforeTheBody(t *testing.T) {
 		t.Errorf("got %s stats %+v", describe(k.got), st)
 	}
 }
+
+// An answer the server cut short by closing (Apache after a GOAWAY) is
+// kept with the bytes sent; one the capture cut short is not.
+func TestServerCutsShort(t *testing.T) {
+	c, s := newPeer(true), newPeer(false)
+	c.headers(1, true, 0, ":method: GET", ":path: /big", ":authority: a")
+	s.headers(1, false, 0, ":status: 200")
+	s.data(1, false, "part")
+	for _, closed := range []bool{true, false} {
+		k := &collected{}
+		st := New(Options{}, k)
+		conn := st.NewConn(0, "c", "s", false)
+		feedBoth(conn, c.buf.Bytes(), s.buf.Bytes(), 1<<20)
+		if closed {
+			conn.ServerClosed()
+		}
+		conn.Close()
+		got := st.Stats()
+		if closed && (len(k.got) != 1 || k.got[0].Resp.BodySize != 4 || got.Short != 1) || !closed && (len(k.got) != 0 || got.Incomplete != 1) {
+			t.Errorf("server closed %v: got %s stats %+v", closed, describe(k.got), got)
+		}
+	}
+}

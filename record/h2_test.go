@@ -199,3 +199,19 @@ func TestH2Holes(t *testing.T) {
 		t.Errorf("http2 counts %+v: want 3 incomplete, 3 gaps, no desync", h2)
 	}
 }
+
+// The second half of nginx-h2load.pcap: its four connections' starts were
+// not captured, so without their HPACK state nothing of them can be
+// decoded. They are counted and said, and no row is guessed.
+func TestH2MidStream(t *testing.T) {
+	sum, rows := recordH2(t, "nginx-h2load-midstream")
+	h2 := sum.Capture.HTTP2
+	if len(rows) != 0 || h2.NoStart != 4 || h2.Connections != 0 || sum.Capture.HTTP.SkippedBytes != 0 {
+		t.Errorf("%d rows, http2 %+v, http skipped %d", len(rows), h2, sum.Capture.HTTP.SkippedBytes)
+	}
+	var out strings.Builder
+	sum.Print(&out)
+	if !strings.Contains(out.String(), "4 connections whose start was not captured") {
+		t.Errorf("the summary does not say it:\n%s", out.String())
+	}
+}

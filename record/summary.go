@@ -94,13 +94,13 @@ func (s *Summary) printPackets(w io.Writer) {
 	if h.ShortBodies > 0 {
 		fmt.Fprintf(w, "  short        %d responses ended by the server before their length (written, with the bytes sent)\n", h.ShortBodies)
 	}
-	if h2.Connections > 0 || h2.NoStart > 0 {
+	if h2.Connections > 0 {
 		fmt.Fprintf(w, "  http2        %d connections (%d by Upgrade: h2c), %d streams: %d exchanges, %d unanswered, %d gRPC calls among them, %d answers the server cut short (written, with the bytes sent); %d reset, %d pushes (not exchanges), %d over the header or stream limits\n",
 			h2.Connections, h2.Upgrades, h2.Requests, h2.Exchanges, h2.Unanswered, h2.GRPC, h2.Short, h2.Resets, h2.Pushed, h2.TooLarge)
-		if h2.NoStart > 0 || h2.HPACKErrors > 0 || h2.Desyncs > 0 {
-			fmt.Fprintf(w, "  http2 lost   %d connections whose start was not captured (%s, not decodable: HPACK state), %d sides whose header decoding stopped (a hole in a header block), %d whose frames were lost (%s after it not parsed)\n",
-				h2.NoStart, bytesIEC(h2.NoStartBytes), h2.HPACKErrors, h2.Desyncs, bytesIEC(h2.SkippedBytes))
-		}
+	}
+	if h2.NoStart > 0 || h2.HPACKErrors > 0 || h2.Desyncs > 0 {
+		fmt.Fprintf(w, "  http2 lost   %d connections whose start was not captured (%s, not decodable: HPACK state), %d sides whose header decoding stopped (a hole in a header block), %d whose frames were lost (%s after it not parsed)\n",
+			h2.NoStart, bytesIEC(h2.NoStartBytes), h2.HPACKErrors, h2.Desyncs, bytesIEC(h2.SkippedBytes))
 	}
 	if h.Tunnels > 0 {
 		fmt.Fprintf(w, "  tunnels      %d connections switched protocols (101, CONNECT): the switch is one exchange, %s inside not parsed\n", h.Tunnels, bytesIEC(h.TunnelBytes))
