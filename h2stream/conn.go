@@ -253,7 +253,7 @@ func (c *Conn) onClientBlock(id uint32, b *block) {
 			target = b.authority
 		}
 		s.req = &observed.Message{Method: b.method, Target: target, Proto: "HTTP/2.0", Authority: b.authority,
-			Headers: b.headers, Start: b.at, End: b.end}
+			Headers: joinCookies(b.headers), Start: b.at, End: b.end}
 		s.grpc = isGRPC(b.headers)
 		s.lost = s.lost || b.method == "" || target == "" || b.bad
 		s.tooLarge = s.tooLarge || b.over
@@ -408,4 +408,43 @@ func (g *grpcCounter) feed(b []byte) {
 			g.left, g.prefix, g.length = g.length, 0, 0
 		}
 	}
+}
+
+// joinCookies puts a request's cookie lines (HTTP/2 clients send one per
+// cookie) into one, where the first was, as RFC 9113 section 8.2.3 says a
+// conversion to HTTP/1.1 must: the session cookie is then found where it
+// is in HTTP/1.1, and the row replays as one Cookie header (as the HAR
+// importer's rows do).
+func joinCookies(hs []observed.Header) []observed.Header {
+	first, n := -1, 0
+	for i, h := range hs {
+		if h.Name == "cookie" {
+			if first < 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	if n < 2 {
+		return hs
+	}
+	var b strings.Builder
+	out := hs[:0:0]
+	for _, h := range hs {
+		if h.Name == "cookie" {
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(h.Value)
+		}
+	}
+	for i, h := range hs {
+		switch {
+		case i == first:
+			out = append(out, observed.Header{Name: "cookie", Value: b.String()})
+		case h.Name != "cookie":
+			out = append(out, h)
+		}
+	}
+	return out
 }

@@ -363,3 +363,14 @@ func TestServerCutsShort(t *testing.T) {
 		}
 	}
 }
+
+// Cookie lines (one per cookie in HTTP/2) become one, where the first was.
+func TestCookiesJoined(t *testing.T) {
+	c, s := newPeer(true), newPeer(false)
+	c.headers(1, true, 0, ":method: GET", ":path: /", ":authority: a", "cookie: theme=dark", "accept: */*", "cookie: session=s1")
+	s.headers(1, true, 0, ":status: 204")
+	k, _ := run(t, Options{}, c.buf.Bytes(), s.buf.Bytes(), 1<<20)
+	if len(k.got) != 1 || fmt.Sprint(k.got[0].Req.Headers) != "[{cookie theme=dark; session=s1} {accept */*}]" {
+		t.Errorf("got %s", describe(k.got))
+	}
+}
