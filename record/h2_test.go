@@ -2,14 +2,21 @@ package record
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
 	"github.com/replaykit/replaykit/tracefile"
 )
@@ -213,5 +220,102 @@ func TestH2MidStream(t *testing.T) {
 	sum.Print(&out)
 	if !strings.Contains(out.String(), "4 connections whose start was not captured") {
 		t.Errorf("the summary does not say it:\n%s", out.String())
+	}
+}
+
+// Recording lo live while Go's HTTP/2 client talks h2c (prior knowledge,
+// streams multiplexed on one connection) to Go's server, and curl does
+// too, yields exactly the exchanges sent.
+func TestLiveH2C(t *testing.T) {
+	needRoot(t)
+	srv := httptest.NewUnstartedServer(testHandler())
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	port := serverPort(t, srv)
+	dir := t.TempDir()
+	key := []byte("live-h2-test")
+	ready := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	type result struct {
+		sum *Summary
+		err error
+	}
+	done := make(chan result, 1)
+	cfg := Config{Ports: []uint16{port}, Out: dir + "/", RedactKey: key, MaxBody: 1 << 20, Flush: time.Second,
+		Ready: func(string) { close(ready) }}
+	go func() {
+		sum, err := Live(ctx, LiveSource{Iface: "lo"}, cfg)
+		done <- result{sum, err}
+	}()
+	select {
+	case <-ready:
+	case r := <-done:
+		t.Fatalf("capture did not start: %v", r.err)
+	}
+
+	h2c := new(http.Protocols)
+	h2c.SetUnencryptedHTTP2(true)
+	client := &http.Client{Transport: &http.Transport{Protocols: h2c}, Timeout: 10 * time.Second}
+	r := redact.New(key, nil)
+	var mu sync.Mutex
+	var want []sent
+	do := func(method, path, body, apiKey string) {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if apiKey != "" {
+			req.Header.Set("X-API-Key", apiKey)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Errorf("%s %s went over %s", method, path, resp.Proto)
+		}
+		mu.Lock() // the Redactor is not safe for concurrent use
+		defer mu.Unlock()
+		session := ""
+		if apiKey != "" {
+			session = "x-api-key:" + r.Hash(apiKey)
+		}
+		want = append(want, sent{method, path, resp.StatusCode, len(body), session})
+	}
+	do("GET", "/first", "", "") // the connection, before the streams at once
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { do("GET", "/api/tasks/"+strconv.Itoa(i), "", "key-h2-alice") })
+	}
+	wg.Wait()
+	do("POST", "/api/tasks", `{"title":"over h2c"}`, "key-h2-bob")
+	do("PUT", "/api/tasks/3", strings.Repeat("x", 50000), "key-h2-bob")
+	do("DELETE", "/api/tasks/3", "", "")
+	do("GET", "/missing", "", "")
+	if curl, err := exec.LookPath("curl"); err == nil {
+		if err := exec.Command(curl, "-s", "-o", "/dev/null", "--http2-prior-knowledge", srv.URL+"/curl/h2").Run(); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, sent{"GET", "/curl/h2", 200, 0, ""})
+	}
+	time.Sleep(300 * time.Millisecond) // the last packets reach the ring
+	cancel()
+	res := <-done
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	rows := readTraces(t, dir)
+	compare(t, want, rows)
+	h2 := res.sum.Capture.HTTP2
+	if h2.Connections < 2 || h2.Exchanges != int64(len(want)) || h2.Incomplete != 0 {
+		t.Errorf("http2 %+v", h2)
+	}
+	for _, e := range rows {
+		if e.Proto != "HTTP/2.0" || e.Host != srv.Listener.Addr().String() {
+			t.Errorf("%s: proto %q host %q", e.Path, e.Proto, e.Host)
+		}
 	}
 }
