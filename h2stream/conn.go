@@ -31,10 +31,11 @@ type Conn struct {
 	client  side // client to server
 	server  side // server to client
 	streams map[uint32]*stream
-	// dropped holds the ids of streams dropped over MaxStreams, so their
-	// answers are not counted as orphans (cleared when it reaches
+	// dropped holds the ids of streams dropped over MaxStreams, and
+	// whether their request was counted, so that their frames are
+	// ignored and each request is counted once (cleared when it reaches
 	// maxDropped entries: bounded).
-	dropped map[uint32]struct{}
+	dropped map[uint32]bool
 	// noStart: the connection's start was not captured; nothing is parsed.
 	noStart bool
 	closed  bool
@@ -134,14 +135,14 @@ func (c *Conn) Close() {
 		switch {
 		case s.req == nil:
 			st.Orphans++
+		case s.tooLarge && !s.lost:
+			st.TooLarge++
 		case s.resp != nil && !s.respDone && !s.lost && s.reqDone && c.serverEnded && !c.server.dead:
 			st.Short++
 			c.emit(s)
 		case s.lost || !s.reqDone || s.resp != nil && !s.respDone:
 			// A request or an answer the capture cut short is not kept.
 			st.Incomplete++
-		case s.tooLarge:
-			st.TooLarge++
 		case s.resp != nil:
 			c.emit(s)
 		case c.server.dead || c.server.hpackLost:
@@ -157,17 +158,17 @@ func (c *Conn) Close() {
 // maxDropped bounds Conn.dropped: 4096 ids, 64 KiB at most.
 const maxDropped = 4096
 
-// open returns a new stream id, or nil when MaxStreams are open.
+// open starts stream id, or returns nil when MaxStreams are open: the
+// stream is dropped, its id noted.
 func (c *Conn) open(id uint32) *stream {
 	if len(c.streams) >= c.s.opts.MaxStreams {
-		c.s.stats.TooLarge++
 		if len(c.dropped) >= maxDropped {
 			clear(c.dropped)
 		}
 		if c.dropped == nil {
-			c.dropped = map[uint32]struct{}{}
+			c.dropped = map[uint32]bool{}
 		}
-		c.dropped[id] = struct{}{}
+		c.dropped[id] = false
 		return nil
 	}
 	s := &stream{id: id}
@@ -239,12 +240,13 @@ type block struct {
 func (c *Conn) onClientBlock(id uint32, b *block) {
 	s := c.streams[id]
 	if s == nil || s.req == nil {
-		if id%2 == 0 || c.isDropped(id) {
-			return // not a stream a client opens
+		if id%2 == 0 || !c.countRequest(id) {
+			return // not a stream a client opens, or one counted already
 		}
-		c.s.stats.Requests++
 		if s == nil {
 			if s = c.open(id); s == nil {
+				c.s.stats.TooLarge++
+				c.dropped[id] = true
 				return
 			}
 		}
@@ -274,7 +276,7 @@ func (c *Conn) onClientBlock(id uint32, b *block) {
 func (c *Conn) onServerBlock(id uint32, b *block) {
 	s := c.streams[id]
 	if s == nil {
-		if id%2 == 0 || c.isDropped(id) {
+		if _, dropped := c.dropped[id]; id%2 == 0 || dropped {
 			return // a push's (counted as such), or a dropped stream's
 		}
 		// The answer came before its request: reassembly may deliver one
@@ -307,9 +309,23 @@ func (c *Conn) onServerBlock(id uint32, b *block) {
 	c.settle(s)
 }
 
-func (c *Conn) isDropped(id uint32) bool {
-	_, ok := c.dropped[id]
-	return ok
+// countRequest counts the request of stream id, unless it was counted
+// already (a dropped stream's second header block); a request for a
+// stream dropped before it came (its answer came first) is counted as
+// dropped. It reports whether the request goes on to be read.
+func (c *Conn) countRequest(id uint32) bool {
+	counted, dropped := c.dropped[id]
+	switch {
+	case dropped && counted:
+		return false
+	case dropped:
+		c.s.stats.Requests++
+		c.s.stats.TooLarge++
+		c.dropped[id] = true
+		return false
+	}
+	c.s.stats.Requests++
+	return true
 }
 
 // onData takes n body bytes b of stream id from one side.

@@ -308,6 +308,10 @@ func (sd *side) lostBlock() {
 	switch {
 	case s != nil:
 		s.lost = true
+		if sd.client && s.req == nil && c.countRequest(sd.blockID) {
+			// The request of an answer that came first.
+			s.req = &observed.Message{}
+		}
 		if sd.blockEnd {
 			if sd.client {
 				s.reqDone = true
@@ -316,15 +320,17 @@ func (sd *side) lostBlock() {
 			}
 			c.settle(s)
 		}
-	case sd.client && sd.blockID%2 == 1 && !c.isDropped(sd.blockID):
+	case sd.client && sd.blockID%2 == 1 && c.countRequest(sd.blockID):
 		// A request we cannot read: counted once, and its frames ignored.
-		c.s.stats.Requests++
-		if s = c.open(sd.blockID); s != nil {
-			s.lost = true
-			s.req = &observed.Message{}
-			if sd.blockEnd {
-				s.reqDone = true
-			}
+		if s = c.open(sd.blockID); s == nil {
+			c.s.stats.TooLarge++
+			c.dropped[sd.blockID] = true
+			break
+		}
+		s.lost = true
+		s.req = &observed.Message{}
+		if sd.blockEnd {
+			s.reqDone = true
 		}
 	}
 	sd.cur = block{}
