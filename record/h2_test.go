@@ -72,10 +72,11 @@ func recordH2(t *testing.T, name string) (*Summary, []trace.Exchange) {
 
 // Recording each HTTP/2 capture (scripts/make-h2-fixtures.sh: curl and
 // h2load against nginx, Python's grpcio client and server, curl and
-// nghttp upgrading to h2c against Apache) writes every exchange tshark
+// nghttp upgrading to h2c against Apache, h2load and curl against
+// nghttpd padding every frame) writes every exchange tshark
 // finds in it, exact: client, method, path, status and grpc-status.
 func TestH2Captures(t *testing.T) {
-	for _, name := range []string{"nginx-curl", "nginx-h2load", "grpc-python", "apache-upgrade", "nginx-mtu"} {
+	for _, name := range []string{"nginx-curl", "nginx-h2load", "grpc-python", "apache-upgrade", "nginx-mtu", "nghttpd-padded"} {
 		t.Run(name, func(t *testing.T) {
 			want := h2Golden(t, name, nil)
 			sum, rows := recordH2(t, name)
@@ -139,6 +140,14 @@ func TestH2Rows(t *testing.T) {
 			if e.RespSize != 100000 {
 				t.Errorf("big.bin: resp_size %d", e.RespSize)
 			}
+		}
+	}
+
+	// nghttpd pads every frame: the padding is not body.
+	_, rows = recordH2(t, "nghttpd-padded")
+	for i := range rows {
+		if e := &rows[i]; e.Path == "/big.bin" && e.RespSize != 100000 || e.Path == "/index.html" && e.RespSize != 16 {
+			t.Errorf("padded %s: resp_size %d", e.Path, e.RespSize)
 		}
 	}
 

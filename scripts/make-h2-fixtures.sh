@@ -14,6 +14,8 @@
 #   apache-upgrade  curl --http2 (Upgrade: h2c) against Apache's mod_http2
 #                   (H2Upgrade on): the first request upgrades, the next go
 #                   over HTTP/2 on the same connection
+#   nghttpd-padded  h2load and curl against nghttpd (nghttp2's server) with
+#                   --padding: every HEADERS and DATA frame it sends padded
 #   nginx-mtu       curl -Z against nginx in a network namespace whose
 #                   loopback has an MTU of 1500, so large DATA frames span
 #                   many segments
@@ -27,8 +29,13 @@
 # Goldens (NAME.txt) are written by scripts/tshark-h2.py from tshark's
 # HTTP/2 and gRPC dissectors, so they do not come from the code they test;
 # record/h2_test.go compares them with record's trace. Needs root.
+#
+#   scripts/make-h2-fixtures.sh          all of them
+#   scripts/make-h2-fixtures.sh padded   nghttpd-padded only
 set -euo pipefail
 cd "$(dirname "$0")/.."
+only=${1:-all}
+case $only in all | padded) ;; *) echo "usage: $0 [padded]" >&2; exit 2 ;; esac
 . scripts/lib.sh
 need tcpdump:tcpdump tshark:tshark editcap:wireshark-common nginx:nginx-light curl:curl h2load:nghttp2-client \
 	apache2:apache2 nghttp:nghttp2-client ethtool:ethtool ip:iproute2 /usr/bin/python3:python3 
@@ -93,6 +100,18 @@ http {
 }
 CONF
 }
+
+# --- nghttpd-padded ---------------------------------------------------------------
+D=18483
+nghttpd --no-tls -a 127.0.0.1 -d "$www" --padding=33 $D >"$work/nghttpd.log" 2>&1 &
+pids+=($!)
+wait_for curl -sf --http2-prior-knowledge http://127.0.0.1:$D/index.html
+start_capture nghttpd-padded "tcp port $D"
+h2load -n 40 -c 2 -m 4 http://127.0.0.1:$D/index.html http://127.0.0.1:$D/missing >"$work/h2load-padded.log"
+curl -s --http2-prior-knowledge -o /dev/null http://127.0.0.1:$D/big.bin
+stop_capture nghttpd-padded
+golden nghttpd-padded $D
+[ "$only" = all ] || exit 0
 
 # --- nginx-curl ---------------------------------------------------------------
 P=18480
