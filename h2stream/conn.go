@@ -57,6 +57,7 @@ type stream struct {
 	tooLarge bool
 	reset    bool
 	grpc     bool
+	keepResp bool // the answer's body is kept (observed.KeepsBody: JSON or untyped)
 	msgs     [2]grpcCounter // client, server
 }
 
@@ -297,6 +298,7 @@ func (c *Conn) onServerBlock(id uint32, b *block) {
 		}
 		s.resp = &observed.Message{Status: code, Proto: "HTTP/2.0", Headers: b.headers, Start: b.at, End: b.end}
 		s.grpc = s.grpc || isGRPC(b.headers) // when it came before its request
+		s.keepResp = c.s.opts.MaxRespBody > 0 && observed.KeepsBody(b.headers)
 	default:
 		s.resp.Trailers = b.headers
 		s.resp.End = b.end
@@ -346,7 +348,7 @@ func (c *Conn) onData(client bool, id uint32, b []byte) {
 	if s.grpc {
 		s.msgs[dir].feed(b)
 	}
-	if !client && !observed.KeepsBody(m.Headers) {
+	if !client && !s.keepResp {
 		return
 	}
 	if room := limit - len(m.Body); room > 0 {
