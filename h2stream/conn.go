@@ -57,7 +57,7 @@ type stream struct {
 	tooLarge bool
 	reset    bool
 	grpc     bool
-	keepResp bool // the answer's body is kept (observed.KeepsBody: JSON or untyped)
+	keepResp bool           // the answer's body is kept (observed.KeepsBody: JSON or untyped)
 	msgs     [2]grpcCounter // client, server
 }
 
