@@ -328,3 +328,50 @@ func TestLiveH2C(t *testing.T) {
 		}
 	}
 }
+
+// A copy of nginx-h2load.pcap without the client segment that carries the
+// second batch of request header blocks of one connection: that side's
+// HPACK table is unknown from there on, so every later request of that
+// connection is lost, none guessed (their answers are counted without
+// their request); the streams before the hole and the other connections
+// are whole.
+func TestH2HeadersHole(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(fixtures, "h2", "nginx-h2load-headers-hole.lost"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b))
+	client := f[0]
+	from, err := strconv.Atoi(f[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden, err := os.ReadFile(filepath.Join(fixtures, "h2", "nginx-h2load.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	lost := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(golden)), "\n") {
+		g := strings.Fields(line)
+		if id, _ := strconv.Atoi(g[1]); g[0] == client && id >= from {
+			lost++
+			continue
+		}
+		want = append(want, strings.Join(append(g[:1:1], g[2:]...), " "))
+	}
+	slices.Sort(want)
+	sum, rows := recordH2(t, "nginx-h2load-headers-hole")
+	var got []string
+	for i := range rows {
+		got = append(got, h2Row(&rows[i]))
+	}
+	slices.Sort(got)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("rows differ from tshark's less the lost streams\n%s", diffLines(want, got))
+	}
+	h2 := sum.Capture.HTTP2
+	if lost == 0 || h2.Orphans+h2.Incomplete != int64(lost) || h2.Desyncs != 1 {
+		t.Errorf("%d streams lost, http2 counts %+v", lost, h2)
+	}
+}

@@ -20,7 +20,8 @@
 #                   loopback has an MTU of 1500, so large DATA frames span
 #                   many segments
 #
-# and two derived copies: nginx-h2load-midstream.pcap, the second half of
+# and derived copies: nginx-h2load-headers-hole.pcap (below),
+# nginx-h2load-midstream.pcap, the second half of
 # nginx-h2load.pcap (connections whose start was not captured: their
 # headers cannot be decoded); nginx-mtu-holes.pcap, nginx-mtu.pcap with segments removed that lie
 # inside DATA frames of three streams (editcap -d), whose exchanges are
@@ -148,6 +149,31 @@ start_capture nginx-h2load "tcp port $P"
 h2load -n 200 -c 4 -m 8 $U/index.html $U/missing $U/api/h2load >"$work/h2load.log"
 stop_capture nginx-h2load
 golden nginx-h2load $P
+# nginx-h2load-headers-hole.pcap: the second client segment that carries
+# request header blocks on one connection removed. Without those blocks
+# the client side's HPACK table is unknown: every later request on that
+# connection is lost (their answers counted as without their request),
+# the other connections are whole. NAME.lost says "CLIENT FIRST-LOST-STREAM".
+/usr/bin/python3 - "$out/nginx-h2load.pcap" "$P" >"$work/hhole" <<'PY'
+import subprocess, sys
+cap, port = sys.argv[1], sys.argv[2]
+rows = subprocess.run(["tshark", "-r", cap, "-d", "tcp.port==%s,http2" % port, "-T", "fields",
+    "-e", "frame.number", "-e", "tcp.srcport", "-e", "tcp.dstport", "-e", "http2.type", "-e", "http2.streamid"],
+    check=True, capture_output=True, text=True).stdout.splitlines()
+seen = {}
+for r in rows:
+    num, sport, dport, types, ids = (r.split("\t") + [""] * 5)[:5]
+    if dport != port or "1" not in types.split(","):
+        continue
+    seen[sport] = seen.get(sport, 0) + 1
+    if seen[sport] == 2:
+        first = min(int(i) for t, i in zip(types.split(","), ids.split(",")) if t == "1")
+        print(num, "127.0.0.1:%s" % sport, first)
+        break
+PY
+cat "$work/hhole"
+editcap "$out/nginx-h2load.pcap" "$out/nginx-h2load-headers-hole.pcap" "$(cut -d' ' -f1 "$work/hhole")"
+cut -d' ' -f2,3 "$work/hhole" >"$out/nginx-h2load-headers-hole.lost"
 # The second half of it: connections whose start was not captured.
 n=$(capinfos -c -M "$out/nginx-h2load.pcap" | awk '/Number of packets/ {print $NF}')
 editcap -r "$out/nginx-h2load.pcap" "$out/nginx-h2load-midstream.pcap" "$((n / 2))-$n"
