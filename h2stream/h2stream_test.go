@@ -374,3 +374,27 @@ func TestCookiesJoined(t *testing.T) {
 		t.Errorf("got %s", describe(k.got))
 	}
 }
+
+// A server push is counted, not a row: no client sent its request. Its
+// header block is decoded all the same, so the server's table stays right
+// for the answers after it.
+func TestPush(t *testing.T) {
+	c, s := newPeer(true), newPeer(false)
+	c.headers(1, true, 0, ":method: GET", ":path: /page", ":authority: a")
+	s.hb.Reset()
+	for _, f := range []hpack.HeaderField{{Name: ":method", Value: "GET"}, {Name: ":path", Value: "/pushed.css"}, {Name: ":authority", Value: "a"}, {Name: "x-push", Value: "indexed in the table"}} {
+		s.enc.WriteField(f)
+	}
+	s.frame(framePushPromise, flagEndHeaders, 1, append([]byte{0, 0, 0, 2}, s.hb.Bytes()...))
+	s.headers(2, false, 0, ":status: 200", "content-type: text/css")
+	s.data(2, true, "body{}")
+	s.headers(1, false, 0, ":status: 200", "x-push: indexed in the table")
+	s.data(1, true, "<html>")
+	k, st := run(t, Options{}, c.buf.Bytes(), s.buf.Bytes(), 3)
+	if len(k.got) != 1 || k.got[0].Req.Target != "/page" || fmt.Sprint(k.got[0].Resp.Headers) != "[{x-push indexed in the table}]" {
+		t.Errorf("got %s", describe(k.got))
+	}
+	if st.Pushed != 1 || st.Orphans != 0 || st.Exchanges != 1 {
+		t.Errorf("stats %+v", st)
+	}
+}
