@@ -323,11 +323,12 @@ func (s *tcpStream) decide(data []byte, fromClient bool, skip int) {
 	s.decided = true
 	x := s.x
 	switch {
+	case fromClient && skip == 0 && isPreface(data):
+		// The preface starts a connection, whether its SYN was seen or not.
+		s.h2 = x.h2.NewConn(s.id, s.client, s.server, false)
 	case (s.midStream || s.midSides != [2]bool{} || skip != 0) && h2stream.LooksLikeFrames(data):
 		// HTTP/2 whose start was not captured: not decodable (HPACK).
 		s.h2 = x.h2.NewConn(s.id, s.client, s.server, true)
-	case fromClient && skip == 0 && !s.midStream && !s.midSides[0] && isPreface(data):
-		s.h2 = x.h2.NewConn(s.id, s.client, s.server, false)
 	default:
 		s.conn = x.streams.NewConn(s.id, s.client, s.server, s.midStream)
 		s.conn.OnH2C(func(req *observed.Message) httpstream.Switched {

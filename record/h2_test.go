@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+
 	"github.com/replaykit/replaykit/redact"
 	"github.com/replaykit/replaykit/trace"
 	"github.com/replaykit/replaykit/tracefile"
@@ -373,5 +377,72 @@ func TestH2HeadersHole(t *testing.T) {
 	h2 := sum.Capture.HTTP2
 	if lost == 0 || h2.Orphans+h2.Incomplete != int64(lost) || h2.Desyncs != 1 {
 		t.Errorf("%d streams lost, http2 counts %+v", lost, h2)
+	}
+}
+
+// A capture without the handshakes (every SYN removed from nginx-curl.pcap)
+// still holds each connection's preface: each is decoded whole, as tshark
+// decoded the capture with them.
+func TestH2WithoutHandshakes(t *testing.T) {
+	in, err := os.Open(filepath.Join(fixtures, "h2", "nginx-curl.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	r, err := pcapgo.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "nosyn.pcap")
+	out, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := pcapgo.NewWriter(out)
+	if err := w.WriteFileHeader(262144, r.LinkType()); err != nil {
+		t.Fatal(err)
+	}
+	removed := 0
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && tcp.SYN {
+			removed++
+			continue
+		}
+		if err := w.WritePacket(ci, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if removed < 20 {
+		t.Fatalf("removed %d SYNs", removed)
+	}
+	sum, err := FromPcap(context.Background(), path, Config{Out: t.TempDir() + "/", MaxBody: 1 << 20, RedactKey: []byte("test-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tracefile.ReadAll(sum.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := range rows {
+		got = append(got, h2Row(&rows[i]))
+	}
+	slices.Sort(got)
+	if want := h2Golden(t, "nginx-curl", nil); !reflect.DeepEqual(got, want) {
+		t.Errorf("rows differ from tshark's\n%s", diffLines(want, got))
+	}
+	if h2 := sum.Capture.HTTP2; h2.NoStart != 0 || h2.Incomplete != 0 {
+		t.Errorf("http2 %+v", h2)
 	}
 }
