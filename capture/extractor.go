@@ -89,6 +89,14 @@ type Extractor struct {
 	dec     *decoder
 	stats   Stats
 	order   flushOrder
+	// idle holds the HTTP/2 connections reassembly closed for being idle
+	// (no FIN or RST seen), by "client|server": their HPACK state is all
+	// that lets their next streams be read, and a gRPC channel may be
+	// quiet for minutes. When the connection's packets come again, it
+	// goes on (see revive); at most maxIdleH2 wait.
+	idle map[string]*tcpStream
+	// closing: Close is flushing everything; nothing waits in idle.
+	closing bool
 
 	lastFlush time.Time
 }
@@ -231,7 +239,57 @@ func (x *Extractor) maybeFlush(now time.Time) {
 // Close flushes every connection: what is still buffered is delivered, and
 // requests without responses are emitted as unanswered.
 func (x *Extractor) Close() {
-	x.order.flush(func() { x.asm.FlushAll() })
+	x.closing = true
+	x.order.flush(func() {
+		x.asm.FlushAll()
+		x.closeIdle()
+	})
+}
+
+// maxIdleH2 bounds the idle HTTP/2 connections kept (Extractor.idle): each
+// holds two HPACK tables (64 KiB at most) and its open streams.
+const maxIdleH2 = 1024
+
+// closeIdle closes the idle HTTP/2 connections waiting, in connection
+// order (their unanswered streams are emitted).
+func (x *Extractor) closeIdle() {
+	waiting := make([]*tcpStream, 0, len(x.idle))
+	for _, s := range x.idle {
+		waiting = append(waiting, s)
+	}
+	slices.SortFunc(waiting, func(a, b *tcpStream) int { return cmp.Compare(a.id, b.id) })
+	for _, s := range waiting {
+		s.h2.Close()
+	}
+	clear(x.idle)
+}
+
+// park keeps an HTTP/2 connection that reassembly closed for being idle.
+func (x *Extractor) park(s *tcpStream) {
+	if x.idle == nil {
+		x.idle = map[string]*tcpStream{}
+	}
+	if len(x.idle) >= maxIdleH2 {
+		// Bounded: the oldest and newest alike go.
+		if x.order.holding {
+			x.closeIdle() // inside a flush, which puts them in order
+		} else {
+			x.order.flush(x.closeIdle)
+		}
+	}
+	x.idle[s.client+"|"+s.server] = s
+}
+
+// revive takes back the idle HTTP/2 connection of client and server (in
+// either order: without a SYN the sides are guessed), or returns nil.
+func (x *Extractor) revive(client, server string) *tcpStream {
+	for _, k := range []string{client + "|" + server, server + "|" + client} {
+		if s := x.idle[k]; s != nil {
+			delete(x.idle, k)
+			return s
+		}
+	}
+	return nil
 }
 
 // captureTime carries a packet's capture time through reassembly, which
@@ -251,6 +309,23 @@ type streamFactory struct{ x *Extractor }
 // then an ephemeral port, then the lower port is the server.
 func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	x := f.x
+	if len(x.idle) > 0 {
+		src := hostPort(netFlow.Src().Raw(), uint16(tcp.SrcPort))
+		dst := hostPort(netFlow.Dst().Raw(), uint16(tcp.DstPort))
+		old := x.revive(src, dst)
+		if old != nil && tcp.SYN {
+			old.h2.Close() // the 4-tuple is reused: that connection is over
+			old = nil
+		}
+		if old != nil {
+			// The same connection after a quiet spell: its HTTP/2 decoder
+			// goes on, if no byte went missing meanwhile (Accept checks
+			// each side's next sequence number).
+			s := &tcpStream{x: x, id: old.id, client: old.client, server: old.server, decided: true, h2: old.h2,
+				firstIsClient: src == old.client, nextSeq: old.nextSeq, seqSeen: old.seqSeen, resumed: old.seqSeen}
+			return s
+		}
+	}
 	x.stats.Connections++
 	var firstIsClient bool
 	switch {
@@ -311,6 +386,15 @@ type tcpStream struct {
 	// stream about the hole, so we tell it at the end unless the FIN was
 	// reached in order after all.
 	finAhead [2]bool
+	// nextSeq is, client then server, the sequence number after the last
+	// byte seen (seqSeen: some was), and ended says a FIN or RST came:
+	// what an idle HTTP/2 connection needs to go on (Extractor.idle).
+	// resumed: the side's first segment after such a revival must start
+	// at nextSeq, or bytes were lost while it was parked (lostGap).
+	nextSeq          [2]reassembly.Sequence
+	seqSeen, resumed [2]bool
+	lostGap          [2]bool
+	ended            bool
 }
 
 // maxHeld bounds what the server may send before the client's first
@@ -426,6 +510,9 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 	if !*start && len(tcp.Payload) > 0 {
 		*start = true
 	}
+	if s.h2 != nil && s.conn == nil {
+		s.track(tcp, (dir == reassembly.TCPDirClientToServer) == s.firstIsClient)
+	}
 	if (tcp.FIN || tcp.RST) && nextSeq >= 0 {
 		end := reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload))
 		if nextSeq.Difference(end) > 0 {
@@ -433,6 +520,26 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 		}
 	}
 	return true
+}
+
+// track notes how far each side of an HTTP/2 connection went, and checks
+// that a revived one goes on where it stopped.
+func (s *tcpStream) track(tcp *layers.TCP, fromClient bool) {
+	i := dirIndexOf(fromClient)
+	if tcp.FIN || tcp.RST {
+		s.ended = true
+	}
+	if len(tcp.Payload) == 0 {
+		return
+	}
+	seq := reassembly.Sequence(tcp.Seq)
+	if s.resumed[i] {
+		s.resumed[i] = false
+		s.lostGap[i] = seq != s.nextSeq[i]
+	}
+	if end := seq.Add(len(tcp.Payload)); !s.seqSeen[i] || s.nextSeq[i].Difference(end) > 0 {
+		s.nextSeq[i], s.seqSeen[i] = end, true
+	}
 }
 
 func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
@@ -451,6 +558,11 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 		} else if s.conn != nil {
 			s.conn.MidStream(fromClient)
 		}
+	}
+	if i := dirIndexOf(fromClient); s.lostGap[i] {
+		// A revived connection whose side did not go on where it stopped.
+		s.lostGap[i] = false
+		skip = -1
 	}
 	n, _ := sg.Lengths()
 	data := sg.Fetch(n)
@@ -486,6 +598,10 @@ func (s *tcpStream) At(offset int) int64 {
 func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
 	if !s.decided {
 		s.decide(nil, true, 0)
+	}
+	if s.h2 != nil && s.conn == nil && !s.ended && !s.x.closing && s.finAhead == [2]bool{} && !s.h2.NoStart() {
+		s.x.park(s) // idle, not ended: it may go on
+		return true
 	}
 	for i, lost := range s.finAhead {
 		if !lost {

@@ -112,6 +112,10 @@ func (c *Conn) feed(sd *side, data []byte, tl Timeline, skip int) {
 	sd.feed(data, tl)
 }
 
+// NoStart says the connection's start was not captured (nothing of it is
+// decoded).
+func (c *Conn) NoStart() bool { return c.noStart }
+
 // ServerClosed tells that the server's side ended (FIN or RST, reached in
 // order): an answer it had begun and not ended is kept with the bytes it
 // sent (Short), as an HTTP/1.x answer the server cuts short is.

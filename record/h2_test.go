@@ -380,11 +380,12 @@ func TestH2HeadersHole(t *testing.T) {
 	}
 }
 
-// A capture without the handshakes (every SYN removed from nginx-curl.pcap)
-// still holds each connection's preface: each is decoded whole, as tshark
-// decoded the capture with them.
-func TestH2WithoutHandshakes(t *testing.T) {
-	in, err := os.Open(filepath.Join(fixtures, "h2", "nginx-curl.pcap"))
+// rewritePcap copies testdata/h2/NAME.pcap to a temporary file, passing
+// each packet (its number, from 0) through edit, which may change its
+// capture info or drop it (false).
+func rewritePcap(t *testing.T, name string, edit func(i int, ci *gopacket.CaptureInfo, data []byte) bool) string {
+	t.Helper()
+	in, err := os.Open(filepath.Join(fixtures, "h2", name+".pcap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestH2WithoutHandshakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "nosyn.pcap")
+	path := filepath.Join(t.TempDir(), name+".pcap")
 	out, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -402,8 +403,7 @@ func TestH2WithoutHandshakes(t *testing.T) {
 	if err := w.WriteFileHeader(262144, r.LinkType()); err != nil {
 		t.Fatal(err)
 	}
-	removed := 0
-	for {
+	for i := 0; ; i++ {
 		data, ci, err := r.ReadPacketData()
 		if err == io.EOF {
 			break
@@ -411,9 +411,7 @@ func TestH2WithoutHandshakes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && tcp.SYN {
-			removed++
+		if !edit(i, &ci, data) {
 			continue
 		}
 		if err := w.WritePacket(ci, data); err != nil {
@@ -423,6 +421,103 @@ func TestH2WithoutHandshakes(t *testing.T) {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// grpc-python.pcap with its one connection quiet for 5 minutes half-way
+// (a gRPC channel between calls): reassembly closes it as idle after 2,
+// but its HPACK state waits, so the calls after the pause are read as
+// those before (every one of tshark's), on the same connection.
+func TestH2QuietConnection(t *testing.T) {
+	path := rewritePcap(t, "grpc-python", func(i int, ci *gopacket.CaptureInfo, data []byte) bool {
+		if i >= 60 {
+			ci.Timestamp = ci.Timestamp.Add(5 * time.Minute)
+		}
+		return true
+	})
+	sum, err := FromPcap(context.Background(), path, Config{Out: t.TempDir() + "/", MaxBody: 1 << 20, RedactKey: []byte("test-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tracefile.ReadAll(sum.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	late := 0
+	for i := range rows {
+		got = append(got, h2Row(&rows[i]))
+		if rows[i].Conn != rows[0].Conn {
+			t.Errorf("row %d on connection %d, row 0 on %d", i, rows[i].Conn, rows[0].Conn)
+		}
+		if rows[i].TS.Sub(rows[0].TS) > 4*time.Minute {
+			late++
+		}
+	}
+	slices.Sort(got)
+	if want := h2Golden(t, "grpc-python", nil); !reflect.DeepEqual(got, want) {
+		t.Errorf("rows differ from tshark's\n%s", diffLines(want, got))
+	}
+	if h2 := sum.Capture.HTTP2; h2.NoStart != 0 || h2.Incomplete != 0 || h2.Connections != 1 || late == 0 {
+		t.Errorf("http2 %+v, %d rows after the pause", h2, late)
+	}
+}
+
+// The same pause, and the first segment after it lost: the side it was
+// on cannot go on (its frames' places are gone), so what it carried and
+// what follows it is lost, counted, never decoded from the wrong place.
+func TestH2QuietConnectionLosesASegment(t *testing.T) {
+	dropped := false
+	path := rewritePcap(t, "grpc-python", func(i int, ci *gopacket.CaptureInfo, data []byte) bool {
+		if i < 60 {
+			return true
+		}
+		ci.Timestamp = ci.Timestamp.Add(5 * time.Minute)
+		p := gopacket.NewPacket(data, layers.LinkTypeEthernet, gopacket.Default)
+		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && len(tcp.Payload) > 0 && !dropped {
+			dropped = true
+			return false
+		}
+		return true
+	})
+	sum, err := FromPcap(context.Background(), path, Config{Out: t.TempDir() + "/", MaxBody: 1 << 20, RedactKey: []byte("test-key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := tracefile.ReadAll(sum.Output)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, w := range h2Golden(t, "grpc-python", nil) {
+		want[w]++
+	}
+	for i := range rows {
+		if r := h2Row(&rows[i]); want[r] == 0 {
+			t.Errorf("a row tshark does not have: %s", r)
+		} else {
+			want[r]--
+		}
+	}
+	h2 := sum.Capture.HTTP2
+	if h2.Desyncs != 1 || len(rows) == 17 || len(rows) < 6 {
+		t.Errorf("%d rows, http2 %+v", len(rows), h2)
+	}
+}
+
+// A capture without the handshakes (every SYN removed from nginx-curl.pcap)
+// still holds each connection's preface: each is decoded whole, as tshark
+// decoded the capture with them.
+func TestH2WithoutHandshakes(t *testing.T) {
+	removed := 0
+	path := rewritePcap(t, "nginx-curl", func(i int, ci *gopacket.CaptureInfo, data []byte) bool {
+		p := gopacket.NewPacket(data, layers.LinkTypeEthernet, gopacket.Default)
+		if tcp, ok := p.Layer(layers.LayerTypeTCP).(*layers.TCP); ok && tcp.SYN {
+			removed++
+			return false
+		}
+		return true
+	})
 	if removed < 20 {
 		t.Fatalf("removed %d SYNs", removed)
 	}
