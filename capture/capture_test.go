@@ -87,7 +87,8 @@ func TestPortFilterAndCounts(t *testing.T) {
 // FuzzCapture feeds arbitrary bytes as a capture file through the whole
 // packet path: reader, decoders, reassembly and HTTP. No panic, no hang.
 func FuzzCapture(f *testing.F) {
-	for _, name := range []string{"pcap/go-curl.pcap", "pcap/go-curl.pcapng", "pcap/nginx-ab.pcap", "pcap/lossy.pcap", "tunnels/gre-vxlan.pcap", "tunnels/erspan2.pcap"} {
+	for _, name := range []string{"pcap/go-curl.pcap", "pcap/go-curl.pcapng", "pcap/nginx-ab.pcap", "pcap/lossy.pcap", "tunnels/gre-vxlan.pcap", "tunnels/erspan2.pcap",
+		"h2/grpc-python.pcap", "h2/nginx-curl.pcap", "h2/apache-upgrade.pcap"} {
 		b, err := os.ReadFile("../testdata/" + name)
 		if err != nil {
 			f.Fatal(err)
@@ -96,8 +97,8 @@ func FuzzCapture(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		st, n, _ := extract(t, data, Options{HTTP: httpstream.Options{MaxBody: 1024}})
-		if int64(n) != st.HTTP.Exchanges+st.HTTP.Unanswered {
-			t.Fatalf("%d exchanges delivered, stats say %d+%d", n, st.HTTP.Exchanges, st.HTTP.Unanswered)
+		if int64(n) != st.HTTP.Exchanges+st.HTTP.Unanswered+st.HTTP2.Exchanges+st.HTTP2.Unanswered {
+			t.Fatalf("%d exchanges delivered, stats say %d+%d and HTTP/2 %d+%d", n, st.HTTP.Exchanges, st.HTTP.Unanswered, st.HTTP2.Exchanges, st.HTTP2.Unanswered)
 		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/reassembly"
 
+	"github.com/replaykit/replaykit/h2stream"
 	"github.com/replaykit/replaykit/httpstream"
 	"github.com/replaykit/replaykit/observed"
 )
@@ -23,6 +24,9 @@ type Options struct {
 	Ports []uint16
 	// HTTP configures the HTTP parsers.
 	HTTP httpstream.Options
+	// HTTP2 bounds the HTTP/2 decoders; its MaxBody and MaxRespBody are
+	// HTTP's.
+	HTTP2 h2stream.Options
 	// OutOfOrderWait is how long, in capture time, a hole in a stream is
 	// waited for before its bytes count as lost (default 3s: beyond the
 	// first retransmission timeouts).
@@ -59,6 +63,8 @@ type Stats struct {
 	Connections int64
 	// HTTP holds the HTTP parsers' counters.
 	HTTP httpstream.Stats
+	// HTTP2 holds the HTTP/2 decoders' counters.
+	HTTP2 h2stream.Stats
 }
 
 // Decapsulated counts tunnel headers by kind.
@@ -78,10 +84,19 @@ type Extractor struct {
 	ports   [65536 / 64]uint64 // bitset of watched ports
 	anyPort bool
 	streams *httpstream.Streams
+	h2      *h2stream.Streams
 	asm     *reassembly.Assembler
 	dec     *decoder
 	stats   Stats
 	order   flushOrder
+	// idle holds the HTTP/2 connections reassembly closed for being idle
+	// (no FIN or RST seen), by "client|server": their HPACK state is all
+	// that lets their next streams be read, and a gRPC channel may be
+	// quiet for minutes. When the connection's packets come again, it
+	// goes on (see revive); at most maxIdleH2 wait.
+	idle map[string]*tcpStream
+	// closing: Close is flushing everything; nothing waits in idle.
+	closing bool
 
 	lastFlush time.Time
 }
@@ -134,6 +149,8 @@ func NewExtractor(opts Options, sink observed.Sink) *Extractor {
 		x.ports[p/64] |= 1 << (p % 64)
 	}
 	x.streams = httpstream.New(opts.HTTP, &x.order)
+	opts.HTTP2.MaxBody, opts.HTTP2.MaxRespBody = opts.HTTP.MaxBody, opts.HTTP.MaxRespBody
+	x.h2 = h2stream.New(opts.HTTP2, &x.order)
 	x.asm = reassembly.NewAssembler(reassembly.NewStreamPool(&streamFactory{x: x}))
 	x.asm.MaxBufferedPagesTotal = opts.MaxBufferedPages
 	x.asm.MaxBufferedPagesPerConnection = max(opts.MaxBufferedPages/16, 64)
@@ -148,6 +165,7 @@ func (x *Extractor) watched(p layers.TCPPort) bool {
 func (x *Extractor) Stats() Stats {
 	s := x.stats
 	s.HTTP = x.streams.Stats()
+	s.HTTP2 = x.h2.Stats()
 	t := &x.dec.tunnels
 	s.Decapsulated = Decapsulated{VXLAN: t[tunnelVXLAN], GENEVE: t[tunnelGENEVE], GRE: t[tunnelGRE], ERSPAN: t[tunnelERSPAN]}
 	return s
@@ -221,7 +239,57 @@ func (x *Extractor) maybeFlush(now time.Time) {
 // Close flushes every connection: what is still buffered is delivered, and
 // requests without responses are emitted as unanswered.
 func (x *Extractor) Close() {
-	x.order.flush(func() { x.asm.FlushAll() })
+	x.closing = true
+	x.order.flush(func() {
+		x.asm.FlushAll()
+		x.closeIdle()
+	})
+}
+
+// maxIdleH2 bounds the idle HTTP/2 connections kept (Extractor.idle): each
+// holds two HPACK tables (64 KiB at most) and its open streams.
+const maxIdleH2 = 1024
+
+// closeIdle closes the idle HTTP/2 connections waiting, in connection
+// order (their unanswered streams are emitted).
+func (x *Extractor) closeIdle() {
+	waiting := make([]*tcpStream, 0, len(x.idle))
+	for _, s := range x.idle {
+		waiting = append(waiting, s)
+	}
+	slices.SortFunc(waiting, func(a, b *tcpStream) int { return cmp.Compare(a.id, b.id) })
+	for _, s := range waiting {
+		s.h2.Close()
+	}
+	clear(x.idle)
+}
+
+// park keeps an HTTP/2 connection that reassembly closed for being idle.
+func (x *Extractor) park(s *tcpStream) {
+	if x.idle == nil {
+		x.idle = map[string]*tcpStream{}
+	}
+	if len(x.idle) >= maxIdleH2 {
+		// Bounded: the oldest and newest alike go.
+		if x.order.holding {
+			x.closeIdle() // inside a flush, which puts them in order
+		} else {
+			x.order.flush(x.closeIdle)
+		}
+	}
+	x.idle[s.client+"|"+s.server] = s
+}
+
+// revive takes back the idle HTTP/2 connection of client and server (in
+// either order: without a SYN the sides are guessed), or returns nil.
+func (x *Extractor) revive(client, server string) *tcpStream {
+	for _, k := range []string{client + "|" + server, server + "|" + client} {
+		if s := x.idle[k]; s != nil {
+			delete(x.idle, k)
+			return s
+		}
+	}
+	return nil
 }
 
 // captureTime carries a packet's capture time through reassembly, which
@@ -241,6 +309,23 @@ type streamFactory struct{ x *Extractor }
 // then an ephemeral port, then the lower port is the server.
 func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac reassembly.AssemblerContext) reassembly.Stream {
 	x := f.x
+	if len(x.idle) > 0 {
+		src := hostPort(netFlow.Src().Raw(), uint16(tcp.SrcPort))
+		dst := hostPort(netFlow.Dst().Raw(), uint16(tcp.DstPort))
+		old := x.revive(src, dst)
+		if old != nil && tcp.SYN {
+			old.h2.Close() // the 4-tuple is reused: that connection is over
+			old = nil
+		}
+		if old != nil {
+			// The same connection after a quiet spell: its HTTP/2 decoder
+			// goes on, if no byte went missing meanwhile (Accept checks
+			// each side's next sequence number).
+			s := &tcpStream{x: x, id: old.id, client: old.client, server: old.server, decided: true, h2: old.h2,
+				firstIsClient: src == old.client, nextSeq: old.nextSeq, seqSeen: old.seqSeen, resumed: old.seqSeen}
+			return s
+		}
+	}
 	x.stats.Connections++
 	var firstIsClient bool
 	switch {
@@ -261,8 +346,7 @@ func (f *streamFactory) New(netFlow, tcpFlow gopacket.Flow, tcp *layers.TCP, ac 
 	if !firstIsClient {
 		client, server = dst, src
 	}
-	s := &tcpStream{firstIsClient: firstIsClient}
-	s.conn = x.streams.NewConn(x.stats.Connections-1, client, server, !tcp.SYN)
+	s := &tcpStream{x: x, firstIsClient: firstIsClient, id: x.stats.Connections - 1, client: client, server: server, midStream: !tcp.SYN}
 	return s
 }
 
@@ -270,11 +354,29 @@ func hostPort(ip []byte, port uint16) string {
 	return net.JoinHostPort(net.IP(ip).String(), strconv.Itoa(int(port)))
 }
 
-// tcpStream adapts one reassembled TCP connection to an httpstream.Conn.
+// tcpStream adapts one reassembled TCP connection to an httpstream.Conn
+// (HTTP/1.x) or an h2stream.Conn (HTTP/2 by prior knowledge, or after an
+// Upgrade: h2c, which the HTTP/1.x parser hands over), decided by the
+// client's first bytes.
 type tcpStream struct {
-	conn          *httpstream.Conn
-	firstIsClient bool
-	sg            reassembly.ScatterGather // valid during ReassembledSG
+	x              *Extractor
+	id             int64
+	client, server string
+	midStream      bool
+	conn           *httpstream.Conn // nil until decided, and for HTTP/2 by prior knowledge
+	h2             *h2stream.Conn
+	decided        bool
+	firstIsClient  bool
+	sg             reassembly.ScatterGather // valid during ReassembledSG
+	// midSides says, client then server, which sides began with no SYN
+	// seen before the protocol was decided.
+	midSides [2]bool
+	// held keeps the frames the server sends before the client's first
+	// bytes (an HTTP/2 server may send its SETTINGS first) until they
+	// say which protocol the connection speaks; heldAt is the capture
+	// time of its first byte.
+	held   []byte
+	heldAt int64
 	// oneLen bytes of sg (all of them, 0: not known) are one chunk, all
 	// with the capture time oneAt: At needs no walk of sg's chunks.
 	oneLen int
@@ -284,6 +386,114 @@ type tcpStream struct {
 	// stream about the hole, so we tell it at the end unless the FIN was
 	// reached in order after all.
 	finAhead [2]bool
+	// nextSeq is, client then server, the sequence number after the last
+	// byte seen (seqSeen: some was), and ended says a FIN or RST came:
+	// what an idle HTTP/2 connection needs to go on (Extractor.idle).
+	// resumed: the side's first segment after such a revival must start
+	// at nextSeq, or bytes were lost while it was parked (lostGap).
+	nextSeq          [2]reassembly.Sequence
+	seqSeen, resumed [2]bool
+	lostGap          [2]bool
+	ended            bool
+}
+
+// maxHeld bounds what the server may send before the client's first
+// bytes; beyond it the connection is HTTP/1.x (a server that speaks first).
+const maxHeld = 64 << 10
+
+// decide picks the protocol from data, the first bytes seen (from the
+// client, unless fromClient is false), skip bytes after a hole.
+func (s *tcpStream) decide(data []byte, fromClient bool, skip int) {
+	s.decided = true
+	x := s.x
+	switch {
+	case fromClient && skip == 0 && isPreface(data):
+		// The preface starts a connection, whether its SYN was seen or not.
+		s.h2 = x.h2.NewConn(s.id, s.client, s.server, false)
+	case (s.midStream || s.midSides != [2]bool{} || skip != 0) && h2stream.LooksLikeFrames(data):
+		// HTTP/2 whose start was not captured: not decodable (HPACK).
+		s.h2 = x.h2.NewConn(s.id, s.client, s.server, true)
+	default:
+		s.conn = x.streams.NewConn(s.id, s.client, s.server, s.midStream)
+		s.conn.OnH2C(func(req *observed.Message) httpstream.Switched {
+			s.h2 = x.h2.NewUpgradedConn(s.id, s.client, s.server, req)
+			return func(fromClient bool, data []byte, tl httpstream.Timeline, skip int) {
+				if fromClient {
+					s.h2.FeedClient(data, tl, skip)
+				} else {
+					s.h2.FeedServer(data, tl, skip)
+				}
+			}
+		})
+	}
+	if s.conn != nil {
+		for i, mid := range s.midSides {
+			if mid {
+				s.conn.MidStream(i == 0)
+			}
+		}
+	}
+	if s.held != nil {
+		held := s.held
+		s.held = nil
+		s.feedServer(held, httpstream.FixedTime(s.heldAt), 0)
+	}
+}
+
+// isPreface says whether the client's first bytes begin HTTP/2's preface
+// (at least "PRI ": no HTTP/1.x method is PRI).
+func isPreface(b []byte) bool {
+	n := min(len(b), len(h2stream.Preface))
+	return n >= 4 && string(b[:n]) == h2stream.Preface[:n]
+}
+
+func (s *tcpStream) feedClient(data []byte, tl httpstream.Timeline, skip int) {
+	if !s.decided {
+		if len(data) == 0 && skip == 0 {
+			return
+		}
+		s.decide(data, true, skip)
+	}
+	if s.h2 != nil && s.conn == nil {
+		s.h2.FeedClient(data, tl, skip)
+		return
+	}
+	s.conn.FeedClient(data, tl, skip)
+}
+
+func (s *tcpStream) feedServer(data []byte, tl httpstream.Timeline, skip int) {
+	if !s.decided {
+		if len(data) == 0 && skip == 0 {
+			return // a SYN+ACK says nothing
+		}
+		// Frames from the server before the client spoke: an HTTP/2
+		// server's SETTINGS, waiting for the client's preface. Anything
+		// else is HTTP/1.x (or not HTTP), parsed at once.
+		if !s.midStream && s.midSides == [2]bool{} && skip == 0 && len(s.held)+len(data) <= maxHeld && (len(s.held) > 0 || h2stream.LooksLikeFrames(data)) {
+			if len(s.held) == 0 {
+				s.heldAt = tl.At(0)
+			}
+			s.held = append(s.held, data...)
+			return
+		}
+		if s.held != nil {
+			s.decide(nil, true, 0)
+		} else {
+			s.decide(data, false, skip)
+		}
+	}
+	if s.h2 != nil && s.conn == nil {
+		s.h2.FeedServer(data, tl, skip)
+		return
+	}
+	s.conn.FeedServer(data, tl, skip)
+}
+
+func dirIndexOf(fromClient bool) int {
+	if fromClient {
+		return 0
+	}
+	return 1
 }
 
 func dirIndex(d reassembly.TCPFlowDirection) int {
@@ -300,6 +510,9 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 	if !*start && len(tcp.Payload) > 0 {
 		*start = true
 	}
+	if s.h2 != nil && s.conn == nil {
+		s.track(tcp, (dir == reassembly.TCPDirClientToServer) == s.firstIsClient)
+	}
 	if (tcp.FIN || tcp.RST) && nextSeq >= 0 {
 		end := reassembly.Sequence(tcp.Seq).Add(len(tcp.Payload))
 		if nextSeq.Difference(end) > 0 {
@@ -307,6 +520,26 @@ func (s *tcpStream) Accept(tcp *layers.TCP, ci gopacket.CaptureInfo, dir reassem
 		}
 	}
 	return true
+}
+
+// track notes how far each side of an HTTP/2 connection went, and checks
+// that a revived one goes on where it stopped.
+func (s *tcpStream) track(tcp *layers.TCP, fromClient bool) {
+	i := dirIndexOf(fromClient)
+	if tcp.FIN || tcp.RST {
+		s.ended = true
+	}
+	if len(tcp.Payload) == 0 {
+		return
+	}
+	seq := reassembly.Sequence(tcp.Seq)
+	if s.resumed[i] {
+		s.resumed[i] = false
+		s.lostGap[i] = seq != s.nextSeq[i]
+	}
+	if end := seq.Add(len(tcp.Payload)); !s.seqSeen[i] || s.nextSeq[i].Difference(end) > 0 {
+		s.nextSeq[i], s.seqSeen[i] = end, true
+	}
 }
 
 func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.AssemblerContext) {
@@ -319,7 +552,17 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 		// The first bytes of a side whose SYN we missed: not a loss, but
 		// they may start in the middle of a message.
 		skip = 0
-		s.conn.MidStream(fromClient)
+		if !s.decided {
+			// decide looks at these bytes, and tells the HTTP/1.x parser.
+			s.midSides[dirIndexOf(fromClient)] = true
+		} else if s.conn != nil {
+			s.conn.MidStream(fromClient)
+		}
+	}
+	if i := dirIndexOf(fromClient); s.lostGap[i] {
+		// A revived connection whose side did not go on where it stopped.
+		s.lostGap[i] = false
+		skip = -1
 	}
 	n, _ := sg.Lengths()
 	data := sg.Fetch(n)
@@ -328,11 +571,17 @@ func (s *tcpStream) ReassembledSG(sg reassembly.ScatterGather, ac reassembly.Ass
 		s.oneLen, s.oneAt = n, sg.CaptureInfo(0).Timestamp.UnixNano()
 	}
 	if fromClient {
-		s.conn.FeedClient(data, s, skip)
+		s.feedClient(data, s, skip)
 	} else {
-		s.conn.FeedServer(data, s, skip)
-		if end {
+		s.feedServer(data, s, skip)
+		if end && !s.decided {
+			s.decide(nil, true, 0)
+		}
+		if end && s.conn != nil {
 			s.conn.ServerClosed()
+		}
+		if end && s.h2 != nil {
+			s.h2.ServerClosed()
 		}
 	}
 	s.sg, s.oneLen = nil, 0
@@ -347,16 +596,28 @@ func (s *tcpStream) At(offset int) int64 {
 }
 
 func (s *tcpStream) ReassemblyComplete(ac reassembly.AssemblerContext) bool {
+	if !s.decided {
+		s.decide(nil, true, 0)
+	}
+	if s.h2 != nil && s.conn == nil && !s.ended && !s.x.closing && s.finAhead == [2]bool{} && !s.h2.NoStart() {
+		s.x.park(s) // idle, not ended: it may go on
+		return true
+	}
 	for i, lost := range s.finAhead {
 		if !lost {
 			continue
 		}
 		if (i == 0) == s.firstIsClient {
-			s.conn.FeedClient(nil, httpstream.FixedTime(0), -1)
+			s.feedClient(nil, httpstream.FixedTime(0), -1)
 		} else {
-			s.conn.FeedServer(nil, httpstream.FixedTime(0), -1)
+			s.feedServer(nil, httpstream.FixedTime(0), -1)
 		}
 	}
-	s.conn.Close()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.h2 != nil {
+		s.h2.Close()
+	}
 	return true
 }

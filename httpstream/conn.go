@@ -1,6 +1,10 @@
 package httpstream
 
-import "github.com/replaykit/replaykit/observed"
+import (
+	"strings"
+
+	"github.com/replaykit/replaykit/observed"
+)
 
 // Timeline gives the capture time of each byte of a chunk being fed.
 type Timeline interface {
@@ -46,12 +50,40 @@ type Conn struct {
 	// answer decides whether the connection becomes a tunnel; the client
 	// side holds what follows it until then.
 	upgrade *Message
+
+	// onH2C, when set, takes an h2c upgrade over (OnH2C); h2 then takes
+	// every byte after the switch.
+	onH2C func(req *observed.Message) Switched
+	h2    Switched
 }
+
+// Switched takes the bytes of a connection after it switched to HTTP/2:
+// from the client or the server, skip as FeedClient's.
+type Switched func(fromClient bool, data []byte, tl Timeline, skip int)
+
+// OnH2C makes the connection hand an h2c upgrade over instead of making it
+// a tunnel: when a request with Upgrade: h2c gets a 101, f is called with
+// that request (which is then not emitted: stream 1 of the HTTP/2
+// connection answers it), and what it returns takes every byte after the
+// 101 and the client's after its request.
+func (c *Conn) OnH2C(f func(req *observed.Message) Switched) { c.onH2C = f }
+
+// offsetTimeline is the Timeline of a chunk's bytes from off on.
+type offsetTimeline struct {
+	tl  Timeline
+	off int
+}
+
+func (o offsetTimeline) At(i int) int64 { return o.tl.At(o.off + i) }
 
 // FeedClient gives the parser bytes sent by the client. skip is the number
 // of bytes lost just before data (0 none, -1 an unknown number).
 func (c *Conn) FeedClient(data []byte, tl Timeline, skip int) {
 	if c.closed {
+		return
+	}
+	if c.h2 != nil && c.req.st == stTunnel {
+		c.h2(true, data, tl, skip)
 		return
 	}
 	if !c.pp.done {
@@ -75,6 +107,10 @@ func (c *Conn) FeedClient(data []byte, tl Timeline, skip int) {
 // FeedServer gives the parser bytes sent by the server.
 func (c *Conn) FeedServer(data []byte, tl Timeline, skip int) {
 	if c.closed {
+		return
+	}
+	if c.h2 != nil && c.resp.st == stTunnel {
+		c.h2(false, data, tl, skip)
 		return
 	}
 	if skip != 0 {
@@ -268,6 +304,9 @@ func (c *Conn) matchByTime() bool {
 // emit hands an exchange to the sink, or counts why it cannot.
 func (c *Conn) emit(req, resp *Message) {
 	st := &c.s.stats
+	if req.h2c {
+		return // the HTTP/2 decoder writes it
+	}
 	if resp != nil && resp.framing {
 		req.framing = true
 	}
@@ -319,6 +358,13 @@ func (c *Conn) settleUpgrade(m *Message, method string) (tunnel bool) {
 		tunnel = tunnel || (answers && u.Method == "CONNECT" && m.Status/100 == 2)
 	}
 	switch {
+	case tunnel && answers && m.Status == 101 && c.onH2C != nil && !c.desync && wantsH2C(u, m):
+		// HTTP/2 from here on: stream 1 answers u.
+		u.h2c, m.h2c = true, true
+		c.s.stats.H2C++
+		c.upgrade = nil
+		c.h2 = c.onH2C(&u.Message)
+		c.req.enterTunnel()
 	case tunnel:
 		c.upgrade = nil
 		c.req.enterTunnel()
@@ -327,4 +373,29 @@ func (c *Conn) settleUpgrade(m *Message, method string) (tunnel bool) {
 		c.req.release()
 	}
 	return tunnel
+}
+
+// wantsH2C says whether the upgrade request u asked for h2c and its 101
+// m agreed (or did not say).
+func wantsH2C(u, m *Message) bool {
+	up, ok := u.Header("Upgrade")
+	if !ok || !hasToken(up, "h2c") {
+		return false
+	}
+	if v, ok := m.Header("Upgrade"); ok && !hasToken(v, "h2c") {
+		return false
+	}
+	return true
+}
+
+// hasToken says whether the comma-separated list v holds tok (any case).
+func hasToken(v, tok string) bool {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if strings.EqualFold(strings.TrimSpace(t), tok) {
+			return true
+		}
+	}
+	return false
 }

@@ -57,7 +57,7 @@ func FuzzConn(f *testing.F) {
 		}
 		// Every request is counted once: written, lost in capture, or
 		// dropped for its framing.
-		if n := s.Exchanges + s.Unanswered + s.Incomplete + s.FramingErrors; n != s.Requests+s.headsLost {
+		if n := s.Exchanges + s.Unanswered + s.Incomplete + s.FramingErrors + s.H2C; n != s.Requests+s.headsLost {
 			t.Fatalf("%d written + %d incomplete + %d framing != %d requests + %d lost before their head (%+v)",
 				s.Exchanges+s.Unanswered, s.Incomplete, s.FramingErrors, s.Requests, s.headsLost, s)
 		}

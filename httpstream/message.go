@@ -33,6 +33,10 @@ type Message struct {
 	framing bool
 	// short: a response the server ended (FIN or RST) before its length.
 	short bool
+	// h2c: an upgrade request a 101 answered with HTTP/2 (Upgrade: h2c),
+	// handed to the HTTP/2 decoder (see Conn.OnH2C), or that 101: neither
+	// is emitted here.
+	h2c bool
 }
 
 // settled says nothing more will change whether m is emitted: it is

@@ -130,6 +130,10 @@ func (p *parser) step(b []byte, tl Timeline, off int) int {
 		p.cur.End = tl.At(off + len(b) - 1)
 		return len(b)
 	case stTunnel:
+		if p.c.h2 != nil {
+			p.c.h2(p.request, b, offsetTimeline{tl, off}, 0)
+			return len(b)
+		}
 		p.stats().TunnelBytes += int64(len(b))
 		return len(b)
 	case stFramed:
@@ -336,7 +340,9 @@ func (p *parser) frameResponse(method string) error {
 	p.keepResp = p.c.s.opts.MaxRespBody > 0 && observed.KeepsBody(m.Headers)
 	switch {
 	case (m.Status == 101 || m.Status >= 200) && p.c.settleUpgrade(m, method):
-		p.stats().Tunnels++
+		if !m.h2c {
+			p.stats().Tunnels++
+		}
 		p.complete(m.End)
 		p.st = stTunnel
 		return nil
@@ -599,8 +605,17 @@ func (p *parser) release() {
 // enterTunnel stops parsing this side: the connection is a tunnel. Bytes
 // held for the answer were the tunnel's.
 func (p *parser) enterTunnel() {
-	p.stats().TunnelBytes += int64(len(p.held))
+	held, at := p.held, p.heldAt
 	p.blocked, p.held, p.heldAt = false, nil, nil
+	if p.c.h2 != nil {
+		p.cur, p.st, p.remaining = nil, stTunnel, 0
+		p.releaseBuf()
+		if len(held) > 0 {
+			p.c.h2(p.request, held, at, 0)
+		}
+		return
+	}
+	p.stats().TunnelBytes += int64(len(held))
 	p.cur, p.st, p.remaining = nil, stTunnel, 0
 	p.releaseBuf()
 }

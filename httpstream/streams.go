@@ -64,6 +64,10 @@ type Stats struct {
 	// parsed after it; TunnelBytes counts the bytes both sides sent after
 	// the switch.
 	Tunnels, TunnelBytes int64
+	// H2C counts requests with Upgrade: h2c that a 101 answered: they and
+	// the connection after them went to the HTTP/2 decoder (Conn.OnH2C),
+	// which writes them with the answer of stream 1.
+	H2C int64
 
 	// headsLost counts requests lost before their head was parsed (in
 	// Incomplete, not in Requests), so the fuzz test can check that every

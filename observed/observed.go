@@ -57,10 +57,20 @@ type Message struct {
 	Target string
 	// Status is the response status code; 0 for a request.
 	Status int
-	// Proto is "HTTP/1.0" or "HTTP/1.1".
+	// Proto is "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0".
 	Proto string
+	// Authority is an HTTP/2 request's :authority pseudo-header (the
+	// Host of HTTP/1.x), empty otherwise. Pseudo-headers are not in
+	// Headers.
+	Authority string
 	// Headers are the header lines in wire order, values not yet redacted.
 	Headers []Header
+	// Trailers are an HTTP/2 message's trailer fields (a HEADERS block
+	// after its body: gRPC's grpc-status), in wire order; nil when none.
+	Trailers []Header
+	// Messages counts the gRPC messages (length-prefixed) in the body of
+	// a message whose Content-Type is application/grpc*; 0 otherwise.
+	Messages int64
 	// Body holds the first bytes of the body (as many as the source was
 	// told to keep), transfer and content codings as sent less the
 	// transfer coding.

@@ -27,7 +27,10 @@ var updateTraceHashes = flag.Bool("update-trace-hashes", false, "rewrite testdat
 // of them). The speed work must not change a byte of what record writes,
 // row order, redacted values and answer signatures included. Rewrite
 // them with -update-trace-hashes only for a change of the format that is
-// meant.
+// meant. They were rewritten once so: when traces gained the HTTP/2 and
+// gRPC columns (resp_trailers, grpc_status, grpc_message, req_msgs,
+// resp_msgs), after every row of every HTTP/1.x capture here was checked
+// to read back the same from the new recorder as from the one before.
 const traceHashes = "../testdata/golden/traces.sha256"
 
 // Recording every capture of testdata gives the same trace, byte for

@@ -33,7 +33,14 @@ func needRoot(t *testing.T) {
 // testServer is a real HTTP server on 127.0.0.1 whose responses say what
 // they got, so sizes can be checked.
 func testServer(t *testing.T) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(testHandler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// testHandler is testServer's handler.
+func testHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		switch {
 		case r.URL.Path == "/missing":
@@ -44,9 +51,7 @@ func testServer(t *testing.T) *httptest.Server {
 			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"path":%q,"got":%d}`, r.URL.Path, len(b))
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+	})
 }
 
 // sent is what the test sent, to compare with what was recorded.

@@ -277,6 +277,18 @@ func (r *recorder) Exchange(x observed.Exchange) {
 		e.TTFBNanos = max(0, resp.Start-req.End)
 		e.DurationNanos = max(0, resp.End-req.Start)
 		e.ProxyAnswer = x.ProxyAnswer
+		if len(resp.Trailers) > 0 {
+			e.RespTrailers = r.redactor.Headers(resp.Trailers)
+		}
+	}
+	if trace.IsGRPC(req.Headers) {
+		e.ReqMessages = req.Messages
+		if resp != nil {
+			e.RespMessages = resp.Messages
+			if st, msg, ok := trace.GRPCStatusOf(resp.Headers, resp.Trailers); ok {
+				e.GRPCStatus, e.GRPCMessage = &st, msg
+			}
+		}
 	}
 	s := sign{key: &r.cfg.sigKey}
 	if resp != nil && !r.cfg.NoSignatures && !x.ProxyAnswer {
@@ -326,8 +338,12 @@ func (r *recorder) session(c *observed.Conn, req *observed.Message) (session, cr
 	return s, ""
 }
 
-// host is the Host header, or the authority of an absolute-form target.
+// host is the Host header, or the authority of an absolute-form target;
+// over HTTP/2 the :authority (which RFC 9113 section 8.3.1 says wins).
 func host(req *observed.Message) string {
+	if req.Authority != "" {
+		return req.Authority
+	}
 	if h, ok := req.Header("Host"); ok {
 		return h
 	}

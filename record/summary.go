@@ -70,19 +70,19 @@ func (s *Summary) Print(w io.Writer) {
 
 // printPackets writes the packet, TCP and HTTP parsing lines of a capture.
 func (s *Summary) printPackets(w io.Writer) {
-	c, h := s.Capture, s.Capture.HTTP
+	c, h, h2 := s.Capture, s.Capture.HTTP, s.Capture.HTTP2
 	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
 		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
 	if d := c.Decapsulated; d.Total() > 0 {
 		fmt.Fprintf(w, "  decapsulated %d tunnel headers taken off: %d VXLAN, %d GENEVE, %d GRE, %d ERSPAN\n", d.Total(), d.VXLAN, d.GENEVE, d.GRE, d.ERSPAN)
 	}
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
-	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
+	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges+h2.Exchanges, h.Unanswered+h2.Unanswered)
 	s.printLeftOut(w)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete, h.Orphans)
+	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete+h2.Incomplete, h.Orphans+h2.Orphans)
 	fmt.Fprintf(w, "  lost         %d gaps in TCP streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
-		h.Gaps, bytesIEC(h.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
+		h.Gaps+h2.Gaps, bytesIEC(h.LostBytes+h2.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
 	if h.ProxyHeaders > 0 || h.ProxyBad > 0 {
 		fmt.Fprintf(w, "  proxy        %d PROXY protocol headers stripped (client = the address they carry), %d bad ones (their address not used)\n",
 			h.ProxyHeaders, h.ProxyBad)
@@ -93,6 +93,14 @@ func (s *Summary) printPackets(w io.Writer) {
 	}
 	if h.ShortBodies > 0 {
 		fmt.Fprintf(w, "  short        %d responses ended by the server before their length (written, with the bytes sent)\n", h.ShortBodies)
+	}
+	if h2.Connections > 0 {
+		fmt.Fprintf(w, "  http2        %d connections (%d by Upgrade: h2c), %d streams: %d exchanges, %d unanswered, %d gRPC calls among them, %d answers the server cut short (written, with the bytes sent); %d reset, %d pushes (not exchanges), %d over the header or stream limits\n",
+			h2.Connections, h2.Upgrades, h2.Requests, h2.Exchanges, h2.Unanswered, h2.GRPC, h2.Short, h2.Resets, h2.Pushed, h2.TooLarge)
+	}
+	if h2.NoStart > 0 || h2.HPACKErrors > 0 || h2.Desyncs > 0 {
+		fmt.Fprintf(w, "  http2 lost   %d connections whose start was not captured (%s, not decodable: HPACK state), %d sides whose header decoding stopped (a hole in a header block), %d whose frames were lost (%s after it not parsed)\n",
+			h2.NoStart, bytesIEC(h2.NoStartBytes), h2.HPACKErrors, h2.Desyncs, bytesIEC(h2.SkippedBytes))
 	}
 	if h.Tunnels > 0 {
 		fmt.Fprintf(w, "  tunnels      %d connections switched protocols (101, CONNECT): the switch is one exchange, %s inside not parsed\n", h.Tunnels, bytesIEC(h.TunnelBytes))
@@ -145,7 +153,7 @@ func (s *Summary) ProgressLine() string {
 	}
 	fmt.Fprintf(&b, "%d packets (%.0f/s), %d exchanges, %d incomplete, %d gaps",
 		s.Capture.Packets, float64(s.Capture.Packets)/max(s.Elapsed.Seconds(), 1e-9),
-		s.Written, s.Capture.HTTP.Incomplete, s.Capture.HTTP.Gaps)
+		s.Written, s.Capture.HTTP.Incomplete+s.Capture.HTTP2.Incomplete, s.Capture.HTTP.Gaps+s.Capture.HTTP2.Gaps)
 	if s.Kernel != nil {
 		fmt.Fprintf(&b, ", %d kernel drops", s.Kernel.Drops)
 	}

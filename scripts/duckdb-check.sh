@@ -15,4 +15,5 @@ trap 'rm -rf "$work"' EXIT
 go run ./cmd/record --pcap testdata/pcap/go-curl.pcap -o "$work/go-curl.parquet" -q
 expected=$(wc -l <testdata/golden/go-curl.txt)
 cp scripts/duckdb/check.mjs "$cache/"
-node "$cache/check.mjs" "$work/go-curl.parquet" "$expected" testdata/sample/demo.parquet
+go run ./cmd/record --pcap testdata/h2/grpc-python.pcap -o "$work/grpc.parquet" -q
+node "$cache/check.mjs" "$work/go-curl.parquet" "$expected" testdata/sample/demo.parquet "$work/grpc.parquet"

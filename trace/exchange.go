@@ -3,6 +3,8 @@
 package trace
 
 import (
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/replaykit/replaykit/observed"
@@ -27,13 +29,15 @@ type Exchange struct {
 	Server string `parquet:"server,dict"`
 	// Method is the request method as sent ("GET", "POST", ...).
 	Method string `parquet:"method,dict"`
-	// Host is the Host header, or the authority of an absolute-form target.
+	// Host is the Host header, or the authority of an absolute-form target;
+	// over HTTP/2, the :authority pseudo-header.
 	Host string `parquet:"host,dict"`
 	// Path is the request target as sent, query included.
 	Path string `parquet:"path"`
 	// Route is Path without its query, with ids replaced by {id}.
 	Route string `parquet:"route,dict"`
-	// Proto is "HTTP/1.0" or "HTTP/1.1".
+	// Proto is "HTTP/1.0", "HTTP/1.1" or "HTTP/2.0" (an h2c upgrade's
+	// request is HTTP/1.1: it was sent so, and stream 1 answered it).
 	Proto string `parquet:"proto,dict"`
 	// ReqHeaders are the request headers in wire order, duplicates kept,
 	// secrets redacted.
@@ -75,6 +79,23 @@ type Exchange struct {
 	// request went unanswered by the application. Replay takes it for a
 	// request recorded without an answer.
 	ProxyAnswer bool `parquet:"proxy_answer"`
+	// RespTrailers are an HTTP/2 response's trailers (a header block after
+	// its body: gRPC's grpc-status and grpc-message), in wire order,
+	// secrets redacted. Empty otherwise, and in traces recorded before
+	// HTTP/2 was.
+	RespTrailers []Header `parquet:"resp_trailers,list"`
+	// GRPCStatus is a gRPC call's status code (grpc-status: 0 OK, 5
+	// NOT_FOUND...), from its trailers or from a trailers-only answer.
+	// Null when the exchange is not gRPC or no status was seen.
+	GRPCStatus *int32 `parquet:"grpc_status,optional"`
+	// GRPCMessage is the grpc-message beside it, as sent (percent-encoded);
+	// empty when none.
+	GRPCMessage string `parquet:"grpc_message"`
+	// ReqMessages and RespMessages count a gRPC call's messages each way
+	// (one for a unary call, any number for a streaming one); 0 when the
+	// exchange is not gRPC.
+	ReqMessages  int64 `parquet:"req_msgs"`
+	RespMessages int64 `parquet:"resp_msgs"`
 }
 
 // Link says that the value at At in a request came from the response of
@@ -133,4 +154,30 @@ func HeaderValue(hs []Header, name string) (string, bool) { return observed.Head
 
 // LaterColumns are the columns traces recorded before them lack
 // (pqfile.Later): such traces read with them empty.
-func (*Exchange) LaterColumns() []string { return []string{"links", "resp_sig", "proxy_answer"} }
+func (*Exchange) LaterColumns() []string {
+	return []string{"links", "resp_sig", "proxy_answer", "resp_trailers", "grpc_status", "grpc_message", "req_msgs", "resp_msgs"}
+}
+
+// IsGRPC says whether request headers make an exchange a gRPC call: a
+// Content-Type of application/grpc, application/grpc+proto, ...
+func IsGRPC(reqHeaders []Header) bool {
+	ct, ok := HeaderValue(reqHeaders, "Content-Type")
+	return ok && len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc")
+}
+
+// GRPCStatusOf returns a gRPC answer's grpc-status and grpc-message: from
+// its trailers, or from its headers when it had none (a trailers-only
+// answer, as for most errors). ok is false when there is no valid status.
+func GRPCStatusOf(headers, trailers []Header) (status int32, message string, ok bool) {
+	hs := trailers
+	if _, in := HeaderValue(trailers, "grpc-status"); !in {
+		hs = headers
+	}
+	v, in := HeaderValue(hs, "grpc-status")
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+	if !in || err != nil || n < 0 {
+		return 0, "", false
+	}
+	message, _ = HeaderValue(hs, "grpc-message")
+	return int32(n), message, true
+}

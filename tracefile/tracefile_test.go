@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -57,6 +58,9 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		}
 		if len(got[i].Links) == 0 {
 			got[i].Links = nil
+		}
+		if len(got[i].RespTrailers) == 0 && len(in[i].RespTrailers) == 0 {
+			got[i].RespTrailers, in[i].RespTrailers = nil, nil
 		}
 		if len(got[i].RespSig.Leaves) == 0 && len(in[i].RespSig.Leaves) == 0 {
 			got[i].RespSig.Leaves, in[i].RespSig.Leaves = nil, nil
@@ -208,6 +212,13 @@ func sampleExchanges(n int) []trace.Exchange {
 	}
 	out[1].ReqBody, out[1].ReqSize, out[1].Method, out[1].Kind = nil, 0, "GET", trace.KindRead
 	out[2].RespHeaders, out[2].Status = nil, 0
+	// gRPC calls over HTTP/2: trailers, a status (0 and not), messages.
+	for i := 5; i < n; i += 10 {
+		st := int32(i % 3)
+		out[i].Proto, out[i].Path, out[i].Route = "HTTP/2.0", "/demo.v1.Things/Chat", "/demo.v1.Things/Chat"
+		out[i].RespTrailers = []trace.Header{{Name: "grpc-status", Value: strconv.Itoa(int(st))}, {Name: "grpc-message", Value: "m"}}
+		out[i].GRPCStatus, out[i].GRPCMessage, out[i].ReqMessages, out[i].RespMessages = &st, "m", int64(i), 3
+	}
 	for i := 3; i < n; i += 2 {
 		out[i].RespSig = trace.Signature{Type: "application/json", Kind: "json", Class: "<100", Cut: i%4 == 1, Leaves: []trace.Leaf{
 			{Path: "$", Types: "object"}, {Path: "$.id", Types: "number", Hash: int64(i) * 7919}, {Path: "$.tags[]", Types: "null|string", Hash: -1}}}

@@ -22,6 +22,8 @@ const want = {
   req_body: 'BLOB', req_body_truncated: 'BOOLEAN', req_size: 'BIGINT', resp_size: 'BIGINT', status: 'INTEGER',
   ttfb_ns: 'BIGINT', duration_ns: 'BIGINT', kind: 'VARCHAR',
   links: 'STRUCT("at" VARCHAR, back BIGINT, src VARCHAR)[]',
+  resp_trailers: 'STRUCT("name" VARCHAR, "value" VARCHAR)[]', grpc_status: 'INTEGER', grpc_message: 'VARCHAR',
+  req_msgs: 'BIGINT', resp_msgs: 'BIGINT',
 };
 for (const [col, t] of Object.entries(want)) check(types[col] === t, `column ${col} is ${t} (got ${types[col]})`);
 
@@ -48,6 +50,23 @@ if (process.argv[4]) {
   check(Number(l.n) > 0 && Number(l.dangling) === 0, `${l.n} links in ${process.argv[4]}, ${l.srcs} source positions, each to an earlier row`);
   console.table(await rows(`SELECT method, route, l.at, l.src, count(*) AS n FROM
     (SELECT method, route, unnest(links) AS l FROM ${linked}) GROUP BY ALL ORDER BY n DESC LIMIT 8`));
+}
+
+// A gRPC trace (testdata/h2/grpc-python.pcap recorded): statuses and
+// message counts as columns, trailers as a list.
+if (process.argv[5]) {
+  const grpc = `read_parquet('${process.argv[5].replaceAll("'", "''")}')`;
+  const calls = await rows(`SELECT route, proto, grpc_status, grpc_message, req_msgs, resp_msgs,
+    len(resp_trailers) AS trailers FROM ${grpc} WHERE route <> '/demo.v1.Things/Echo' ORDER BY route`);
+  console.table(calls);
+  const by = Object.fromEntries(calls.map((r) => [r.route, r]));
+  const fail = by['/demo.v1.Things/Fail'], count = by['/demo.v1.Things/Count'];
+  check(fail && Number(fail.grpc_status) === 5 && fail.grpc_message.startsWith('no such thing') && fail.proto === 'HTTP/2.0',
+    'a failed gRPC call has grpc_status 5 and its message');
+  check(count && Number(count.grpc_status) === 0 && Number(count.resp_msgs) === 5 && Number(count.trailers) > 0,
+    'a server-streaming call has 5 messages and its trailers');
+  const [http] = await rows(`SELECT count(*) AS n FROM ${src} WHERE grpc_status IS NOT NULL OR len(resp_trailers) > 0`);
+  check(Number(http.n) === 0, 'HTTP/1.1 rows have no gRPC status and no trailers');
 }
 
 process.exit(failed ? 1 : 0);
