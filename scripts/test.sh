@@ -25,6 +25,12 @@ if [ "${1:-}" != fuzz ]; then
 	# The first run on a machine compiles the standard library and every
 	# dependency three times (plain for vet, with the race detector, and
 	# instrumented for fuzzing): most of its time. Later runs reuse them.
+	# The committed BPF objects are what their C sources make (when clang
+	# is here to remake them).
+	if command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ]; then
+		echo "== scripts/check-bpf.sh"
+		scripts/check-bpf.sh
+	fi
 	echo "== go vet ./... (the first time: compiles everything)"
 	go vet ./...
 	# go test's own vet would be a subset of what just ran.
