@@ -18,5 +18,5 @@ func Open(targets []Target) (*Probe, error) {
 }
 
 func (p *Probe) Read(c *Chunk) error { return ErrNoChunk }
-func (p *Probe) Stats() Stats          { return Stats{} }
-func (p *Probe) Close() error          { return nil }
+func (p *Probe) Stats() Stats        { return Stats{} }
+func (p *Probe) Close() error        { return nil }
