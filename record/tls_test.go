@@ -295,8 +295,8 @@ func recordPcap(t *testing.T, port uint16, traffic func()) []trace.Exchange {
 		t.Fatal("tcpdump did not start")
 	}
 	traffic()
-	time.Sleep(time.Second) // the last packets reach tcpdump's file
-	cmd.Process.Signal(os.Interrupt)   // ours, by PID
+	time.Sleep(time.Second)          // the last packets reach tcpdump's file
+	cmd.Process.Signal(os.Interrupt) // ours, by PID
 	cmd.Wait()
 	var b strings.Builder
 	sum, err := FromPcap(context.Background(), pcap, Config{Out: filepath.Join(dir, "plain.parquet"), RedactKey: []byte("tls-test"), MaxBody: 1 << 20})
