@@ -213,6 +213,40 @@ func curlTraffic(t *testing.T, base string) int {
 	return 7
 }
 
+// pythonClient keeps one connection for three requests and opens a fresh
+// one for a fourth, with Python's http.client (whose ssl module calls
+// SSL_read_ex and SSL_write_ex).
+const pythonClient = `
+import http.client, ssl, sys
+scheme, port = sys.argv[1], int(sys.argv[2])
+def conn():
+    if scheme == "https":
+        return http.client.HTTPSConnection("127.0.0.1", port, timeout=20, context=ssl._create_unverified_context())
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+c = conn()
+for method, path, body in [("GET", "/small.txt", None), ("POST", "/echo", "py=1"), ("GET", "/big.bin", None)]:
+    c.request(method, path, body=body, headers={"X-API-Key": "key-carol"})
+    c.getresponse().read()
+c.close()
+c = conn()
+c.request("GET", "/missing", headers={"X-API-Key": "key-dave"})
+c.getresponse().read()
+c.close()
+`
+
+// pythonTraffic sends pythonClient's requests to 127.0.0.1:port; it
+// returns how many (0: no python3 with an ssl module).
+func pythonTraffic(t *testing.T, scheme string, port uint16) int {
+	py, err := exec.LookPath("python3")
+	if err != nil || exec.Command(py, "-c", "import ssl").Run() != nil {
+		return 0
+	}
+	if out, err := exec.Command(py, "-c", pythonClient, scheme, strconv.Itoa(int(port))).CombinedOutput(); err != nil {
+		t.Fatalf("python client: %v: %s", err, out)
+	}
+	return 4
+}
+
 // recordTLS records --tls targets on port (0: any) while traffic runs, until want
 // rows are written (and a little longer, so that one too many would show).
 func recordTLS(t *testing.T, targets []tlsprobe.Target, port uint16, want int, traffic func()) ([]trace.Exchange, *Summary) {
@@ -331,19 +365,30 @@ func shape(rows []trace.Exchange) []string {
 	return out
 }
 
-// The trace --tls makes of curl talking HTTPS to nginx is the trace
+// The trace --tls makes of curl and Python talking HTTPS to nginx is the trace
 // --pcap makes of the same requests in clear text to the same nginx:
 // every exchange, with its method, path, status, sizes, session and
-// connection. Curl and nginx are both traced (the one library they map):
+// connection. Curl, Python and nginx are all traced (the one library they map):
 // each connection is recorded once.
 func TestTLSEqualsPcap(t *testing.T) {
 	lib := needTLSProbe(t)
 	n := startNginx(t)
-	var sent int
-	tlsRows, sum := recordTLS(t, []tlsprobe.Target{{Lib: lib}}, n.tlsPort, 7, func() {
-		sent = curlTraffic(t, fmt.Sprintf("https://127.0.0.1:%d", n.tlsPort))
+	py, err := exec.LookPath("python3")
+	if err == nil && linkedLibssl(t, py) != lib {
+		// A python3 of its own build (pyenv) may map another libssl.
+		if l := linkedLibssl(t, "/usr/bin/python3"); l == lib {
+			t.Setenv("PATH", "/usr/bin:"+os.Getenv("PATH"))
+		}
+	}
+	sent := 7 + pythonTraffic(t, "http", n.plainPort) // warms python up, and says whether it runs
+	tlsRows, sum := recordTLS(t, []tlsprobe.Target{{Lib: lib}}, n.tlsPort, sent, func() {
+		curlTraffic(t, fmt.Sprintf("https://127.0.0.1:%d", n.tlsPort))
+		pythonTraffic(t, "https", n.tlsPort)
 	})
-	plainRows := recordPcap(t, n.plainPort, func() { curlTraffic(t, fmt.Sprintf("http://127.0.0.1:%d", n.plainPort)) })
+	plainRows := recordPcap(t, n.plainPort, func() {
+		curlTraffic(t, fmt.Sprintf("http://127.0.0.1:%d", n.plainPort))
+		pythonTraffic(t, "http", n.plainPort)
+	})
 	got, want := shape(tlsRows), shape(plainRows)
 	if len(want) != sent {
 		t.Fatalf("--pcap recorded %d exchanges of %d sent:\n%s", len(want), sent, strings.Join(want, "\n"))
@@ -384,5 +429,25 @@ func TestTLSPidFilter(t *testing.T) {
 	}
 	if c := sum.TLS.Conns; c.OtherEnd != 0 {
 		t.Errorf("connections seen from both ends with one process traced: %+v", c)
+	}
+}
+
+// With exe:PATH only the processes running PATH are recorded: nginx's
+// view of each connection, none of curl's (which maps the same libssl).
+func TestTLSExeFilter(t *testing.T) {
+	needTLSProbe(t)
+	n := startNginx(t)
+	exe, err := filepath.EvalSymlinks(n.cmd.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, sum := recordTLS(t, []tlsprobe.Target{{Exe: exe}}, n.tlsPort, 7, func() {
+		curlTraffic(t, fmt.Sprintf("https://127.0.0.1:%d", n.tlsPort))
+	})
+	if len(rows) != 7 {
+		t.Fatalf("%d rows, want the 7 sent", len(rows))
+	}
+	if p, c := sum.TLS.Probe, sum.TLS.Conns; p.OtherProcesses == 0 || c.OtherEnd != 0 || c.Connections != 4 {
+		t.Errorf("curl's chunks not left out: %+v %+v", p, c)
 	}
 }
