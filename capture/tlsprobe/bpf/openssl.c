@@ -60,8 +60,8 @@ struct call {
 	__u64 buf;
 	__u64 size_ptr;  // the _ex forms' *readbytes / *written; 0 otherwise
 	__u32 dir;
-	__u32 pad;
-	struct tuple t;  // filled by the kprobes during the call
+	__u32 known;     // t came from conns: nothing to store at return
+	struct tuple t;  // filled at entry from conns, or by sys_enter
 };
 
 struct conn_key { __u64 ssl; __u32 tgid; __u32 pad; };
@@ -130,6 +130,17 @@ struct {
 	__type(value, struct event);
 } scratch SEC(".maps");
 
+// WAKE_AT is how many bytes wait in the ring buffer before the reader is
+// woken. A wakeup per event costs the traced process more than the copy
+// (it queues an irq_work and wakes a task); the reader wakes at least
+// every 100ms by itself (tlsprobe.pollWait) and takes what is there.
+#define WAKE_AT (256 << 10)
+
+static __always_inline __u64 wake_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKE_AT ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void count(__u32 i, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &i);
@@ -145,6 +156,13 @@ static __always_inline int enter(void *ssl, void *buf, void *size_ptr, __u32 dir
 	c.buf = (__u64)buf;
 	c.size_ptr = (__u64)size_ptr;
 	c.dir = dir;
+	// A connection's socket once known, its calls need no syscall watched.
+	struct conn_key ck = { .ssl = (__u64)ssl, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct tuple *t = bpf_map_lookup_elem(&conns, &ck);
+	if (t) {
+		c.t = *t;
+		c.known = 1;
+	}
 	if (bpf_map_update_elem(&calls, &tid, &c, BPF_ANY))
 		count(2, 1);
 	return 0;
@@ -252,7 +270,7 @@ static __always_inline int leave(long ret)
 	bpf_map_delete_elem(&calls, &tid);
 
 	struct conn_key ck = { .ssl = c.ssl, .tgid = id >> 32 };
-	if (c.t.family)
+	if (c.t.family && !c.known)
 		bpf_map_update_elem(&conns, &ck, &c.t, BPF_ANY);
 
 	__u64 n = 0;
@@ -369,7 +387,7 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 	h.kind = KIND_FREE;
 	h.t = *t;
 	bpf_map_delete_elem(&conns, &ck);
-	if (bpf_ringbuf_output(&events, &h, sizeof(h), 0))
+	if (bpf_ringbuf_output(&events, &h, sizeof(h), wake_flag()))
 		count(0, 1);
 	return 0;
 }
