@@ -451,3 +451,52 @@ func TestTLSExeFilter(t *testing.T) {
 		t.Errorf("curl's chunks not left out: %+v %+v", p, c)
 	}
 }
+
+// goTLS builds testdata/gotls (Go's crypto/tls, with symbols) and starts
+// its server: a TLS port and a clear-text port with one handler.
+func goTLS(t *testing.T) (bin string, tlsPort, plainPort uint16) {
+	dir := t.TempDir()
+	bin = filepath.Join(dir, "gotls")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/gotls").CombinedOutput(); err != nil {
+		t.Fatalf("build testdata/gotls: %v: %s", err, out)
+	}
+	cert, key := selfSigned(t, dir)
+	tlsPort, plainPort = freePort(t), freePort(t)
+	cmd := exec.Command(bin, "serve", strconv.Itoa(int(tlsPort)), strconv.Itoa(int(plainPort)), cert, key)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() }) // ours, by PID
+	waitListening(t, tlsPort)
+	waitListening(t, plainPort)
+	return bin, tlsPort, plainPort
+}
+
+func goGet(t *testing.T, bin, base string) {
+	if out, err := exec.Command(bin, "get", base).CombinedOutput(); err != nil {
+		t.Fatalf("gotls get %s: %v: %s", base, err, out)
+	}
+}
+
+// A Go HTTPS server and client (crypto/tls: no OpenSSL) give with
+// --tls exe:GOBIN the trace --pcap makes of the same requests in clear
+// text. Both ends run the executable: each connection is recorded once.
+func TestTLSGoEqualsPcap(t *testing.T) {
+	needTLSProbe(t)
+	bin, tlsPort, plainPort := goTLS(t)
+	tlsRows, sum := recordTLS(t, []tlsprobe.Target{{Exe: bin}}, tlsPort, 6, func() {
+		goGet(t, bin, fmt.Sprintf("https://127.0.0.1:%d", tlsPort))
+	})
+	plainRows := recordPcap(t, plainPort, func() { goGet(t, bin, fmt.Sprintf("http://127.0.0.1:%d", plainPort)) })
+	got, want := shape(tlsRows), shape(plainRows)
+	if len(want) != 6 {
+		t.Fatalf("--pcap recorded %d exchanges of 6 sent:\n%s", len(want), strings.Join(want, "\n"))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("--tls and --pcap traces differ:\n%s", diffLines(want, got))
+	}
+	if c := sum.TLS.Conns; c.MissedStart != 0 || c.NoAddress != 0 || c.OtherEnd != c.Connections/2 {
+		t.Errorf("connections: %+v, want each seen from both ends, none mid-message or without addresses", c)
+	}
+}

@@ -20,8 +20,14 @@ const (
 	opensslMapConns            = "conns"
 	opensslMapCounters         = "counters"
 	opensslMapEvents           = "events"
+	opensslMapGoReads          = "go_reads"
+	opensslMapGoScratch        = "go_scratch"
 	opensslMapLost             = "lost"
 	opensslMapScratch          = "scratch"
+	opensslProgGoTlsClose      = "go_tls_close"
+	opensslProgGoTlsRead       = "go_tls_read"
+	opensslProgGoTlsReadRet    = "go_tls_read_ret"
+	opensslProgGoTlsWrite      = "go_tls_write"
 	opensslProgSslExLeave      = "ssl_ex_leave"
 	opensslProgSslFreeEnter    = "ssl_free_enter"
 	opensslProgSslReadEnter    = "ssl_read_enter"
@@ -75,6 +81,10 @@ type opensslSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensslProgramSpecs struct {
+	GoTlsClose      *ebpf.ProgramSpec `ebpf:"go_tls_close"`
+	GoTlsRead       *ebpf.ProgramSpec `ebpf:"go_tls_read"`
+	GoTlsReadRet    *ebpf.ProgramSpec `ebpf:"go_tls_read_ret"`
+	GoTlsWrite      *ebpf.ProgramSpec `ebpf:"go_tls_write"`
 	SslExLeave      *ebpf.ProgramSpec `ebpf:"ssl_ex_leave"`
 	SslFreeEnter    *ebpf.ProgramSpec `ebpf:"ssl_free_enter"`
 	SslReadEnter    *ebpf.ProgramSpec `ebpf:"ssl_read_enter"`
@@ -90,12 +100,14 @@ type opensslProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type opensslMapSpecs struct {
-	Calls    *ebpf.MapSpec `ebpf:"calls"`
-	Conns    *ebpf.MapSpec `ebpf:"conns"`
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Lost     *ebpf.MapSpec `ebpf:"lost"`
-	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
+	Calls     *ebpf.MapSpec `ebpf:"calls"`
+	Conns     *ebpf.MapSpec `ebpf:"conns"`
+	Counters  *ebpf.MapSpec `ebpf:"counters"`
+	Events    *ebpf.MapSpec `ebpf:"events"`
+	GoReads   *ebpf.MapSpec `ebpf:"go_reads"`
+	GoScratch *ebpf.MapSpec `ebpf:"go_scratch"`
+	Lost      *ebpf.MapSpec `ebpf:"lost"`
+	Scratch   *ebpf.MapSpec `ebpf:"scratch"`
 }
 
 // opensslVariableSpecs contains global variables before they are loaded into the kernel.
@@ -124,12 +136,14 @@ func (o *opensslObjects) Close() error {
 //
 // It can be passed to loadOpensslObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensslMaps struct {
-	Calls    *ebpf.Map `ebpf:"calls"`
-	Conns    *ebpf.Map `ebpf:"conns"`
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Lost     *ebpf.Map `ebpf:"lost"`
-	Scratch  *ebpf.Map `ebpf:"scratch"`
+	Calls     *ebpf.Map `ebpf:"calls"`
+	Conns     *ebpf.Map `ebpf:"conns"`
+	Counters  *ebpf.Map `ebpf:"counters"`
+	Events    *ebpf.Map `ebpf:"events"`
+	GoReads   *ebpf.Map `ebpf:"go_reads"`
+	GoScratch *ebpf.Map `ebpf:"go_scratch"`
+	Lost      *ebpf.Map `ebpf:"lost"`
+	Scratch   *ebpf.Map `ebpf:"scratch"`
 }
 
 func (m *opensslMaps) Close() error {
@@ -138,6 +152,8 @@ func (m *opensslMaps) Close() error {
 		m.Conns,
 		m.Counters,
 		m.Events,
+		m.GoReads,
+		m.GoScratch,
 		m.Lost,
 		m.Scratch,
 	)
@@ -153,6 +169,10 @@ type opensslVariables struct {
 //
 // It can be passed to loadOpensslObjects or ebpf.CollectionSpec.LoadAndAssign.
 type opensslPrograms struct {
+	GoTlsClose      *ebpf.Program `ebpf:"go_tls_close"`
+	GoTlsRead       *ebpf.Program `ebpf:"go_tls_read"`
+	GoTlsReadRet    *ebpf.Program `ebpf:"go_tls_read_ret"`
+	GoTlsWrite      *ebpf.Program `ebpf:"go_tls_write"`
 	SslExLeave      *ebpf.Program `ebpf:"ssl_ex_leave"`
 	SslFreeEnter    *ebpf.Program `ebpf:"ssl_free_enter"`
 	SslReadEnter    *ebpf.Program `ebpf:"ssl_read_enter"`
@@ -166,6 +186,10 @@ type opensslPrograms struct {
 
 func (p *opensslPrograms) Close() error {
 	return _OpensslClose(
+		p.GoTlsClose,
+		p.GoTlsRead,
+		p.GoTlsReadRet,
+		p.GoTlsWrite,
 		p.SslExLeave,
 		p.SslFreeEnter,
 		p.SslReadEnter,

@@ -101,7 +101,10 @@ func (p *Probe) attach(t Target) bool {
 		p.stats.Failures = append(p.stats.Failures, fmt.Sprintf("%s: %v", t, err))
 		return false
 	}
-	if t.Exe != "" {
+	if t.Exe != "" && (len(paths) != 1 || paths[0] != t.Exe) {
+		// Probes on a shared library fire in every process that maps
+		// it: keep the chunks of processes running t.Exe. (Probes on the
+		// executable itself fire in its processes only.)
 		if p.exes == nil {
 			p.exes = map[string]bool{}
 		}
@@ -113,7 +116,11 @@ func (p *Probe) attach(t Target) bool {
 		if pid > 0 {
 			where += fmt.Sprintf(" (pid %d)", pid)
 		}
-		if err := p.attachLib(path, pid); err != nil {
+		attach := p.attachLib
+		if isGoTLS(path) {
+			attach = p.attachGo
+		}
+		if err := attach(path, pid); err != nil {
 			p.stats.Failures = append(p.stats.Failures, fmt.Sprintf("%s: %v", where, err))
 			continue
 		}
@@ -189,12 +196,13 @@ func resolve(t Target) (paths []string, pid int, err error) {
 			return nil, 0, err
 		}
 		if len(libs) == 0 {
-			// Statically linked: the executable holds the symbols.
+			// Statically linked OpenSSL, or Go's crypto/tls: the
+			// executable holds the symbols.
 			libs = []string{fmt.Sprintf("/proc/%d/exe", t.PID)}
 		}
 		return libs, t.PID, nil
 	}
-	if elfHasSymbol(t.Exe, "SSL_write") {
+	if elfHasSymbol(t.Exe, "SSL_write") || isGoTLS(t.Exe) {
 		return []string{t.Exe}, 0, nil
 	}
 	pids, err := processesOf(t.Exe)

@@ -8,8 +8,9 @@ import (
 
 // Target says which processes to trace.
 type Target struct {
-	// Lib is a TLS library (libssl.so.3, libssl.so.1.1) or an executable
-	// that links OpenSSL statically: every process that maps it is traced.
+	// Lib is a TLS library (libssl.so.3, libssl.so.1.1), or an executable
+	// that links OpenSSL statically or is a Go program with its symbols
+	// (crypto/tls): every process that maps it is traced.
 	Lib string
 	// PID traces one process (the libssl it maps, or its executable).
 	PID int

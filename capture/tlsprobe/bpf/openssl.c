@@ -122,6 +122,14 @@ struct {
 	__uint(max_entries, 8 << 20);
 } events SEC(".maps");
 
+// go_scratch builds a Go Write's call (off the stack: emit needs room).
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct call);
+} go_scratch SEC(".maps");
+
 // scratch builds one event per CPU: too big for the 512-byte stack.
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -195,13 +203,12 @@ static __always_inline struct sock *sock_of(__u64 fd)
 	return so ? BPF_CORE_READ(so, sk) : 0;
 }
 
-// learn fills the addresses of the call in progress on this thread from
-// the socket it is sending or receiving on.
-static __always_inline void learn(struct call *c, __u64 fd)
+// tuple_of_fd reads the addresses of the TCP socket fd; 0 when it is none.
+static __always_inline int tuple_of_fd(__u64 fd, struct tuple *out)
 {
 	struct sock *sk = sock_of(fd);
 	if (!sk)
-		return;
+		return 0;
 	struct tuple t = {};
 	t.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	t.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
@@ -215,9 +222,10 @@ static __always_inline void learn(struct call *c, __u64 fd)
 		BPF_CORE_READ_INTO(&t.local, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&t.remote, sk, __sk_common.skc_v6_daddr);
 	} else {
-		return;
+		return 0;
 	}
-	c->t = t;
+	*out = t;
+	return 1;
 }
 
 // The x86-64 syscalls an SSL call moves its bytes with; all take the fd
@@ -254,11 +262,51 @@ int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	// The kernel's x86-64 pt_regs has the user header's layout.
 	if (bpf_probe_read_kernel(&fd, sizeof(fd), &regs->rdi))
 		return 0;
-	learn(c, fd);
+	tuple_of_fd(fd, &c->t);
 	return 0;
 }
 
-// leave emits the n bytes the call moved, in chunks of CHUNK.
+static __noinline int emit(struct call *cp, __u64 n, __u64 id);
+
+// chunks is the state of emit's loop over the chunks of one call.
+struct chunks {
+	__u64 buf, n, off, lost_before;
+};
+
+// emit_chunk sends the next chunk of x from the scratch event, whose
+// header emit filled.
+static long emit_chunk(__u32 i, void *ctx)
+{
+	struct chunks *x = ctx;
+	if (x->off >= x->n)
+		return 1;
+	__u32 zero = 0;
+	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (!e)
+		return 1;
+	__u64 len = x->n - x->off;
+	if (len > CHUNK)
+		len = CHUNK;
+	// The verifier must see len <= CHUNK on the register passed.
+	barrier_var(len);
+	if (len > CHUNK)
+		return 1;
+	e->h.ts = bpf_ktime_get_ns();
+	e->h.len = len;
+	e->h.lost = x->lost_before;
+	if (bpf_probe_read_user(e->data, len, (void *)(x->buf + x->off)) == 0 &&
+	    bpf_ringbuf_output(&events, e, sizeof(e->h) + len, wake_flag()) == 0) {
+		x->lost_before = 0;
+	} else {
+		count(0, 1);
+		count(1, len);
+		x->lost_before += len;
+	}
+	x->off += len;
+	return 0;
+}
+
+// leave emits the bytes the call moved.
 static __always_inline int leave(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -287,6 +335,16 @@ static __always_inline int leave(long ret)
 		n = ret;
 	}
 
+	return emit(&c, n, id);
+}
+
+// emit copies the n bytes at c->buf into events for the connection
+// (tgid of id, c->ssl), split in chunks of CHUNK.
+static __noinline int emit(struct call *cp, __u64 n, __u64 id)
+{
+	struct call c = *cp;
+	__u32 tid = (__u32)id;
+	struct conn_key ck = { .ssl = c.ssl, .tgid = id >> 32 };
 	__u32 zero = 0;
 	struct event *e = bpf_map_lookup_elem(&scratch, &zero);
 	if (!e)
@@ -307,30 +365,12 @@ static __always_inline int leave(long ret)
 	__u64 *lp = bpf_map_lookup_elem(&lost, &lk);
 	__u64 lost_before = lp ? *lp : 0;
 
-	__u64 off = 0;
-	for (int i = 0; i < MAX_CHUNKS; i++) {
-		if (off >= n)
-			break;
-		__u64 len = n - off;
-		if (len > CHUNK)
-			len = CHUNK;
-		// The verifier must see len <= CHUNK on the register passed.
-		barrier_var(len);
-		if (len > CHUNK)
-			break;
-		e->h.ts = bpf_ktime_get_ns();
-		e->h.len = len;
-		e->h.lost = lost_before;
-		if (bpf_probe_read_user(e->data, len, (void *)(c.buf + off)) == 0 &&
-		    bpf_ringbuf_output(&events, e, sizeof(e->h) + (len), 0) == 0) {
-			lost_before = 0;
-		} else {
-			count(0, 1);
-			count(1, len);
-			lost_before += len;
-		}
-		off += len;
-	}
+	// bpf_loop: the verifier checks one chunk, not every path through
+	// MAX_CHUNKS of them.
+	struct chunks x = { .buf = c.buf, .n = n, .lost_before = lost_before };
+	bpf_loop(MAX_CHUNKS, emit_chunk, &x, 0);
+	__u64 off = x.off;
+	lost_before = x.lost_before;
 	if (off < n) {
 		count(3, n - off);
 		lost_before += n - off;
@@ -370,9 +410,7 @@ int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, __u64 num, __u64 *readby
 SEC("uretprobe/SSL_ex")
 int BPF_KRETPROBE(ssl_ex_leave, long ret) { return leave((int)ret); }
 
-// SSL_free ends a connection: its SSL* may be reused by the next one.
-SEC("uprobe/SSL_free")
-int BPF_KPROBE(ssl_free_enter, void *ssl)
+static __always_inline int freed(void *ssl)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct conn_key ck = { .ssl = (__u64)ssl, .tgid = id >> 32 };
@@ -391,3 +429,92 @@ int BPF_KPROBE(ssl_free_enter, void *ssl)
 		count(0, 1);
 	return 0;
 }
+
+// SSL_free ends a connection: its SSL* may be reused by the next one.
+SEC("uprobe/SSL_free")
+int BPF_KPROBE(ssl_free_enter, void *ssl) { return freed(ssl); }
+
+// Go's crypto/tls, in executables that link it (with their symbols).
+//
+// Go passes arguments in registers (ABIInternal on amd64: RAX, RBX, RCX,
+// ...; R14 holds the running goroutine). Return probes are unsafe in Go:
+// a uretprobe rewrites the return address on the goroutine's stack, which
+// Go moves when it grows, and its tracebacks then fail. So Write's bytes
+// are read at its entry (Write sends all of b or fails), and Read's at
+// each of its RET instructions (found by user space disassembling the
+// function), where RAX holds n; the buffer is saved at entry per
+// goroutine, not per thread: a goroutine blocked in Read may resume on
+// another thread. The socket is the fd in the Conn: c.conn (a net.Conn
+// holding a *net.TCPConn) -> conn.fd (*netFD) -> pfd.Sysfd.
+
+struct go_key { __u64 g; __u32 tgid; __u32 pad; };
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct go_key);
+	__type(value, struct call);
+} go_reads SEC(".maps");
+
+// go_call fills a call on the tls.Conn c, with its socket's addresses.
+static __always_inline void go_call(struct call *c, __u64 conn, __u64 buf, __u32 dir)
+{
+	c->ssl = conn;
+	c->buf = buf;
+	c->dir = dir;
+	struct conn_key ck = { .ssl = conn, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct tuple *t = bpf_map_lookup_elem(&conns, &ck);
+	if (t) {
+		c->t = *t;
+		return;
+	}
+	// The offsets of Go's own structs, unchanged since Go 1.12: a
+	// net.Conn's data word at 8, TCPConn.conn.fd at 0, netFD.pfd.Sysfd
+	// at 16 (after poll.fdMutex).
+	__u64 data = 0, netfd = 0, fd = 0;
+	if (bpf_probe_read_user(&data, 8, (void *)(conn + 8)) || !data ||
+	    bpf_probe_read_user(&netfd, 8, (void *)data) || !netfd ||
+	    bpf_probe_read_user(&fd, 8, (void *)(netfd + 16)))
+		return;
+	if (tuple_of_fd(fd, &c->t))
+		bpf_map_update_elem(&conns, &ck, &c->t, BPF_ANY);
+}
+
+SEC("uprobe/go_tls_write")
+int go_tls_write(struct pt_regs *ctx)
+{
+	__u32 zero = 0;
+	struct call *c = bpf_map_lookup_elem(&go_scratch, &zero);
+	if (!c)
+		return 0;
+	__builtin_memset(c, 0, sizeof(*c));
+	go_call(c, ctx->rax, ctx->rbx, DIR_SENT);
+	return emit(c, ctx->rcx, bpf_get_current_pid_tgid());
+}
+
+SEC("uprobe/go_tls_read")
+int go_tls_read(struct pt_regs *ctx)
+{
+	struct go_key k = { .g = ctx->r14, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct call c = {};
+	go_call(&c, ctx->rax, ctx->rbx, DIR_RECEIVED);
+	bpf_map_update_elem(&go_reads, &k, &c, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe/go_tls_read_ret")
+int go_tls_read_ret(struct pt_regs *ctx)
+{
+	struct go_key k = { .g = ctx->r14, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct call *cp = bpf_map_lookup_elem(&go_reads, &k);
+	if (!cp)
+		return 0;
+	struct call c = *cp;
+	bpf_map_delete_elem(&go_reads, &k);
+	long n = ctx->rax;
+	if (n <= 0)
+		return 0;
+	return emit(&c, n, bpf_get_current_pid_tgid());
+}
+
+SEC("uprobe/go_tls_close")
+int go_tls_close(struct pt_regs *ctx) { return freed((void *)ctx->rax); }
