@@ -28,7 +28,8 @@ type TLSStats struct {
 	Probe tlsprobe.Stats
 	// Conns holds the connections' counters.
 	Conns tlsprobe.AssemblerStats
-	// OtherPorts counts chunks of connections on no --port.
+	// OtherPorts counts chunks of connections on no --port, or (with
+	// --port) whose socket is not known.
 	OtherPorts int64
 }
 
@@ -115,10 +116,14 @@ func TLS(ctx context.Context, src TLSSource, cfg Config) (*Summary, error) {
 }
 
 // onPorts says whether a chunk's connection is on one of ports (all when
-// none are given; a chunk whose socket is not known is kept).
+// none are given). With ports, a chunk whose socket is not known is left
+// out: it cannot be told to be on one.
 func onPorts(ports []uint16, c *tlsprobe.Chunk) bool {
-	if len(ports) == 0 || !c.Local.IsValid() {
+	if len(ports) == 0 || c.Freed {
 		return true
+	}
+	if !c.Local.IsValid() {
+		return false
 	}
 	return slices.Contains(ports, c.Local.Port()) || slices.Contains(ports, c.Remote.Port())
 }
@@ -145,7 +150,7 @@ func (s *Summary) printTLS(w io.Writer) {
 	fmt.Fprintf(w, "  plaintext    %d chunks (%s); ring buffer full: %d events lost (%s); %s of calls over 512 KiB not copied; %d calls not followed (16,384 at once)\n",
 		p.Chunks, bytesIEC(p.Bytes), p.LostEvents, bytesIEC(p.LostBytes), bytesIEC(p.TooLong), p.Busy)
 	if p.OtherProcesses > 0 || t.OtherPorts > 0 {
-		fmt.Fprintf(w, "  left out     %d chunks of other executables, %d of connections on no --port\n", p.OtherProcesses, t.OtherPorts)
+		fmt.Fprintf(w, "  left out     %d chunks of other executables, %d of connections on no --port (or of unknown socket)\n", p.OtherProcesses, t.OtherPorts)
 	}
 	fmt.Fprintf(w, "  connections  %d: %d first seen mid-message, %d without socket addresses, %d seen from both ends (recorded once), %d closed idle\n",
 		c.Connections, c.MissedStart, c.NoAddress, c.OtherEnd, c.Idle)
