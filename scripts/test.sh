@@ -14,7 +14,9 @@ need "gcc:gcc libc6-dev:the race detector needs cgo and a C compiler" \
 	"curl:curl:the live capture tests use it as an HTTP client" \
 	"tcpdump:tcpdump:record --filter compiles its expression with it" \
 	"ip:iproute2:the live tunnel test makes network namespaces and tunnel devices with it" \
-	"chromium:chromium:the HTML report and web UI tests open them in headless chromium" ||
+	"chromium:chromium:the HTML report and web UI tests open them in headless chromium" \
+	"nginx:nginx-light:the record --tls tests trace it serving HTTPS" \
+	"clang:clang llvm libbpf-dev:scripts/check-bpf.sh remakes the BPF objects to check them" ||
 	echo "test: going on without them: the tests that need them skip" >&2
 
 if [ "${1:-}" != fuzz ]; then
