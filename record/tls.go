@@ -149,6 +149,9 @@ func (s *Summary) printTLS(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  plaintext    %d chunks (%s); ring buffer full: %d events lost (%s); %s of calls over 512 KiB not copied; %d calls not followed (16,384 at once)\n",
 		p.Chunks, bytesIEC(p.Bytes), p.LostEvents, bytesIEC(p.LostBytes), bytesIEC(p.TooLong), p.Busy)
+	if p.Malformed > 0 {
+		fmt.Fprintf(w, "  malformed    %d ring buffer records skipped (shorter than their header or length)\n", p.Malformed)
+	}
 	if p.OtherProcesses > 0 || t.OtherPorts > 0 {
 		fmt.Fprintf(w, "  left out     %d chunks of other executables, %d of connections on no --port (or of unknown socket)\n", p.OtherProcesses, t.OtherPorts)
 	}

@@ -289,7 +289,8 @@ func (p *Probe) Read(c *Chunk) error {
 			return fmt.Errorf("read the ring buffer: %w", err)
 		}
 		if err := decodeChunk(p.rec.RawSample, p.mono2wall, c); err != nil {
-			return err
+			p.stats.Malformed++ // not the BPF program's layout: never expected
+			continue
 		}
 		if p.exes != nil && !p.keep(c.PID) {
 			p.stats.OtherProcesses++

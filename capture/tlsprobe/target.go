@@ -61,6 +61,9 @@ type Stats struct {
 	Busy int64
 	// OtherProcesses counts chunks of processes not named by exe:.
 	OtherProcesses int64
+	// Malformed counts ring buffer records too short for their header
+	// or length, skipped.
+	Malformed int64
 	// Attached lists what the probes are on ("libssl.so.3 (pid 12)");
 	// Failures what could not be attached, and why.
 	Attached, Failures []string
