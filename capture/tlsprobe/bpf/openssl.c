@@ -2,7 +2,7 @@
 //
 // Uprobes on OpenSSL's SSL_read/SSL_write (and their _ex forms) that copy
 // the plaintext of each call into a ring buffer, with the TCP addresses of
-// the socket the call used.
+// the socket the call used; and on Go's crypto/tls (at the end).
 //
 // Entry probes save the call's arguments per thread; return probes read how
 // many bytes were moved and copy them. The socket is learned from the
@@ -239,9 +239,10 @@ static __always_inline int tuple_of_fd(__u64 fd, struct tuple *out)
 #define NR_sendmsg 46
 #define NR_recvmsg 47
 
-// Kprobes and fentry are not always there (this project's CI kernel has
-// neither); the raw syscall tracepoint is, and needs no tracefs. A thread
-// inside an SSL call that reads or writes a TCP socket does it for that SSL.
+// Kprobes and fentry are not always there (the 6.18 kernel these were
+// tested on has no kprobe PMU and refuses fentry programs); the raw
+// syscall tracepoint is, and needs no tracefs. A thread inside an SSL call
+// that reads or writes a TCP socket does it for that SSL.
 SEC("raw_tracepoint/sys_enter")
 int sys_enter(struct bpf_raw_tracepoint_args *ctx)
 {
