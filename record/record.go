@@ -141,7 +141,8 @@ type ProxyStats struct {
 type Summary struct {
 	// Input and Output name the capture read and the trace written.
 	Input, Output string
-	// InputFormat is "pcap", "pcapng", "har", "gor", "live" or "proxy".
+	// InputFormat is "pcap", "pcapng", "har", "gor", "live", "proxy" or
+	// "tls".
 	InputFormat string
 	// InputSize and InputRead are the capture file's size and bytes read.
 	InputSize, InputRead int64
@@ -178,6 +179,8 @@ type Summary struct {
 	Links correlate.Stats
 	// Import holds the counters of a HAR or GoReplay file (nil otherwise).
 	Import *ImportStats
+	// TLS holds the counters of a --tls recording (nil otherwise).
+	TLS *TLSStats
 }
 
 // recorder is the observed.Sink that writes rows: every source of a

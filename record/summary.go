@@ -13,7 +13,7 @@ import (
 // Print writes the end-of-recording summary.
 func (s *Summary) Print(w io.Writer) {
 	c := s.Capture
-	if s.InputFormat == "live" || s.InputFormat == "proxy" {
+	if s.InputFormat == "live" || s.InputFormat == "proxy" || s.TLS != nil {
 		fmt.Fprintf(w, "record: %s -> %s\n", s.Input, s.Output)
 	} else {
 		fmt.Fprintf(w, "record: %s (%s, %s) -> %s\n", s.Input, s.InputFormat, bytesIEC(s.InputSize), s.Output)
@@ -33,6 +33,8 @@ func (s *Summary) Print(w io.Writer) {
 	switch {
 	case s.Import != nil:
 		s.printImport(w)
+	case s.TLS != nil:
+		s.printTLS(w)
 	case s.InputFormat != "proxy":
 		s.printPackets(w)
 	default:
@@ -60,7 +62,7 @@ func (s *Summary) Print(w io.Writer) {
 	}
 	secs := s.Elapsed.Seconds()
 	if secs > 0 {
-		if s.InputFormat == "proxy" || s.Import != nil {
+		if s.InputFormat == "proxy" || s.Import != nil || s.TLS != nil {
 			fmt.Fprintf(w, "  time         %.2fs (%.0f exchanges/s)\n", secs, float64(s.Written)/secs)
 		} else {
 			fmt.Fprintf(w, "  time         %.2fs (%.0f packets/s, %.0f exchanges/s)\n", secs, float64(c.Packets)/secs, float64(s.Written)/secs)

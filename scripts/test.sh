@@ -14,7 +14,9 @@ need "gcc:gcc libc6-dev:the race detector needs cgo and a C compiler" \
 	"curl:curl:the live capture tests use it as an HTTP client" \
 	"tcpdump:tcpdump:record --filter compiles its expression with it" \
 	"ip:iproute2:the live tunnel test makes network namespaces and tunnel devices with it" \
-	"chromium:chromium:the HTML report and web UI tests open them in headless chromium" ||
+	"chromium:chromium:the HTML report and web UI tests open them in headless chromium" \
+	"nginx:nginx-light:the record --tls tests trace it serving HTTPS" \
+	"clang:clang llvm libbpf-dev:scripts/check-bpf.sh remakes the BPF objects to check them" ||
 	echo "test: going on without them: the tests that need them skip" >&2
 
 if [ "${1:-}" != fuzz ]; then
@@ -25,6 +27,12 @@ if [ "${1:-}" != fuzz ]; then
 	# The first run on a machine compiles the standard library and every
 	# dependency three times (plain for vet, with the race detector, and
 	# instrumented for fuzzing): most of its time. Later runs reuse them.
+	# The committed BPF objects are what their C sources make (when clang
+	# is here to remake them).
+	if command -v clang >/dev/null && [ -f /usr/include/bpf/bpf_helpers.h ]; then
+		echo "== scripts/check-bpf.sh"
+		scripts/check-bpf.sh
+	fi
 	echo "== go vet ./... (the first time: compiles everything)"
 	go vet ./...
 	# go test's own vet would be a subset of what just ran.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/replaykit/replaykit/capture"
+	"github.com/replaykit/replaykit/capture/tlsprobe"
 	"github.com/replaykit/replaykit/internal/cmdline"
 	"github.com/replaykit/replaykit/record"
 )
@@ -25,6 +26,7 @@ const usage = `usage:
   record --har FILE [-o traces/NAME.parquet] [flags]                        a HAR file (devtools, mitmproxy, Charles, Postman)
   record --gor FILE [-o traces/NAME.parquet] [flags]                        a GoReplay file (--output-file)
   record --proxy LISTEN --upstream URL [-o traces/] [flags]                 a recording reverse proxy
+  record --tls LIBRARY|pid:N|exe:PATH [--port N]... [-o traces/] [flags]    HTTPS plaintext from OpenSSL (eBPF; root or CAP_BPF+CAP_PERFMON)
 
 Writes every HTTP/1.x exchange (and a HAR's HTTP/2 and /3 ones) to
 parquet traces. SIGINT or SIGTERM stops and closes the files.
@@ -43,6 +45,7 @@ func run() int {
 	harFile := fs.String("har", "", "HAR file to read (HAR 1.2: browser devtools, mitmproxy, Charles, Postman)")
 	gorFile := fs.String("gor", "", "GoReplay file to read (--output-file, .gor or .gor.gz; responses with --input-raw-track-response)")
 	proxy := fs.String("proxy", "", "address to listen on as a recording reverse proxy (:8080 is loopback only; 0.0.0.0:8080 for all)")
+	tlsTargets := fs.StringArray("tls", nil, "record the plaintext of HTTPS from OpenSSL with eBPF uprobes: a libssl path (every process that maps it), pid:N, or exe:PATH (repeatable)")
 	upstream := fs.String("upstream", "", "with --proxy: where to forward (http://127.0.0.1:8000)")
 	out := fs.StringP("out", "o", "traces/", "directory to write into (with --pcap, --har, --gor also a .parquet file name)")
 	ports := fs.UintSlice("port", nil, "server port to record (repeatable; default: every TCP port)")
@@ -68,7 +71,7 @@ func run() int {
 		return 2
 	}
 	modes := 0
-	for _, m := range []string{*iface, *pcap, *harFile, *gorFile, *proxy} {
+	for _, m := range []string{*iface, *pcap, *harFile, *gorFile, *proxy, strings.Join(*tlsTargets, ",")} {
 		if m != "" {
 			modes++
 		}
@@ -98,6 +101,14 @@ func run() int {
 	}
 	if *gorFile != "" && len(*ports) > 0 {
 		return fail("--port: a GoReplay file does not say which port a request went to (GoReplay chose them when recording): use --only-host")
+	}
+	var tlsSrc record.TLSSource
+	for _, s := range *tlsTargets {
+		t, err := tlsprobe.ParseTarget(s)
+		if err != nil {
+			return fail("%v", err)
+		}
+		tlsSrc.Targets = append(tlsSrc.Targets, t)
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
 		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force, ProxyProtocol: *proxyProtocol}
@@ -171,6 +182,13 @@ func run() int {
 			}
 		}
 		sum, err = record.Proxy(ctx, *proxy, *upstream, cfg)
+	case len(tlsSrc.Targets) > 0:
+		if !*quiet {
+			cfg.Ready = func(attached string) {
+				fmt.Fprintf(os.Stderr, "record: reading TLS plaintext from %s; SIGINT or SIGTERM stops\n", attached)
+			}
+		}
+		sum, err = record.TLS(ctx, tlsSrc, cfg)
 	default:
 		src := record.LiveSource{Iface: *iface}
 		if *filter != "" {
