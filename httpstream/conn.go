@@ -6,18 +6,12 @@ import (
 	"github.com/replaykit/replaykit/observed"
 )
 
-// Timeline gives the capture time of each byte of a chunk being fed.
-type Timeline interface {
-	// At returns the capture time, in Unix nanoseconds, of the byte at
-	// offset in the chunk.
-	At(offset int) int64
-}
-
-// FixedTime is a Timeline where every byte has the same time.
-type FixedTime int64
-
-// At implements Timeline.
-func (t FixedTime) At(int) int64 { return int64(t) }
+// Timeline and FixedTime are observed's: the capture time of each byte
+// of a chunk being fed, one type for both decoders.
+type (
+	Timeline  = observed.Timeline
+	FixedTime = observed.FixedTime
+)
 
 // Conn pairs the requests and responses of one TCP connection.
 type Conn struct {

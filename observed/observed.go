@@ -119,3 +119,17 @@ type Exchange struct {
 type Sink interface {
 	Exchange(Exchange)
 }
+
+// Timeline gives the capture time of each byte of a chunk being fed to a
+// connection's decoder (httpstream's and h2stream's).
+type Timeline interface {
+	// At returns the capture time, in Unix nanoseconds, of the byte at
+	// offset in the chunk.
+	At(offset int) int64
+}
+
+// FixedTime is a Timeline where every byte has the same time.
+type FixedTime int64
+
+// At implements Timeline.
+func (t FixedTime) At(int) int64 { return int64(t) }

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"path/filepath"
@@ -79,15 +80,7 @@ func Live(ctx context.Context, src LiveSource, cfg Config) (*Summary, error) {
 	closeErr := out.Close()
 	sum.fill(x, live, out, start)
 	sum.Files = out.Files()
-	switch {
-	case loopErr != nil:
-		return sum, loopErr
-	case rec.err != nil:
-		return sum, rec.err
-	case closeErr != nil:
-		return sum, closeErr
-	}
-	return sum, nil
+	return sum, cmp.Or(loopErr, rec.err, closeErr) // the first to go wrong
 }
 
 func (s *Summary) fill(x *capture.Extractor, live *capture.Live, out *parts, start time.Time) {

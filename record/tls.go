@@ -1,6 +1,7 @@
 package record
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,15 +105,7 @@ func TLS(ctx context.Context, src TLSSource, cfg Config) (*Summary, error) {
 	closeErr := out.Close()
 	sum.fillTLS(probe, asm, out, start)
 	sum.Files = out.Files()
-	switch {
-	case loopErr != nil:
-		return sum, loopErr
-	case rec.err != nil:
-		return sum, rec.err
-	case closeErr != nil:
-		return sum, closeErr
-	}
-	return sum, nil
+	return sum, cmp.Or(loopErr, rec.err, closeErr) // the first to go wrong
 }
 
 // onPorts says whether a chunk's connection is on one of ports (all when
