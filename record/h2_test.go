@@ -60,6 +60,16 @@ func h2Row(e *trace.Exchange) string {
 	return e.Client + " " + e.Method + " " + e.Path + " " + itoa(int(e.Status)) + " " + g
 }
 
+// h2Rows are the rows as h2Row gives them, sorted.
+func h2Rows(rows []trace.Exchange) []string {
+	var out []string
+	for i := range rows {
+		out = append(out, h2Row(&rows[i]))
+	}
+	slices.Sort(out)
+	return out
+}
+
 func recordH2(t *testing.T, name string) (*Summary, []trace.Exchange) {
 	t.Helper()
 	sum, err := FromPcap(context.Background(), filepath.Join(fixtures, "h2", name+".pcap"),
@@ -84,11 +94,7 @@ func TestH2Captures(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want := h2Golden(t, name, nil)
 			sum, rows := recordH2(t, name)
-			var got []string
-			for i := range rows {
-				got = append(got, h2Row(&rows[i]))
-			}
-			slices.Sort(got)
+			got := h2Rows(rows)
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("rows differ from tshark's\n%s", diffLines(want, got))
 			}
@@ -206,11 +212,7 @@ func TestH2Holes(t *testing.T) {
 		t.Fatalf("%d exchanges lost of %d: want 3", len(all)-len(want), len(all))
 	}
 	sum, rows := recordH2(t, "nginx-mtu-holes")
-	var got []string
-	for i := range rows {
-		got = append(got, h2Row(&rows[i]))
-	}
-	slices.Sort(got)
+	got := h2Rows(rows)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows differ from tshark's less the three streams\n%s", diffLines(want, got))
 	}
@@ -366,11 +368,7 @@ func TestH2HeadersHole(t *testing.T) {
 	}
 	slices.Sort(want)
 	sum, rows := recordH2(t, "nginx-h2load-headers-hole")
-	var got []string
-	for i := range rows {
-		got = append(got, h2Row(&rows[i]))
-	}
-	slices.Sort(got)
+	got := h2Rows(rows)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows differ from tshark's less the lost streams\n%s", diffLines(want, got))
 	}
@@ -529,11 +527,7 @@ func TestH2WithoutHandshakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got []string
-	for i := range rows {
-		got = append(got, h2Row(&rows[i]))
-	}
-	slices.Sort(got)
+	got := h2Rows(rows)
 	if want := h2Golden(t, "nginx-curl", nil); !reflect.DeepEqual(got, want) {
 		t.Errorf("rows differ from tshark's\n%s", diffLines(want, got))
 	}
