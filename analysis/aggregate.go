@@ -124,10 +124,10 @@ func (s *Stats) add(b *results.Batch, i int, failed bool, rec *recorder) {
 	if failed {
 		s.Failures++
 	}
-	if status == 429 {
+	if results.RateLimited(status, b.GRPCStatus[i]) {
 		s.RateLimited++
 	}
-	if results.Unavailable(status, b.Error[i]) {
+	if results.Unavailable(status, b.GRPCStatus[i], b.Error[i]) {
 		s.Unavailable++
 	}
 	s.Bytes += max(b.RespSize[i], 0)
@@ -434,10 +434,10 @@ func (a *Aggregate) addBatch(b *results.Batch) {
 		if m, n := b.Method[i], b.Name[i]; s == nil || m != method || n != name {
 			s, method, name = a.cached(m, n), m, n
 		}
-		failed := results.Failed(b.Status[i], errText)
+		failed := results.Failed(b.Status[i], b.GRPCStatus[i], errText)
 		s.add(b, i, failed, &a.rec)
 		if failed {
-			a.otherFails += a.fails.add(Failure{Method: method, Name: s.Name, Error: failureText(b.Status[i], errText)}, 1)
+			a.otherFails += a.fails.add(Failure{Method: method, Name: s.Name, Error: failureText(b.Status[i], b.GRPCStatus[i], errText)}, 1)
 		}
 		if d := b.Diff[i]; d != "" && b.Compared[i] {
 			a.diffs.add(diffKey{s.Key, diffText(d)}, 1)
@@ -497,9 +497,16 @@ func hashFailure(f Failure) uint64 {
 }
 
 // failureText is what the failures table says went wrong.
-func failureText(status int32, err string) string {
-	if err != "" {
+func failureText(status, grpc int32, err string) string {
+	switch {
+	case err != "":
 		return err
+	case grpc > 0 && status < 400:
+		// The status gRPC's tools show: the HTTP one is 200.
+		if name := results.GRPCCodeName(grpc); name != "" {
+			return fmt.Sprintf("gRPC %d %s", grpc, name)
+		}
+		return fmt.Sprintf("gRPC %d", grpc)
 	}
 	return fmt.Sprintf("HTTP %d", status)
 }

@@ -46,6 +46,16 @@ var nginxAnswers = map[string]string{
 // startNginx serves the answers named on 127.0.0.1 and returns its URL.
 func startNginx(t *testing.T, answers string) string {
 	t.Helper()
+	url, _ := startNginxWith(t, "", nginxAnswers[answers], nil)
+	return url
+}
+
+// startNginxWith runs nginx with one server on 127.0.0.1: listen options
+// (http2: h2c by prior knowledge) and its body; it returns the URL and
+// nginx's directory. probe, when set, is the client that waits for it to
+// answer (an HTTP/2-only listener answers no HTTP/1.1 request).
+func startNginxWith(t *testing.T, listen, server string, probe *http.Client) (string, string) {
+	t.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		for _, p := range []string{"/usr/sbin/nginx", "/sbin/nginx"} {
@@ -55,7 +65,7 @@ func startNginx(t *testing.T, answers string) string {
 		}
 	}
 	if bin == "" {
-		t.Skip("nginx is not installed (scripts/test.sh installs nginx-light as root): the comparison tests against nginx skip")
+		t.Skip("nginx is not installed (scripts/test.sh installs nginx-light as root): the tests against nginx skip")
 	}
 	dir := t.TempDir()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -67,8 +77,8 @@ func startNginx(t *testing.T, answers string) string {
 	conf := fmt.Sprintf(`daemon off; master_process off; worker_processes 1; pid %[1]s/nginx.pid; error_log %[1]s/error.log;
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastcgi_temp_path %[1]s; uwsgi_temp_path %[1]s; scgi_temp_path %[1]s;
-	server { listen %[2]s; %[3]s } }
-`, dir, addr, nginxAnswers[answers])
+	server { listen %[2]s %[4]s; %[3]s } }
+`, dir, addr, server, listen)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +89,11 @@ http { access_log off; client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastc
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	url := "http://" + addr
-	probe := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if probe == nil {
+		probe = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if resp, err := probe.Get(url + "/api/status"); err == nil {
+		if resp, err := probe.Get(url + "/"); err == nil {
 			resp.Body.Close()
 			break
 		}
@@ -91,7 +103,7 @@ http { access_log off; client_body_temp_path %[1]s; proxy_temp_path %[1]s; fastc
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return url
+	return url, dir
 }
 
 // recordNginx records curl's requests to the recorded release through

@@ -46,12 +46,24 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		return nil, err
 	}
 	defer client.CloseIdleConnections()
-	send := probeOnce
+	h2 := newH2Clients(client, 1, 1)
+	defer h2.close()
+	send := func(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, error) {
+		if p.h2 {
+			c = h2.client(0)
+		}
+		return probeOnce(ctx, c, p)
+	}
 	if o.Client != ClientNetHTTP && t.Base.Scheme == "http" {
 		// The run's own client (Config.Client), as the run would send.
 		fc := newFastClient(ctx, o)
 		defer fc.close()
-		send = func(_ context.Context, _ *http.Client, p *Prepared) (int, []byte, error) { return probeOwn(ctx, fc, p) }
+		send = func(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, error) {
+			if p.h2 {
+				return probeOnce(ctx, h2.client(0), p)
+			}
+			return probeOwn(ctx, fc, p)
+		}
 	}
 	var lines []CheckLine
 	ok := func(format string, a ...any) { lines = append(lines, CheckLine{Text: fmt.Sprintf(format, a...)}) }
@@ -62,23 +74,31 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		warn("--insecure: the certificate of %s is not verified", t)
 	}
 
-	root, err := t.Prepare(&session.Request{Method: "GET", Path: "/"})
+	probe, err := chooseProbe(sessions)
+	if err != nil {
+		return lines, err
+	}
+	// GET / over the protocol the recorded one goes over.
+	rootReq := &session.Request{Method: "GET", Path: "/"}
+	if probe != nil {
+		rootReq.Proto = probe.Proto
+	}
+	root, err := t.Prepare(rootReq)
 	if err != nil {
 		return lines, err
 	}
 	status, body, err := send(ctx, client, root)
+	if err != nil && Classify(err) == LabelNoH2C {
+		return lines, fmt.Errorf("%s answers, but %s.%s", t, LabelNoH2C, hintFor(err, ""))
+	}
 	if err != nil {
 		return lines, fmt.Errorf("%s is not reachable: %s.%s", t, Classify(err), hintFor(err, " Is the server running, and is --host right?"))
 	}
 	if status == http.StatusBadRequest && bytes.Contains(body, []byte("HTTPS server")) {
 		return lines, fmt.Errorf("%s speaks TLS: use https:// in --host", t)
 	}
-	ok("reachable: GET %s/ answered %d", t, status)
+	ok("reachable: GET %s/ answered %d%s", t, status, over(root))
 
-	probe, err := chooseProbe(sessions)
-	if err != nil {
-		return lines, err
-	}
 	if probe == nil {
 		warn("the trace has no GET request to try: the paths and credentials are not checked")
 		return lines, nil
@@ -91,7 +111,7 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	if err != nil {
 		return lines, fmt.Errorf("%s %s failed: %s.%s", probe.Method, probe.Path, Classify(err), hintFor(err, ""))
 	}
-	asked := fmt.Sprintf("%s %s answered %d (recorded %d)", probe.Method, probe.Path, status, probe.Status)
+	asked := fmt.Sprintf("%s %s answered %d (recorded %d)%s", probe.Method, probe.Path, status, probe.Status, over(p))
 	cred := hasCredential(probe)
 	hashes := sendsRedacted(p) // without API_KEY or a --header in their place
 	switch {
@@ -126,6 +146,14 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		ok("basic auth: accepted (%s)", asked)
 	}
 	return lines, nil
+}
+
+// over says what protocol p went over, when it is HTTP/2.
+func over(p *Prepared) string {
+	if p.h2 {
+		return " over HTTP/2"
+	}
+	return ""
 }
 
 // probeOnce sends p once and returns the status and the first bytes of
@@ -232,7 +260,7 @@ func refused(status int) bool {
 // hintFor is what to try for a failed request: the TLS hint for a TLS
 // failure, otherwise other.
 func hintFor(err error, other string) string {
-	if h := TLSHint(Classify(err)); h != "" {
+	if h := Hint(Classify(err)); h != "" {
 		return " To fix: " + h + "."
 	}
 	return other

@@ -197,3 +197,39 @@ func TestCheckHeaderCredential(t *testing.T) {
 		t.Errorf("wrong --header credential: %v", err)
 	}
 }
+
+// A trace recorded over HTTP/2 is checked over HTTP/2: an h2c target
+// passes, an HTTP/1.1-only one is refused with what to do, and --http1
+// checks it over HTTP/1.1.
+func TestCheckOverH2(t *testing.T) {
+	h1 := answering(t, http.StatusOK)
+	both := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	both.Config.Protocols = new(http.Protocols)
+	both.Config.Protocols.SetHTTP1(true)
+	both.Config.Protocols.SetUnencryptedHTTP2(true)
+	both.Start()
+	t.Cleanup(both.Close)
+	src := session.FromSessions([]session.Session{{Key: "s", Requests: []session.Request{
+		{ID: 1, Method: "GET", Path: "/items", Route: "/items", Status: 200, Kind: "read", Proto: "HTTP/2.0"}}}})
+	for _, tc := range []struct {
+		url, protocol, want string
+		fails               bool
+	}{
+		{both.URL, ProtocolRecorded, "answered 200 (recorded 200) over HTTP/2", false},
+		{h1.URL, ProtocolRecorded, LabelNoH2C + ". To fix: give --http1", true},
+		{h1.URL, ProtocolHTTP1, "answered 200 (recorded 200)", false},
+	} {
+		tgt, _ := ParseTarget(tc.url)
+		tgt.Protocol = tc.protocol
+		for _, client := range []string{ClientAuto, ClientNetHTTP} {
+			lines, err := Check(context.Background(), tgt, src, ClientOptions{Timeout: 5 * time.Second, Client: client})
+			got := fmt.Sprint(lines)
+			if err != nil {
+				got = err.Error()
+			}
+			if (err != nil) != tc.fails || !strings.Contains(got, tc.want) {
+				t.Errorf("%s %q, client %s: %s (%v); want %q", tc.url, tc.protocol, client, got, err, tc.want)
+			}
+		}
+	}
+}

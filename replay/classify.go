@@ -14,7 +14,7 @@ import (
 
 // Labels of TLS failures: one per kind, whatever the path or host, so a
 // run against a misconfigured TLS target has one row in the failures
-// report. TLSHint says what to do about the certificate ones.
+// report. Hint says what to do about the certificate ones and HTTP/2 refused.
 const (
 	LabelTLSUnknownAuthority = "tls: unknown certificate authority"
 	LabelTLSWrongHost        = "tls: certificate not valid for this host"
@@ -25,9 +25,16 @@ const (
 	LabelTLSFailed           = "tls: handshake failed"
 )
 
-// TLSHint is what to try for a TLS failure label, or "".
-func TLSHint(label string) string {
+// LabelNoH2C is the error of a request sent over HTTP/2 by prior
+// knowledge (h2c) to a server that answered something else (an HTTP/1.x
+// answer to the preface): it speaks no HTTP/2 without TLS.
+const LabelNoH2C = "the target does not speak HTTP/2 without TLS (h2c): its answer was not HTTP/2"
+
+// Hint is what to try for a TLS failure label, or for LabelNoH2C; "".
+func Hint(label string) string {
 	switch label {
+	case LabelNoH2C:
+		return "give --http1 to send the requests recorded over HTTP/2 over HTTP/1.1, or point --host at the target's HTTP/2 port"
 	case LabelTLSUnknownAuthority:
 		return "pass the CA that signed the target's certificate with --ca-cert FILE, or --insecure to skip verification"
 	case LabelTLSWrongHost:
@@ -59,7 +66,9 @@ func Classify(err error) string {
 		return "canceled"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connection refused"
-	case errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
+		// EPIPE: a write after the server closed (an HTTP/2 connection's
+		// frames sent while its GOAWAY and close were on the way).
 		return "connection reset"
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return "connection closed before the response ended"
@@ -67,6 +76,9 @@ func Classify(err error) string {
 		return "timeout"
 	}
 	msg := err.Error()
+	if label := classifyH2(msg); label != "" {
+		return label
+	}
 	if strings.Contains(msg, "malformed HTTP") {
 		// The server's bytes stay out of the label: one label, not one
 		// per kind of garbage, and nothing from the wire in reports.
@@ -121,4 +133,49 @@ func classifyTLS(err error) string {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// classifyH2 labels net/http's HTTP/2 errors, which are of unexported
+// types: by their text, the stream or connection's error code kept (a
+// few labels, nothing from the server's debug data).
+func classifyH2(msg string) string {
+	switch {
+	case strings.Contains(msg, "stream error: ") && strings.Contains(msg, "received from peer"):
+		// "stream error: stream ID 3; INTERNAL_ERROR; received from peer"
+		return "stream reset by the server: " + h2Code(msg[strings.Index(msg, "stream error: "):], "; ", ";")
+	case strings.Contains(msg, "server sent GOAWAY"):
+		// "http2: server sent GOAWAY and closed the connection;
+		// LastStreamID=1, ErrCode=ENHANCE_YOUR_CALM, debug=..."
+		return "connection sent away by the server (GOAWAY " + h2Code(msg, "ErrCode=", ",") + ")"
+	case strings.Contains(msg, "looked like an HTTP/1.1 header"), strings.HasSuffix(msg, "http2: frame too large"):
+		// net/http names an HTTP/1.1 answer; an HTTP/1.0 one (Python's
+		// http.server) reads as a frame too large: no HTTP/2 server
+		// sends one larger than the client's settings allow.
+		return LabelNoH2C
+	case strings.Contains(msg, "client connection force closed"):
+		// The connection the stream was on went down under it.
+		return "connection closed before the response ended"
+	case strings.Contains(msg, "client conn could not be established"):
+		// A request that waited for a connection whose setup failed
+		// (the first request's error says why).
+		return "HTTP/2 connection could not be established"
+	}
+	return ""
+}
+
+// h2Code is the error code in msg between the first after and the end
+// that follows: an upper-case name such as INTERNAL_ERROR, or "unknown
+// code".
+func h2Code(msg, after, end string) string {
+	_, msg, _ = strings.Cut(msg, after)
+	code, _, _ := strings.Cut(msg, end)
+	for _, c := range code {
+		if (c < 'A' || c > 'Z') && c != '_' {
+			return "unknown code"
+		}
+	}
+	if code == "" {
+		return "unknown code"
+	}
+	return code
 }

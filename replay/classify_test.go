@@ -106,3 +106,21 @@ func TestClassifyTLSHandshakes(t *testing.T) {
 		}
 	}
 }
+
+// net/http's HTTP/2 errors, by their text (their types are unexported):
+// the code is kept, the server's debug data never.
+func TestClassifyH2(t *testing.T) {
+	for msg, want := range map[string]string{
+		"stream error: stream ID 3; INTERNAL_ERROR; received from peer":                                                              "stream reset by the server: INTERNAL_ERROR",
+		"stream error: stream ID 3; ERR_UNKNOWN_42; received from peer":                                                              "stream reset by the server: unknown code",
+		`http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=ENHANCE_YOUR_CALM, debug="a, b=c"`:             "connection sent away by the server (GOAWAY ENHANCE_YOUR_CALM)",
+		`http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=<script>, debug=""`:                            "connection sent away by the server (GOAWAY unknown code)",
+		"http2: failed reading the frame payload: http2: frame too large, note that the frame header looked like an HTTP/1.1 header": LabelNoH2C,
+		`Get "http://127.0.0.1:8000/": http2: frame too large`:                                                                       LabelNoH2C,
+		"http2: client connection force closed via ClientConn.Close":                                                                 "connection closed before the response ended",
+	} {
+		if got := Classify(errors.New(msg)); got != want {
+			t.Errorf("%q: %q, want %q", msg, got, want)
+		}
+	}
+}

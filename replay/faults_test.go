@@ -24,6 +24,8 @@ type badServer struct {
 	ln     net.Listener
 	addr   string
 	behave func(c net.Conn, req *http.Request)
+	// serve, when set, serves each connection instead (an HTTP/2 one).
+	serve  func(c net.Conn)
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
@@ -60,6 +62,10 @@ func (s *badServer) listen(addr string) {
 			go func() {
 				defer s.wg.Done()
 				defer c.Close()
+				if s.serve != nil {
+					s.serve(c)
+					return
+				}
 				br := bufio.NewReader(c)
 				for {
 					req, err := http.ReadRequest(br)
@@ -213,31 +219,7 @@ func misbehavingServers(t *testing.T, http1 bool) {
 			}
 			rows, sum := run(t, "http://"+srv.addr, Plan{Users: 4, Duration: duration, Timeout: timeout, Target: tgt,
 				Sessions: faultSessions(), Seed: 1, HTTP1: http1})
-			took := time.Since(start)
-			if len(rows) == 0 {
-				t.Fatal("no results rows")
-			}
-			errs := map[string]int{}
-			for _, r := range rows {
-				errs[fmt.Sprintf("%d %s", r.Status, r.Error)]++
-			}
-			t.Logf("%d rows in %v: %v", len(rows), time.Since(start).Round(time.Millisecond), errs)
-			for _, r := range rows {
-				if why := tc.check(r); why != "" {
-					t.Fatalf("row %+v: %s", r, why)
-				}
-				// Slack for a loaded machine; without the timeout these
-				// requests take 50 s (the trickle) or forever.
-				if r.LatencyNanos > int64(timeout+2*time.Second) {
-					t.Errorf("a request took %v, past the %v timeout", time.Duration(r.LatencyNanos), timeout)
-				}
-			}
-			if took > duration+timeout+3*time.Second {
-				t.Errorf("the run took %v for %v with a %v timeout", took, duration, timeout)
-			}
-			if sum.Requests != int64(len(rows)) {
-				t.Errorf("summary %d requests, %d rows", sum.Requests, len(rows))
-			}
+			checkFaultRun(t, rows, sum, time.Since(start), duration, timeout, tc.check)
 			srv.stop()
 			if leaked := settledGoroutines(before); leaked > 0 {
 				t.Errorf("%d goroutines more than before the run", leaked)
@@ -248,6 +230,39 @@ func misbehavingServers(t *testing.T, http1 bool) {
 			}
 		})
 	}
+}
+
+// checkFaultRun checks a fault test's run, which took took: rows, each
+// as check wants it (it returns what is wrong with one) and in its
+// timeout, the run in its duration and timeout, the summary's count the
+// rows'. It returns the rows' count by "status error".
+func checkFaultRun(t *testing.T, rows []results.Result, sum *Summary, took, duration, timeout time.Duration, check func(results.Result) string) map[string]int {
+	t.Helper()
+	if len(rows) == 0 {
+		t.Fatal("no results rows")
+	}
+	errs := map[string]int{}
+	for _, r := range rows {
+		errs[fmt.Sprintf("%d %s", r.Status, r.Error)]++
+	}
+	t.Logf("%d rows in %v: %v", len(rows), took.Round(time.Millisecond), errs)
+	for _, r := range rows {
+		if why := check(r); why != "" {
+			t.Fatalf("row %+v: %s", r, why)
+		}
+		// Slack for a loaded machine; without the timeout these
+		// requests take 50 s (the trickle) or forever.
+		if r.LatencyNanos > int64(timeout+2*time.Second) {
+			t.Errorf("a request took %v, past the %v timeout", time.Duration(r.LatencyNanos), timeout)
+		}
+	}
+	if took > duration+timeout+3*time.Second {
+		t.Errorf("the run took %v for %v with a %v timeout", took, duration, timeout)
+	}
+	if sum.Requests != int64(len(rows)) {
+		t.Errorf("summary %d requests, %d rows", sum.Requests, len(rows))
+	}
+	return errs
 }
 
 // wantStatus wants every request answered with status and a body of

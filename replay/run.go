@@ -12,6 +12,7 @@
 package replay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -66,6 +67,10 @@ type Plan struct {
 	// each request's bytes made once, its answer read by
 	// httpstream.ResponseReader. Client still sends to https:// ones.
 	HTTP1 bool
+	// Streams is how many virtual users share one HTTP/2 connection, for
+	// the requests that go over HTTP/2 (Target.Protocol; 0:
+	// DefaultStreams). They are sent by clients made from Client.
+	Streams int
 	// dial, when set, is how that client connects (a benchmark's
 	// connections that answer at once).
 	dial func(ctx context.Context, addr string, deadline time.Time) (net.Conn, error)
@@ -333,17 +338,19 @@ func Run(ctx, stop context.Context, p Plan, out *results.Writer, progress func(P
 		}
 	}()
 
+	pool := p.Users
+	if p.Timeline != nil {
+		pool = 1000 // as RunScenario's Client: as many sessions at once as the timeline has
+	}
 	var fast *fastClient
 	if p.HTTP1 {
-		pool := p.Users
-		if p.Timeline != nil {
-			pool = 1000 // as RunScenario's Client: as many sessions at once as the timeline has
-		}
 		fast = newFastClient(ctx, ClientOptions{Timeout: p.Timeout, Users: pool})
 		fast.dial = p.dial
 		defer fast.close()
 	}
-	snd := &sender{client: client, fast: fast, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
+	h2 := newH2Clients(client, pool, cmp.Or(p.Streams, DefaultStreams))
+	defer h2.close()
+	snd := &sender{client: client, fast: fast, h2: h2, target: p.Target, abandon: ctx, fromSchedule: open || p.Timeline != nil, live: live, rows: rows, correlate: !p.NoCorrelate, answers: p.Answers, shadow: p.Shadow,
 		base: results.Result{Run: p.Run, Scenario: p.Scenario, Shard: int32(p.Shard.Index)}}
 	if p.Metrics != nil {
 		users := live.users

@@ -50,6 +50,12 @@ type Config struct {
 	// ClientAuto ("" too) replay's own HTTP/1.1 client (Plan.HTTP1),
 	// ClientNetHTTP net/http's, as https:// targets always are.
 	Client string
+	// Protocol is what requests go over (--http1, --http2): ProtocolRecorded
+	// ("") each as recorded, ProtocolHTTP1 or ProtocolHTTP2 every one.
+	Protocol string
+	// Streams is how many virtual users share one HTTP/2 connection
+	// (--h2-streams; 0: DefaultStreams).
+	Streams int
 	// Out is the directory of results files (default results).
 	Out string
 	// Seed chooses the sessions' order and the pacing draws.
@@ -134,6 +140,10 @@ func (c Config) Check(name string) error {
 		return optionErr("Client", "unknown client %q: want %s (replay's own HTTP/1.1 client for http:// targets, net/http for https://) or %s (net/http for every target)", c.Client, ClientAuto, ClientNetHTTP)
 	case c.CompareAll && c.NoCompare:
 		return optionErr("CompareAll", "compares every answer's body and --no-compare (NoCompare) none: give one of them")
+	case c.Protocol != ProtocolRecorded && c.Protocol != ProtocolHTTP1 && c.Protocol != ProtocolHTTP2:
+		return optionErr("Protocol", "unknown protocol %q: want %s or %s (or none: each request as recorded)", c.Protocol, ProtocolHTTP1, ProtocolHTTP2)
+	case c.Streams < 0:
+		return optionErr("Streams", "the HTTP/2 streams a connection carries cannot be negative (%d)", c.Streams)
 	case c.Users < 0:
 		return optionErr("Users", "the number of users cannot be negative (%d)", c.Users)
 	case c.Rate < 0:
@@ -307,6 +317,7 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	http1 := cfg.Client != ClientNetHTTP
 	// Before the sessions are prepared: their wire form is made with them.
 	target.ownClient = http1 && target.Base.Scheme == "http"
+	target.Protocol = cfg.Protocol
 	opts := cfg.Sessions
 	opts.Ready = target.PrepareSession // each request prepared once per session read
 	var answers *Answers
@@ -342,14 +353,14 @@ func RunScenario(ctx, stop context.Context, name string, cfg Config) (*Summary, 
 	plan := Plan{
 		Scenario: sc.Name, Sessions: sessions, Users: users, Mix: sc.Mix, Duration: d, Rate: cfg.Rate,
 		Timeout: timeout, Seed: cfg.Seed, Target: target, Client: client, HTTP1: http1, Shard: cfg.Shard, StartAt: cfg.StartAt, Aborts: cfg.Aborts, NoCorrelate: cfg.NoCorrelate, Answers: answers,
-		Control: cfg.Control, Observe: cfg.Observe,
+		Control: cfg.Control, Observe: cfg.Observe, Streams: cfg.Streams,
 	}
 	if cfg.Shadow != "" {
 		shadow, err := ParseTarget(cfg.Shadow)
 		if err != nil {
 			return nil, &OptionError{Option: "Shadow", Err: err}
 		}
-		shadow.APIKey, shadow.Headers = target.APIKey, target.Headers
+		shadow.APIKey, shadow.Headers, shadow.Protocol = target.APIKey, target.Headers, target.Protocol
 		plan.Shadow = shadow
 	}
 	var ramp time.Duration // users start over it (a ramp shape)

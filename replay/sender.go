@@ -28,7 +28,10 @@ type sender struct {
 	client *http.Client
 	// fast, when set, sends to plain http:// targets (replay's own
 	// HTTP/1.1 client); client sends the rest.
-	fast   *fastClient
+	fast *fastClient
+	// h2 sends the requests that go over HTTP/2 (Prepared.h2); nil when
+	// none do.
+	h2     *h2Clients
 	target *Target
 	// abandon is the context requests are sent under: when it ends, those
 	// in flight are abandoned, and their rows say so.
@@ -64,6 +67,10 @@ func (sn *sender) row(v int, users int32, rq *request, scheduled time.Time) resu
 	r := rq.r
 	res.VU, res.Users, res.TraceID, res.Method, res.Name, res.Seq = int32(v), users, r.ID, r.Method, r.Route, int32(rq.seq)
 	res.Scheduled, res.ReqSize, res.RecordedStatus = scheduled.UTC(), int64(len(r.Body)), r.Status
+	res.GRPCStatus = results.NoGRPCStatus
+	if rq.prep != nil {
+		res.Proto = protoOf(rq.prep)
+	}
 	return res
 }
 
@@ -114,10 +121,10 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	}
 	var main, shadow answer
 	if sn.shadow != nil {
-		main, shadow = sn.exchanges(prep, r, rq.values)
+		main, shadow = sn.exchanges(v, prep, r, rq.values)
 	} else {
 		// Apart: the shadow's goroutine would move these to the heap.
-		main = sn.exchange(prep, r, rq.values)
+		main = sn.exchange(v, prep, r, rq.values)
 	}
 	if sn.inflight != nil {
 		sn.inflight.Add(-1)
@@ -126,6 +133,12 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 	defer shadow.release()
 	res.Carried, res.NotCarried = int32(main.carried), int32(main.missed)
 	res.Status, res.RespSize = int32(main.status), main.size
+	if main.proto != "" {
+		res.Proto = main.proto
+	}
+	if main.grpc {
+		res.GRPCStatus, res.GRPCMessage = main.grpcStatus, main.grpcMessage
+	}
 	if main.err != nil {
 		res.Status, res.Error = 0, sn.classify(main.err)
 	}
@@ -171,7 +184,7 @@ func (sn *sender) send(v int, users int32, rq request, scheduled time.Time) {
 
 // exchanges sends r to the target and the shadow at once, and waits for
 // both answers.
-func (sn *sender) exchanges(prep *Prepared, r *session.Request, values *sessionValues) (main, shadow answer) {
+func (sn *sender) exchanges(v int, prep *Prepared, r *session.Request, values *sessionValues) (main, shadow answer) {
 	var both sync.WaitGroup
 	both.Go(func() {
 		sp, err := sn.shadow.Prepare(r)
@@ -183,9 +196,9 @@ func (sn *sender) exchanges(prep *Prepared, r *session.Request, values *sessionV
 		if values != nil {
 			sv = values.shadow
 		}
-		shadow = sn.exchange(sp, r, sv)
+		shadow = sn.exchange(v, sp, r, sv)
 	})
-	main = sn.exchange(prep, r, values)
+	main = sn.exchange(v, prep, r, values)
 	both.Wait()
 	return main, shadow
 }
@@ -215,6 +228,12 @@ type answer struct {
 	buf                          *bytes.Buffer // body's, to give back (release)
 	// admitted: its body is to be compared (Answers.Admit).
 	admitted bool
+	// proto is the protocol the answer came over ("": none came).
+	proto string
+	// grpc: the answer had a grpc-status, grpcStatus, with grpcMessage.
+	grpc        bool
+	grpcStatus  int32
+	grpcMessage string
 }
 
 // release gives the answer's buffer back.
@@ -225,12 +244,16 @@ func (a *answer) release() {
 	}
 }
 
-// exchange sends the request prep makes of r, with the session's live
-// values (nil: none), and reads the answer, keeping the body's start when
-// a later request needs a value in it or to compare it with the recorded
-// answer (same status).
-func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionValues) (a answer) {
-	if sn.fast != nil && prep.target.Base.Scheme == "http" {
+// exchange sends the request prep makes of r for user v, with the
+// session's live values (nil: none), and reads the answer, keeping the
+// body's start when a later request needs a value in it or to compare it
+// with the recorded answer (same status).
+func (sn *sender) exchange(v int, prep *Prepared, r *session.Request, values *sessionValues) (a answer) {
+	client := sn.client
+	switch {
+	case prep.h2 && sn.h2 != nil:
+		client = sn.h2.client(v)
+	case sn.fast != nil && prep.target.Base.Scheme == "http":
 		return sn.fastExchange(prep, r, values)
 	}
 	// first is set on the transport's goroutine: ns from sent to the
@@ -249,7 +272,7 @@ func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionVa
 	}
 	sent = time.Now()
 	a.sent = sent
-	resp, err := sn.client.Do(req)
+	resp, err := client.Do(req)
 	if err == nil {
 		carry := values != nil && values.needsBody(r, resp.StatusCode)
 		if sn.answers != nil && resp.StatusCode == int(r.Status) {
@@ -275,7 +298,11 @@ func (sn *sender) exchange(prep *Prepared, r *session.Request, values *sessionVa
 			a.cut = keep && a.size > keptBody
 		}
 		resp.Body.Close()
-		a.status = resp.StatusCode
+		a.status, a.proto = resp.StatusCode, resp.Proto
+		if prep.grpc && err == nil {
+			// The trailers are there once the body was read to its end.
+			a.grpcStatus, a.grpcMessage, a.grpc = grpcAnswer(resp)
+		}
 		a.contentType, a.contentEncoding = resp.Header.Get("Content-Type"), resp.Header.Get("Content-Encoding")
 	}
 	a.end = time.Now()
@@ -349,7 +376,7 @@ func (sn *sender) fastExchange(prep *Prepared, r *session.Request, values *sessi
 		if err == nil && values != nil && values.keeps(r, rd.Header("Set-Cookie") != "") {
 			header = headerOf(rd.Headers())
 		}
-		first = c.first
+		first, a.proto = c.first, "HTTP/1.1"
 		sn.fast.done(c, err == nil, w.closes)
 	}
 	a.end = time.Now()
@@ -364,6 +391,14 @@ func (sn *sender) fastExchange(prep *Prepared, r *session.Request, values *sessi
 	}
 	a.body = a.body[:min(len(a.body), keptBody)]
 	return a
+}
+
+// protoOf is the protocol p is sent over, for its row.
+func protoOf(p *Prepared) string {
+	if p.h2 {
+		return "HTTP/2.0"
+	}
+	return "HTTP/1.1"
 }
 
 // headerOf is an answer's header fields as net/http gives them.

@@ -46,6 +46,9 @@ type Target struct {
 	// target's certificate is checked against (TLSServerName); the
 	// connection still goes to Base.
 	Headers http.Header
+	// Protocol is what requests go over: ProtocolRecorded (""), each as
+	// recorded; ProtocolHTTP1 or ProtocolHTTP2, every one.
+	Protocol string
 	// ownClient says requests to it go by replay's own HTTP/1.1 client
 	// (a plain http:// target, unless --client net/http): Prepare then
 	// makes their wire form too, once.
@@ -159,6 +162,9 @@ type Prepared struct {
 	// wire is the request's wire form for replay's own client (nil: the
 	// target's requests go by net/http, or it is made at each send).
 	wire *wire
+	// h2: it goes over HTTP/2 (Target.Protocol); grpc: it is a gRPC call,
+	// whose answer's grpc-status is read.
+	h2, grpc bool
 }
 
 // NewRequest builds the request to send for a recorded one.
@@ -177,10 +183,13 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 		return nil, fmt.Errorf("trace row %d: bad method %q", r.ID, r.Method)
 	}
 	u, us := t.urlOf(path)
-	p := &Prepared{Recorded: r, target: t, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host, urlString: us}
+	p := &Prepared{Recorded: r, target: t, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host, urlString: us,
+		h2: t.Protocol == ProtocolHTTP2 || (t.Protocol == ProtocolRecorded && recordedOverH2(r.Proto)), grpc: trace.IsGRPC(r.Headers)}
 	for _, h := range r.Headers {
 		name := http.CanonicalHeaderKey(h.Name)
 		switch {
+		case p.h2 && h2Header(name, h.Value):
+			p.header.Set(name, "trailers")
 		case hopByHop[name]:
 		case name == "Cookie" && strings.HasPrefix(h.Value, redact.Prefix):
 			// A redacted cookie cannot be sent again: leave it out.
@@ -203,7 +212,7 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 		p.host = h
 	}
 	p.addr = dialAddr(t.Base)
-	if t.ownClient {
+	if t.ownClient && !p.h2 {
 		w := wireOf(new(bytes.Buffer), p, p.Request(context.Background()), inlineBody)
 		w.bytes = bytes.Clone(w.bytes) // not the buffer's spare room
 		p.wire = &w

@@ -91,27 +91,74 @@ type Result struct {
 	ShadowError        string `parquet:"shadow_error,dict"`
 	ShadowDiff         string `parquet:"shadow_diff,dict"`
 	TargetsDiff        string `parquet:"targets_diff,dict"`
+	// Proto is the protocol the request went over: "HTTP/1.1", or
+	// "HTTP/2.0" (h2c, or TLS with ALPN h2). Files written before it
+	// read "".
+	Proto string `parquet:"proto,dict"`
+	// GRPCStatus is a gRPC call's grpc-status (0 OK, 5 NOT_FOUND, 14
+	// UNAVAILABLE, ...), from the answer's trailers or, in a
+	// trailers-only answer, its headers; NoGRPCStatus when the request
+	// was no gRPC call or no status came (and in files written before
+	// it). A non-zero one is a failure, as gRPC's own tools count it.
+	GRPCStatus int32 `parquet:"grpc_status"`
+	// GRPCMessage is the grpc-message beside it, percent-decoded.
+	GRPCMessage string `parquet:"grpc_message"`
 }
+
+// NoGRPCStatus is GRPCStatus when there is none.
+const NoGRPCStatus = -1
 
 // Failed says whether the request failed, by Locust's rule: a transport
-// error or a status of 400 or more.
-func (r *Result) Failed() bool { return Failed(r.Status, r.Error) }
+// error or a status of 400 or more; and by gRPC's tools', a non-zero
+// grpc-status.
+func (r *Result) Failed() bool { return Failed(r.Status, r.GRPCStatus, r.Error) }
 
-// Failed says whether a request of that status and error failed.
-func Failed(status int32, err string) bool { return (err != "" && err != Abandoned) || status >= 400 }
-
-// Unavailable says whether the request counts against availability: a
-// transport error or a 5xx.
-func (r *Result) Unavailable() bool { return Unavailable(r.Status, r.Error) }
-
-// Unavailable says whether a request of that status and error counts
-// against availability.
-func Unavailable(status int32, err string) bool {
-	return (err != "" && err != Abandoned) || status >= 500
+// Failed says whether a request of that status, grpc-status
+// (NoGRPCStatus: none) and error failed.
+func Failed(status, grpc int32, err string) bool {
+	return (err != "" && err != Abandoned) || status >= 400 || grpc > 0
 }
 
-// RateLimited says whether the server answered 429.
-func (r *Result) RateLimited() bool { return r.Status == 429 }
+// Unavailable says whether the request counts against availability: a
+// transport error, a 5xx, or a gRPC status that stands for one.
+func (r *Result) Unavailable() bool { return Unavailable(r.Status, r.GRPCStatus, r.Error) }
+
+// Unavailable says whether a request of that status, grpc-status and
+// error counts against availability. The gRPC statuses that do are
+// those gRPC's HTTP mapping (google.rpc.Code) makes a 5xx: UNKNOWN,
+// DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS.
+func Unavailable(status, grpc int32, err string) bool {
+	return (err != "" && err != Abandoned) || status >= 500 || grpcUnavailable(grpc)
+}
+
+func grpcUnavailable(code int32) bool {
+	switch code {
+	case 2, 4, 12, 13, 14, 15:
+		return true
+	}
+	return false
+}
+
+// RateLimited says whether the server answered 429, or gRPC's
+// RESOURCE_EXHAUSTED (8), which gRPC's HTTP mapping makes a 429.
+func (r *Result) RateLimited() bool { return RateLimited(r.Status, r.GRPCStatus) }
+
+// RateLimited says whether a request of that status and grpc-status was
+// rate limited.
+func RateLimited(status, grpc int32) bool { return status == 429 || grpc == 8 }
+
+// GRPCCodeName is the name gRPC gives a status code ("NOT_FOUND"), or
+// "" for a code it does not define.
+func GRPCCodeName(code int32) string {
+	if code >= 0 && int(code) < len(grpcCodes) {
+		return grpcCodes[code]
+	}
+	return ""
+}
+
+var grpcCodes = [...]string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+	"ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+	"UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
 
 // WriterOptions bound a Writer's memory (see pqfile.Options).
 type WriterOptions = pqfile.Options
@@ -239,11 +286,29 @@ func Open(path string) (*File, error) {
 func Scan[T any](f *File, fn func(*T) error) error { return pqfile.Scan(f, fn) }
 
 // ReadAll reads a whole results file. For tests and small files.
-func ReadAll(path string) ([]Result, error) { return pqfile.ReadAll[Result]("results", path) }
+func ReadAll(path string) ([]Result, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	_, hasGRPC := f.Parquet().Schema().Lookup("grpc_status")
+	out := make([]Result, 0, f.NumRows())
+	err = Scan(f, func(r *Result) error {
+		if !hasGRPC {
+			r.GRPCStatus = NoGRPCStatus // as ScanBatches reads such files
+		}
+		out = append(out, *r)
+		return nil
+	})
+	return out, err
+}
 
 // LaterColumns are the columns results written before them lack
-// (pqfile.Later): such files read with them 0.
+// (pqfile.Later): such files read with them 0 (grpc_status:
+// NoGRPCStatus).
 func (*Result) LaterColumns() []string {
 	return []string{"carried", "not_carried", "behind_ns", "seq", "compared", "diff",
-		"shadow_status", "shadow_latency_ns", "shadow_error", "shadow_diff", "targets_diff", "body_skipped"}
+		"shadow_status", "shadow_latency_ns", "shadow_error", "shadow_diff", "targets_diff", "body_skipped",
+		"proto", "grpc_status", "grpc_message"}
 }

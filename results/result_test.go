@@ -26,6 +26,9 @@ func sample(n int) []Result {
 	out[4].Status = 429
 	out[5].Status = 503
 	out[6].Status = 404
+	for i := range out {
+		out[i].Proto, out[i].GRPCStatus = "HTTP/1.1", NoGRPCStatus
+	}
 	return out
 }
 
@@ -57,7 +60,10 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestRules(t *testing.T) {
-	rows := sample(7)
+	rows := sample(11)
+	for i, code := range map[int]int32{7: 0, 8: 5, 9: 14, 10: 8} {
+		rows[i].Proto, rows[i].GRPCStatus = "HTTP/2.0", code
+	}
 	tests := []struct {
 		i                          int
 		failed, unavailable, limit bool
@@ -67,6 +73,10 @@ func TestRules(t *testing.T) {
 		{4, true, false, true},   // 429
 		{5, true, true, false},   // 503
 		{6, true, false, false},  // 404
+		{7, false, false, false}, // gRPC OK
+		{8, true, false, false},  // gRPC NOT_FOUND
+		{9, true, true, false},   // gRPC UNAVAILABLE
+		{10, true, false, true},  // gRPC RESOURCE_EXHAUSTED
 	}
 	for _, tt := range tests {
 		r := &rows[tt.i]

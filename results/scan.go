@@ -26,9 +26,9 @@ type Batch struct {
 
 	LatencyNanos, TTFBNanos, RespSize, Scheduled, Sent, BehindNanos, ShadowLatencyNanos []int64
 
-	Status, Shard, Users, Carried, NotCarried, Seq, ShadowStatus, RecordedStatus []int32
+	Status, Shard, Users, Carried, NotCarried, Seq, ShadowStatus, RecordedStatus, GRPCStatus []int32
 
-	Method, Name, Error, Run, Scenario, Diff, ShadowError, ShadowDiff, TargetsDiff []string
+	Method, Name, Error, Run, Scenario, Diff, ShadowError, ShadowDiff, TargetsDiff, Proto []string
 
 	Compared, BodySkipped []bool
 }
@@ -40,6 +40,8 @@ type batchColumn struct {
 	i32  func(*Batch) *[]int32
 	str  func(*Batch) *[]string
 	bl   func(*Batch) *[]bool
+	// none is what an int32 column reads in files that lack it.
+	none int32
 }
 
 var batchColumns = []batchColumn{
@@ -58,6 +60,7 @@ var batchColumns = []batchColumn{
 	{name: "seq", i32: func(b *Batch) *[]int32 { return &b.Seq }},
 	{name: "shadow_status", i32: func(b *Batch) *[]int32 { return &b.ShadowStatus }},
 	{name: "recorded_status", i32: func(b *Batch) *[]int32 { return &b.RecordedStatus }},
+	{name: "grpc_status", i32: func(b *Batch) *[]int32 { return &b.GRPCStatus }, none: NoGRPCStatus},
 	{name: "method", str: func(b *Batch) *[]string { return &b.Method }},
 	{name: "name", str: func(b *Batch) *[]string { return &b.Name }},
 	{name: "error", str: func(b *Batch) *[]string { return &b.Error }},
@@ -67,6 +70,7 @@ var batchColumns = []batchColumn{
 	{name: "shadow_error", str: func(b *Batch) *[]string { return &b.ShadowError }},
 	{name: "shadow_diff", str: func(b *Batch) *[]string { return &b.ShadowDiff }},
 	{name: "targets_diff", str: func(b *Batch) *[]string { return &b.TargetsDiff }},
+	{name: "proto", str: func(b *Batch) *[]string { return &b.Proto }},
 	{name: "compared", bl: func(b *Batch) *[]bool { return &b.Compared }},
 	{name: "body_skipped", bl: func(b *Batch) *[]bool { return &b.BodySkipped }},
 }
@@ -87,6 +91,10 @@ func (b *Batch) Row(i int, r *Result) {
 		}
 		return 0
 	}
+	grpc := int32(NoGRPCStatus)
+	if i < len(b.GRPCStatus) {
+		grpc = b.GRPCStatus[i]
+	}
 	str := func(s []string) string {
 		if i < len(s) {
 			return s[i]
@@ -100,7 +108,7 @@ func (b *Batch) Row(i int, r *Result) {
 	r.RecordedStatus, r.Users, r.Carried, r.NotCarried = at32(b.RecordedStatus), at32(b.Users), at32(b.Carried), at32(b.NotCarried)
 	r.BehindNanos, r.Seq, r.Compared, r.Diff, r.BodySkipped = at(b.BehindNanos), at32(b.Seq), bl(b.Compared), str(b.Diff), bl(b.BodySkipped)
 	r.ShadowStatus, r.ShadowLatencyNanos, r.ShadowError = at32(b.ShadowStatus), at(b.ShadowLatencyNanos), str(b.ShadowError)
-	r.ShadowDiff, r.TargetsDiff = str(b.ShadowDiff), str(b.TargetsDiff)
+	r.ShadowDiff, r.TargetsDiff, r.Proto, r.GRPCStatus = str(b.ShadowDiff), str(b.TargetsDiff), str(b.Proto), grpc
 }
 
 // Append adds r as the batch's last row, in every column.
@@ -120,6 +128,7 @@ func (b *Batch) Append(r *Result) {
 	b.Seq = append(b.Seq, r.Seq)
 	b.ShadowStatus = append(b.ShadowStatus, r.ShadowStatus)
 	b.RecordedStatus = append(b.RecordedStatus, r.RecordedStatus)
+	b.GRPCStatus = append(b.GRPCStatus, r.GRPCStatus)
 	b.Method = append(b.Method, r.Method)
 	b.Name = append(b.Name, r.Name)
 	b.Error = append(b.Error, r.Error)
@@ -129,6 +138,7 @@ func (b *Batch) Append(r *Result) {
 	b.ShadowError = append(b.ShadowError, r.ShadowError)
 	b.ShadowDiff = append(b.ShadowDiff, r.ShadowDiff)
 	b.TargetsDiff = append(b.TargetsDiff, r.TargetsDiff)
+	b.Proto = append(b.Proto, r.Proto)
 	b.Compared = append(b.Compared, r.Compared)
 	b.BodySkipped = append(b.BodySkipped, r.BodySkipped)
 	b.Len++
@@ -442,7 +452,9 @@ func (c *column) read(g *groupReader, n int) error {
 	case c.i32 != nil:
 		dst := resize(c.i32(&g.b), n)
 		if c.pages == nil {
-			clear(dst)
+			for j := range dst {
+				dst[j] = c.none
+			}
 			return nil
 		}
 		return c.fill(n, func(got int) (int, error) {

@@ -3,6 +3,7 @@
 the HTTP/2 fixtures: scripts/make-h2-fixtures.sh captures them talking.
 
     grpc-fixture.py serve PORT     serve demo.v1.Things on 127.0.0.1:PORT
+                                   (0: a free port; it prints "serving PORT")
     grpc-fixture.py call PORT      make every kind of call once
 
 Messages are raw bytes (no serializers): no generated code is needed, and
@@ -53,9 +54,9 @@ def serve(port):
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("demo.v1.Things", handlers),))
-    server.add_insecure_port("127.0.0.1:%d" % port)
+    port = server.add_insecure_port("127.0.0.1:%d" % port)  # 0: any free one
     server.start()
-    print("serving", flush=True)
+    print("serving", port, flush=True)
     server.wait_for_termination()
 
 

@@ -18,6 +18,9 @@ need "gcc:gcc libc6-dev:the race detector needs cgo and a C compiler" \
 	"nginx:nginx-light:the record --tls tests trace it serving HTTPS" \
 	"clang:clang llvm libbpf-dev:scripts/check-bpf.sh remakes the BPF objects to check them" ||
 	echo "test: going on without them: the tests that need them skip" >&2
+# A Python module, not a command: need's placeholder name makes it install.
+/usr/bin/python3 -c 'import grpc' 2>/dev/null || need "_grpc_:python3-grpcio:replay's gRPC tests replay against Python's grpcio server" ||
+	echo "test: going on without it: the gRPC replay test skips" >&2
 
 if [ "${1:-}" != fuzz ]; then
 	unformatted=$(gofmt -l $(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go'))

@@ -58,6 +58,8 @@ type Request struct {
 	Host   string `parquet:"host"`
 	Path   string `parquet:"path"`
 	Route  string `parquet:"route"`
+	// Proto is the protocol it was recorded over: "HTTP/1.1", "HTTP/2.0"...
+	Proto string `parquet:"proto"`
 	// Headers are the request headers in wire order, secrets redacted.
 	Headers []trace.Header `parquet:"req_headers,list"`
 	// Body is the recorded body, nil when empty (parquet-go decodes a

@@ -72,6 +72,9 @@ func run() int {
 	caCert := fs.String("ca-cert", "", "PEM file of the CA certificates to trust for a TLS target (besides the system's)")
 	insecure := fs.Bool("insecure", false, "do not verify a TLS target's certificate")
 	client := fs.String("client", replay.ClientAuto, "what sends the requests: auto (replay's own HTTP/1.1 client for an http:// target, net/http for https://) or net/http (net/http for every target)")
+	http1 := fs.Bool("http1", false, "send every request over HTTP/1.1, those recorded over HTTP/2 too (default: each over the protocol it was recorded over)")
+	http2 := fs.Bool("http2", false, "send every request over HTTP/2: h2c (prior knowledge) to an http:// target, TLS with ALPN h2 to an https:// one")
+	streams := fs.Int("h2-streams", replay.DefaultStreams, "over HTTP/2: how many virtual users share one connection, their requests streams of it")
 	noCorrelate := fs.Bool("no-correlate", false, "send every value as recorded: carry no id, token or ETag from the live answers, make no id anew, keep no cookie jar")
 	shadow := fs.String("shadow", "", "a second target (the current release beside a candidate) sent every request too, at the same time: both answers are measured and compared, with the recording and with each other; the same load goes to both")
 	noCompare := fs.Bool("no-compare", false, "compare no live answer with the recorded one (statuses, shapes, stable values): the results' compared and diff columns stay empty")
@@ -120,7 +123,19 @@ func run() int {
 	}
 	cfg := replay.Config{Traces: *traces, Host: *host, APIKey: os.Getenv("API_KEY"), Headers: http.Header{},
 		Users: *scale, Duration: *duration, Ramp: *ramp, Pacing: *pacing, Speed: *speed, Rate: *rate,
-		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, Client: *client, NoCorrelate: *noCorrelate, NoCompare: *noCompare, CompareAll: *compareAll, Shadow: *shadow}
+		Timeout: *timeout, Out: *out, Seed: *seed, CACert: *caCert, Insecure: *insecure, Client: *client, NoCorrelate: *noCorrelate, NoCompare: *noCompare, CompareAll: *compareAll, Shadow: *shadow,
+		Streams: *streams}
+	switch {
+	case *http1 && *http2:
+		return fail("--http1 and --http2: give one of them (or neither: each request over the protocol it was recorded over)")
+	case *http1:
+		cfg.Protocol = replay.ProtocolHTTP1
+	case *http2:
+		cfg.Protocol = replay.ProtocolHTTP2
+	}
+	if *streams < 1 {
+		return fail("--h2-streams %d: want at least 1", *streams)
+	}
 	for _, h := range *headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
@@ -381,7 +396,7 @@ func check(ctx context.Context, cfg replay.Config) int {
 		fmt.Fprintln(os.Stderr, "replay:", err)
 		return 2
 	}
-	target.APIKey, target.Headers = cfg.APIKey, cfg.Headers
+	target.APIKey, target.Headers, target.Protocol = cfg.APIKey, cfg.Headers, cfg.Protocol
 	sessions, _, err := session.Open(cfg.Sessions, cfg.Traces...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "replay: %v (the API key is tried with a recorded request)\n", err)
