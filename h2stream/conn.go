@@ -50,8 +50,8 @@ type stream struct {
 	tooLarge bool
 	reset    bool
 	grpc     bool
-	keepResp bool           // the answer's body is kept (observed.KeepsBody: JSON or untyped)
-	msgs     [2]grpcCounter // client, server
+	keepResp bool                     // the answer's body is kept (observed.KeepsBody: JSON or untyped)
+	msgs     [2]observed.GRPCMessages // client, server
 }
 
 // NewConn starts a connection that begins with the client's preface
@@ -206,9 +206,9 @@ func (c *Conn) emit(s *stream) {
 	}
 	if s.grpc {
 		st.GRPC++
-		s.req.Messages = s.msgs[0].n
+		s.req.Messages = s.msgs[0].N
 		if s.resp != nil {
-			s.resp.Messages = s.msgs[1].n
+			s.resp.Messages = s.msgs[1].N
 		}
 	}
 	c.s.sink.Exchange(observed.Exchange{Conn: &c.Conn, Req: s.req, Resp: s.resp})
@@ -343,7 +343,7 @@ func (c *Conn) onData(client bool, id uint32, b []byte) {
 	}
 	m.BodySize += int64(len(b))
 	if s.grpc {
-		s.msgs[dir].feed(b)
+		s.msgs[dir].Feed(b)
 	}
 	if !client && !s.keepResp {
 		return
@@ -396,33 +396,6 @@ func (c *Conn) onReset(id uint32, end int64) {
 func isGRPC(hs []observed.Header) bool {
 	ct, ok := observed.HeaderValue(hs, "content-type")
 	return ok && strings.HasPrefix(strings.ToLower(ct), "application/grpc")
-}
-
-// grpcCounter counts the length-prefixed messages (a flag byte, a 4-byte
-// length, the message) in a gRPC body, without keeping them.
-type grpcCounter struct {
-	n      int64  // messages whose prefix was seen
-	prefix int    // bytes of the current prefix seen (0-4)
-	length uint32 // the length being read
-	left   uint32 // bytes of the current message still to come
-}
-
-func (g *grpcCounter) feed(b []byte) {
-	for len(b) > 0 {
-		if g.left > 0 {
-			k := min(uint32(len(b)), g.left)
-			b, g.left = b[k:], g.left-k
-			continue
-		}
-		if g.prefix > 0 {
-			g.length = g.length<<8 | uint32(b[0])
-		}
-		b = b[1:]
-		if g.prefix++; g.prefix == 5 {
-			g.n++
-			g.left, g.prefix, g.length = g.length, 0, 0
-		}
-	}
 }
 
 // joinCookies puts a request's cookie lines (HTTP/2 clients send one per

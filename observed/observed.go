@@ -133,3 +133,32 @@ type FixedTime int64
 
 // At implements Timeline.
 func (t FixedTime) At(int) int64 { return int64(t) }
+
+// GRPCMessages counts the length-prefixed messages (a flag byte, a
+// 4-byte length, the message) of a gRPC body fed to it in pieces of any
+// size, without keeping them.
+type GRPCMessages struct {
+	N      int64  // messages whose prefix was seen
+	prefix int    // bytes of the current prefix seen (0-4)
+	length uint32 // the length being read
+	left   uint32 // bytes of the current message still to come
+}
+
+// Feed counts the messages that start in b.
+func (g *GRPCMessages) Feed(b []byte) {
+	for len(b) > 0 {
+		if g.left > 0 {
+			k := min(uint32(len(b)), g.left)
+			b, g.left = b[k:], g.left-k
+			continue
+		}
+		if g.prefix > 0 {
+			g.length = g.length<<8 | uint32(b[0])
+		}
+		b = b[1:]
+		if g.prefix++; g.prefix == 5 {
+			g.N++
+			g.left, g.prefix, g.length = g.length, 0, 0
+		}
+	}
+}

@@ -3,6 +3,7 @@ package record
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,13 +32,24 @@ import (
 //
 // Go's HTTP server does not keep header order, so in proxy mode headers
 // are recorded Host first, then by name; the values of a repeated header
-// keep their order.
+// keep their order. Clients may speak HTTP/1.x, HTTP/2 by prior knowledge
+// (h2c), and with cfg.TLSCert, TLS with ALPN h2 or http/1.1; a client's
+// HTTP/2 goes on to the upstream as HTTP/2 (h2c to an http:// one)
+// unless cfg.UpstreamHTTP1.
 func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, error) {
 	cfg.keys()
 	start := time.Now()
 	u, err := url.Parse(upstream)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("--upstream %q: want an http:// or https:// URL", upstream)
+	}
+	var tlsConf *tls.Config
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return nil, &BadInput{fmt.Errorf("--tls-cert %q and --tls-key %q: %w (want PEM files of a certificate and its private key)", cfg.TLSCert, cfg.TLSKey, err)}
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := loopback.Listen(listen)
 	if err != nil {
@@ -56,6 +69,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 
 	p := &proxy{maxBody: cfg.MaxBody, respBody: respBody(&cfg), server: u.Host, rows: make(chan proxied, 4096)}
 	p.rp = httputil.NewSingleHostReverseProxy(u)
+	p.rp.Transport = upstreamTransport(u, cfg.UpstreamHTTP1)
 	p.rp.FlushInterval = -1 // stream: pass every byte on as it comes
 	var warned atomic.Bool
 	p.rp.ErrorHandler = func(w http.ResponseWriter, r *http.Request, err error) {
@@ -91,6 +105,10 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: 30 * time.Second,
+		TLSConfig:         tlsConf,
+		// HTTP/2 by prior knowledge, and by ALPN over TLS: what gRPC
+		// clients and services inside a cluster speak.
+		Protocols: new(http.Protocols),
 		// The client's address is the request's (ServeHTTP): asking the
 		// connection here, in the accept loop, would wait for its PROXY
 		// header there.
@@ -149,8 +167,17 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 		}
 	}()
 
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() {
+		if tlsConf != nil {
+			served <- srv.ServeTLS(ln, "", "")
+			return
+		}
+		served <- srv.Serve(ln)
+	}()
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
@@ -180,7 +207,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	sum.Elapsed, sum.OutputBytes, sum.Files = time.Since(start), out.Bytes(), out.Files()
 	sum.Capture.Connections = p.conns.Load()
 	sum.Proxy = ProxyStats{Own: p.own.Load(), Cut: p.cut.Load(), GaveUp: p.gaveUp.Load(), Upgrades: p.upgrades.Load(),
-		InFlight: inFlight, Refused: p.refused.Load()}
+		InFlight: inFlight}
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return sum, serveErr
 	}
@@ -217,7 +244,7 @@ type proxy struct {
 	rows     chan proxied
 	inFlight atomic.Int64 // requests come in, not yet queued
 
-	own, cut, gaveUp, upgrades, refused atomic.Int64
+	own, cut, gaveUp, upgrades atomic.Int64
 }
 
 // queue hands an exchange to the writer goroutine, unless the proxy has
@@ -243,14 +270,6 @@ func (p *proxy) close() int64 {
 }
 
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.ProtoMajor == 2 && r.Method == "PRI" {
-		// HTTP/2 with prior knowledge (h2c): Go's server hands its
-		// preface to handlers; forwarded, the application would get a
-		// request nobody sent.
-		p.refused.Add(1)
-		http.Error(w, "replaykit proxy records HTTP/1.x: send HTTP/1.1 to it (a TLS terminator or load balancer in front can speak HTTP/2 to clients)", http.StatusHTTPVersionNotSupported)
-		return
-	}
 	start := time.Now()
 	p.inFlight.Add(1)
 	conn, _ := r.Context().Value(connKey{}).(*observed.Conn)
@@ -266,12 +285,22 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Method: r.Method, Target: r.RequestURI, Proto: r.Proto,
 		Headers: headerList(r.Host, r.Header), Start: start.UnixNano(), End: start.UnixNano(),
 	}
+	h2 := r.ProtoMajor == 2
+	if h2 {
+		// As a capture records HTTP/2: the :authority apart, the header
+		// names lower-case as they went on the wire.
+		req.Authority, req.Headers = r.Host, lowerNames(headerList("", r.Header))
+	}
+	var reqMsgs, respMsgs *observed.GRPCMessages
+	if trace.IsGRPC(req.Headers) {
+		reqMsgs, respMsgs = new(observed.GRPCMessages), new(observed.GRPCMessages)
+	}
 	var tap *bodyTap
 	if r.Body != nil && r.Body != http.NoBody {
-		tap = &bodyTap{rc: r.Body, max: p.maxBody, msg: req}
+		tap = &bodyTap{rc: r.Body, max: p.maxBody, msg: req, grpc: reqMsgs}
 		r.Body = tap
 	}
-	rw := &responseTap{ResponseWriter: w, msg: &observed.Message{Proto: r.Proto}, keep: p.respBody, conn: conn, req: req}
+	rw := &responseTap{ResponseWriter: w, msg: &observed.Message{Proto: r.Proto}, keep: p.respBody, conn: conn, req: req, h2: h2, grpc: respMsgs}
 	r = r.WithContext(context.WithValue(r.Context(), tapKey{}, rw))
 	defer func() {
 		v := recover()
@@ -287,9 +316,13 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(v)
 		}
 	}()
+	rw.reqBody = r.Body
 	p.rp.ServeHTTP(rw, r)
-	if tap != nil && !rw.queued {
-		// The upstream may answer without reading the whole body.
+	if tap != nil && !rw.queued && !h2 {
+		// The upstream may answer without reading the whole body. Not
+		// over HTTP/2: its transport may still be reading the body on a
+		// goroutine of its own (a stream the server ended early), and the
+		// two would split the bytes.
 		io.Copy(io.Discard, io.LimitReader(tap, 1<<20))
 	}
 }
@@ -312,7 +345,83 @@ func (t *responseTap) exchange(aborted bool, p *proxy) proxied {
 		t.WriteHeader(http.StatusOK) // a handler that wrote nothing
 	}
 	x.resp.End = time.Now().UnixNano()
+	x.resp.Trailers = t.trailers()
+	if tap, _ := t.reqBody.(*bodyTap); tap != nil {
+		// The request's row is the writer goroutine's from here: bytes an
+		// HTTP/2 transport still reads are not counted into it.
+		tap.seal()
+	}
+	if t.grpc != nil {
+		x.resp.Messages = t.grpc.N
+		if tap, _ := t.reqBody.(*bodyTap); tap != nil {
+			x.req.Messages = tap.grpc.N
+		}
+	}
 	return x
+}
+
+// trailers are the trailer fields the answer ended with, as the reverse
+// proxy set them once its body was copied: the ones its header announced
+// (Trailer), and those set with http.TrailerPrefix.
+func (t *responseTap) trailers() []trace.Header {
+	h := t.Header()
+	var out []trace.Header
+	for _, k := range t.announced {
+		for _, v := range h[http.CanonicalHeaderKey(k)] {
+			out = append(out, trace.Header{Name: http.CanonicalHeaderKey(k), Value: v})
+		}
+	}
+	names := make([]string, 0, len(h))
+	for k := range h {
+		if strings.HasPrefix(k, http.TrailerPrefix) {
+			names = append(names, k)
+		}
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		for _, v := range h[k] {
+			out = append(out, trace.Header{Name: http.CanonicalHeaderKey(strings.TrimPrefix(k, http.TrailerPrefix)), Value: v})
+		}
+	}
+	if t.h2 {
+		out = lowerNames(out)
+	}
+	return out
+}
+
+// lowerNames makes header names lower-case, as HTTP/2 sends them.
+func lowerNames(hs []trace.Header) []trace.Header {
+	for i := range hs {
+		hs[i].Name = strings.ToLower(hs[i].Name)
+	}
+	return hs
+}
+
+// upstreamTransport is what the proxy forwards with: net/http's default
+// (HTTP/1.1, or HTTP/2 by ALPN to an https:// upstream), and for a
+// client that spoke HTTP/2 to an http:// upstream, HTTP/2 by prior
+// knowledge (h2c), unless http1.
+func upstreamTransport(u *url.URL, http1 bool) http.RoundTripper {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if http1 || u.Scheme != "http" {
+		return base
+	}
+	h2c := base.Clone()
+	h2c.Protocols = new(http.Protocols)
+	h2c.Protocols.SetUnencryptedHTTP2(true)
+	return byProto{h1: base, h2: h2c}
+}
+
+// byProto sends a request on as the client sent it: HTTP/2 by h2, the
+// rest by h1 (ReverseProxy's outgoing request keeps the incoming one's
+// protocol version).
+type byProto struct{ h1, h2 http.RoundTripper }
+
+func (b byProto) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.ProtoMajor == 2 {
+		return b.h2.RoundTrip(r)
+	}
+	return b.h1.RoundTrip(r)
 }
 
 // headerList turns Go's header map into a list: Host, then by name.
@@ -336,16 +445,38 @@ func headerList(host string, h http.Header) []trace.Header {
 	return out
 }
 
-// bodyTap passes a request body through, keeping its first max bytes.
+// bodyTap passes a request body through, keeping its first max bytes
+// (and counting a gRPC body's messages, when grpc is set).
 type bodyTap struct {
-	rc  io.ReadCloser
-	max int
-	msg *observed.Message
+	rc   io.ReadCloser
+	max  int
+	msg  *observed.Message
+	grpc *observed.GRPCMessages
+	// mu guards msg and grpc against seal: an HTTP/2 transport may read
+	// the body on its own goroutine after the exchange was recorded.
+	mu     sync.Mutex
+	sealed bool
+}
+
+// seal stops the tap from counting into its message (the exchange's row
+// was taken).
+func (t *bodyTap) seal() {
+	t.mu.Lock()
+	t.sealed = true
+	t.mu.Unlock()
 }
 
 func (t *bodyTap) Read(b []byte) (int, error) {
 	n, err := t.rc.Read(b)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sealed {
+		return n, err
+	}
 	if n > 0 {
+		if t.grpc != nil {
+			t.grpc.Feed(b[:n])
+		}
 		m := t.msg
 		m.BodySize += int64(n)
 		if room := t.max - len(m.Body); room > 0 {
@@ -374,13 +505,35 @@ type responseTap struct {
 	// client left before any answer; queued: the row was queued (a
 	// protocol switch's, at its 101).
 	own, gaveUp, queued bool
+	// h2: the client speaks HTTP/2 (header names recorded lower-case);
+	// grpc, when set, counts a gRPC answer's messages; announced are the
+	// trailers its header announced; reqBody is the request's body.
+	h2        bool
+	grpc      *observed.GRPCMessages
+	announced []string
+	reqBody   io.ReadCloser
 }
 
 func (t *responseTap) WriteHeader(code int) {
 	if t.msg.Status == 0 {
 		t.msg.Status = code
 		t.msg.Start = time.Now().UnixNano()
-		t.msg.Headers = headerList("", t.Header())
+		h := t.Header()
+		for _, v := range h["Trailer"] {
+			for _, k := range strings.Split(v, ",") {
+				if k = strings.TrimSpace(k); k != "" {
+					t.announced = append(t.announced, k)
+				}
+			}
+		}
+		// The announcement is no header of the answer's: HTTP/2 sends
+		// none, and the trailers are recorded as trailers.
+		hs := headerList("", h)
+		hs = slices.DeleteFunc(hs, func(x trace.Header) bool { return x.Name == "Trailer" })
+		if t.h2 {
+			hs = lowerNames(hs)
+		}
+		t.msg.Headers = hs
 		if !observed.KeepsBody(t.msg.Headers) {
 			t.keep = 0
 		}
@@ -394,6 +547,9 @@ func (t *responseTap) Write(b []byte) (int, error) {
 	}
 	n, err := t.ResponseWriter.Write(b)
 	t.msg.BodySize += int64(n)
+	if t.grpc != nil {
+		t.grpc.Feed(b[:n])
+	}
 	if room := t.keep - len(t.msg.Body); room > 0 {
 		t.msg.Body = append(t.msg.Body, b[:min(n, room)]...)
 	}

@@ -64,6 +64,14 @@ type Config struct {
 	// without one is refused. Off, a header would be forwarded as bytes
 	// of a request (and whoever connects could forge an address).
 	ProxyProtocol bool
+	// TLSCert and TLSKey, when set, make the recording proxy terminate
+	// TLS with this certificate and key (PEM files), offering HTTP/2 and
+	// HTTP/1.1 by ALPN.
+	TLSCert, TLSKey string
+	// UpstreamHTTP1 makes the proxy speak HTTP/1.1 to the upstream even
+	// to a client that spoke HTTP/2 to it (an http:// upstream that
+	// speaks no h2c); by default a client's HTTP/2 goes on as HTTP/2.
+	UpstreamHTTP1 bool
 	// Grace is how long a stopping proxy waits for the requests in
 	// flight to be answered and recorded (default 10s); those still
 	// unanswered then are counted (ProxyStats.InFlight).
@@ -132,9 +140,6 @@ type ProxyStats struct {
 	// InFlight counts requests still unanswered when the proxy stopped,
 	// after its grace (Config.Grace): forwarded, not recorded.
 	InFlight int64
-	// Refused counts HTTP/2 connections with prior knowledge, answered
-	// 505 and not forwarded: the proxy records HTTP/1.x.
-	Refused int64
 }
 
 // Summary is what a recording did.

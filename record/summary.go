@@ -191,7 +191,7 @@ func (s *Summary) printProxy(w io.Writer) {
 	if p.Upgrades > 0 {
 		fmt.Fprintf(w, "  upgrades     %d protocol switches (101: WebSocket and others): the handshake recorded, the tunnel after it not\n", p.Upgrades)
 	}
-	if p.InFlight > 0 || p.Refused > 0 {
-		fmt.Fprintf(w, "  not recorded %d requests still unanswered when the proxy stopped, %d HTTP/2 connections with prior knowledge refused (505)\n", p.InFlight, p.Refused)
+	if p.InFlight > 0 {
+		fmt.Fprintf(w, "  not recorded %d requests still unanswered when the proxy stopped\n", p.InFlight)
 	}
 }

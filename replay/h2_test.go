@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"bufio"
 	"context"
 	"encoding/pem"
 	"fmt"
@@ -11,16 +10,15 @@ import (
 	"net/http/httptest"
 	neturl "net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/replaykit/replaykit/analyze"
+	"github.com/replaykit/replaykit/internal/grpcfixture"
 	"github.com/replaykit/replaykit/record"
 	"github.com/replaykit/replaykit/results"
 	"github.com/replaykit/replaykit/trace"
@@ -103,31 +101,6 @@ func startNginx1(t *testing.T, www string) string {
 	return url
 }
 
-// startGRPCFixture runs scripts/grpc-fixture.py's server (Python's
-// grpcio: a gRPC server nobody here wrote) and returns its URL.
-func startGRPCFixture(t *testing.T) string {
-	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import grpc").Run(); err != nil {
-		t.Skip("Python's grpcio is not installed (scripts/test.sh installs python3-grpcio as root): the gRPC replay tests skip")
-	}
-	cmd := exec.Command("/usr/bin/python3", "../scripts/grpc-fixture.py", "serve", "0")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	port, ok := strings.CutPrefix(strings.TrimSpace(line), "serving ")
-	if _, perr := strconv.Atoi(port); err != nil || !ok || perr != nil {
-		t.Fatalf("the gRPC server said %q (%v)", line, err)
-	}
-	return "http://127.0.0.1:" + port
-}
-
 // Python's grpcio client's calls (unary, server, client and
 // bidirectional streaming, errors in a trailers-only answer and after
 // messages), replayed against the same grpcio server: each call over
@@ -137,7 +110,7 @@ func startGRPCFixture(t *testing.T) string {
 func TestReplayGRPCAgainstGrpcio(t *testing.T) {
 	t.Parallel()
 	traceFile, recorded := recordFixture(t, "grpc-python")
-	url := startGRPCFixture(t)
+	url := "http://127.0.0.1:" + grpcfixture.Start(t)
 	sum, rows := runRecorded(t, Config{Traces: []string{traceFile}, Host: url, Speed: 1000, Seed: 1, NoCompare: true})
 	if len(rows) != len(recorded) || len(rows) != 17 {
 		t.Fatalf("%d rows, %d recorded, want 17", len(rows), len(recorded))

@@ -61,6 +61,9 @@ func run() int {
 	sample := fs.Float64("sample", 1, "fraction of sessions to keep, chosen by session hash (0-1]")
 	noSignatures := fs.Bool("no-signatures", false, "record no answer signatures: replay then compares only statuses with the recording")
 	proxyProtocol := fs.Bool("proxy-protocol", false, "with --proxy: every connection begins with a PROXY protocol header (v1 or v2, from a load balancer such as AWS NLB or HAProxy's send-proxy); the client is the address it carries, and a connection without one is refused")
+	tlsCert := fs.String("tls-cert", "", "with --proxy: terminate TLS with this PEM certificate (with --tls-key), offering HTTP/2 and HTTP/1.1 by ALPN")
+	tlsKey := fs.String("tls-key", "", "with --proxy: the PEM private key of --tls-cert")
+	upstreamHTTP1 := fs.Bool("upstream-http1", false, "with --proxy: speak HTTP/1.1 to the upstream even to clients that spoke HTTP/2 (an http:// upstream without h2c)")
 	force := fs.Bool("force", false, "with --pcap, --har, --gor: replace a trace file already at the output path")
 	quiet := fs.BoolP("quiet", "q", false, "no progress line, and no summary unless the recording failed (warnings and errors still go to stderr)")
 	if code, done := cmdline.Parse(fs, os.Args[1:]); done {
@@ -90,6 +93,12 @@ func run() int {
 	if *proxyProtocol && *proxy == "" {
 		return fail("--proxy-protocol is for --proxy (captures strip PROXY headers by themselves)")
 	}
+	if (*tlsCert != "" || *tlsKey != "" || *upstreamHTTP1) && *proxy == "" {
+		return fail("--tls-cert, --tls-key and --upstream-http1 are for --proxy")
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fail("--tls-cert and --tls-key go together")
+	}
 	if *force && !file {
 		return fail("--force is for --pcap, --har and --gor (live capture and --proxy write new files, named by their start)")
 	}
@@ -111,7 +120,8 @@ func run() int {
 		tlsSrc.Targets = append(tlsSrc.Targets, t)
 	}
 	cfg := record.Config{Out: *out, RedactHeaders: *redactHeaders, MaxExchanges: *maxExchanges,
-		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force, ProxyProtocol: *proxyProtocol}
+		Sample: *sample, Duration: *duration, Flush: *flush, NoSignatures: *noSignatures, Force: *force, ProxyProtocol: *proxyProtocol,
+		TLSCert: *tlsCert, TLSKey: *tlsKey, UpstreamHTTP1: *upstreamHTTP1}
 	var err error
 	if cfg.OnlyHosts, err = record.ParseHostFilter(*onlyHosts); err != nil {
 		return fail("%v", err)
@@ -178,7 +188,11 @@ func run() int {
 		}
 		if !*quiet {
 			cfg.Ready = func(addr string) {
-				fmt.Fprintf(os.Stderr, "record: proxy listening on %s, forwarding to %s; SIGINT or SIGTERM stops\n", addr, *upstream)
+				speaks := "HTTP/1.x and h2c"
+				if *tlsCert != "" {
+					speaks = "TLS (ALPN h2, http/1.1)"
+				}
+				fmt.Fprintf(os.Stderr, "record: proxy listening on %s (%s), forwarding to %s; SIGINT or SIGTERM stops\n", addr, speaks, *upstream)
 			}
 		}
 		sum, err = record.Proxy(ctx, *proxy, *upstream, cfg)
