@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // wrapped is err as the client returns it: in a url.Error, as a TLS
@@ -121,6 +122,22 @@ func TestClassifyH2(t *testing.T) {
 	} {
 		if got := Classify(errors.New(msg)); got != want {
 			t.Errorf("%q: %q, want %q", msg, got, want)
+		}
+	}
+}
+
+// A run that gets no answer says what to do: the hint of its most
+// common error where there is one, else to check the server and --host.
+func TestUnreachableSaysWhatToDo(t *testing.T) {
+	for label, want := range map[string]string{
+		LabelNoH2C:               "give --http1",
+		LabelTLSUnknownAuthority: "--ca-cert FILE",
+		"connection refused":     "is the server running, and is --host right?",
+	} {
+		m := newMeter(time.Now().Add(-time.Minute), false, false)
+		m.tried, m.errs[label] = 10, 10
+		if got := m.unreachable(); !strings.Contains(got, want) || !strings.Contains(got, "10 × "+label) {
+			t.Errorf("%s: %q, want it to say %q", label, got, want)
 		}
 	}
 }

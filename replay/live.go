@@ -196,9 +196,13 @@ func (m *meter) unreachable() string {
 	for _, l := range labels[:min(len(labels), 3)] {
 		parts = append(parts, strconv.FormatInt(m.errs[l], 10)+" × "+l)
 	}
+	hint := "is the server running, and is --host right?"
+	if len(labels) > 0 && Hint(labels[0]) != "" {
+		hint = Hint(labels[0]) // a certificate refused, no h2c: what to give
+	}
 	return "none of the " + strconv.FormatInt(m.tried, 10) + " requests of the first " +
 		time.Since(m.start).Round(time.Second).String() + " got an answer (" + strings.Join(parts, ", ") +
-		"): is the server running, and is --host right?"
+		"): " + hint
 }
 
 // overloadSeconds are the seconds the generator was overloaded, by cause,
