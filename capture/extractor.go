@@ -407,7 +407,7 @@ func (s *tcpStream) decide(data []byte, fromClient bool, skip int) {
 	s.decided = true
 	x := s.x
 	switch {
-	case fromClient && skip == 0 && isPreface(data):
+	case fromClient && skip == 0 && h2stream.IsPreface(data):
 		// The preface starts a connection, whether its SYN was seen or not.
 		s.h2 = x.h2.NewConn(s.id, s.client, s.server, false)
 	case (s.midStream || s.midSides != [2]bool{} || skip != 0) && h2stream.LooksLikeFrames(data):
@@ -438,13 +438,6 @@ func (s *tcpStream) decide(data []byte, fromClient bool, skip int) {
 		s.held = nil
 		s.feedServer(held, httpstream.FixedTime(s.heldAt), 0)
 	}
-}
-
-// isPreface says whether the client's first bytes begin HTTP/2's preface
-// (at least "PRI ": no HTTP/1.x method is PRI).
-func isPreface(b []byte) bool {
-	n := min(len(b), len(h2stream.Preface))
-	return n >= 4 && string(b[:n]) == h2stream.Preface[:n]
 }
 
 func (s *tcpStream) feedClient(data []byte, tl httpstream.Timeline, skip int) {

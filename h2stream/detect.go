@@ -52,3 +52,22 @@ func framesFrom(b []byte) bool {
 	}
 	return true
 }
+
+// IsPreface says whether a client's first bytes begin HTTP/2's preface
+// (at least "PRI ": no HTTP/1.x method is PRI).
+func IsPreface(b []byte) bool {
+	n := min(len(b), len(Preface))
+	return n >= 4 && string(b[:n]) == Preface[:n]
+}
+
+// StartsWithSettings says whether b begins with a SETTINGS frame (not an
+// acknowledgement): what an HTTP/2 server sends first, often before the
+// client's preface has been read.
+func StartsWithSettings(b []byte) bool {
+	if len(b) < 9 {
+		return false
+	}
+	length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+	stream := (uint32(b[5])<<24 | uint32(b[6])<<16 | uint32(b[7])<<8 | uint32(b[8])) &^ (1 << 31)
+	return b[3] == 0x4 && b[4] == 0 && stream == 0 && length%6 == 0 && length <= 6*64
+}

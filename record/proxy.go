@@ -84,7 +84,11 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 		// The client learns the upstream failed, not where it is.
 		http.Error(w, "replaykit proxy: the upstream did not answer", http.StatusBadGateway)
 		if cfg.Warn != nil && !warned.Swap(true) {
-			cfg.Warn(fmt.Sprintf("the upstream did not answer (%v): answering 502, rows marked proxy_answer (said once; the summary counts them)", err))
+			hint := ""
+			if r.ProtoMajor == 2 && !cfg.UpstreamHTTP1 && u.Scheme == "http" {
+				hint = "; if it speaks no HTTP/2 without TLS (h2c), give --upstream-http1"
+			}
+			cfg.Warn(fmt.Sprintf("the upstream did not answer (%v): answering 502, rows marked proxy_answer (said once; the summary counts them)%s", err, hint))
 		}
 	}
 	// A protocol switch (101) is recorded when it is answered: the
@@ -113,7 +117,7 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 		// connection here, in the accept loop, would wait for its PROXY
 		// header there.
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, connKey{}, &observed.Conn{ID: p.conns.Add(1) - 1, Server: u.Host})
+			return context.WithValue(ctx, connKey{}, &proxyConn{conn: &observed.Conn{ID: p.conns.Add(1) - 1, Server: u.Host}})
 		},
 	}
 
@@ -198,6 +202,9 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 	late := srv.Shutdown(shutdown)
 	cancel()
 	inFlight := p.close()
+	if c, ok := p.rp.Transport.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections() // the upstream connections are the proxy's own
+	}
 	if late != nil {
 		// Past the grace: the handlers still running are stopped (their
 		// requests were counted in flight), not left behind.
@@ -215,6 +222,13 @@ func Proxy(ctx context.Context, listen, upstream string, cfg Config) (*Summary, 
 }
 
 type connKey struct{}
+
+// proxyConn is a client connection's, in its requests' contexts: its
+// client address is learned from its first request (ServeHTTP).
+type proxyConn struct {
+	conn *observed.Conn
+	once sync.Once
+}
 
 // tapKey finds an exchange's responseTap from the request's context
 // (ReverseProxy's ModifyResponse sees only the outgoing request).
@@ -272,15 +286,14 @@ func (p *proxy) close() int64 {
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.inFlight.Add(1)
-	conn, _ := r.Context().Value(connKey{}).(*observed.Conn)
-	if conn == nil {
-		conn = &observed.Conn{Server: p.server}
+	pc, _ := r.Context().Value(connKey{}).(*proxyConn)
+	if pc == nil {
+		pc = &proxyConn{conn: &observed.Conn{Server: p.server}}
 	}
-	if conn.Client == "" {
-		// A connection's requests are served one after another: the
-		// first sets it, before its row is queued.
-		conn.Client = r.RemoteAddr
-	}
+	// The first request sets it, before its row is queued; over HTTP/2 a
+	// connection's streams are served at once.
+	pc.once.Do(func() { pc.conn.Client = r.RemoteAddr })
+	conn := pc.conn
 	req := &observed.Message{
 		Method: r.Method, Target: r.RequestURI, Proto: r.Proto,
 		Headers: headerList(r.Host, r.Header), Start: start.UnixNano(), End: start.UnixNano(),
@@ -330,6 +343,11 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // exchange is the row of an exchange the reverse proxy is done with;
 // aborted: its answer's copy failed part way.
 func (t *responseTap) exchange(aborted bool, p *proxy) proxied {
+	if tap, _ := t.reqBody.(*bodyTap); tap != nil {
+		// The request's row is the writer goroutine's from here: bytes an
+		// HTTP/2 transport still reads are not counted into it.
+		tap.seal()
+	}
 	x := proxied{conn: t.conn, req: t.req, resp: t.msg, own: t.own}
 	switch {
 	case t.gaveUp:
@@ -346,11 +364,6 @@ func (t *responseTap) exchange(aborted bool, p *proxy) proxied {
 	}
 	x.resp.End = time.Now().UnixNano()
 	x.resp.Trailers = t.trailers()
-	if tap, _ := t.reqBody.(*bodyTap); tap != nil {
-		// The request's row is the writer goroutine's from here: bytes an
-		// HTTP/2 transport still reads are not counted into it.
-		tap.seal()
-	}
 	if t.grpc != nil {
 		x.resp.Messages = t.grpc.N
 		if tap, _ := t.reqBody.(*bodyTap); tap != nil {
@@ -398,9 +411,12 @@ func lowerNames(hs []trace.Header) []trace.Header {
 }
 
 // upstreamTransport is what the proxy forwards with: net/http's default
-// (HTTP/1.1, or HTTP/2 by ALPN to an https:// upstream), and for a
-// client that spoke HTTP/2 to an http:// upstream, HTTP/2 by prior
-// knowledge (h2c), unless http1.
+// (HTTP/1.1, or HTTP/2 by ALPN to an https:// upstream), and to an
+// http:// upstream HTTP/2 by prior knowledge (h2c), unless http1, for a
+// client that spoke h2c itself (a service or gRPC client, whose upstream
+// speaks it too) and for gRPC calls (which need HTTP/2 end to end). A
+// browser's HTTP/2 over TLS goes on as HTTP/1.1, as a TLS terminator
+// sends it to the application behind it.
 func upstreamTransport(u *url.URL, http1 bool) http.RoundTripper {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if http1 || u.Scheme != "http" {
@@ -412,13 +428,21 @@ func upstreamTransport(u *url.URL, http1 bool) http.RoundTripper {
 	return byProto{h1: base, h2: h2c}
 }
 
-// byProto sends a request on as the client sent it: HTTP/2 by h2, the
-// rest by h1 (ReverseProxy's outgoing request keeps the incoming one's
-// protocol version).
+// byProto sends h2c clients' requests and gRPC calls by h2, the rest by
+// h1 (ReverseProxy's outgoing request keeps the incoming one's protocol
+// version and TLS state).
 type byProto struct{ h1, h2 http.RoundTripper }
 
+func (b byProto) CloseIdleConnections() {
+	for _, t := range []http.RoundTripper{b.h1, b.h2} {
+		if c, ok := t.(interface{ CloseIdleConnections() }); ok {
+			c.CloseIdleConnections()
+		}
+	}
+}
+
 func (b byProto) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.ProtoMajor == 2 {
+	if r.ProtoMajor == 2 && (r.TLS == nil || strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/grpc")) {
 		return b.h2.RoundTrip(r)
 	}
 	return b.h1.RoundTrip(r)

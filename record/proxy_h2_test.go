@@ -94,8 +94,11 @@ func TestProxySpeaksHTTP2(t *testing.T) {
 	}{
 		{"clear text", Config{}, "http", map[string][]string{"/h1": {"--http1.1"}, "/h2c": {"--http2-prior-knowledge"}},
 			map[string]string{"/h1": "HTTP/1.1", "/h2c": "HTTP/2.0"}},
-		{"TLS", Config{TLSCert: cert, TLSKey: key}, "https", map[string][]string{"/h1": {"--http1.1"}, "/h2": {"--http2"}},
-			map[string]string{"/h1": "HTTP/1.1", "/h2": "HTTP/2.0"}},
+		// A browser's HTTP/2 over TLS goes on as HTTP/1.1, as a TLS
+		// terminator's does; a gRPC call over TLS goes on as h2c.
+		{"TLS", Config{TLSCert: cert, TLSKey: key}, "https", map[string][]string{"/h1": {"--http1.1"}, "/h2": {"--http2"},
+			"/h2grpc": {"--http2", "-H", "Content-Type: application/grpc"}},
+			map[string]string{"/h1": "HTTP/1.1", "/h2": "HTTP/1.1", "/h2grpc": "HTTP/2.0"}},
 		{"--upstream-http1", Config{UpstreamHTTP1: true}, "http", map[string][]string{"/h2c": {"--http2-prior-knowledge"}},
 			map[string]string{"/h2c": "HTTP/1.1"}},
 	} {
@@ -137,5 +140,48 @@ func TestProxySpeaksHTTP2(t *testing.T) {
 	_, err = Proxy(context.Background(), "127.0.0.1:0", up.URL, Config{Out: t.TempDir() + "/", TLSCert: cert, TLSKey: cert})
 	if err == nil || !IsBadInput(err) || !strings.Contains(err.Error(), "--tls-key") {
 		t.Errorf("a key that is a certificate: %v", err)
+	}
+}
+
+// Streams of one HTTP/2 connection are served at once: 20 at a time on
+// one h2c connection are 20 rows of that connection and its client.
+func TestProxyConcurrentStreams(t *testing.T) {
+	up := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Write([]byte("ok"))
+	}))
+	up.Config.Protocols = new(http.Protocols)
+	up.Config.Protocols.SetHTTP1(true)
+	up.Config.Protocols.SetUnencryptedHTTP2(true)
+	up.Start()
+	defer up.Close()
+	_, rows := runProxyWith(t, up.URL, Config{MaxBody: 1 << 10}, func(addr string) {
+		tr := &http.Transport{Protocols: new(http.Protocols)}
+		tr.Protocols.SetUnencryptedHTTP2(true)
+		defer tr.CloseIdleConnections()
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Go(func() {
+				req, _ := http.NewRequest("POST", fmt.Sprintf("http://%s/s/%d", addr, i), strings.NewReader(strings.Repeat("b", 100*i)))
+				resp, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+		wg.Wait()
+	})
+	if len(rows) != 20 {
+		t.Fatalf("%d rows, want 20", len(rows))
+	}
+	for _, e := range rows {
+		var i int
+		fmt.Sscanf(e.Path, "/s/%d", &i)
+		if e.Conn != rows[0].Conn || e.Client != rows[0].Client || !strings.HasPrefix(e.Client, "127.0.0.1:") || e.ReqSize != int64(100*i) || e.Status != 200 || e.Proto != "HTTP/2.0" {
+			t.Errorf("row %s: conn %d client %q, %d bytes, status %d, %s", e.Path, e.Conn, e.Client, e.ReqSize, e.Status, e.Proto)
+		}
 	}
 }

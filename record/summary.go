@@ -72,19 +72,27 @@ func (s *Summary) Print(w io.Writer) {
 
 // printPackets writes the packet, TCP and HTTP parsing lines of a capture.
 func (s *Summary) printPackets(w io.Writer) {
-	c, h, h2 := s.Capture, s.Capture.HTTP, s.Capture.HTTP2
+	c := s.Capture
 	fmt.Fprintf(w, "  packets      %d (%s on the wire): %d TCP (%d bare ACKs), %d other, %d malformed, %d IP fragments, %d cut by snaplen\n",
 		c.Packets, bytesIEC(c.Bytes), c.TCP, c.BareACKs, c.Other, c.Malformed, c.Fragments, c.Truncated)
 	if d := c.Decapsulated; d.Total() > 0 {
 		fmt.Fprintf(w, "  decapsulated %d tunnel headers taken off: %d VXLAN, %d GENEVE, %d GRE, %d ERSPAN\n", d.Total(), d.VXLAN, d.GENEVE, d.GRE, d.ERSPAN)
 	}
 	fmt.Fprintf(w, "  connections  %d\n", c.Connections)
+	s.printParsed(w, "bytes lost in capture", "TCP streams")
+}
+
+// printParsed writes the HTTP/1.x and HTTP/2 parsing lines of a capture
+// or a --tls recording: lost says how bytes are lost, streams what
+// their gaps are in.
+func (s *Summary) printParsed(w io.Writer, lost, streams string) {
+	h, h2 := s.Capture.HTTP, s.Capture.HTTP2
 	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges+h2.Exchanges, h.Unanswered+h2.Unanswered)
 	s.printLeftOut(w)
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost in capture), %d responses without their request\n", h.Incomplete+h2.Incomplete, h.Orphans+h2.Orphans)
-	fmt.Fprintf(w, "  lost         %d gaps in TCP streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
-		h.Gaps+h2.Gaps, bytesIEC(h.LostBytes+h2.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
+	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (%s), %d responses without their request\n", h.Incomplete+h2.Incomplete, lost, h.Orphans+h2.Orphans)
+	fmt.Fprintf(w, "  lost         %d gaps in %s (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
+		h.Gaps+h2.Gaps, streams, bytesIEC(h.LostBytes+h2.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
 	if h.ProxyHeaders > 0 || h.ProxyBad > 0 {
 		fmt.Fprintf(w, "  proxy        %d PROXY protocol headers stripped (client = the address they carry), %d bad ones (their address not used)\n",
 			h.ProxyHeaders, h.ProxyBad)

@@ -123,7 +123,7 @@ func onPorts(ports []uint16, c *tlsprobe.Chunk) bool {
 
 func (s *Summary) fillTLS(p *tlsprobe.Probe, a *tlsprobe.Assembler, out *parts, start time.Time) {
 	s.TLS.Probe = p.Stats()
-	s.TLS.Conns, s.Capture.HTTP = a.Stats()
+	s.TLS.Conns, s.Capture.HTTP, s.Capture.HTTP2 = a.Stats()
 	s.Capture.Connections = s.TLS.Conns.Connections
 	s.OutputBytes = out.Bytes()
 	s.Elapsed = time.Since(start)
@@ -132,7 +132,7 @@ func (s *Summary) fillTLS(p *tlsprobe.Probe, a *tlsprobe.Assembler, out *parts, 
 // printTLS writes the lines of a --tls recording: what was attached,
 // what the ring buffer lost, the connections and the HTTP parsing.
 func (s *Summary) printTLS(w io.Writer) {
-	t, h := s.TLS, s.Capture.HTTP
+	t := s.TLS
 	p, c := t.Probe, t.Conns
 	for _, a := range p.Attached {
 		fmt.Fprintf(w, "  attached     %s\n", a)
@@ -150,10 +150,5 @@ func (s *Summary) printTLS(w io.Writer) {
 	}
 	fmt.Fprintf(w, "  connections  %d: %d first seen mid-message, %d without socket addresses, %d seen from both ends (recorded once), %d closed idle\n",
 		c.Connections, c.MissedStart, c.NoAddress, c.OtherEnd, c.Idle)
-	fmt.Fprintf(w, "  exchanges    %d written: %d with a response, %d unanswered", s.Written, h.Exchanges, h.Unanswered)
-	s.printLeftOut(w)
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  incomplete   %d exchanges dropped (bytes lost), %d responses without their request\n", h.Incomplete, h.Orphans)
-	fmt.Fprintf(w, "  lost         %d gaps in the streams (%s known lost), %d resyncs, %s of non-HTTP bytes skipped\n",
-		h.Gaps, bytesIEC(h.LostBytes), h.Resyncs, bytesIEC(h.SkippedBytes))
+	s.printParsed(w, "bytes lost", "the streams")
 }

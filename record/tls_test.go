@@ -71,6 +71,9 @@ func linkedLibssl(t *testing.T, path string) string {
 // serving the same files.
 type nginx struct {
 	tlsPort, plainPort uint16
+	// h2TLSPort offers HTTP/2 by ALPN (and HTTP/1.1); h2PlainPort speaks
+	// h2c by prior knowledge: the same files.
+	h2TLSPort, h2PlainPort uint16
 	cmd                *exec.Cmd
 }
 
@@ -94,7 +97,7 @@ func startNginx(t *testing.T) *nginx {
 	os.MkdirAll(www, 0o755)
 	os.WriteFile(filepath.Join(www, "small.txt"), []byte("hello, tls\n"), 0o644)
 	os.WriteFile(filepath.Join(www, "big.bin"), []byte(strings.Repeat("0123456789abcdef", bigSize/16)), 0o644)
-	n := &nginx{tlsPort: freePort(t), plainPort: freePort(t)}
+	n := &nginx{tlsPort: freePort(t), plainPort: freePort(t), h2TLSPort: freePort(t), h2PlainPort: freePort(t)}
 	site := fmt.Sprintf(`root %s; location = /echo { return 200 "echo\n"; }`, www)
 	conf := fmt.Sprintf(`user root;
 worker_processes 1;
@@ -110,8 +113,10 @@ http {
 	keepalive_timeout 60s;
 	server { listen 127.0.0.1:%[2]d ssl; ssl_certificate %[4]s; ssl_certificate_key %[5]s; %[6]s }
 	server { listen 127.0.0.1:%[3]d; %[6]s }
+	server { listen 127.0.0.1:%[7]d ssl http2; ssl_certificate %[4]s; ssl_certificate_key %[5]s; %[6]s }
+	server { listen 127.0.0.1:%[8]d http2; %[6]s }
 }
-`, dir, n.tlsPort, n.plainPort, cert, key, site)
+`, dir, n.tlsPort, n.plainPort, cert, key, site, n.h2TLSPort, n.h2PlainPort)
 	path := filepath.Join(dir, "nginx.conf")
 	os.WriteFile(path, []byte(conf), 0o600)
 	n.cmd = exec.Command("nginx", "-p", dir, "-c", path)
@@ -131,7 +136,7 @@ http {
 			<-done
 		}
 	})
-	for _, p := range []uint16{n.tlsPort, n.plainPort} {
+	for _, p := range []uint16{n.tlsPort, n.plainPort, n.h2TLSPort, n.h2PlainPort} {
 		waitListening(t, p)
 	}
 	return n
@@ -380,6 +385,64 @@ func TestTLSEqualsPcap(t *testing.T) {
 		if e.Server != fmt.Sprintf("127.0.0.1:%d", n.tlsPort) || !strings.HasPrefix(e.Client, "127.0.0.1:") {
 			t.Errorf("row %s %s: client %s server %s", e.Method, e.Path, e.Client, e.Server)
 		}
+	}
+}
+
+// HTTP/2 inside TLS (curl --http2 to nginx's `ssl http2` listener: ALPN
+// h2): the trace --tls makes is the trace --pcap makes of the same
+// requests over h2c (prior knowledge) to nginx's clear-text http2
+// listener: every stream, with its method, path, status, sizes, session
+// and connection.
+func TestTLSH2EqualsPcap(t *testing.T) {
+	lib := needTLSProbe(t)
+	n := startNginx(t)
+	traffic := func(flag, base string) {
+		run := func(args ...string) {
+			args = append([]string{"-sSk", flag, "--max-time", "20", "-H", "X-API-Key: key-h2"}, args...)
+			if out, err := exec.Command("curl", args...).CombinedOutput(); err != nil {
+				t.Fatalf("curl %s: %v: %s", strings.Join(args, " "), err, out)
+			}
+		}
+		run("-o", "/dev/null", base+"/small.txt")
+		// No body to /echo: nginx answers a `return` before reading it and
+		// resets the stream, which curl over h2c reports as an error.
+		run("-o", "/dev/null", base+"/echo?q=h2")
+		// Three streams at once on one connection.
+		run("-Z", "--parallel-immediate", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null", base+"/big.bin", base+"/missing", base+"/small.txt?n=2")
+	}
+	const sent = 5
+	tlsRows, sum := recordTLS(t, []tlsprobe.Target{{Lib: lib}}, n.h2TLSPort, sent, func() {
+		traffic("--http2", fmt.Sprintf("https://127.0.0.1:%d", n.h2TLSPort))
+	})
+	plainRows := recordPcap(t, n.h2PlainPort, func() {
+		traffic("--http2-prior-knowledge", fmt.Sprintf("http://127.0.0.1:%d", n.h2PlainPort))
+	})
+	// The parallel transfers start in either order: by path, without the
+	// connection's place; the connections are counted apart.
+	byPath := func(rows []trace.Exchange) []string {
+		out := shape(rows)
+		conns := map[int64]bool{}
+		for i := range out {
+			out[i], _, _ = strings.Cut(out[i], " conn=")
+			conns[rows[i].Conn] = true
+		}
+		slices.Sort(out)
+		return append(out, fmt.Sprintf("%d connections", len(conns)))
+	}
+	got, want := byPath(tlsRows), byPath(plainRows)
+	if len(want) != sent+1 {
+		t.Fatalf("--pcap recorded %d exchanges of %d sent:\n%s", len(want)-1, sent, strings.Join(want, "\n"))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("--tls and --pcap traces differ:\n%s", diffLines(want, got))
+	}
+	for _, e := range tlsRows {
+		if e.Proto != "HTTP/2.0" {
+			t.Errorf("row %s %s: proto %q", e.Method, e.Path, e.Proto)
+		}
+	}
+	if h2 := sum.Capture.HTTP2; h2.Exchanges != sent || h2.NoStart != 0 {
+		t.Errorf("HTTP/2 stats %+v: want %d exchanges, every connection from its start", h2, sent)
 	}
 }
 

@@ -48,22 +48,20 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	defer client.CloseIdleConnections()
 	h2 := newH2Clients(client, 1, 1)
 	defer h2.close()
-	send := func(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, error) {
-		if p.h2 {
-			c = h2.client(0)
-		}
-		return probeOnce(ctx, c, p)
-	}
+	var fc *fastClient
 	if o.Client != ClientNetHTTP && t.Base.Scheme == "http" {
 		// The run's own client (Config.Client), as the run would send.
-		fc := newFastClient(ctx, o)
+		fc = newFastClient(ctx, o)
 		defer fc.close()
-		send = func(ctx context.Context, c *http.Client, p *Prepared) (int, []byte, error) {
-			if p.h2 {
-				return probeOnce(ctx, h2.client(0), p)
-			}
+	}
+	send := func(ctx context.Context, p *Prepared) (int, []byte, error) {
+		switch {
+		case p.h2:
+			return probeOnce(ctx, h2.client(0), p)
+		case fc != nil:
 			return probeOwn(ctx, fc, p)
 		}
+		return probeOnce(ctx, client, p)
 	}
 	var lines []CheckLine
 	ok := func(format string, a ...any) { lines = append(lines, CheckLine{Text: fmt.Sprintf(format, a...)}) }
@@ -74,20 +72,24 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		warn("--insecure: the certificate of %s is not verified", t)
 	}
 
-	probe, err := chooseProbe(sessions)
+	probe, sawH2, err := chooseProbe(sessions)
 	if err != nil {
 		return lines, err
 	}
-	// GET / over the protocol the recorded one goes over.
+	// GET / over the protocol the recorded GET goes over, or over HTTP/2
+	// when some requests do (a trace of gRPC calls has no GET).
 	rootReq := &session.Request{Method: "GET", Path: "/"}
-	if probe != nil {
+	switch {
+	case probe != nil:
 		rootReq.Proto = probe.Proto
+	case sawH2:
+		rootReq.Proto = "HTTP/2.0"
 	}
 	root, err := t.Prepare(rootReq)
 	if err != nil {
 		return lines, err
 	}
-	status, body, err := send(ctx, client, root)
+	status, body, err := send(ctx, root)
 	if err != nil && Classify(err) == LabelNoH2C {
 		return lines, fmt.Errorf("%s answers, but %s.%s", t, LabelNoH2C, hintFor(err, ""))
 	}
@@ -107,7 +109,7 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	if err != nil {
 		return lines, err
 	}
-	status, _, err = send(ctx, client, p)
+	status, _, err = send(ctx, p)
 	if err != nil {
 		return lines, fmt.Errorf("%s %s failed: %s.%s", probe.Method, probe.Path, Classify(err), hintFor(err, ""))
 	}
@@ -148,10 +150,11 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 	return lines, nil
 }
 
-// over says what protocol p went over, when it is HTTP/2.
+// over says what protocol p went over, when it is HTTP/2 (a TLS target
+// without h2 by ALPN is refused at its handshake: see h2Clients).
 func over(p *Prepared) string {
 	if p.h2 {
-		return " over HTTP/2"
+		return " over " + protoOf(p)
 	}
 	return ""
 }
@@ -191,8 +194,9 @@ func probeOwn(ctx context.Context, fc *fastClient, p *Prepared) (int, []byte, er
 // X-Auth-Token say, would be sent redacted and look refused), recorded
 // 2xx (a 404 now then says the path is wrong), on a route without an id
 // (which the target may not have). It reads at most the first 1000
-// sessions, fewer when one has all four.
-func chooseProbe(sessions *session.Source) (*session.Request, error) {
+// sessions, fewer when one has all four; it also says whether a request
+// among those read was recorded over HTTP/2.
+func chooseProbe(sessions *session.Source) (*session.Request, bool, error) {
 	refusedRoutes := map[string]bool{}
 	var gets []*session.Request
 	score := func(r *session.Request) int {
@@ -212,14 +216,16 @@ func chooseProbe(sessions *session.Source) (*session.Request, error) {
 		return n
 	}
 	var best *session.Request
+	h2 := false
 	bestScore := -1
 	for i := 0; sessions != nil && i < min(sessions.Len(), 1000) && bestScore < 15; i++ {
 		s, err := sessions.Session(i)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for j := range s.Requests {
 			r := &s.Requests[j]
+			h2 = h2 || recordedOverH2(r.Proto)
 			if refused(int(r.Status)) {
 				refusedRoutes[r.Route] = true
 			}
@@ -238,7 +244,7 @@ func chooseProbe(sessions *session.Source) (*session.Request, error) {
 			best, bestScore = r, n
 		}
 	}
-	return best, nil
+	return best, h2, nil
 }
 
 // sendsRedacted says p carries a recorded credential as its redacted hash.

@@ -2,7 +2,10 @@ package replay
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -209,20 +212,42 @@ func TestCheckOverH2(t *testing.T) {
 	both.Config.Protocols.SetUnencryptedHTTP2(true)
 	both.Start()
 	t.Cleanup(both.Close)
+	tlsH1 := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})) // ALPN: http/1.1 only
+	t.Cleanup(tlsH1.Close)
+	// A TLS server that ignores ALPN (chooses none), as nginx without
+	// http2 does: the handshake succeeds, and would give HTTP/1.1.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	noALPN := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}), ErrorLog: log.New(io.Discard, "", 0)}
+	go noALPN.Serve(tls.NewListener(ln, &tls.Config{Certificates: tlsH1.TLS.Certificates}))
+	t.Cleanup(func() { noALPN.Close() })
+	noALPNURL := "https://" + ln.Addr().String()
 	src := session.FromSessions([]session.Session{{Key: "s", Requests: []session.Request{
 		{ID: 1, Method: "GET", Path: "/items", Route: "/items", Status: 200, Kind: "read", Proto: "HTTP/2.0"}}}})
+	// gRPC calls only: no GET to probe with, and GET / goes over HTTP/2.
+	calls := session.FromSessions([]session.Session{{Key: "s", Requests: []session.Request{
+		{ID: 1, Method: "POST", Path: "/pkg.S/M", Route: "/pkg.S/M", Status: 200, Kind: "write", Proto: "HTTP/2.0"}}}})
 	for _, tc := range []struct {
 		url, protocol, want string
 		fails               bool
+		src                 *session.Source
 	}{
-		{both.URL, ProtocolRecorded, "answered 200 (recorded 200) over HTTP/2", false},
-		{h1.URL, ProtocolRecorded, LabelNoH2C + ". To fix: give --http1", true},
-		{h1.URL, ProtocolHTTP1, "answered 200 (recorded 200)", false},
+		{both.URL, ProtocolRecorded, "answered 200 (recorded 200) over HTTP/2", false, src},
+		{h1.URL, ProtocolRecorded, LabelNoH2C + ". To fix: give --http1", true, src},
+		{h1.URL, ProtocolRecorded, LabelNoH2C, true, calls},
+		{both.URL, ProtocolRecorded, "reachable: GET " + both.URL + "/ answered 200 over HTTP/2", false, calls},
+		{h1.URL, ProtocolHTTP1, "answered 200 (recorded 200)", false, src},
+		{tlsH1.URL, ProtocolRecorded, LabelNoH2TLS + ". To fix: give --http1", true, src},
+		{tlsH1.URL, ProtocolHTTP1, "answered 200 (recorded 200)", false, src},
+		{noALPNURL, ProtocolRecorded, LabelNoH2TLS + ". To fix: give --http1", true, src},
+		{noALPNURL, ProtocolHTTP1, "answered 200 (recorded 200)", false, src},
 	} {
 		tgt, _ := ParseTarget(tc.url)
 		tgt.Protocol = tc.protocol
 		for _, client := range []string{ClientAuto, ClientNetHTTP} {
-			lines, err := Check(context.Background(), tgt, src, ClientOptions{Timeout: 5 * time.Second, Client: client})
+			lines, err := Check(context.Background(), tgt, tc.src, ClientOptions{Timeout: 5 * time.Second, Client: client, Insecure: true})
 			got := fmt.Sprint(lines)
 			if err != nil {
 				got = err.Error()

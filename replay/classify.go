@@ -30,10 +30,14 @@ const (
 // answer to the preface): it speaks no HTTP/2 without TLS.
 const LabelNoH2C = "the target does not speak HTTP/2 without TLS (h2c): its answer was not HTTP/2"
 
+// LabelNoH2TLS is the error of a request sent over HTTP/2 to a TLS target
+// that did not choose h2 by ALPN at the handshake.
+const LabelNoH2TLS = "the target does not speak HTTP/2 over TLS: it chose no h2 by ALPN"
+
 // Hint is what to try for a TLS failure label, or for LabelNoH2C; "".
 func Hint(label string) string {
 	switch label {
-	case LabelNoH2C:
+	case LabelNoH2C, LabelNoH2TLS:
 		return "give --http1 to send the requests recorded over HTTP/2 over HTTP/1.1, or point --host at the target's HTTP/2 port"
 	case LabelTLSUnknownAuthority:
 		return "pass the CA that signed the target's certificate with --ca-cert FILE, or --insecure to skip verification"
@@ -55,6 +59,9 @@ func Hint(label string) string {
 // Classify turns a transport error into a short, stable label for the
 // results' error column and the failures report.
 func Classify(err error) string {
+	if errors.Is(err, errNoALPNH2) {
+		return LabelNoH2TLS
+	}
 	if label := classifyTLS(err); label != "" {
 		return label
 	}
@@ -102,7 +109,13 @@ func classifyTLS(err error) string {
 		alert    tls.AlertError
 		op       *net.OpError
 	)
+	// 120: no_application_protocol, a server refusing our ALPN: only the
+	// HTTP/2 clients offer one (h2), the HTTP/1.1 ones none.
+	const noApplicationProtocol = tls.AlertError(120)
 	switch {
+	case errors.As(err, &alert) && alert == noApplicationProtocol,
+		errors.As(err, &op) && op.Op == "remote error" && op.Err != nil && strings.HasSuffix(op.Err.Error(), noApplicationProtocol.Error()):
+		return LabelNoH2TLS
 	case errors.As(err, &unknown):
 		return LabelTLSUnknownAuthority
 	case errors.As(err, &hostname):
@@ -143,6 +156,10 @@ func classifyH2(msg string) string {
 	case strings.Contains(msg, "stream error: ") && strings.Contains(msg, "received from peer"):
 		// "stream error: stream ID 3; INTERNAL_ERROR; received from peer"
 		return "stream reset by the server: " + h2Code(msg[strings.Index(msg, "stream error: "):], "; ", ";")
+	case strings.Contains(msg, "stream error: "):
+		// One the client found ("...; PROTOCOL_ERROR; invalid header
+		// field value for \"X-Foo\""): its code, not the server's text.
+		return "HTTP/2 stream error: " + h2Code(msg[strings.Index(msg, "stream error: "):], "; ", ";")
 	case strings.Contains(msg, "server sent GOAWAY"):
 		// "http2: server sent GOAWAY and closed the connection;
 		// LastStreamID=1, ErrCode=ENHANCE_YOUR_CALM, debug=..."

@@ -118,6 +118,7 @@ func TestClassifyH2(t *testing.T) {
 		`http2: server sent GOAWAY and closed the connection; LastStreamID=1, ErrCode=<script>, debug=""`:                            "connection sent away by the server (GOAWAY unknown code)",
 		"http2: failed reading the frame payload: http2: frame too large, note that the frame header looked like an HTTP/1.1 header": LabelNoH2C,
 		`Get "http://127.0.0.1:8000/": http2: frame too large`:                                                                       LabelNoH2C,
+		`stream error: stream ID 5; PROTOCOL_ERROR; invalid header field value for "X-Foo"`:                                          "HTTP/2 stream error: PROTOCOL_ERROR",
 		"http2: client connection force closed via ClientConn.Close":                                                                 "connection closed before the response ended",
 	} {
 		if got := Classify(errors.New(msg)); got != want {

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"crypto/tls"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,6 +27,10 @@ const (
 // default (nginx 128, Go 250, the RFC's advice at least 100), so one
 // user's request never waits for another's stream.
 const DefaultStreams = 100
+
+// errNoALPNH2 is the handshake error of a TLS target that did not choose
+// h2 (LabelNoH2TLS).
+var errNoALPNH2 = errors.New("the server did not choose h2 by ALPN")
 
 // recordedOverH2 says whether a request recorded over proto goes over
 // HTTP/2 as recorded.
@@ -64,12 +70,24 @@ func newH2Clients(base *http.Client, users, streams int) *h2Clients {
 		tr.Protocols.SetHTTP2(true)
 		tr.Protocols.SetUnencryptedHTTP2(true)
 		tr.MaxIdleConnsPerHost = 2 // a connection is many users'
-		// Over HTTP/2 this bounds the connections being dialled at
-		// once, not those open (net/http's doc): the users starting
-		// together wait for one connection rather than each dialling
-		// its own, and a server that allows fewer streams than users
-		// still gets a second connection.
+		// The users starting together wait for one connection rather
+		// than each dialling its own; a server that allows fewer
+		// streams at once than the users sharing it still gets a second
+		// one (net/http dials again when a connection has no room).
 		tr.MaxConnsPerHost = 1
+		// A TLS server that does not choose h2 by ALPN is refused at the
+		// handshake: net/http would speak HTTP/1.1 to it, every user on
+		// this one connection.
+		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+		if tr.TLSClientConfig == nil {
+			tr.TLSClientConfig = &tls.Config{}
+		}
+		tr.TLSClientConfig.VerifyConnection = func(cs tls.ConnectionState) error {
+			if cs.NegotiatedProtocol != "h2" {
+				return errNoALPNH2
+			}
+			return nil
+		}
 		cl := *base
 		cl.Transport = tr
 		c.clients[i] = &cl
@@ -88,6 +106,19 @@ func (c *h2Clients) close() {
 	}
 }
 
+// isGRPCCall says whether recorded request headers make a gRPC call whose
+// status comes in the answer's headers or trailers: gRPC-Web
+// (application/grpc-web*, a browser's) carries it in the body instead,
+// and is replayed as any request.
+func isGRPCCall(hs []trace.Header) bool {
+	ct, _ := trace.HeaderValue(hs, "Content-Type")
+	return trace.IsGRPC(hs) && !strings.HasPrefix(strings.ToLower(ct), "application/grpc-web")
+}
+
+// maxGRPCMessage bounds the grpc-message kept in a results row: it is the
+// server's text, and a row per request.
+const maxGRPCMessage = 256
+
 // grpcAnswer is a gRPC answer's grpc-status and grpc-message (percent
 // decoded, as gRPC's tools show it): from its trailers, read once its
 // body was, or from the headers of a trailers-only answer. A 200 without
@@ -98,6 +129,9 @@ func grpcAnswer(resp *http.Response) (status int32, message string, ok bool) {
 	status, message, ok = grpcStatusOf(resp)
 	if !ok && resp.StatusCode == http.StatusOK {
 		return 13, "no grpc-status in the answer", true
+	}
+	if len(message) > maxGRPCMessage {
+		message = strings.ToValidUTF8(message[:maxGRPCMessage], "")
 	}
 	return status, message, ok
 }

@@ -29,8 +29,7 @@ type sender struct {
 	// fast, when set, sends to plain http:// targets (replay's own
 	// HTTP/1.1 client); client sends the rest.
 	fast *fastClient
-	// h2 sends the requests that go over HTTP/2 (Prepared.h2); nil when
-	// none do.
+	// h2 sends the requests that go over HTTP/2 (Prepared.h2).
 	h2     *h2Clients
 	target *Target
 	// abandon is the context requests are sent under: when it ends, those

@@ -184,7 +184,7 @@ func (t *Target) Prepare(r *session.Request) (*Prepared, error) {
 	}
 	u, us := t.urlOf(path)
 	p := &Prepared{Recorded: r, target: t, method: r.Method, url: u, header: http.Header{}, host: t.Base.Host, urlString: us,
-		h2: t.Protocol == ProtocolHTTP2 || (t.Protocol == ProtocolRecorded && recordedOverH2(r.Proto)), grpc: trace.IsGRPC(r.Headers)}
+		h2: t.Protocol == ProtocolHTTP2 || (t.Protocol == ProtocolRecorded && recordedOverH2(r.Proto)), grpc: isGRPCCall(r.Headers)}
 	for _, h := range r.Headers {
 		name := http.CanonicalHeaderKey(h.Name)
 		switch {

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/replaykit/replaykit/h2stream"
 	"github.com/replaykit/replaykit/httpstream"
 	"github.com/replaykit/replaykit/observed"
 )
@@ -42,6 +43,7 @@ type AssemblerStats struct {
 // no more), so each direction's bytes are in order.
 type Assembler struct {
 	streams *httpstream.Streams
+	h2      *h2stream.Streams
 	idle    time.Duration
 	conns   map[connKey]*conn
 	// ends names the connection that owns a TCP connection's addresses,
@@ -60,7 +62,10 @@ type ends struct{ client, server netip.AddrPort }
 
 type conn struct {
 	id int64
+	// hc parses HTTP/1.x; h2, instead, HTTP/2 (ALPN h2: the client's
+	// first bytes are the preface, or the server's its SETTINGS).
 	hc *httpstream.Conn
+	h2 *h2stream.Conn
 	// processIsClient says the traced process is the connection's client:
 	// what it sends is the requests.
 	processIsClient bool
@@ -76,11 +81,15 @@ func NewAssembler(opts httpstream.Options, idle time.Duration, sink observed.Sin
 	if idle <= 0 {
 		idle = 2 * time.Minute
 	}
-	return &Assembler{streams: httpstream.New(opts, sink), idle: idle, conns: map[connKey]*conn{}, ends: map[ends]connKey{}}
+	return &Assembler{streams: httpstream.New(opts, sink), h2: h2stream.New(h2stream.Options{MaxBody: opts.MaxBody, MaxRespBody: opts.MaxRespBody}, sink),
+		idle: idle, conns: map[connKey]*conn{}, ends: map[ends]connKey{}}
 }
 
-// Stats returns the assembler's counters and the HTTP parsers'.
-func (a *Assembler) Stats() (AssemblerStats, httpstream.Stats) { return a.stats, a.streams.Stats() }
+// Stats returns the assembler's counters and the HTTP/1.x and HTTP/2
+// parsers'.
+func (a *Assembler) Stats() (AssemblerStats, httpstream.Stats, h2stream.Stats) {
+	return a.stats, a.streams.Stats(), a.h2.Stats()
+}
 
 // Chunk feeds one chunk. Its Data may be reused once Chunk returns.
 func (a *Assembler) Chunk(ch *Chunk) {
@@ -111,9 +120,14 @@ func (a *Assembler) Chunk(ch *Chunk) {
 	}
 	skip := int(min(ch.Lost, 1<<40))
 	tl := httpstream.FixedTime(ch.Time.UnixNano())
-	if (ch.Dir == Sent) == c.processIsClient {
+	switch fromClient := (ch.Dir == Sent) == c.processIsClient; {
+	case c.h2 != nil && fromClient:
+		c.h2.FeedClient(ch.Data, tl, skip)
+	case c.h2 != nil:
+		c.h2.FeedServer(ch.Data, tl, skip)
+	case fromClient:
 		c.hc.FeedClient(ch.Data, tl, skip)
-	} else {
+	default:
 		c.hc.FeedServer(ch.Data, tl, skip)
 	}
 }
@@ -132,13 +146,20 @@ func (a *Assembler) open(k connKey, ch *Chunk) *conn {
 	a.stats.Connections++
 	c := &conn{id: a.stats.Connections - 1}
 	start := ch.Lost == 0
+	h2 := false
 	switch {
+	case start && h2stream.IsPreface(ch.Data):
+		c.processIsClient, h2 = ch.Dir == Sent, true
+	case start && h2stream.StartsWithSettings(ch.Data):
+		// An HTTP/2 server's SETTINGS, written before the client's
+		// preface was read: whoever wrote them is the server.
+		c.processIsClient, h2 = ch.Dir == Received, true
 	case start && looksLikeRequest(ch.Data):
 		c.processIsClient = ch.Dir == Sent
 	case start && looksLikeResponse(ch.Data):
 		c.processIsClient = ch.Dir == Received
 	default:
-		start = false
+		start, h2 = false, h2stream.LooksLikeFrames(ch.Data)
 		l, r := ch.Local.Port(), ch.Remote.Port()
 		if (l >= 32768) != (r >= 32768) {
 			c.processIsClient = l >= 32768
@@ -165,7 +186,12 @@ func (a *Assembler) open(k connKey, ch *Chunk) *conn {
 	} else {
 		a.stats.NoAddress++
 	}
-	if !c.otherEnd {
+	switch {
+	case c.otherEnd:
+	case h2:
+		// Without its start, HTTP/2 cannot be decoded (HPACK): counted.
+		c.h2 = a.h2.NewConn(c.id, client, server, !start)
+	default:
 		c.hc = a.streams.NewConn(c.id, client, server, !start)
 	}
 	a.conns[k] = c
@@ -179,13 +205,18 @@ func (a *Assembler) close(k connKey, c *conn, freed bool) {
 	if owner, ok := a.ends[c.ends]; ok && owner == k {
 		delete(a.ends, c.ends)
 	}
-	if c.hc == nil {
-		return
+	switch {
+	case c.h2 != nil:
+		if freed {
+			c.h2.ServerClosed()
+		}
+		c.h2.Close()
+	case c.hc != nil:
+		if freed {
+			c.hc.ServerClosed()
+		}
+		c.hc.Close()
 	}
-	if freed {
-		c.hc.ServerClosed()
-	}
-	c.hc.Close()
 }
 
 // Tick closes the connections idle since before now - idle, in the order

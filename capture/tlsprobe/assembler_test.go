@@ -67,7 +67,7 @@ func TestAssemblerBothEnds(t *testing.T) {
 	a.Chunk(chunk(1, 10, Received, client, server, resp))
 	a.Chunk(&Chunk{PID: 2, SSL: 20, Freed: true})
 	a.Chunk(&Chunk{PID: 1, SSL: 10, Freed: true})
-	st, _ := a.Stats()
+	st, _, _ := a.Stats()
 	if len(got) != 1 || st.OtherEnd != 1 || st.OtherEndBytes != int64(len(req)+len(resp)) || st.Connections != 2 {
 		t.Fatalf("rows %q, stats %+v", got, st)
 	}
@@ -86,7 +86,7 @@ func TestAssemblerLost(t *testing.T) {
 	lost.Lost = int64(len(resp))
 	a.Chunk(lost)
 	a.Close()
-	_, hs := a.Stats()
+	_, hs, _ := a.Stats()
 	if len(got) != 1 || got[0] != "0 127.0.0.1:40000->127.0.0.1:8443 GET /b 200" || hs.Gaps != 1 || hs.Incomplete != 1 {
 		t.Fatalf("rows %q, http %+v", got, hs)
 	}
@@ -102,7 +102,7 @@ func TestAssemblerReuseAndIdle(t *testing.T) {
 	a.Chunk(chunk(1, 10, Sent, other, server, req))
 	a.Chunk(chunk(1, 10, Received, other, server, resp))
 	a.Tick(t0.Add(2 * time.Minute))
-	st, _ := a.Stats()
+	st, _, _ := a.Stats()
 	want := rows{"0 127.0.0.1:40000->127.0.0.1:8443 GET /a 0", "1 127.0.0.1:40001->127.0.0.1:8443 GET /a 200"}
 	if fmt.Sprint(got) != fmt.Sprint(want) || st.Idle != 1 || st.Connections != 2 {
 		t.Fatalf("rows %q, stats %+v", got, st)
@@ -118,7 +118,7 @@ func TestAssemblerMissedStart(t *testing.T) {
 	a.Chunk(chunk(1, 10, Sent, client, server, req))
 	a.Chunk(chunk(1, 10, Received, client, server, resp))
 	a.Close()
-	st, _ := a.Stats()
+	st, _, _ := a.Stats()
 	if len(got) != 1 || st.MissedStart != 1 {
 		t.Fatalf("rows %q, stats %+v", got, st)
 	}
