@@ -74,7 +74,7 @@ type nginx struct {
 	// h2TLSPort offers HTTP/2 by ALPN (and HTTP/1.1); h2PlainPort speaks
 	// h2c by prior knowledge: the same files.
 	h2TLSPort, h2PlainPort uint16
-	cmd                *exec.Cmd
+	cmd                    *exec.Cmd
 }
 
 func freePort(t *testing.T) uint16 {
