@@ -14,7 +14,8 @@
 # polled every second as the page does, /metrics scraped every second),
 # which also keeps the live per-route table.
 #
-#   bench/metrics-cost.sh              # SECS=10, RUNS=3 of each (NOWEB=1: not the web UI)
+#   bench/metrics-cost.sh              # SECS=10, RUNS=3 of each (NOWEB=1: not the web UI;
+#                                      # RUNS a multiple of 3, 2 without it: each arm first as often)
 # Needs nginx, tcpdump, ab and python3 (Debian's nginx-light, tcpdump,
 # apache2-utils, python3), installed if missing.
 set -euo pipefail
@@ -83,7 +84,7 @@ one() {
 
 # web: the same run from the web UI; prints requests/s and the scrapes.
 web() {
-	rm -rf "$work/r"
+	rm -rf "$work/r" "$work/scrape0" "$work/scrape1" # no state of an earlier run read as this one's
 	taskset -c 1 bin/replay --web="127.0.0.1:$WPORT" --out "$work/r" --no-default-thresholds >"$work/web.out" 2>&1 &
 	local pid=$! tok="" status="" s
 	for _ in $(seq 100); do
@@ -115,24 +116,41 @@ web() {
 printf 'replay max rate, 64 users, no think time, %ss a run, replay on core 1, nginx on core 0 (%s)\n' "$SECS" "${STATIC:+a static file}${STATIC:-return 201}"
 printf '%-4s %-8s %12s %10s %24s\n' run metrics "requests/s" scrapes "last scrape's requests"
 off=() on=() webr=()
+arms=(off on)
+[ -n "${NOWEB:-}" ] || arms+=(web)
 for i in $(seq "$RUNS"); do
-	read -r r s _ <<<"$(one off)"
-	off+=("$r")
-	printf '%-4s %-8s %12s %10s\n' "$i" off "$r" "$s"
-	read -r r s n <<<"$(one on)"
-	on+=("$r")
-	printf '%-4s %-8s %12s %10s %24s\n' "$i" on "$r" "$s" "$n"
-	if [ -z "${NOWEB:-}" ]; then
-		read -r r s <<<"$(web)"
-		webr+=("$r")
-		printf '%-4s %-8s %12s %10s\n' "$i" web "$r" "$s"
-	fi
+	# Each round starts with the next arm (off on web, on web off, ...):
+	# the machine's drift over a round (a VM's neighbours) falls on each
+	# arm alike, not always on the last.
+	for k in $(seq 0 $((${#arms[@]} - 1))); do
+		arm=${arms[$(((i - 1 + k) % ${#arms[@]}))]}
+		case $arm in
+		off)
+			read -r r s _ <<<"$(one off)"
+			off+=("$r")
+			printf '%-4s %-8s %12s %10s\n' "$i" off "$r" "$s" ;;
+		on)
+			read -r r s n <<<"$(one on)"
+			on+=("$r")
+			printf '%-4s %-8s %12s %10s %24s\n' "$i" on "$r" "$s" "$n" ;;
+		web)
+			read -r r s <<<"$(web)"
+			webr+=("$r")
+			printf '%-4s %-8s %12s %10s\n' "$i" web "$r" "$s" ;;
+		esac
+	done
 done
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (v[int((NR+1)/2)] + v[int(NR/2)+1]) / 2}'; }
+# ratios A B: each round's A over its B (a paired comparison: the drift
+# between rounds, often more than the cost sought, falls out).
+ratios() {
+	local -n a=$1 b=$2
+	for i in "${!a[@]}"; do echo "${a[$i]} / ${b[$i]}" | bc -l; done
+}
 moff=$(median "${off[@]}")
 mon=$(median "${on[@]}")
-printf 'median of %s: off %s/s, on %s/s: on is %.3fx off\n' "$RUNS" "$moff" "$mon" "$(echo "$mon / $moff" | bc -l)"
+printf 'median of %s: off %.0f/s, on %.0f/s; median of the rounds'"'"' on/off: %.3fx\n' "$RUNS" "$moff" "$mon" "$(median $(ratios on off))"
 if ((${#webr[@]})); then
 	mweb=$(median "${webr[@]}")
-	printf 'median of %s: from the web UI %s/s: %.3fx off\n' "$RUNS" "$mweb" "$(echo "$mweb / $moff" | bc -l)"
+	printf 'median of %s: from the web UI %.0f/s; median of the rounds'"'"' web/off: %.3fx\n' "$RUNS" "$mweb" "$(median $(ratios webr off))"
 fi
