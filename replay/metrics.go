@@ -1,6 +1,7 @@
 package replay
 
 import (
+	"cmp"
 	"strconv"
 	"sync/atomic"
 
@@ -62,8 +63,12 @@ type seriesKey struct{ method, name string }
 
 type countedKey struct {
 	method, name string
-	code         int32 // the status; -1: an error
+	code         int32 // the status; -1: an error; grpcCode+N: gRPC status N
 }
+
+// grpcCode offsets a failed gRPC call's status in countedKey.code: its
+// label is "grpc-" and the status's name ("grpc-NOT_FOUND").
+const grpcCode = 1000
 
 type routeMetrics struct {
 	key      seriesKey // the labels: OtherName past MetricNames
@@ -77,7 +82,7 @@ func NewMetrics(run string) *Metrics {
 	labels := prometheus.Labels{"run": run}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "replaykit_requests_total", ConstLabels: labels,
-		Help: "Requests replayed (rows of the results file, abandoned ones left out), by method, route name and code: the HTTP status, or error for a transport error or a request the generator could not send.",
+		Help: "Requests replayed (rows of the results file, abandoned ones left out), by method, route name and code: the HTTP status, grpc-NAME for a gRPC call that failed with a 200 (grpc-NOT_FOUND), or error for a transport error or a request the generator could not send.",
 	}, []string{"method", "name", "code"})
 	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "replaykit_request_duration_seconds", ConstLabels: labels, Buckets: durationBuckets,
@@ -141,14 +146,22 @@ func (m *Metrics) observe(r *results.Result) {
 	}
 	rm := m.route(r.Method, r.Name)
 	code := r.Status
-	if r.Error != "" || code <= 0 {
+	switch {
+	case r.Error != "" || code <= 0:
 		code = -1
+	case r.GRPCStatus > 0 && code < 400:
+		// A gRPC call that failed with an HTTP 200: its own status, as
+		// analyze counts it.
+		code = grpcCode + min(r.GRPCStatus, 17)
 	}
 	ck := countedKey{rm.key.method, rm.key.name, code}
 	c := m.counts[ck]
 	if c == nil {
 		label := codeError
-		if code >= 0 {
+		switch {
+		case code >= grpcCode:
+			label = "grpc-" + cmp.Or(results.GRPCCodeName(code-grpcCode), "other")
+		case code >= 0:
 			label = strconv.Itoa(int(code))
 		}
 		c = m.requests.WithLabelValues(rm.key.method, rm.key.name, label)

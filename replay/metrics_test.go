@@ -249,8 +249,14 @@ func TestMetricsObserve(t *testing.T) {
 				{Method: "GET", Name: "/a", Error: "timeout"},
 				{Method: "GET", Name: "/a", Error: "generator overloaded: too many requests in flight"},
 				{Method: "GET", Name: "/a", Error: results.Abandoned},
+				{Method: "POST", Name: "/g", Status: 200, GRPCStatus: 0},
+				{Method: "POST", Name: "/g", Status: 200, GRPCStatus: 5},
+				{Method: "POST", Name: "/g", Status: 200, GRPCStatus: 42},
+				{Method: "POST", Name: "/g", Status: 200, GRPCStatus: results.NoGRPCStatus},
+				{Method: "POST", Name: "/g", Status: 503, GRPCStatus: 14},
 			}
-		}, map[string]float64{"GET /a 200": 2, "GET /a 429": 1, "POST /a 500": 1, "GET /a error": 2}, 2},
+		}, map[string]float64{"GET /a 200": 2, "GET /a 429": 1, "POST /a 500": 1, "GET /a error": 2,
+			"POST /g 200": 2, "POST /g grpc-NOT_FOUND": 1, "POST /g grpc-other": 1, "POST /g 503": 1}, 3},
 		{"names past the bound", func() []results.Result {
 			var rows []results.Result
 			for i := range MetricNames + 500 {
