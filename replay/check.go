@@ -90,8 +90,12 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		return lines, err
 	}
 	status, body, err := send(ctx, root)
-	if err != nil && Classify(err) == LabelNoH2C {
-		return lines, fmt.Errorf("%s answers, but %s.%s", t, LabelNoH2C, hintFor(err, ""))
+	if err != nil && Classify(err) == LabelH2Unusable {
+		// The reason went to no request: once more, for it.
+		status, body, err = send(ctx, root)
+	}
+	if l := labelOf(err); l == LabelNoH2C || l == LabelH2Unusable {
+		return lines, fmt.Errorf("%s answers, but %s.%s", t, l, hintFor(err, ""))
 	}
 	if err != nil {
 		return lines, fmt.Errorf("%s is not reachable: %s.%s", t, Classify(err), hintFor(err, " Is the server running, and is --host right?"))
@@ -148,6 +152,14 @@ func Check(ctx context.Context, t *Target, sessions *session.Source, o ClientOpt
 		ok("basic auth: accepted (%s)", asked)
 	}
 	return lines, nil
+}
+
+// labelOf is err's label, "" for none.
+func labelOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return Classify(err)
 }
 
 // over says what protocol p went over, when it is HTTP/2 (a TLS target

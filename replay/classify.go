@@ -30,6 +30,12 @@ const (
 // answer to the preface): it speaks no HTTP/2 without TLS.
 const LabelNoH2C = "the target does not speak HTTP/2 without TLS (h2c): its answer was not HTTP/2"
 
+// LabelH2Unusable is the error of a request that waited for an HTTP/2
+// connection whose setup failed: net/http keeps the reason for the
+// request that met it, and a target that speaks no HTTP/2 is the usual
+// one.
+const LabelH2Unusable = "HTTP/2 connection could not be established"
+
 // LabelNoH2TLS is the error of a request sent over HTTP/2 to a TLS target
 // that did not choose h2 by ALPN at the handshake.
 const LabelNoH2TLS = "the target does not speak HTTP/2 over TLS: it chose no h2 by ALPN"
@@ -37,7 +43,7 @@ const LabelNoH2TLS = "the target does not speak HTTP/2 over TLS: it chose no h2 
 // Hint is what to try for a TLS failure label, or for LabelNoH2C; "".
 func Hint(label string) string {
 	switch label {
-	case LabelNoH2C, LabelNoH2TLS:
+	case LabelNoH2C, LabelNoH2TLS, LabelH2Unusable:
 		return "give --http1 to send the requests recorded over HTTP/2 over HTTP/1.1, or point --host at the target's HTTP/2 port"
 	case LabelTLSUnknownAuthority:
 		return "pass the CA that signed the target's certificate with --ca-cert FILE, or --insecure to skip verification"
@@ -175,7 +181,7 @@ func classifyH2(msg string) string {
 	case strings.Contains(msg, "client conn could not be established"):
 		// A request that waited for a connection whose setup failed
 		// (the first request's error says why).
-		return "HTTP/2 connection could not be established"
+		return LabelH2Unusable
 	}
 	return ""
 }
