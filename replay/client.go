@@ -36,8 +36,9 @@ type ClientOptions struct {
 	Client string
 }
 
-// NewClient is the HTTP client replay sends with: HTTP/1.1 only (as
-// recorded), connections kept alive, no proxy from the environment (replay
+// NewClient is the HTTP client replay sends with: HTTP/1.1 only (the
+// requests recorded over HTTP/2 go by clients made from it: h2Clients),
+// connections kept alive, no proxy from the environment (replay
 // goes where --host says), bodies not decompressed (they are measured as
 // they come), redirects not followed (the recorded client's next request
 // is in the trace). An unreadable CACert is an error: nothing is sent.
