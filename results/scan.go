@@ -28,7 +28,7 @@ type Batch struct {
 
 	Status, Shard, Users, Carried, NotCarried, Seq, ShadowStatus, RecordedStatus, GRPCStatus []int32
 
-	Method, Name, Error, Run, Scenario, Diff, ShadowError, ShadowDiff, TargetsDiff, Proto []string
+	Method, Name, Error, Run, Scenario, Diff, ShadowError, ShadowDiff, TargetsDiff []string
 
 	Compared, BodySkipped []bool
 }
@@ -70,7 +70,6 @@ var batchColumns = []batchColumn{
 	{name: "shadow_error", str: func(b *Batch) *[]string { return &b.ShadowError }},
 	{name: "shadow_diff", str: func(b *Batch) *[]string { return &b.ShadowDiff }},
 	{name: "targets_diff", str: func(b *Batch) *[]string { return &b.TargetsDiff }},
-	{name: "proto", str: func(b *Batch) *[]string { return &b.Proto }},
 	{name: "compared", bl: func(b *Batch) *[]bool { return &b.Compared }},
 	{name: "body_skipped", bl: func(b *Batch) *[]bool { return &b.BodySkipped }},
 }
@@ -108,7 +107,7 @@ func (b *Batch) Row(i int, r *Result) {
 	r.RecordedStatus, r.Users, r.Carried, r.NotCarried = at32(b.RecordedStatus), at32(b.Users), at32(b.Carried), at32(b.NotCarried)
 	r.BehindNanos, r.Seq, r.Compared, r.Diff, r.BodySkipped = at(b.BehindNanos), at32(b.Seq), bl(b.Compared), str(b.Diff), bl(b.BodySkipped)
 	r.ShadowStatus, r.ShadowLatencyNanos, r.ShadowError = at32(b.ShadowStatus), at(b.ShadowLatencyNanos), str(b.ShadowError)
-	r.ShadowDiff, r.TargetsDiff, r.Proto, r.GRPCStatus = str(b.ShadowDiff), str(b.TargetsDiff), str(b.Proto), grpc
+	r.ShadowDiff, r.TargetsDiff, r.GRPCStatus = str(b.ShadowDiff), str(b.TargetsDiff), grpc
 }
 
 // Append adds r as the batch's last row, in every column.
@@ -138,7 +137,6 @@ func (b *Batch) Append(r *Result) {
 	b.ShadowError = append(b.ShadowError, r.ShadowError)
 	b.ShadowDiff = append(b.ShadowDiff, r.ShadowDiff)
 	b.TargetsDiff = append(b.TargetsDiff, r.TargetsDiff)
-	b.Proto = append(b.Proto, r.Proto)
 	b.Compared = append(b.Compared, r.Compared)
 	b.BodySkipped = append(b.BodySkipped, r.BodySkipped)
 	b.Len++
