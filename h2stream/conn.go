@@ -79,7 +79,7 @@ func (s *Streams) NewUpgradedConn(id int64, client, server string, req *observed
 	s.stats.Upgrades++
 	s.stats.Requests++
 	st := &stream{id: 1, req: req, reqDone: true}
-	st.grpc = isGRPC(req.Headers)
+	st.grpc = observed.IsGRPC(req.Headers)
 	c.streams[1] = st
 	return c
 }
@@ -254,7 +254,7 @@ func (c *Conn) onClientBlock(id uint32, b *block) {
 		}
 		s.req = &observed.Message{Method: b.method, Target: target, Proto: "HTTP/2.0", Authority: b.authority,
 			Headers: joinCookies(b.headers), Start: b.at, End: b.end}
-		s.grpc = isGRPC(b.headers)
+		s.grpc = observed.IsGRPC(b.headers)
 		s.lost = s.lost || b.method == "" || target == "" || b.bad
 		s.tooLarge = s.tooLarge || b.over
 	} else if s.req != nil && !s.reqDone {
@@ -294,7 +294,7 @@ func (c *Conn) onServerBlock(id uint32, b *block) {
 			return // interim: the final response follows
 		}
 		s.resp = &observed.Message{Status: code, Proto: "HTTP/2.0", Headers: b.headers, Start: b.at, End: b.end}
-		s.grpc = s.grpc || isGRPC(b.headers) // when it came before its request
+		s.grpc = s.grpc || observed.IsGRPC(b.headers) // when it came before its request
 		s.keepResp = c.s.opts.MaxRespBody > 0 && observed.KeepsBody(b.headers)
 	default:
 		s.resp.Trailers = b.headers
@@ -389,13 +389,6 @@ func (c *Conn) onReset(id uint32, end int64) {
 		s.resp.End = end
 	}
 	c.settle(s)
-}
-
-// isGRPC says whether a request's Content-Type is gRPC's
-// (application/grpc, application/grpc+proto, application/grpc-web...).
-func isGRPC(hs []observed.Header) bool {
-	ct, ok := observed.HeaderValue(hs, "content-type")
-	return ok && strings.HasPrefix(strings.ToLower(ct), "application/grpc")
 }
 
 // joinCookies puts a request's cookie lines (HTTP/2 clients send one per

@@ -162,3 +162,16 @@ func (g *GRPCMessages) Feed(b []byte) {
 		}
 	}
 }
+
+// IsGRPC says whether headers make a message a gRPC call's: a
+// Content-Type of application/grpc, application/grpc+proto,
+// application/grpc-web...
+func IsGRPC(hs []Header) bool {
+	ct, ok := HeaderValue(hs, "Content-Type")
+	return ok && IsGRPCContentType(ct)
+}
+
+// IsGRPCContentType says whether a Content-Type is gRPC's.
+func IsGRPCContentType(ct string) bool {
+	return len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc")
+}

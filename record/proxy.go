@@ -442,7 +442,7 @@ func (b byProto) CloseIdleConnections() {
 }
 
 func (b byProto) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.ProtoMajor == 2 && (r.TLS == nil || strings.HasPrefix(strings.ToLower(r.Header.Get("Content-Type")), "application/grpc")) {
+	if r.ProtoMajor == 2 && (r.TLS == nil || observed.IsGRPCContentType(r.Header.Get("Content-Type"))) {
 		return b.h2.RoundTrip(r)
 	}
 	return b.h1.RoundTrip(r)

@@ -160,10 +160,7 @@ func (*Exchange) LaterColumns() []string {
 
 // IsGRPC says whether request headers make an exchange a gRPC call: a
 // Content-Type of application/grpc, application/grpc+proto, ...
-func IsGRPC(reqHeaders []Header) bool {
-	ct, ok := HeaderValue(reqHeaders, "Content-Type")
-	return ok && len(ct) >= 16 && strings.EqualFold(ct[:16], "application/grpc")
-}
+func IsGRPC(reqHeaders []Header) bool { return observed.IsGRPC(reqHeaders) }
 
 // GRPCStatusOf returns a gRPC answer's grpc-status and grpc-message: from
 // its trailers, or from its headers when it had none (a trailers-only
