@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/replaykit/replaykit/trace"
 )
@@ -44,65 +46,81 @@ func recordedOverH2(proto string) bool { return proto == "HTTP/2.0" || proto == 
 // second one only while the server allows fewer streams at once than
 // the users sharing it).
 type h2Clients struct {
-	clients []*http.Client
+	base    *http.Client
 	streams int
+	// clients are made at their first request: a run whose requests are
+	// all HTTP/1.1 (most) makes none, however many users it has.
+	clients []atomic.Pointer[http.Client]
+	mu      sync.Mutex // makes them
 }
 
 // newH2Clients makes the clients for users virtual users, streams to a
 // connection, from the HTTP/1.1 client a run sends with (NewClient):
-// the same timeouts, TLS settings and pool sizes, HTTP/2 only. Each
-// transport is lazy: one that no request uses never connects.
+// the same timeouts, TLS settings and pool sizes, HTTP/2 only.
 func newH2Clients(base *http.Client, users, streams int) *h2Clients {
 	streams = max(streams, 1)
 	n := max((users+streams-1)/streams, 1)
-	c := &h2Clients{clients: make([]*http.Client, n), streams: streams}
-	bt, _ := base.Transport.(*http.Transport)
-	for i := range c.clients {
-		var tr *http.Transport
-		if bt != nil {
-			tr = bt.Clone()
-		} else {
-			tr = &http.Transport{DisableCompression: true}
-		}
-		tr.TLSNextProto = nil // Clone keeps the empty map that turns HTTP/2 off
-		tr.ForceAttemptHTTP2 = true
-		tr.Protocols = new(http.Protocols)
-		tr.Protocols.SetHTTP2(true)
-		tr.Protocols.SetUnencryptedHTTP2(true)
-		tr.MaxIdleConnsPerHost = 2 // a connection is many users'
-		// The users starting together wait for one connection rather
-		// than each dialling its own; a server that allows fewer
-		// streams at once than the users sharing it still gets a second
-		// one (net/http dials again when a connection has no room).
-		tr.MaxConnsPerHost = 1
-		// A TLS server that does not choose h2 by ALPN is refused at the
-		// handshake: net/http would speak HTTP/1.1 to it, every user on
-		// this one connection.
-		tr.TLSClientConfig = tr.TLSClientConfig.Clone()
-		if tr.TLSClientConfig == nil {
-			tr.TLSClientConfig = &tls.Config{}
-		}
-		tr.TLSClientConfig.VerifyConnection = func(cs tls.ConnectionState) error {
-			if cs.NegotiatedProtocol != "h2" {
-				return errNoALPNH2
-			}
-			return nil
-		}
-		cl := *base
-		cl.Transport = tr
-		c.clients[i] = &cl
-	}
-	return c
+	return &h2Clients{base: base, streams: streams, clients: make([]atomic.Pointer[http.Client], n)}
 }
 
 // client is the client user v sends with.
 func (c *h2Clients) client(v int) *http.Client {
-	return c.clients[(max(v, 0)/c.streams)%len(c.clients)]
+	slot := &c.clients[(max(v, 0)/c.streams)%len(c.clients)]
+	if cl := slot.Load(); cl != nil {
+		return cl
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl := slot.Load(); cl != nil {
+		return cl
+	}
+	cl := c.make()
+	slot.Store(cl)
+	return cl
+}
+
+// make is a client of its own transport, HTTP/2 only.
+func (c *h2Clients) make() *http.Client {
+	var tr *http.Transport
+	if bt, _ := c.base.Transport.(*http.Transport); bt != nil {
+		tr = bt.Clone()
+	} else {
+		tr = &http.Transport{DisableCompression: true}
+	}
+	tr.TLSNextProto = nil // Clone keeps the empty map that turns HTTP/2 off
+	tr.ForceAttemptHTTP2 = true
+	tr.Protocols = new(http.Protocols)
+	tr.Protocols.SetHTTP2(true)
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	tr.MaxIdleConnsPerHost = 2 // a connection is many users'
+	// The users starting together wait for one connection rather than
+	// each dialling its own; a server that allows fewer streams at once
+	// than the users sharing it still gets a second one (net/http dials
+	// again when a connection has no room).
+	tr.MaxConnsPerHost = 1
+	// A TLS server that does not choose h2 by ALPN is refused at the
+	// handshake: net/http would speak HTTP/1.1 to it, every user on this
+	// one connection.
+	tr.TLSClientConfig = tr.TLSClientConfig.Clone()
+	if tr.TLSClientConfig == nil {
+		tr.TLSClientConfig = &tls.Config{}
+	}
+	tr.TLSClientConfig.VerifyConnection = func(cs tls.ConnectionState) error {
+		if cs.NegotiatedProtocol != "h2" {
+			return errNoALPNH2
+		}
+		return nil
+	}
+	cl := *c.base
+	cl.Transport = tr
+	return &cl
 }
 
 func (c *h2Clients) close() {
-	for _, cl := range c.clients {
-		cl.CloseIdleConnections()
+	for i := range c.clients {
+		if cl := c.clients[i].Load(); cl != nil {
+			cl.CloseIdleConnections()
+		}
 	}
 }
 
