@@ -213,9 +213,13 @@ func TestPostsAfterTheServerClosedIdleConnections(t *testing.T) {
 			}
 			src := session.FromSessions([]session.Session{{Key: "s", Requests: reqs}})
 			tgt, _ := ParseTarget("http://" + srv.addr)
-			// Think times long enough for the close to have come back.
-			rows, _ := run(t, "http://"+srv.addr, Plan{Users: 2, Duration: 600 * time.Millisecond, Timeout: 5 * time.Second,
-				Target: tgt, Sessions: src, Seed: 1, Pacing: scenario.Uniform{Min: 20 * time.Millisecond, Max: 30 * time.Millisecond}, HTTP1: cl.http1})
+			// Think times long enough for the close to have come back,
+			// on a loaded machine too: the server's goroutine closes
+			// after it wrote the answer, and a full race-detector run
+			// once held it past a 20-30 ms think time (the POST then met
+			// the close: "connection reset").
+			rows, _ := run(t, "http://"+srv.addr, Plan{Users: 2, Duration: 1500 * time.Millisecond, Timeout: 5 * time.Second,
+				Target: tgt, Sessions: src, Seed: 1, Pacing: scenario.Uniform{Min: 200 * time.Millisecond, Max: 250 * time.Millisecond}, HTTP1: cl.http1})
 			if len(rows) < 4 {
 				t.Fatalf("%d rows", len(rows))
 			}
